@@ -1,0 +1,114 @@
+package whatsapp
+
+import (
+	"errors"
+	"time"
+)
+
+// The kinds of gateway failure. Test for them with errors.Is; an *Error
+// matches exactly one of them.
+var (
+	// ErrNotMember: the instance is not in the group, or the group does
+	// not exist (404; RyzeAPI "not a member").
+	ErrNotMember = errors.New("not a member")
+	// ErrForbidden: the gateway refused the operation (403).
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized: the gateway rejected the credentials (401; Green
+	// API 403 for a wrong idInstance).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrInvalid: the request itself was wrong (400 validation, a malformed
+	// JID, a text over the gateway's limit).
+	ErrInvalid = errors.New("invalid request")
+	// ErrNotConnected: the instance is not logged in to WhatsApp, is
+	// starting, expired or deleted.
+	ErrNotConnected = errors.New("instance not connected")
+	// ErrQuota: the plan's quota is used up (Green API 466).
+	ErrQuota = errors.New("quota exceeded")
+	// ErrRateLimited: too many requests (429); RetryAfter says how long to
+	// wait when the gateway told.
+	ErrRateLimited = errors.New("rate limited")
+	// ErrUnavailable: 5xx, timeouts, connection errors, malformed or
+	// truncated answers.
+	ErrUnavailable = errors.New("gateway unavailable")
+)
+
+// Error is a classified gateway failure. Its text never contains the
+// instance token.
+type Error struct {
+	// Provider is "greenapi", "wawp" or "ryzeapi".
+	Provider string
+	// Op is the gateway method, e.g. "leaveGroup".
+	Op string
+	// Status is the HTTP status, or 0 when no answer arrived.
+	Status int
+	// Kind is one of the Err* values above.
+	Kind error
+	// Message is the gateway's own message (or a short, secret-free excerpt
+	// of its answer), for logs and the audit table.
+	Message string
+	// RetryAfter is the wait the gateway asked for (Retry-After, RyzeAPI
+	// X-RateLimit-Reset); zero when it did not say.
+	RetryAfter time.Duration
+	// Err is the underlying cause, already redacted, or nil.
+	Err error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	s := e.Provider + " " + e.Op + ": " + e.Kind.Error()
+	if e.Status != 0 {
+		s += " (HTTP " + itoa(e.Status) + ")"
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap lets errors.Is match both the kind and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// Transient reports whether retrying the same call later may succeed:
+// rate limits and unavailability. Everything else needs a person.
+func Transient(err error) bool {
+	return errors.Is(err, ErrRateLimited) || errors.Is(err, ErrUnavailable)
+}
+
+// RetryAfter returns the wait the gateway asked for, if any.
+func RetryAfter(err error) (time.Duration, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	return 0, false
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
