@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// AuditEntry is one step in a request's history.
+type AuditEntry struct {
+	ID        int64
+	RequestID string
+	At        time.Time
+	// Actor is a Slack user ID, or "waleave" for the bot's own steps.
+	Actor  string
+	Action string
+	Detail string
+	// GatewayStatus is the gateway's HTTP status for gateway steps (0 when
+	// there was none).
+	GatewayStatus int
+}
+
+func addAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.RequestID, ms(e.At), e.Actor, e.Action, e.Detail, e.GatewayStatus)
+	if err != nil {
+		return fmt.Errorf("insert audit: %w", err)
+	}
+	return nil
+}
+
+// AddAudit appends one entry to a request's history.
+func (s *DB) AddAudit(ctx context.Context, e AuditEntry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return addAudit(ctx, tx, e) })
+}
+
+// Audit returns a request's history, oldest first.
+func (s *DB) Audit(ctx context.Context, requestID string) ([]AuditEntry, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, request_id, at, actor, action, detail, gateway_status FROM audit WHERE request_id = ? ORDER BY id`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.RequestID, &at, &e.Actor, &e.Action, &e.Detail, &e.GatewayStatus); err != nil {
+			return nil, fmt.Errorf("list audit: %w", err)
+		}
+		e.At = fromMS(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

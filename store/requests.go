@@ -1,0 +1,454 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// State is where a request is in its life:
+// pending → confirmed → running → done | failed, and
+// pending → cancelled | expired (a confirmed, scheduled leave can also be
+// cancelled before it starts).
+type State string
+
+// The request states.
+const (
+	Pending   State = "pending"
+	Confirmed State = "confirmed"
+	Running   State = "running"
+	Done      State = "done"
+	Failed    State = "failed"
+	Cancelled State = "cancelled"
+	Expired   State = "expired"
+)
+
+// Final reports whether nothing more will happen to a request in state st.
+func (st State) Final() bool {
+	return st == Done || st == Failed || st == Cancelled || st == Expired
+}
+
+// Goodbye delivery states. GoodbyeUnknown means a send was attempted and
+// its outcome is unknown (a timeout, a crash): the goodbye is then never
+// sent again, so it cannot be posted twice.
+const (
+	GoodbyeSending = "sending"
+	GoodbyeSent    = "sent"
+	GoodbyeUnknown = "unknown"
+)
+
+// Request is one /wa-leave request.
+type Request struct {
+	ID          string
+	TeamID      string
+	ChannelID   string
+	RequesterID string
+	// ResponseURL is the slash command's response_url, for ephemeral
+	// follow-ups (valid 30 minutes).
+	ResponseURL  string
+	GroupJID     string
+	GroupSubject string
+	InviteCode   string
+	Goodbye      string
+	State        State
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ExpiresAt    time.Time
+	// RunAt is when a scheduled leave runs; zero means at confirmation.
+	RunAt time.Time
+	// TZ is the IANA zone the requester's times are shown in.
+	TZ          string
+	ConfirmedBy string
+	ConfirmedAt time.Time
+	CancelledBy string
+	// Attempts counts the leave job's attempts.
+	Attempts     int
+	Progress     string
+	GoodbyeState string
+	GoodbyeID    string
+	// LeaveUnknown is set when a leave call's outcome was unknown, so a
+	// later "not a member" answer means the earlier call worked.
+	LeaveUnknown  bool
+	Outcome       string
+	OutcomeDetail string
+	WasAdmin      bool
+	FinishedAt    time.Time
+	// Group details shown on the card.
+	DetailsState string
+	GroupSize    int
+	IsAdmin      bool
+	OnlyAdmin    bool
+	Successor    string
+	InviteLink   string
+	RemindedAt   time.Time
+	// The Slack outbox: the card's ts once posted, and whether the card
+	// and the outcome reply are up to date in Slack.
+	CardTS            string
+	CardVersion       int
+	CardPostedVersion int
+	ReplyNeeded       bool
+	ReplyTS           string
+}
+
+// NewID returns a short, unguessable request ID such as "R7KX2M9QD4".
+func NewID() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return "R" + strings.ToUpper(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+const requestColumns = `id, team_id, channel_id, requester_id, response_url, group_jid, group_subject,
+	invite_code, goodbye, state, created_at, updated_at, expires_at, run_at, tz, confirmed_by,
+	confirmed_at, cancelled_by, attempts, progress, goodbye_state, goodbye_id, leave_unknown,
+	outcome, outcome_detail, was_admin, finished_at, details_state, group_size, is_admin,
+	only_admin, successor, invite_link, reminded_at, card_ts, card_version,
+	card_posted_version, reply_needed, reply_ts`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRequest(row scanner) (*Request, error) {
+	var r Request
+	var created, updated, expires, runAt, confirmedAt, finished, reminded int64
+	var leaveUnknown, wasAdmin, isAdmin, onlyAdmin, replyNeeded int
+	err := row.Scan(&r.ID, &r.TeamID, &r.ChannelID, &r.RequesterID, &r.ResponseURL, &r.GroupJID,
+		&r.GroupSubject, &r.InviteCode, &r.Goodbye, &r.State, &created, &updated, &expires, &runAt,
+		&r.TZ, &r.ConfirmedBy, &confirmedAt, &r.CancelledBy, &r.Attempts, &r.Progress,
+		&r.GoodbyeState, &r.GoodbyeID, &leaveUnknown, &r.Outcome, &r.OutcomeDetail, &wasAdmin,
+		&finished, &r.DetailsState, &r.GroupSize, &isAdmin, &onlyAdmin, &r.Successor, &r.InviteLink,
+		&reminded, &r.CardTS, &r.CardVersion, &r.CardPostedVersion, &replyNeeded, &r.ReplyTS)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.CreatedAt, r.UpdatedAt, r.ExpiresAt = fromMS(created), fromMS(updated), fromMS(expires)
+	r.RunAt, r.ConfirmedAt, r.FinishedAt, r.RemindedAt = fromMS(runAt), fromMS(confirmedAt), fromMS(finished), fromMS(reminded)
+	r.LeaveUnknown, r.WasAdmin, r.IsAdmin, r.OnlyAdmin = leaveUnknown == 1, wasAdmin == 1, isAdmin == 1, onlyAdmin == 1
+	r.ReplyNeeded = replyNeeded == 1
+	return &r, nil
+}
+
+// CreateRequest records a new pending request (r.ID, r.State and the
+// timestamps are filled in when empty) with its "requested" audit row, and
+// runs enqueue in the same transaction.
+func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) error {
+	if r.ID == "" {
+		r.ID = NewID()
+	}
+	if r.State == "" {
+		r.State = Pending
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	if r.CardVersion == 0 {
+		r.CardVersion = 1
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO requests (id, team_id, channel_id, requester_id,
+			response_url, group_jid, group_subject, invite_code, goodbye, state, created_at, updated_at,
+			expires_at, run_at, tz, details_state, group_size, is_admin, only_admin, card_version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.TeamID, r.ChannelID, r.RequesterID, r.ResponseURL, r.GroupJID, r.GroupSubject,
+			r.InviteCode, r.Goodbye, r.State, ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt),
+			ms(r.RunAt), r.TZ, r.DetailsState, r.GroupSize, b2i(r.IsAdmin), b2i(r.OnlyAdmin), r.CardVersion)
+		if err != nil {
+			return fmt.Errorf("insert request: %w", err)
+		}
+		if err := addAudit(ctx, tx, AuditEntry{RequestID: r.ID, At: r.CreatedAt, Actor: r.RequesterID, Action: "requested", Detail: r.GroupJID}); err != nil {
+			return err
+		}
+		if enqueue != nil {
+			return enqueue(ctx, tx)
+		}
+		return nil
+	})
+}
+
+// Request returns the request with the given ID, or ErrNotFound.
+func (s *DB) Request(ctx context.Context, id string) (*Request, error) {
+	r, err := scanRequest(s.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("get request %s: %w", id, err)
+	}
+	return r, err
+}
+
+func getRequestTx(ctx context.Context, tx *sql.Tx, id string) (*Request, error) {
+	r, err := scanRequest(tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("get request %s: %w", id, err)
+	}
+	return r, err
+}
+
+// Change describes one state transition for transition.
+type change struct {
+	from   []State
+	to     State
+	actor  string
+	action string
+	detail string
+	status int
+	now    time.Time
+	// set holds extra "column = ?" assignments and their arguments.
+	set  []string
+	args []any
+	// check may refuse the change after the row is read.
+	check func(*Request) error
+}
+
+// transition moves a request from one of c.from to c.to in one
+// transaction, with an audit row, bumping the card version so the outbox
+// re-renders the card. It returns the request as it is afterwards, or as
+// it was with ErrConflict/ErrExpired when the change is refused.
+func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueue) (*Request, error) {
+	var out *Request
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := getRequestTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		out = r
+		allowed := false
+		for _, st := range c.from {
+			allowed = allowed || r.State == st
+		}
+		if !allowed {
+			return ErrConflict
+		}
+		if c.check != nil {
+			if err := c.check(r); err != nil {
+				return err
+			}
+		}
+		set := append([]string{"state = ?", "updated_at = ?", "card_version = card_version + 1"}, c.set...)
+		args := append([]any{c.to, ms(c.now)}, c.args...)
+		args = append(args, id)
+		if _, err := tx.ExecContext(ctx, `UPDATE requests SET `+strings.Join(set, ", ")+` WHERE id = ?`, args...); err != nil {
+			return fmt.Errorf("update request %s: %w", id, err)
+		}
+		if err := addAudit(ctx, tx, AuditEntry{RequestID: id, At: c.now, Actor: c.actor, Action: c.action, Detail: c.detail, GatewayStatus: c.status}); err != nil {
+			return err
+		}
+		if enqueue != nil {
+			if err := enqueue(ctx, tx); err != nil {
+				return err
+			}
+		}
+		out, err = getRequestTx(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Confirm moves a pending, unexpired request to confirmed and runs enqueue
+// (the leave job) in the same transaction. A request past its expiry is
+// refused with ErrExpired; one that is no longer pending with ErrConflict.
+func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
+	return s.transition(ctx, id, change{
+		from: []State{Pending}, to: Confirmed, actor: by, action: "confirmed", now: now,
+		set: []string{"confirmed_by = ?", "confirmed_at = ?"}, args: []any{by, ms(now)},
+		check: func(r *Request) error {
+			if !now.Before(r.ExpiresAt) {
+				return ErrExpired
+			}
+			return nil
+		},
+	}, enqueue)
+}
+
+// Cancel moves a pending request, or a confirmed one whose work has not
+// started, to cancelled.
+func (s *DB) Cancel(ctx context.Context, id, by string, now time.Time) (*Request, error) {
+	return s.transition(ctx, id, change{
+		from: []State{Pending, Confirmed}, to: Cancelled, actor: by, action: "cancelled", now: now,
+		set: []string{"cancelled_by = ?", "finished_at = ?"}, args: []any{by, ms(now)},
+	}, nil)
+}
+
+// CancelUndeliverable cancels a pending request whose card could not be
+// posted (the bot is not in the channel), recording why.
+func (s *DB) CancelUndeliverable(ctx context.Context, id, reason string, now time.Time) (*Request, error) {
+	return s.transition(ctx, id, change{
+		from: []State{Pending}, to: Cancelled, actor: "waleave", action: "cancelled", detail: reason, now: now,
+		// Nothing to show: the card never reached the channel.
+		set: []string{"finished_at = ?", "card_posted_version = card_version + 1"}, args: []any{ms(now)},
+	}, nil)
+}
+
+// Expire moves a pending request whose expiry time has passed to expired.
+func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, error) {
+	return s.transition(ctx, id, change{
+		from: []State{Pending}, to: Expired, actor: "waleave", action: "expired", now: now,
+		set: []string{"finished_at = ?"}, args: []any{ms(now)},
+		check: func(r *Request) error {
+			if now.Before(r.ExpiresAt) {
+				return ErrConflict
+			}
+			return nil
+		},
+	}, nil)
+}
+
+// Start marks the beginning of one attempt of the leave work: confirmed or
+// running (a retry, or a restart after a crash) becomes running, and the
+// attempt counter goes up.
+func (s *DB) Start(ctx context.Context, id string, now time.Time) (*Request, error) {
+	return s.transition(ctx, id, change{
+		from: []State{Confirmed, Running}, to: Running, actor: "waleave", action: "attempt", now: now,
+		set: []string{"attempts = attempts + 1"},
+	}, nil)
+}
+
+// Progress records a progress note for the card (e.g. "retrying") and an
+// audit row with the gateway's status.
+func (s *DB) Progress(ctx context.Context, id, note, detail string, status int, now time.Time) error {
+	_, err := s.transition(ctx, id, change{
+		from: []State{Running}, to: Running, actor: "waleave", action: "retry", detail: detail, status: status, now: now,
+		set: []string{"progress = ?"}, args: []any{note},
+	}, nil)
+	return err
+}
+
+// SetGoodbyeState records the goodbye's delivery state ("sending" before
+// the call, "sent" or "unknown" after, "" when it failed for sure) with an
+// audit row.
+func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail string, status int, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE requests SET goodbye_state = ?, goodbye_id = ?, updated_at = ? WHERE id = ?`, state, messageID, ms(now), id); err != nil {
+			return fmt.Errorf("set goodbye state: %w", err)
+		}
+		action := "goodbye " + state
+		if state == "" {
+			action = "goodbye failed"
+		}
+		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: action, Detail: detail, GatewayStatus: status})
+	})
+}
+
+// SetLeaveUnknown records that a leave call's outcome is unknown.
+func (s *DB) SetLeaveUnknown(ctx context.Context, id, detail string, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE requests SET leave_unknown = 1, updated_at = ? WHERE id = ?`, ms(now), id); err != nil {
+			return fmt.Errorf("set leave unknown: %w", err)
+		}
+		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave unknown", Detail: detail})
+	})
+}
+
+// Outcome is how a request's work ended.
+type Outcome struct {
+	// Code is a templates.Outcome value, e.g. "left" or "quota".
+	Code     string
+	Success  bool
+	Detail   string
+	WasAdmin bool
+	// Status is the gateway's HTTP status for the audit row.
+	Status int
+}
+
+// Finish moves a running request to done or failed with its outcome, and
+// marks the outcome reply as owed to Slack.
+func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*Request, error) {
+	to := Failed
+	if o.Success {
+		to = Done
+	}
+	return s.transition(ctx, id, change{
+		from: []State{Running}, to: to, actor: "waleave", action: string(to), detail: o.Code + ": " + o.Detail, status: o.Status, now: now,
+		set:  []string{"outcome = ?", "outcome_detail = ?", "was_admin = ?", "finished_at = ?", "progress = ''", "reply_needed = 1"},
+		args: []any{o.Code, o.Detail, b2i(o.WasAdmin), ms(now)},
+	}, nil)
+}
+
+// MarkReminded records that the pending request's reminder is due, once:
+// it reports false when the request is no longer pending or was already
+// reminded.
+func (s *DB) MarkReminded(ctx context.Context, id string, now time.Time) (bool, error) {
+	var done bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET reminded_at = ?, updated_at = ? WHERE id = ? AND state = ? AND reminded_at = 0`, ms(now), ms(now), id, Pending)
+		if err != nil {
+			return fmt.Errorf("mark reminded: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		done = true
+		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "reminded"})
+	})
+	return done, err
+}
+
+// Filter selects requests for ListRequests. Zero fields match everything.
+type Filter struct {
+	States      []State
+	RequesterID string
+	GroupJID    string
+	// Since and Until bound created_at.
+	Since, Until time.Time
+	// FinishedSince bounds finished_at.
+	FinishedSince time.Time
+	Limit         int
+}
+
+// ListRequests returns matching requests, newest first.
+func (s *DB) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	if len(f.States) > 0 {
+		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.States)), ", ")+")")
+		for _, st := range f.States {
+			args = append(args, st)
+		}
+	}
+	if f.RequesterID != "" {
+		where = append(where, "requester_id = ?")
+		args = append(args, f.RequesterID)
+	}
+	if f.GroupJID != "" {
+		where = append(where, "group_jid = ?")
+		args = append(args, f.GroupJID)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, ms(f.Until))
+	}
+	if !f.FinishedSince.IsZero() {
+		where = append(where, "finished_at >= ?")
+		args = append(args, ms(f.FinishedSince))
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT %d`, limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	defer rows.Close()
+	var out []*Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list requests: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

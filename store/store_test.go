@@ -1,0 +1,235 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/store"
+)
+
+// mustOpen opens a fresh store in a temporary directory.
+func mustOpen(tb testing.TB) *store.DB {
+	tb.Helper()
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(tb.TempDir(), "waleave.db"))
+	require.NoError(tb, err)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+func newRequest(tb testing.TB, db *store.DB) *store.Request {
+	tb.Helper()
+	r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", Goodbye: "bye", CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
+	require.NoError(tb, db.CreateRequest(context.Background(), r, nil))
+	return r
+}
+
+func TestOpen_RejectsUnknownScheme(t *testing.T) {
+	_, err := store.Open(context.Background(), "mysql://x")
+	require.Error(t, err)
+}
+
+func TestOpen_MigratesOnceAndReopens(t *testing.T) {
+	path := "sqlite:" + filepath.Join(t.TempDir(), "w.db")
+	db, err := store.Open(context.Background(), path)
+	require.NoError(t, err)
+	r := newRequest(t, db)
+	require.NoError(t, db.Close())
+	db, err = store.Open(context.Background(), path)
+	require.NoError(t, err)
+	defer db.Close()
+	got, err := db.Request(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.Pending, got.State)
+	require.NoError(t, db.Ping(context.Background()))
+}
+
+func TestCreateRequest_RoundTripsAndAudits(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	r := newRequest(t, db)
+	got, err := db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, "C1", got.ChannelID)
+	require.Equal(t, "bye", got.Goodbye)
+	require.True(t, got.ExpiresAt.Equal(t0.Add(24*time.Hour)))
+	require.Equal(t, 1, got.CardVersion)
+	require.Equal(t, 0, got.CardPostedVersion)
+	audit, err := db.Audit(ctx, r.ID)
+	require.NoError(t, err)
+	require.Len(t, audit, 1)
+	require.Equal(t, "requested", audit[0].Action)
+	require.Equal(t, "U1", audit[0].Actor)
+
+	_, err = db.Request(ctx, "nope")
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func TestCreateRequest_EnqueueFailureRollsBack(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	boom := errors.New("boom")
+	err := db.CreateRequest(ctx, r, func(context.Context, *sql.Tx) error { return boom })
+	require.ErrorIs(t, err, boom)
+	_, err = db.Request(ctx, r.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func TestConfirm_OnceUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	r := newRequest(t, db)
+	var ok, conflict, enqueued atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(time.Minute), func(context.Context, *sql.Tx) error {
+				enqueued.Add(1)
+				return nil
+			})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrConflict):
+				conflict.Add(1)
+			default:
+				t.Errorf("confirm: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, ok.Load())
+	require.EqualValues(t, 19, conflict.Load())
+	require.EqualValues(t, 1, enqueued.Load())
+	got, err := db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.Confirmed, got.State)
+	require.Equal(t, "U2", got.ConfirmedBy)
+	require.Equal(t, 2, got.CardVersion, "the confirmation bumps the card once")
+}
+
+func TestConfirm_RefusesExpired(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	r := newRequest(t, db)
+	_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(25*time.Hour), nil)
+	require.ErrorIs(t, err, store.ErrExpired)
+	got, _ := db.Request(ctx, r.ID)
+	require.Equal(t, store.Pending, got.State)
+}
+
+func TestLifecycle_ConfirmStartFinish(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	r := newRequest(t, db)
+	_, err := db.Confirm(ctx, r.ID, "U2", t0, nil)
+	require.NoError(t, err)
+	got, err := db.Start(ctx, r.ID, t0)
+	require.NoError(t, err)
+	require.Equal(t, store.Running, got.State)
+	require.Equal(t, 1, got.Attempts)
+	got, err = db.Start(ctx, r.ID, t0)
+	require.NoError(t, err)
+	require.Equal(t, 2, got.Attempts)
+	require.NoError(t, db.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, "M1", "", 200, t0))
+	got, err = db.Finish(ctx, r.ID, store.Outcome{Code: "left", Success: true, WasAdmin: true, Status: 200}, t0)
+	require.NoError(t, err)
+	require.Equal(t, store.Done, got.State)
+	require.True(t, got.WasAdmin)
+	require.True(t, got.ReplyNeeded)
+	require.Equal(t, store.GoodbyeSent, got.GoodbyeState)
+	_, err = db.Cancel(ctx, r.ID, "U1", t0)
+	require.ErrorIs(t, err, store.ErrConflict)
+
+	audit, err := db.Audit(ctx, r.ID)
+	require.NoError(t, err)
+	var actions []string
+	for _, e := range audit {
+		actions = append(actions, e.Action)
+	}
+	require.Equal(t, []string{"requested", "confirmed", "attempt", "attempt", "goodbye sent", "done"}, actions)
+}
+
+func TestCancelAndExpire(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	r := newRequest(t, db)
+	_, err := db.Expire(ctx, r.ID, t0.Add(time.Hour))
+	require.ErrorIs(t, err, store.ErrConflict, "not yet past its TTL")
+	got, err := db.Expire(ctx, r.ID, t0.Add(24*time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, store.Expired, got.State)
+
+	r2 := newRequest(t, db)
+	got, err = db.Cancel(ctx, r2.ID, "U1", t0)
+	require.NoError(t, err)
+	require.Equal(t, store.Cancelled, got.State)
+	_, err = db.Confirm(ctx, r2.ID, "U2", t0, nil)
+	require.ErrorIs(t, err, store.ErrConflict)
+}
+
+func TestMarkReminded_Once(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	r := newRequest(t, db)
+	first, err := db.MarkReminded(ctx, r.ID, t0)
+	require.NoError(t, err)
+	second, err := db.MarkReminded(ctx, r.ID, t0)
+	require.NoError(t, err)
+	require.True(t, first)
+	require.False(t, second)
+}
+
+func TestOutbox_ClaimLeaseAndPost(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	r := newRequest(t, db)
+	got, err := db.ClaimOutbox(ctx, t0, 30*time.Second, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	again, err := db.ClaimOutbox(ctx, t0.Add(time.Second), 30*time.Second, 10)
+	require.NoError(t, err)
+	require.Empty(t, again, "a leased row is not handed out twice")
+	require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", got[0].CardVersion))
+	again, err = db.ClaimOutbox(ctx, t0.Add(time.Minute), 30*time.Second, 10)
+	require.NoError(t, err)
+	require.Empty(t, again, "a posted card owes nothing")
+
+	_, err = db.Cancel(ctx, r.ID, "U1", t0)
+	require.NoError(t, err)
+	again, err = db.ClaimOutbox(ctx, t0.Add(time.Minute), 30*time.Second, 10)
+	require.NoError(t, err)
+	require.Len(t, again, 1, "a state change makes the card owed again")
+	require.Equal(t, "111.222", again[0].CardTS)
+}
+
+func TestListRequests_Filters(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	a := newRequest(t, db)
+	b := newRequest(t, db)
+	_, err := db.Cancel(ctx, b.ID, "U1", t0)
+	require.NoError(t, err)
+	got, err := db.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, a.ID, got[0].ID)
+	got, err = db.ListRequests(ctx, store.Filter{RequesterID: "U1"})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	got, err = db.ListRequests(ctx, store.Filter{RequesterID: "U9"})
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
