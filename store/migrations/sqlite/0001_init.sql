@@ -36,6 +36,7 @@ CREATE TABLE requests (
 	successor           TEXT NOT NULL DEFAULT '',
 	invite_link         TEXT NOT NULL DEFAULT '',
 	reminded_at         BIGINT NOT NULL DEFAULT 0,
+	ops_reminded_at     BIGINT NOT NULL DEFAULT 0,
 	card_ts             TEXT NOT NULL DEFAULT '',
 	card_version        INTEGER NOT NULL DEFAULT 1,
 	card_posted_version INTEGER NOT NULL DEFAULT 0,
@@ -62,3 +63,9 @@ CREATE TABLE audit (
 	gateway_status INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX audit_request ON audit (request_id, id);
+
+-- Small named values the bot keeps between runs (e.g. the last digest).
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);

@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Due lists the requests that the periodic sweep must act on at now.
+type Due struct {
+	// Expire: pending past their expiry.
+	Expire []*Request
+	// Remind: pending, not yet reminded, created before remindBefore.
+	Remind []*Request
+	// OpsRemind: confirmed scheduled leaves running within the lead time
+	// whose ops-channel reminder has not been posted.
+	OpsRemind []*Request
+}
+
+// DueWork returns what is due at now: expiries, requester reminders for
+// requests created before remindBefore, and ops reminders for scheduled
+// leaves that run before now+lead.
+func (s *DB) DueWork(ctx context.Context, now, remindBefore time.Time, lead time.Duration) (Due, error) {
+	var d Due
+	var err error
+	if d.Expire, err = s.query(ctx, `state = ? AND expires_at <= ?`, Pending, ms(now)); err != nil {
+		return d, err
+	}
+	if d.Remind, err = s.query(ctx, `state = ? AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, Pending, ms(remindBefore), ms(now)); err != nil {
+		return d, err
+	}
+	if d.OpsRemind, err = s.query(ctx, `state = ? AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, Confirmed, ms(now.Add(lead))); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func (s *DB) query(ctx context.Context, where string, args ...any) ([]*Request, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where+` ORDER BY created_at LIMIT 500`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query requests: %w", err)
+	}
+	defer rows.Close()
+	var out []*Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("query requests: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// UnmarkReminded undoes MarkReminded when the reminder could not be
+// posted, so the next sweep tries again.
+func (s *DB) UnmarkReminded(ctx context.Context, id string) error {
+	_, err := s.write.ExecContext(ctx, `UPDATE requests SET reminded_at = 0 WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("unmark reminded: %w", err)
+	}
+	return nil
+}
+
+// MarkOpsReminded records, once, that the ops channel was reminded of a
+// scheduled leave; it reports false when another sweep already did.
+func (s *DB) MarkOpsReminded(ctx context.Context, id string, now time.Time) (bool, error) {
+	var done bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET ops_reminded_at = ? WHERE id = ? AND ops_reminded_at = 0`, ms(now), id)
+		if err != nil {
+			return fmt.Errorf("mark ops reminded: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		done = true
+		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "ops reminded"})
+	})
+	return done, err
+}
+
+// UnmarkOpsReminded undoes MarkOpsReminded after a failed post.
+func (s *DB) UnmarkOpsReminded(ctx context.Context, id string) error {
+	_, err := s.write.ExecContext(ctx, `UPDATE requests SET ops_reminded_at = 0 WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("unmark ops reminded: %w", err)
+	}
+	return nil
+}
+
+// Meta returns a stored named value, or "" when unset.
+func (s *DB) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("get meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// SetMeta stores a named value.
+func (s *DB) SetMeta(ctx context.Context, key, value string) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	return nil
+}
