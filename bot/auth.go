@@ -1,0 +1,57 @@
+package bot
+
+import "slices"
+
+// decision is an authorization answer: ok, or the reason to show.
+type decision int
+
+const (
+	allowed decision = iota
+	// notConfigured: neither allow-list is set, so nobody may do anything.
+	notConfigured
+	notAllowed
+	notApprover
+	samePerson
+)
+
+// mayRequest reports whether user may ask for a leave in channel.
+// Deny by default: with no allow-list configured the answer is always no.
+func (b *Bot) mayRequest(user, channel string) decision {
+	if len(b.opts.AllowedUsers) == 0 && len(b.opts.AllowedChannels) == 0 {
+		return notConfigured
+	}
+	if slices.Contains(b.opts.AllowedUsers, user) || slices.Contains(b.opts.AllowedChannels, channel) {
+		return allowed
+	}
+	return notAllowed
+}
+
+// mayConfirm reports whether user may confirm requester's request in
+// channel: they must be allowed to request there, be an approver when
+// approvers are configured, and differ from the requester under the
+// two-person rule.
+func (b *Bot) mayConfirm(user, channel, requester string) decision {
+	if len(b.opts.Approvers) > 0 {
+		if !slices.Contains(b.opts.Approvers, user) {
+			return notApprover
+		}
+	} else if d := b.mayRequest(user, channel); d != allowed {
+		return d
+	}
+	if b.opts.TwoPerson && user == requester {
+		return samePerson
+	}
+	return allowed
+}
+
+// mayCancel: the requester can always withdraw their own request; anyone
+// else needs the right to confirm it.
+func (b *Bot) mayCancel(user, channel, requester string) decision {
+	if user == requester {
+		return allowed
+	}
+	if len(b.opts.Approvers) > 0 && slices.Contains(b.opts.Approvers, user) {
+		return allowed
+	}
+	return b.mayRequest(user, channel)
+}

@@ -1,0 +1,214 @@
+package bot
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+// Options are the bot's settings. Zero values mean the documented
+// defaults; only the authorization lists have no default (deny by default).
+type Options struct {
+	// Now is the clock; tests inject a fixed one.
+	Now func() time.Time
+	// AllowedUsers may request and confirm anywhere; AllowedChannels lets
+	// anyone request and confirm in those channels. With both empty every
+	// request is refused.
+	AllowedUsers    []string
+	AllowedChannels []string
+	// Approvers, when set, are the only people who may confirm.
+	Approvers []string
+	// TwoPerson requires the confirmer to differ from the requester.
+	TwoPerson bool
+	// DefaultGoodbye is used when the command gives no goodbye text.
+	DefaultGoodbye *templates.GoodbyeTemplate
+	RequestTTL     time.Duration // default 24h
+	RemindAfter    time.Duration // default 1h
+	MaxAttempts    int           // default 5
+	// Location is the zone for times shown to the ops channel.
+	Location *time.Location
+	// OpsChannel receives reminders and digests; empty turns them off.
+	OpsChannel string
+	// ChannelRate is how many Slack messages per second the bot sends to
+	// one channel (Slack allows about one); default 1.
+	ChannelRate float64
+	// GatewayTimeout bounds one gateway call; default 8s.
+	GatewayTimeout time.Duration
+	// Backoff is the first retry delay of a gateway step; it doubles per
+	// attempt, with jitter. Default 1s.
+	Backoff time.Duration
+	// Digest is when the ops digest is posted (in Location); nil or an
+	// empty OpsChannel turns it off.
+	Digest Schedule
+	// SweepEvery is how often expiries and reminders are checked; default
+	// 10s.
+	SweepEvery time.Duration
+	// PollInterval is how often idle job and outbox loops look for work
+	// that another process added; default 1s for the outbox, 50ms for jobs.
+	PollInterval time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RequestTTL <= 0 {
+		o.RequestTTL = 24 * time.Hour
+	}
+	if o.RemindAfter <= 0 {
+		o.RemindAfter = time.Hour
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.ChannelRate <= 0 {
+		o.ChannelRate = 1
+	}
+	if o.GatewayTimeout <= 0 {
+		o.GatewayTimeout = 8 * time.Second
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = time.Second
+	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = 10 * time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+}
+
+// Bot is waleave's core: it turns slash commands and button clicks into
+// durable requests and jobs, does the WhatsApp work in River jobs, and
+// keeps the Slack cards and threads up to date through an outbox. Both
+// transports (HTTP and Socket Mode) call the same Command and Interaction
+// methods.
+type Bot struct {
+	log     *slog.Logger
+	store   *store.DB
+	slack   *slack.Client
+	gateway whatsapp.Gateway
+	opts    Options
+	metrics *metrics
+	jobs    *river.Client[*sql.Tx]
+	outbox  *outbox
+
+	// side tracks short follow-up calls made after an ack (ephemeral
+	// replies), so Stop can wait for them.
+	side sync.WaitGroup
+	// ctx is the bot's lifetime, set by Start; follow-ups use it rather
+	// than the request's context, which ends with the response.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New builds the bot and migrates River's tables. Call Start to begin
+// working and Stop to finish.
+func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client, gw whatsapp.Gateway, reg prometheus.Registerer, opts Options) (*Bot, error) {
+	opts.setDefaults()
+	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg)}
+	b.outbox = newOutbox(b)
+
+	driver := riversqlite.New(db.JobPool())
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate river: %w", err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &leaveWorker{b: b})
+	river.AddWorker(workers, &sweepWorker{b: b})
+	river.AddWorker(workers, &digestWorker{b: b})
+	jobPoll := 50 * time.Millisecond
+	b.jobs, err = river.NewClient(driver, &river.Config{
+		Logger: log.With("component", "river"),
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		// SQLite has no LISTEN/NOTIFY: River finds new jobs by polling, so
+		// a short poll keeps click → leave latency low (about 25 ms).
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: jobPoll,
+		// One attempt makes at most two gateway calls; keeping it short
+		// lets the rescuer re-run a job orphaned by a dead replica quickly.
+		JobTimeout:           2*opts.GatewayTimeout + 5*time.Second,
+		RescueStuckJobsAfter: 2*opts.GatewayTimeout + 8*time.Second,
+		MaxAttempts:          25,
+		Workers:              workers,
+		PeriodicJobs:         b.periodicJobs(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return b, nil
+}
+
+// Start starts the job workers and the Slack outbox. Jobs that were
+// running when the previous process died are made available at once:
+// with SQLite only one process uses the database, so a job left
+// "running" has no worker, and waiting for River's rescuer (which only
+// looks at jobs older than RescueStuckJobsAfter) would delay it.
+func (b *Bot) Start(ctx context.Context) error {
+	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if _, err := b.store.JobPool().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
+		return fmt.Errorf("requeue orphaned jobs: %w", err)
+	}
+	if err := b.jobs.Start(b.ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	b.outbox.start(b.ctx)
+	return nil
+}
+
+// Stop stops taking new jobs, lets running ones finish until ctx ends
+// (then cancels them; they run again on the next start), drains the
+// outbox's in-flight posts and waits for follow-ups.
+func (b *Bot) Stop(ctx context.Context) error {
+	err := b.jobs.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = b.jobs.StopAndCancel(cctx)
+		cancel()
+	}
+	b.cancel()
+	b.outbox.wait()
+	b.side.Wait()
+	return err
+}
+
+// later runs fn after the ack, bounded by a timeout and by the bot's life.
+func (b *Bot) later(fn func(ctx context.Context)) {
+	b.side.Add(1)
+	go func() {
+		defer b.side.Done()
+		ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// ephemeral tells one user something in a channel, after the ack.
+func (b *Bot) ephemeral(channel, user, text string) {
+	b.later(func(ctx context.Context) {
+		if _, err := b.slack.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false)); err != nil {
+			b.log.Warn("ephemeral reply failed", "channel", channel, "user", user, "err", err)
+		}
+	})
+}

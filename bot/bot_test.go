@@ -1,0 +1,190 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+// slackRecorder is an httptest fake of Slack's Web API that records calls.
+type slackRecorder struct {
+	mu    sync.Mutex
+	calls []recorded
+	seq   int
+	tz    string
+}
+
+type recorded struct {
+	method string
+	form   url.Values
+}
+
+func (s *slackRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	s.mu.Lock()
+	s.calls = append(s.calls, recorded{method, r.Form})
+	s.seq++
+	ts := fmt.Sprintf("1700000000.%06d", s.seq)
+	tz := s.tz
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch method {
+	case "users.info":
+		fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"tz":%q}}`, r.Form.Get("user"), tz)
+	case "chat.getPermalink":
+		fmt.Fprintf(w, `{"ok":true,"channel":%q,"permalink":"https://slack.example/archives/%s/p%s"}`, r.Form.Get("channel"), r.Form.Get("channel"), strings.ReplaceAll(r.Form.Get("message_ts"), ".", ""))
+	default:
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": ts})
+	}
+}
+
+func (s *slackRecorder) of(method string) []recorded {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []recorded
+	for _, c := range s.calls {
+		if c.method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// fakeGateway is an in-memory whatsapp.Gateway for the bot's unit tests
+// (the real clients are tested against HTTP fakes in package whatsapp and
+// end to end in package main).
+type fakeGateway struct {
+	mu     sync.Mutex
+	leaves []string
+	sends  []string
+	groups []whatsapp.GroupSummary
+}
+
+func (g *fakeGateway) Leave(_ context.Context, jid string) (whatsapp.LeaveResult, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.leaves = append(g.leaves, jid)
+	return whatsapp.LeaveResult{}, nil
+}
+func (g *fakeGateway) SendText(_ context.Context, chat, text string) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sends = append(g.sends, chat+": "+text)
+	return "M1", nil
+}
+func (g *fakeGateway) Group(context.Context, string) (whatsapp.Group, error) {
+	return whatsapp.Group{}, whatsapp.ErrInvalid
+}
+func (g *fakeGateway) Groups(context.Context) ([]whatsapp.GroupSummary, error) { return g.groups, nil }
+func (g *fakeGateway) Promote(context.Context, string, string) error           { return nil }
+func (g *fakeGateway) State(context.Context) (whatsapp.State, error) {
+	return whatsapp.State{Connected: true}, nil
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time             { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time)            { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) Add(d time.Duration)        { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func newClock(t time.Time) *clock           { return &clock{t: t} }
+func (g *fakeGateway) leaveCount() int      { g.mu.Lock(); defer g.mu.Unlock(); return len(g.leaves) }
+func (s *slackRecorder) count(m string) int { return len(s.of(m)) }
+
+var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+
+type testBot struct {
+	*Bot
+	db    *store.DB
+	slack *slackRecorder
+	gw    *fakeGateway
+	clock *clock
+}
+
+// newTestBot builds a bot on a real SQLite file and a recording Slack fake.
+// It is not started: tests drive Sweep, Digest and the handlers directly.
+func newTestBot(t *testing.T, opts Options) *testBot {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	rec := &slackRecorder{tz: "Europe/Berlin"}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	api := slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+"/api/"))
+	clk := newClock(t0)
+	opts.Now = clk.Now
+	if opts.AllowedUsers == nil && opts.AllowedChannels == nil {
+		opts.AllowedUsers = []string{"U0REQ1", "U0CNF2"}
+	}
+	gw := &fakeGateway{}
+	b, err := New(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), db, api, gw, nil, opts)
+	require.NoError(t, err)
+	b.ctx, b.cancel = context.WithCancel(ctx)
+	t.Cleanup(func() { b.cancel(); b.side.Wait() })
+	return &testBot{Bot: b, db: db, slack: rec, gw: gw, clock: clk}
+}
+
+// pending records a pending request whose card is already in Slack.
+func (tb *testBot) pending(t *testing.T, mutate func(*store.Request)) *store.Request {
+	t.Helper()
+	now := tb.clock.Now()
+	r := &store.Request{ChannelID: "C1", RequesterID: "U0REQ1", GroupJID: "120363406289005073@g.us", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	if mutate != nil {
+		mutate(r)
+	}
+	ctx := context.Background()
+	require.NoError(t, tb.db.CreateRequest(ctx, r, nil))
+	require.NoError(t, tb.db.CardPosted(ctx, r.ID, "1699999999.000001", r.CardVersion))
+	got, err := tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	return got
+}
+
+func click(user, channel, action, id string) slack.InteractionCallback {
+	var ic slack.InteractionCallback
+	ic.Type = slack.InteractionTypeBlockActions
+	ic.User.ID = user
+	ic.Channel.ID = channel
+	ic.Container.ChannelID = channel
+	ic.ActionCallback.BlockActions = []*slack.BlockAction{{ActionID: action, Value: id}}
+	return ic
+}
+
+// cardText renders a request's card (blocks and fallback) as one string.
+func cardText(t *testing.T, r *store.Request) string {
+	t.Helper()
+	c := cardFor(r, time.UTC)
+	b, err := json.Marshal(templates.CardBlocks(c))
+	require.NoError(t, err)
+	return templates.CardText(c) + string(b)
+}
+
+// leaveJob is the River job for a request, as a worker receives it.
+func leaveJob(id string) *river.Job[leaveArgs] {
+	return &river.Job[leaveArgs]{JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: leaveArgs{RequestID: id}}
+}

@@ -1,0 +1,420 @@
+package bot
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+// lookupTimeout bounds every gateway or Slack call made before an ack, so
+// the ack stays well inside Slack's three seconds.
+const lookupTimeout = 1500 * time.Millisecond
+
+// ephemeralMsg is a command's immediate answer, seen only by its author.
+func ephemeralMsg(text string) *slack.Msg {
+	return &slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
+}
+
+// Command handles one /wa-leave invocation and returns the immediate
+// (ephemeral) answer. Slow work happens after the ack: the card is posted
+// by the outbox, the leave by a River job.
+func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
+	cmd, err := ParseCommand(sc.Text)
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			b.metrics.commands.WithLabelValues("bad_input").Inc()
+			return ephemeralMsg(templates.BadCommand(ue.Problem))
+		}
+		b.log.Error("parse command", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	if cmd.Kind == CommandHelp {
+		b.metrics.commands.WithLabelValues("help").Inc()
+		return ephemeralMsg(templates.Help())
+	}
+	switch b.mayRequest(sc.UserID, sc.ChannelID) {
+	case notConfigured:
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return ephemeralMsg(templates.NotConfigured())
+	case allowed:
+	default:
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return ephemeralMsg(templates.NotAllowed())
+	}
+	switch cmd.Kind {
+	case CommandStatus:
+		b.metrics.commands.WithLabelValues("status").Inc()
+		return b.status(ctx, sc, cmd.Arg)
+	case CommandGroups:
+		b.metrics.commands.WithLabelValues("groups").Inc()
+		return b.groups(ctx, cmd.Arg)
+	}
+	msg := b.request(ctx, sc, cmd)
+	return msg
+}
+
+// request records a leave request; the outbox posts its card.
+func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *slack.Msg {
+	now := b.opts.Now()
+	r := &store.Request{
+		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, ResponseURL: sc.ResponseURL,
+		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
+	}
+	if msg := b.resolveGroup(ctx, cmd.Group, r); msg != nil {
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return msg
+	}
+	if cmd.At != "" || cmd.In > 0 {
+		loc := b.userLocation(ctx, sc.UserID)
+		var runAt time.Time
+		if cmd.In > 0 {
+			runAt = now.Add(cmd.In)
+		} else {
+			var err error
+			if runAt, err = ResolveAt(cmd.At, loc); err != nil {
+				return ephemeralMsg(templates.BadCommand(usageProblem(err)))
+			}
+		}
+		if err := CheckWhen(runAt, now); err != nil {
+			return ephemeralMsg(templates.BadCommand(usageProblem(err)))
+		}
+		r.RunAt, r.TZ = runAt.UTC(), loc.String()
+		// A scheduled leave must stay confirmable until it runs.
+		if r.ExpiresAt.After(runAt) {
+			r.ExpiresAt = runAt
+		}
+	}
+	switch {
+	case cmd.NoGoodbye:
+	case cmd.Goodbye != "":
+		r.Goodbye = cmd.Goodbye
+	case b.opts.DefaultGoodbye != nil:
+		text, err := b.opts.DefaultGoodbye.Render(templates.GoodbyeData{GroupSubject: r.GroupSubject, GroupJID: r.GroupJID, RequesterName: sc.UserName, Date: now})
+		if err != nil {
+			b.log.Error("render default goodbye", "err", err)
+			return ephemeralMsg(templates.Internal())
+		}
+		r.Goodbye = text
+	}
+	if err := b.store.CreateRequest(ctx, r, nil); err != nil {
+		b.log.Error("record request", "err", err)
+		b.metrics.commands.WithLabelValues("error").Inc()
+		return ephemeralMsg(templates.Internal())
+	}
+	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
+	b.metrics.commands.WithLabelValues("recorded").Inc()
+	b.outbox.poke()
+	return ephemeralMsg(templates.Recorded(r.ID))
+}
+
+func usageProblem(err error) string {
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return ue.Problem
+	}
+	return "that time could not be read"
+}
+
+// resolveGroup fills the request's group from the command's reference,
+// asking the gateway (within lookupTimeout) for invite codes and names.
+// It returns the answer to send instead when the group cannot be used.
+func (b *Bot) resolveGroup(ctx context.Context, ref GroupRef, r *store.Request) *slack.Msg {
+	switch {
+	case ref.JID != "":
+		r.GroupJID = ref.JID
+		return nil
+	case ref.InviteCode != "":
+		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		defer cancel()
+		g, err := b.gateway.Group(ctx, ref.InviteCode)
+		if err != nil || !whatsapp.IsGroupJID(g.JID) {
+			b.log.Info("invite code lookup failed", "err", err)
+			return ephemeralMsg(templates.BadCommand("that invite link could not be resolved to a group; use the group's id (…@g.us) instead"))
+		}
+		r.GroupJID, r.GroupSubject, r.InviteCode = g.JID, g.Subject, ref.InviteCode
+		return nil
+	default:
+		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		defer cancel()
+		groups, err := b.gateway.Groups(ctx)
+		if err != nil {
+			b.log.Info("group list failed", "err", err)
+			return ephemeralMsg(templates.BadCommand("the group list is unavailable right now; use the group's id (…@g.us) instead"))
+		}
+		matches := matchGroups(groups, ref.Name)
+		switch len(matches) {
+		case 0:
+			return ephemeralMsg(templates.BadCommand(fmt.Sprintf("no group is called %q", ref.Name)))
+		case 1:
+			r.GroupJID, r.GroupSubject = matches[0].JID, matches[0].Subject
+			return nil
+		default:
+			var names []string
+			for i, g := range matches {
+				if i == 10 {
+					names = append(names, fmt.Sprintf("and %d more", len(matches)-10))
+					break
+				}
+				names = append(names, fmt.Sprintf("%s (%s)", g.Subject, g.JID))
+			}
+			return ephemeralMsg(templates.BadCommand(fmt.Sprintf("%q matches several groups: %s; run the command again with the group's id", ref.Name, strings.Join(names, ", "))))
+		}
+	}
+}
+
+// matchGroups finds groups by subject: exact matches win over
+// case-insensitive ones, which win over substrings.
+func matchGroups(groups []whatsapp.GroupSummary, name string) []whatsapp.GroupSummary {
+	var exact, fold, sub []whatsapp.GroupSummary
+	lname := strings.ToLower(name)
+	for _, g := range groups {
+		switch {
+		case g.Subject == name:
+			exact = append(exact, g)
+		case strings.EqualFold(g.Subject, name):
+			fold = append(fold, g)
+		case strings.Contains(strings.ToLower(g.Subject), lname):
+			sub = append(sub, g)
+		}
+	}
+	if len(exact) > 0 {
+		return exact
+	}
+	if len(fold) > 0 {
+		return fold
+	}
+	return sub
+}
+
+// userLocation is the requester's Slack time zone, or UTC when Slack
+// cannot tell in time.
+func (b *Bot) userLocation(ctx context.Context, user string) *time.Location {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	u, err := b.slack.GetUserInfoContext(ctx, user)
+	if err != nil || u.TZ == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(u.TZ)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// status lists the caller's recent requests, or one request's history.
+func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *slack.Msg {
+	var reqs []*store.Request
+	var err error
+	switch {
+	case arg == "":
+		reqs, err = b.store.ListRequests(ctx, store.Filter{RequesterID: sc.UserID, Limit: 10})
+	case whatsapp.IsGroupJID(arg):
+		reqs, err = b.store.ListRequests(ctx, store.Filter{GroupJID: arg, Limit: 10})
+	default:
+		var r *store.Request
+		r, err = b.store.Request(ctx, arg)
+		if errors.Is(err, store.ErrNotFound) {
+			return ephemeralMsg(templates.NotFound(arg))
+		}
+		if err == nil {
+			reqs = []*store.Request{r}
+		}
+	}
+	if err != nil {
+		b.log.Error("status", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	if len(reqs) == 0 {
+		return ephemeralMsg("You have no recent requests.")
+	}
+	var sb strings.Builder
+	for _, r := range reqs {
+		fmt.Fprintf(&sb, "• `%s` %s — *%s*", r.ID, templates.Escape(groupName(r)), r.State)
+		if r.Outcome != "" {
+			fmt.Fprintf(&sb, " (%s)", templates.Escape(r.Outcome))
+		}
+		sb.WriteString("\n")
+	}
+	if len(reqs) == 1 {
+		audit, err := b.store.Audit(ctx, reqs[0].ID)
+		if err == nil {
+			for _, e := range audit {
+				fmt.Fprintf(&sb, "    %s %s by %s", e.At.In(b.opts.Location).Format("2006-01-02 15:04 MST"), templates.Escape(e.Action), actorText(e.Actor))
+				if e.GatewayStatus != 0 {
+					fmt.Fprintf(&sb, " (gateway %d)", e.GatewayStatus)
+				}
+				sb.WriteString("\n")
+			}
+		}
+		if reqs[0].InviteLink != "" {
+			fmt.Fprintf(&sb, "Invite link kept: %s\n", templates.Escape(reqs[0].InviteLink))
+		}
+	}
+	return ephemeralMsg(sb.String())
+}
+
+func actorText(actor string) string {
+	if actor == "waleave" || actor == "" {
+		return "waleave"
+	}
+	return "<@" + actor + ">"
+}
+
+// groups lists the instance's groups, optionally filtered.
+func (b *Bot) groups(ctx context.Context, filter string) *slack.Msg {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	gs, err := b.gateway.Groups(ctx)
+	if err != nil {
+		b.log.Info("group list failed", "err", err)
+		return ephemeralMsg("The group list is unavailable right now; try again in a minute.")
+	}
+	if filter != "" {
+		gs = matchGroups(gs, filter)
+	}
+	if len(gs) == 0 {
+		return ephemeralMsg("No groups match.")
+	}
+	var sb strings.Builder
+	for i, g := range gs {
+		if i == 50 {
+			fmt.Fprintf(&sb, "…and %d more; add a filter to narrow the list.\n", len(gs)-50)
+			break
+		}
+		fmt.Fprintf(&sb, "• %s `%s`\n", templates.Escape(g.Subject), g.JID)
+	}
+	return ephemeralMsg(sb.String())
+}
+
+// Interaction handles one button click. It returns after the state change
+// (and the job that carries it out) is committed, so the ack means the
+// click is durable; messages to the clicker are sent after the ack.
+func (b *Bot) Interaction(ctx context.Context, ic slack.InteractionCallback) {
+	if ic.Type != slack.InteractionTypeBlockActions {
+		return
+	}
+	for _, a := range ic.ActionCallback.BlockActions {
+		switch a.ActionID {
+		case templates.ActionConfirm:
+			b.confirm(ctx, ic, a.Value)
+		case templates.ActionCancel:
+			b.cancelRequest(ctx, ic, a.Value)
+		}
+	}
+}
+
+func channelOf(ic slack.InteractionCallback) string {
+	if ic.Container.ChannelID != "" {
+		return ic.Container.ChannelID
+	}
+	return ic.Channel.ID
+}
+
+func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id string) {
+	user, channel := ic.User.ID, channelOf(ic)
+	now := b.opts.Now()
+	r, err := b.store.Request(ctx, id)
+	if err != nil {
+		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
+		return
+	}
+	switch b.mayConfirm(user, channel, r.RequesterID) {
+	case allowed:
+	case notConfigured:
+		b.refuse(ic, "confirm", "refused", templates.NotConfigured(), nil)
+		return
+	case notApprover:
+		b.refuse(ic, "confirm", "refused", templates.NotApprover(), nil)
+		return
+	case samePerson:
+		b.refuse(ic, "confirm", "refused", templates.TwoPerson(), nil)
+		return
+	default:
+		b.refuse(ic, "confirm", "refused", templates.NotAllowed(), nil)
+		return
+	}
+	r, err = b.store.Confirm(ctx, id, user, now, func(ctx context.Context, tx *sql.Tx) error {
+		opts := &river.InsertOpts{MaxAttempts: 25}
+		if !r.RunAt.IsZero() {
+			opts.ScheduledAt = r.RunAt
+		}
+		_, err := b.jobs.InsertTx(ctx, tx, leaveArgs{RequestID: id}, opts)
+		return err
+	})
+	switch {
+	case err == nil:
+		b.log.Info("leave confirmed", "request", id, "user", user)
+		b.metrics.interactions.WithLabelValues("confirm", "ok").Inc()
+		b.outbox.poke()
+	case errors.Is(err, store.ErrExpired):
+		if _, err := b.store.Expire(ctx, id, now); err == nil {
+			b.outbox.poke()
+		}
+		b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
+	case errors.Is(err, store.ErrConflict):
+		by := r.ConfirmedBy
+		if r.State == store.Cancelled {
+			by = r.CancelledBy
+		}
+		if r.State == store.Expired {
+			b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
+			return
+		}
+		b.refuse(ic, "confirm", "duplicate", templates.AlreadyDecided(templates.State(r.State), by), nil)
+	default:
+		b.refuse(ic, "confirm", "error", templates.Internal(), err)
+	}
+}
+
+func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, id string) {
+	user, channel := ic.User.ID, channelOf(ic)
+	r, err := b.store.Request(ctx, id)
+	if err != nil {
+		b.refuse(ic, "cancel", "not_found", templates.NotFound(id), err)
+		return
+	}
+	if b.mayCancel(user, channel, r.RequesterID) != allowed {
+		b.refuse(ic, "cancel", "refused", templates.NotAllowed(), nil)
+		return
+	}
+	r, err = b.store.Cancel(ctx, id, user, b.opts.Now())
+	switch {
+	case err == nil:
+		b.log.Info("leave cancelled", "request", id, "user", user)
+		b.metrics.interactions.WithLabelValues("cancel", "ok").Inc()
+		b.outbox.poke()
+	case errors.Is(err, store.ErrConflict):
+		b.refuse(ic, "cancel", "duplicate", templates.AlreadyDecided(templates.State(r.State), r.ConfirmedBy), nil)
+	default:
+		b.refuse(ic, "cancel", "error", templates.Internal(), err)
+	}
+}
+
+// refuse counts a refused click and tells the clicker why, after the ack.
+func (b *Bot) refuse(ic slack.InteractionCallback, action, result, text string, err error) {
+	b.metrics.interactions.WithLabelValues(action, result).Inc()
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		b.log.Error("interaction failed", "action", action, "err", err)
+	}
+	b.ephemeral(channelOf(ic), ic.User.ID, text)
+}
+
+// groupName is how a request's group is named to people.
+func groupName(r *store.Request) string {
+	if r.GroupSubject != "" {
+		return r.GroupSubject
+	}
+	return r.GroupJID
+}

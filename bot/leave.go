@@ -1,0 +1,220 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+// leaveArgs is the River job that carries out one confirmed request.
+type leaveArgs struct {
+	RequestID string `json:"request_id"`
+}
+
+// Kind names the job in River's table.
+func (leaveArgs) Kind() string { return "leave" }
+
+// leaveWorker posts the goodbye, leaves the group and records the outcome.
+// Each step's result is stored before the next starts, so a retry or a
+// restart resumes where the last attempt stopped: a goodbye is never sent
+// twice, and a leave whose answer was lost is recognised afterwards.
+type leaveWorker struct {
+	river.WorkerDefaults[leaveArgs]
+	b *Bot
+}
+
+// Work runs one attempt.
+func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
+	b := w.b
+	id := job.Args.RequestID
+	r, err := b.store.Start(ctx, id, b.opts.Now())
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		// Cancelled before it ran, or already finished by an earlier run.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("start request %s: %w", id, err)
+	}
+	b.outbox.poke()
+
+	if r.Goodbye != "" {
+		done, err := w.goodbye(ctx, r)
+		if err != nil || done {
+			return err
+		}
+	}
+
+	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
+	res, err := b.gateway.Leave(callCtx, r.GroupJID)
+	cancel()
+	b.countGateway("leave", err)
+	switch {
+	case err == nil:
+		o := store.Outcome{Code: string(templates.OutcomeLeft), Success: true, WasAdmin: res.WasAdmin, Status: 200}
+		if res.WasAdmin {
+			o.Code = string(templates.OutcomeLeftAdmin)
+		}
+		return w.finish(ctx, r, o)
+	case errors.Is(err, whatsapp.ErrNotMember) && r.LeaveUnknown:
+		// An earlier call whose answer was lost did leave.
+		return w.finish(ctx, r, store.Outcome{Code: string(templates.OutcomeLeft), Success: true, Detail: "confirmed by a later not-a-member answer", Status: statusOf(err)})
+	case whatsapp.Transient(err):
+		if outcomeUnknown(err) {
+			if err := b.store.SetLeaveUnknown(ctx, r.ID, errText(err), b.opts.Now()); err != nil {
+				return err
+			}
+		}
+		return w.retry(ctx, r, err)
+	default:
+		return w.finish(ctx, r, failure(err, false))
+	}
+}
+
+// goodbye sends the goodbye unless an earlier attempt did (or may have).
+// done means the job is over (finished or rescheduled) and err says how.
+func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool, err error) {
+	b := w.b
+	switch r.GoodbyeState {
+	case store.GoodbyeSent, store.GoodbyeUnknown:
+		return false, nil
+	case store.GoodbyeSending:
+		// The process died during the send: it may have been posted, and
+		// posting it twice is worse than not knowing.
+		return false, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", "outcome unknown after restart; not sent again", 0, b.opts.Now())
+	}
+	if err := b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSending, "", "", 0, b.opts.Now()); err != nil {
+		return true, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
+	msgID, sendErr := b.gateway.SendText(callCtx, r.GroupJID, r.Goodbye)
+	cancel()
+	b.countGateway("send", sendErr)
+	now := b.opts.Now()
+	switch {
+	case sendErr == nil:
+		return false, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, msgID, "", 200, now)
+	case whatsapp.Transient(sendErr) && outcomeUnknown(sendErr):
+		return false, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), 0, now)
+	}
+	if err := b.store.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
+		return true, err
+	}
+	if whatsapp.Transient(sendErr) {
+		return true, w.retry(ctx, r, sendErr)
+	}
+	return true, w.finish(ctx, r, failure(sendErr, true))
+}
+
+// retry schedules another attempt after a transient error, honouring the
+// gateway's requested wait, or gives up after MaxAttempts.
+func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) error {
+	b := w.b
+	if r.Attempts >= b.opts.MaxAttempts {
+		return w.finish(ctx, r, failure(cause, false))
+	}
+	delay := backoff(b.opts.Backoff, r.Attempts)
+	if d, ok := whatsapp.RetryAfter(cause); ok {
+		delay = min(d, 2*time.Minute)
+	}
+	note := fmt.Sprintf("retrying after a gateway error (attempt %d of %d)", r.Attempts, b.opts.MaxAttempts)
+	if err := b.store.Progress(ctx, r.ID, note, errText(cause), statusOf(cause), b.opts.Now()); err != nil {
+		return err
+	}
+	b.outbox.poke()
+	return river.JobSnooze(delay)
+}
+
+func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outcome) error {
+	b := w.b
+	if _, err := b.store.Finish(ctx, r.ID, o, b.opts.Now()); err != nil {
+		return fmt.Errorf("finish request %s: %w", r.ID, err)
+	}
+	b.metrics.outcomes.WithLabelValues(o.Code).Inc()
+	b.log.Info("leave finished", "request", r.ID, "group", r.GroupJID, "outcome", o.Code)
+	b.outbox.poke()
+	return nil
+}
+
+// backoff is base·2^(attempt-1) with up to 50% jitter, capped at a minute,
+// so that with the defaults five attempts end within about a minute.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << min(max(attempt-1, 0), 6)
+	d = min(d, time.Minute)
+	return d + rand.N(d/2+1)
+}
+
+// failure maps a gateway error to the outcome people are told.
+func failure(err error, duringGoodbye bool) store.Outcome {
+	o := store.Outcome{Detail: errText(err), Status: statusOf(err)}
+	switch {
+	case errors.Is(err, whatsapp.ErrNotMember):
+		o.Code, o.Success = string(templates.OutcomeNotMember), true
+	case errors.Is(err, whatsapp.ErrUnauthorized):
+		o.Code = string(templates.OutcomeCredentials)
+	case errors.Is(err, whatsapp.ErrNotConnected):
+		o.Code = string(templates.OutcomeNotConnected)
+	case errors.Is(err, whatsapp.ErrQuota):
+		o.Code = string(templates.OutcomeQuota)
+	case errors.Is(err, whatsapp.ErrRateLimited):
+		o.Code = string(templates.OutcomeRateLimit)
+	case errors.Is(err, whatsapp.ErrUnavailable):
+		o.Code = string(templates.OutcomeUnavailable)
+	case duringGoodbye:
+		// Forbidden or invalid while posting the goodbye: the group is kept.
+		o.Code = string(templates.OutcomeGoodbyeFailed)
+	case errors.Is(err, whatsapp.ErrForbidden):
+		o.Code = string(templates.OutcomeNotAllowed)
+	case errors.Is(err, whatsapp.ErrInvalid):
+		o.Code = string(templates.OutcomeInvalidGroup)
+	default:
+		o.Code = string(templates.OutcomeUnavailable)
+	}
+	return o
+}
+
+// outcomeUnknown reports whether the call may have reached WhatsApp even
+// though it failed: no HTTP answer arrived (timeout, reset).
+func outcomeUnknown(err error) bool {
+	var e *whatsapp.Error
+	return errors.As(err, &e) && e.Status == 0 && errors.Is(err, whatsapp.ErrUnavailable)
+}
+
+func statusOf(err error) int {
+	var e *whatsapp.Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// errText is an error for the audit log: the gateway's own words, never a
+// token (the whatsapp package redacts those).
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500] + "…"
+	}
+	return s
+}
+
+func (b *Bot) countGateway(op string, err error) {
+	result := "ok"
+	var e *whatsapp.Error
+	if errors.As(err, &e) {
+		result = e.Kind.Error()
+	} else if err != nil {
+		result = "error"
+	}
+	b.metrics.gateway.WithLabelValues(op, result).Inc()
+}

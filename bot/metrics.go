@@ -1,0 +1,41 @@
+package bot
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the bot's Prometheus series. Labels carry only fixed words
+// (never IDs, group names or tokens), so cardinality stays small.
+type metrics struct {
+	commands     *prometheus.CounterVec
+	interactions *prometheus.CounterVec
+	outcomes     *prometheus.CounterVec
+	gateway      *prometheus.CounterVec
+	slackCalls   *prometheus.CounterVec
+	reconnects   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waleave_commands_total", Help: "Slash commands by result.",
+		}, []string{"result"}),
+		interactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waleave_interactions_total", Help: "Button clicks by action and result.",
+		}, []string{"action", "result"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waleave_leave_outcomes_total", Help: "Finished leave requests by outcome.",
+		}, []string{"outcome"}),
+		gateway: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waleave_gateway_calls_total", Help: "WhatsApp gateway calls by operation and result.",
+		}, []string{"op", "result"}),
+		slackCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waleave_slack_calls_total", Help: "Slack Web API calls made by the outbox, by method and result.",
+		}, []string{"method", "result"}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waleave_socket_reconnects_total", Help: "Socket Mode reconnections.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.commands, m.interactions, m.outcomes, m.gateway, m.slackCalls, m.reconnects)
+	}
+	return m
+}

@@ -1,0 +1,316 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+)
+
+// outbox delivers what requests owe Slack (a card to post or update, an
+// outcome reply) from the requests table, at Slack's pace per channel.
+// The table is the queue: a command only inserts its request row, so the
+// ack never waits for Slack, and nothing is lost if the process dies
+// before the card is out. Work is leased in the table, so several
+// processes can share it.
+type outbox struct {
+	b    *Bot
+	wake chan struct{}
+
+	mu       sync.Mutex
+	channels map[string]*channelQueue
+	inflight map[string]bool
+	wg       sync.WaitGroup
+}
+
+// channelQueue serialises one channel's messages behind its rate limiter.
+type channelQueue struct {
+	items   chan string
+	limiter *rate.Limiter
+}
+
+const (
+	// outboxLease is how long a claimed row is left alone by other
+	// scanners; a channel queue holds at most what its rate can send in
+	// about a third of that.
+	outboxLease = 3 * time.Minute
+	// queuePerChannel bounds one channel's backlog in memory; the rest
+	// waits in the table.
+	queuePerChannel = 64
+)
+
+func newOutbox(b *Bot) *outbox {
+	return &outbox{b: b, wake: make(chan struct{}, 1), channels: map[string]*channelQueue{}, inflight: map[string]bool{}}
+}
+
+// poke wakes the scanner: something new is owed.
+func (o *outbox) poke() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbox) start(ctx context.Context) {
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		o.scanLoop(ctx)
+	}()
+}
+
+func (o *outbox) wait() { o.wg.Wait() }
+
+// scanLoop claims owed rows whenever poked, and at least every
+// PollInterval for rows whose retry time has come or that other processes
+// added.
+func (o *outbox) scanLoop(ctx context.Context) {
+	t := time.NewTicker(o.b.opts.PollInterval)
+	defer t.Stop()
+	for {
+		o.scan(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.wake:
+		case <-t.C:
+		}
+	}
+}
+
+func (o *outbox) scan(ctx context.Context) {
+	for ctx.Err() == nil {
+		rows, err := o.b.store.ClaimOutbox(ctx, o.b.opts.Now(), outboxLease, 200)
+		if err != nil {
+			if ctx.Err() == nil {
+				o.b.log.Error("outbox scan", "err", err)
+			}
+			return
+		}
+		for _, r := range rows {
+			o.dispatch(ctx, r)
+		}
+		if len(rows) < 200 {
+			return
+		}
+	}
+}
+
+// dispatch hands a claimed row to its channel's queue, or puts it back in
+// the table when that queue is full or already has it.
+func (o *outbox) dispatch(ctx context.Context, r *store.Request) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.inflight[r.ID] {
+		// Already queued here; a newer version will be read when sent.
+		return
+	}
+	q := o.channels[r.ChannelID]
+	if q == nil {
+		q = &channelQueue{items: make(chan string, queuePerChannel), limiter: rate.NewLimiter(rate.Limit(o.b.opts.ChannelRate), 1)}
+		o.channels[r.ChannelID] = q
+		o.wg.Add(1)
+		go func() {
+			defer o.wg.Done()
+			o.drain(ctx, r.ChannelID, q)
+		}()
+	}
+	select {
+	case q.items <- r.ID:
+		o.inflight[r.ID] = true
+	default:
+		// Full: release the lease so a later scan hands it out again.
+		_ = o.b.store.RetryOutboxAt(ctx, r.ID, o.b.opts.Now().Add(time.Second))
+	}
+}
+
+// drain sends one channel's items in order and exits after a quiet minute.
+func (o *outbox) drain(ctx context.Context, channel string, q *channelQueue) {
+	idle := time.NewTimer(time.Minute)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-q.items:
+			o.deliver(ctx, q, id)
+			o.mu.Lock()
+			delete(o.inflight, id)
+			o.mu.Unlock()
+			idle.Reset(time.Minute)
+		case <-idle.C:
+			o.mu.Lock()
+			if len(q.items) == 0 {
+				delete(o.channels, channel)
+				o.mu.Unlock()
+				return
+			}
+			o.mu.Unlock()
+			idle.Reset(time.Minute)
+		}
+	}
+}
+
+// deliver brings one request's Slack messages up to date. It re-reads the
+// row so that several changes queued while waiting become one update.
+func (o *outbox) deliver(ctx context.Context, q *channelQueue, id string) {
+	b := o.b
+	r, err := b.store.Request(ctx, id)
+	if err != nil {
+		b.log.Error("outbox read", "request", id, "err", err)
+		return
+	}
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		err := o.send(ctx, q, r)
+		if err == nil {
+			return
+		}
+		var rl *slack.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			// Slack says when: wait here so this channel's order holds.
+			b.metrics.slackCalls.WithLabelValues("any", "rate_limited").Inc()
+			wait := min(max(rl.RetryAfter, time.Second), time.Minute)
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			if r, err = b.store.Request(ctx, id); err != nil {
+				return
+			}
+		case permanent(err):
+			b.log.Error("slack refused a message; giving up on it", "request", id, "channel", r.ChannelID, "err", err)
+			_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: id, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: err.Error()})
+			_ = b.store.DropOutbox(ctx, id)
+			return
+		default:
+			// Outage or network trouble: back off in the table, not here,
+			// so other channels keep moving.
+			b.log.Warn("slack call failed; will retry", "request", id, "err", err)
+			_ = b.store.RetryOutboxAt(ctx, id, b.opts.Now().Add(backoff(2*time.Second, attempt+1)))
+			return
+		}
+	}
+}
+
+// send posts or updates the card, then the outcome reply if owed.
+func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) error {
+	b := o.b
+	if r.CardVersion > r.CardPostedVersion {
+		if err := q.limiter.Wait(ctx); err != nil {
+			return err
+		}
+		card := cardFor(r, b.opts.Location)
+		opts := []slack.MsgOption{slack.MsgOptionBlocks(templates.CardBlocks(card)...), slack.MsgOptionText(templates.CardText(card), false)}
+		ts := r.CardTS
+		var err error
+		if ts == "" {
+			_, ts, err = b.slack.PostMessageContext(ctx, r.ChannelID, opts...)
+			b.countSlack("chat.postMessage", err)
+			if err != nil && r.State == store.Pending && notInChannel(err) {
+				return o.undeliverable(ctx, r, err)
+			}
+		} else {
+			_, _, _, err = b.slack.UpdateMessageContext(ctx, r.ChannelID, ts, opts...)
+			b.countSlack("chat.update", err)
+		}
+		if err != nil {
+			return err
+		}
+		if err := b.store.CardPosted(ctx, r.ID, ts, r.CardVersion); err != nil {
+			return err
+		}
+		r.CardTS, r.CardPostedVersion = ts, r.CardVersion
+	}
+	if r.ReplyNeeded && r.CardTS != "" {
+		if err := q.limiter.Wait(ctx); err != nil {
+			return err
+		}
+		text := templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), "")
+		_, ts, err := b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false))
+		b.countSlack("chat.postMessage", err)
+		if err != nil {
+			return err
+		}
+		if err := b.store.ReplyPosted(ctx, r.ID, ts); err != nil {
+			return err
+		}
+		r.ReplyNeeded = false
+	}
+	return nil
+}
+
+// undeliverable handles a card the bot may not post: the requester is
+// told how to invite the bot (through the command's response_url, which
+// works without channel membership) and the request is cancelled.
+func (o *outbox) undeliverable(ctx context.Context, r *store.Request, cause error) error {
+	b := o.b
+	if r.ResponseURL != "" {
+		err := slack.PostWebhookCustomHTTPContext(ctx, r.ResponseURL, &http.Client{Timeout: 10 * time.Second}, &slack.WebhookMessage{
+			ResponseType: slack.ResponseTypeEphemeral, Text: templates.NotInChannel(),
+		})
+		if err != nil {
+			b.log.Warn("could not tell the requester the bot is not in the channel", "request", r.ID, "err", err)
+		}
+	}
+	if _, err := b.store.CancelUndeliverable(ctx, r.ID, "bot not in channel: "+cause.Error(), b.opts.Now()); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+func notInChannel(err error) bool {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err == "not_in_channel" || se.Err == "channel_not_found"
+	}
+	return err.Error() == "not_in_channel" || err.Error() == "channel_not_found"
+}
+
+// permanent reports Slack errors that retrying cannot fix.
+func permanent(err error) bool {
+	msg := err.Error()
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		msg = se.Err
+	}
+	switch msg {
+	case "not_in_channel", "channel_not_found", "is_archived", "invalid_auth", "not_authed",
+		"account_inactive", "token_revoked", "missing_scope", "msg_too_long", "invalid_blocks",
+		"message_not_found", "cant_update_message", "no_text", "restricted_action":
+		return true
+	}
+	return false
+}
+
+func (b *Bot) countSlack(method string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	b.metrics.slackCalls.WithLabelValues(method, result).Inc()
+}
+
+// cardFor is the card's view of a request.
+func cardFor(r *store.Request, loc *time.Location) templates.Card {
+	if r.TZ != "" {
+		if l, err := time.LoadLocation(r.TZ); err == nil {
+			loc = l
+		}
+	}
+	return templates.Card{
+		RequestID: r.ID, GroupJID: r.GroupJID, GroupSubject: r.GroupSubject, Goodbye: r.Goodbye,
+		RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, RunAt: r.RunAt,
+		Location: loc, State: templates.State(r.State), ConfirmedBy: r.ConfirmedBy, CancelledBy: r.CancelledBy,
+		Progress: r.Progress, Outcome: templates.Outcome(r.Outcome),
+		DetailsUnavailable: r.DetailsState == "unavailable", Size: r.GroupSize, IsAdmin: r.IsAdmin, OnlyAdmin: r.OnlyAdmin,
+		Successor: r.Successor,
+	}
+}

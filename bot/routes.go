@@ -1,0 +1,95 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/slack-go/slack"
+)
+
+// Routes is waleave's whole HTTP surface (SPEC §3). Both Slack routes sit
+// behind signature verification; in Socket Mode (secret empty and
+// socketMode true) they are not served at all.
+func Routes(log *slog.Logger, b *Bot, secret string, socketMode bool, ready func(context.Context) error, gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	if !socketMode {
+		verify := VerifySlack(secret, b.opts.Now)
+		mux.Handle("POST /slack/commands", verify(handleCommand(log, b)))
+		mux.Handle("POST /slack/interactions", verify(handleInteraction(log, b)))
+	}
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(log, ready))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// handleCommand answers a slash command with the bot's ephemeral reply.
+func handleCommand(log *slog.Logger, b *Bot) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc, err := slack.SlashCommandParse(r)
+		if err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		writeJSON(log, w, b.Command(r.Context(), sc))
+	})
+}
+
+// handleInteraction acknowledges a button click once its effect is
+// durable; the clicker hears about refusals afterwards.
+func handleInteraction(log *slog.Logger, b *Bot) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(r)
+		if err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		ic, err := DecodeInteraction(body)
+		if err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		b.Interaction(r.Context(), ic)
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok"))
+	})
+}
+
+// handleReadyz is 200 only when ready (the database answers) within a
+// second.
+func handleReadyz(log *slog.Logger, ready func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			log.Warn("not ready", "err", err)
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+}
+
+func writeJSON(log *slog.Logger, w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		log.Warn("write response", "err", err)
+	}
+}
+
+// readBody reads a (verified, already size-capped) request body.
+func readBody(r *http.Request) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+}

@@ -1,0 +1,251 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+)
+
+// opsLead is how long before a scheduled leave the ops channel is told.
+const opsLead = time.Hour
+
+// Schedule is a recurring time, such as a parsed cron spec.
+type Schedule interface {
+	Next(time.Time) time.Time
+}
+
+// zoned evaluates a schedule in a time zone, so "0 9 * * 1-5" means nine
+// o'clock in WALEAVE_TIMEZONE whatever zone the process runs in.
+type zoned struct {
+	s   Schedule
+	loc *time.Location
+}
+
+func (z zoned) Next(t time.Time) time.Time { return z.s.Next(t.In(z.loc)) }
+
+// sweepArgs is the periodic job that expires, reminds and warns.
+type sweepArgs struct{}
+
+// Kind names the job in River's table.
+func (sweepArgs) Kind() string { return "sweep" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[sweepArgs]
+	b *Bot
+}
+
+// Work runs one sweep.
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
+	return w.b.Sweep(ctx)
+}
+
+// digestArgs is the periodic ops digest.
+type digestArgs struct{}
+
+// Kind names the job in River's table.
+func (digestArgs) Kind() string { return "digest" }
+
+type digestWorker struct {
+	river.WorkerDefaults[digestArgs]
+	b *Bot
+}
+
+// Work posts one digest.
+func (w *digestWorker) Work(ctx context.Context, _ *river.Job[digestArgs]) error {
+	return w.b.Digest(ctx)
+}
+
+// periodicJobs are the leader-only recurring jobs: River runs them on one
+// process, so with several replicas each reminder and digest happens once.
+func (b *Bot) periodicJobs() []*river.PeriodicJob {
+	jobs := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(b.opts.SweepEvery), func() (river.JobArgs, *river.InsertOpts) {
+			return sweepArgs{}, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: b.opts.SweepEvery}}
+		}, &river.PeriodicJobOpts{RunOnStart: true}),
+	}
+	if b.opts.OpsChannel != "" && b.opts.Digest != nil {
+		jobs = append(jobs, river.NewPeriodicJob(zoned{b.opts.Digest, b.opts.Location}, func() (river.JobArgs, *river.InsertOpts) {
+			return digestArgs{}, &river.InsertOpts{MaxAttempts: 3}
+		}, nil))
+	}
+	return jobs
+}
+
+// Sweep does what is due now: it expires pending requests past their TTL
+// (the card then says so), reminds requesters once after RemindAfter, and
+// warns the ops channel an hour before each scheduled leave. Each step is
+// claimed in the store first, so a sweep that runs twice acts once.
+func (b *Bot) Sweep(ctx context.Context) error {
+	now := b.opts.Now()
+	due, err := b.store.DueWork(ctx, now, now.Add(-b.opts.RemindAfter), opsLead)
+	if err != nil {
+		return err
+	}
+	for _, r := range due.Expire {
+		if _, err := b.store.Expire(ctx, r.ID, now); err == nil {
+			b.log.Info("request expired", "request", r.ID)
+		}
+	}
+	if len(due.Expire) > 0 {
+		b.outbox.poke()
+	}
+	for _, r := range due.Remind {
+		if r.CardTS == "" {
+			continue // the card is not out yet; remind on a later sweep
+		}
+		ok, err := b.store.MarkReminded(ctx, r.ID, now)
+		if err != nil || !ok {
+			continue
+		}
+		_, _, err = b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS),
+			slack.MsgOptionText(templates.Reminder(r.RequesterID, now.Sub(r.CreatedAt)), false))
+		b.countSlack("chat.postMessage", err)
+		if err != nil {
+			b.log.Warn("reminder not posted; will retry", "request", r.ID, "err", err)
+			_ = b.store.UnmarkReminded(ctx, r.ID)
+		}
+	}
+	if b.opts.OpsChannel == "" {
+		return nil
+	}
+	for _, r := range due.OpsRemind {
+		ok, err := b.store.MarkOpsReminded(ctx, r.ID, now)
+		if err != nil || !ok {
+			continue
+		}
+		text, blocks := b.opsReminder(r)
+		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		b.countSlack("chat.postMessage", err)
+		if err != nil {
+			b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
+			_ = b.store.UnmarkOpsReminded(ctx, r.ID)
+		}
+	}
+	return nil
+}
+
+// opsReminder is the ops channel's warning about a scheduled leave, with
+// a button that cancels it.
+func (b *Bot) opsReminder(r *store.Request) (string, []slack.Block) {
+	when := r.RunAt.In(b.opts.Location).Format("Mon 2 Jan 15:04 MST")
+	text := fmt.Sprintf("Scheduled leave: WhatsApp will leave *%s* at %s (%s UTC). Requested by <@%s>, confirmed by <@%s>.",
+		templates.Escape(groupName(r)), when, r.RunAt.UTC().Format("15:04"), r.RequesterID, r.ConfirmedBy)
+	blocks := []slack.Block{
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil),
+		slack.NewActionBlock("ops_reminder",
+			slack.NewButtonBlockElement(templates.ActionCancel, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Cancel this leave", false, false))),
+	}
+	return text, blocks
+}
+
+// digestLines bounds each digest section so the message stays within
+// Block Kit's limits.
+const digestLines = 15
+
+// Digest posts the ops digest: requests awaiting confirmation, leaves that
+// failed since the previous digest, and scheduled leaves in the next seven
+// days, each linked to its card. Nothing to report means no message.
+func (b *Bot) Digest(ctx context.Context) error {
+	if b.opts.OpsChannel == "" {
+		return nil
+	}
+	now := b.opts.Now()
+	since := now.Add(-7 * 24 * time.Hour)
+	if v, err := b.store.Meta(ctx, "last_digest"); err == nil && v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			since = time.UnixMilli(n)
+		}
+	}
+	pending, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}})
+	if err != nil {
+		return err
+	}
+	failed, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Failed}, FinishedSince: since})
+	if err != nil {
+		return err
+	}
+	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Confirmed}})
+	if err != nil {
+		return err
+	}
+	var scheduled []*store.Request
+	for _, r := range confirmed {
+		if !r.RunAt.IsZero() && r.RunAt.Before(now.Add(7*24*time.Hour)) {
+			scheduled = append(scheduled, r)
+		}
+	}
+	if len(pending)+len(failed)+len(scheduled) == 0 {
+		return b.store.SetMeta(ctx, "last_digest", strconv.FormatInt(now.UnixMilli(), 10))
+	}
+	var blocks []slack.Block
+	section := func(title string, rs []*store.Request, line func(*store.Request) string) {
+		if len(rs) == 0 {
+			return
+		}
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "*%s* (%d)\n", title, len(rs))
+		for i, r := range rs {
+			if i == digestLines {
+				fmt.Fprintf(&sb, "…and %d more\n", len(rs)-digestLines)
+				break
+			}
+			sb.WriteString("• " + b.linked(ctx, r, line(r)) + "\n")
+		}
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(sb.String(), 2900), false, false), nil, nil))
+	}
+	section("Awaiting confirmation", pending, func(r *store.Request) string {
+		return fmt.Sprintf("%s — asked by <@%s> %s ago", templates.Escape(groupName(r)), r.RequesterID, roundAge(now.Sub(r.CreatedAt)))
+	})
+	section("Failed since the last digest", failed, func(r *store.Request) string {
+		return strings.TrimSpace(templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), ""))
+	})
+	section("Scheduled in the next 7 days", scheduled, func(r *store.Request) string {
+		return fmt.Sprintf("%s — %s", templates.Escape(groupName(r)), r.RunAt.In(b.opts.Location).Format("Mon 2 Jan 15:04 MST"))
+	})
+	text := fmt.Sprintf("waleave digest: %d awaiting confirmation, %d failed, %d scheduled", len(pending), len(failed), len(scheduled))
+	_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	b.countSlack("chat.postMessage", err)
+	if err != nil {
+		return fmt.Errorf("post digest: %w", err)
+	}
+	return b.store.SetMeta(ctx, "last_digest", strconv.FormatInt(now.UnixMilli(), 10))
+}
+
+// linked turns a digest line into a link to the request's card.
+func (b *Bot) linked(ctx context.Context, r *store.Request, line string) string {
+	if r.CardTS == "" {
+		return line
+	}
+	link, err := b.slack.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: r.ChannelID, Ts: r.CardTS})
+	if err != nil || link == "" {
+		return line
+	}
+	return line + " <" + link + "|card>"
+}
+
+func roundAge(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	}
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

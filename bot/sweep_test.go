@@ -1,0 +1,179 @@
+package bot
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/store"
+)
+
+func TestSweep_RemindsOnceAfterRemindAfter(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{RemindAfter: time.Hour})
+	r := tb.pending(t, nil)
+
+	tb.clock.Add(59 * time.Minute)
+	require.NoError(t, tb.Sweep(ctx))
+	require.Zero(t, tb.slack.count("chat.postMessage"), "not yet due")
+
+	tb.clock.Add(2 * time.Minute)
+	require.NoError(t, tb.Sweep(ctx))
+	require.NoError(t, tb.Sweep(ctx))
+	posts := tb.slack.of("chat.postMessage")
+	require.Len(t, posts, 1, "one reminder, however many sweeps")
+	require.Equal(t, r.CardTS, posts[0].form.Get("thread_ts"))
+	require.Contains(t, posts[0].form.Get("text"), "<@U0REQ1>")
+}
+
+func TestSweep_ExpiresAndRefusesLateClick(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{RequestTTL: 24 * time.Hour})
+	r := tb.pending(t, nil)
+
+	tb.clock.Add(24 * time.Hour)
+	require.NoError(t, tb.Sweep(ctx))
+	got, err := tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.Expired, got.State)
+	require.Greater(t, got.CardVersion, got.CardPostedVersion, "the card is owed an update")
+	require.Contains(t, strings.ToLower(cardText(t, got)), "expired")
+
+	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
+	tb.side.Wait()
+	eph := tb.slack.of("chat.postEphemeral")
+	require.Len(t, eph, 1)
+	require.Contains(t, strings.ToLower(eph[0].form.Get("text")), "expired")
+	got, _ = tb.db.Request(ctx, r.ID)
+	require.Equal(t, store.Expired, got.State)
+}
+
+func TestConfirm_PastTTLBeforeSweepIsRefused(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{RequestTTL: time.Hour})
+	r := tb.pending(t, func(r *store.Request) { r.ExpiresAt = r.CreatedAt.Add(time.Hour) })
+	tb.clock.Add(2 * time.Hour)
+	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
+	tb.side.Wait()
+	got, _ := tb.db.Request(ctx, r.ID)
+	require.Equal(t, store.Expired, got.State)
+	require.Len(t, tb.slack.of("chat.postEphemeral"), 1)
+}
+
+func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{OpsChannel: "COPS"})
+	r := tb.pending(t, func(r *store.Request) { r.RunAt = r.CreatedAt.Add(90 * time.Minute) })
+	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
+	got, _ := tb.db.Request(ctx, r.ID)
+	require.Equal(t, store.Confirmed, got.State)
+
+	tb.clock.Add(20 * time.Minute)
+	require.NoError(t, tb.Sweep(ctx))
+	require.Zero(t, tb.slack.count("chat.postMessage"), "more than an hour ahead")
+
+	tb.clock.Add(15 * time.Minute)
+	require.NoError(t, tb.Sweep(ctx))
+	require.NoError(t, tb.Sweep(ctx))
+	posts := tb.slack.of("chat.postMessage")
+	require.Len(t, posts, 1)
+	require.Equal(t, "COPS", posts[0].form.Get("channel"))
+	blocks := posts[0].form.Get("blocks")
+	require.Contains(t, blocks, `"action_id":"leave_cancel"`)
+	require.Contains(t, blocks, `"value":"`+r.ID+`"`)
+
+	// An allowed user cancels from the ops channel; the job then does nothing.
+	tb.Interaction(ctx, click("U0REQ1", "COPS", "leave_cancel", r.ID))
+	got, _ = tb.db.Request(ctx, r.ID)
+	require.Equal(t, store.Cancelled, got.State)
+	w := &leaveWorker{b: tb.Bot}
+	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
+	require.Zero(t, tb.gw.leaveCount())
+}
+
+func TestDigest_MixOfStates(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{OpsChannel: "COPS"})
+	p := tb.pending(t, func(r *store.Request) { r.GroupSubject = "Project <Phoenix>" })
+	f := tb.pending(t, func(r *store.Request) { r.GroupJID = "11001234567-1587570015@g.us" })
+	_, err := tb.db.Confirm(ctx, f.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+	_, err = tb.db.Start(ctx, f.ID, tb.clock.Now())
+	require.NoError(t, err)
+	_, err = tb.db.Finish(ctx, f.ID, store.Outcome{Code: "quota"}, tb.clock.Now())
+	require.NoError(t, err)
+	s := tb.pending(t, func(r *store.Request) {
+		r.GroupSubject = "Scheduled group"
+		r.RunAt = r.CreatedAt.Add(48 * time.Hour)
+		r.ExpiresAt = r.RunAt
+	})
+	_, err = tb.db.Confirm(ctx, s.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+	far := tb.pending(t, func(r *store.Request) { r.GroupSubject = "Far future"; r.RunAt = r.CreatedAt.Add(10 * 24 * time.Hour) })
+	_, err = tb.db.Confirm(ctx, far.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+
+	tb.clock.Add(3 * time.Hour)
+	require.NoError(t, tb.Digest(ctx))
+	posts := tb.slack.of("chat.postMessage")
+	require.Len(t, posts, 1)
+	require.Equal(t, "COPS", posts[0].form.Get("channel"))
+	blocks := posts[0].form.Get("blocks")
+	require.Contains(t, blocks, "Awaiting confirmation")
+	require.Contains(t, blocks, "Project \\u0026lt;Phoenix\\u0026gt;", "escaped subject")
+	require.Contains(t, blocks, "3 hours ago")
+	require.Contains(t, blocks, "quota")
+	require.Contains(t, blocks, "11001234567-1587570015@g.us")
+	require.Contains(t, blocks, "Scheduled group")
+	require.NotContains(t, blocks, "Far future", "beyond seven days")
+	require.Contains(t, blocks, "|card\\u003e", "lines link to their cards")
+	_ = p
+
+	// The failure was reported; the next digest lists only what is still relevant.
+	tb.clock.Add(24 * time.Hour)
+	require.NoError(t, tb.Digest(ctx))
+	posts = tb.slack.of("chat.postMessage")
+	require.Len(t, posts, 2)
+	require.NotContains(t, posts[1].form.Get("blocks"), "quota")
+}
+
+func TestDigest_NothingToReportPostsNothing(t *testing.T) {
+	tb := newTestBot(t, Options{OpsChannel: "COPS"})
+	require.NoError(t, tb.Digest(context.Background()))
+	require.Zero(t, tb.slack.count("chat.postMessage"))
+}
+
+func TestZonedSchedule_DigestInTimezone(t *testing.T) {
+	s, err := cron.ParseStandard("0 9 * * 1-5")
+	require.NoError(t, err)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	z := zoned{s, berlin}
+	// Friday 2026-03-27 10:00 UTC → next is Monday 2026-03-30 09:00 CEST (after the DST change) = 07:00 UTC.
+	next := z.Next(time.Date(2026, 3, 27, 10, 0, 0, 0, time.UTC))
+	require.Equal(t, time.Date(2026, 3, 30, 7, 0, 0, 0, time.UTC), next.UTC())
+}
+
+func TestCommand_ScheduledTimeInRequesterZone(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: "120363406289005073@g.us --at 2026-12-01T09:00"})
+	reqs, err := tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
+	require.NoError(t, err)
+	require.Len(t, reqs, 1, msg.Text)
+	// Europe/Berlin is UTC+1 in December.
+	require.Equal(t, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), reqs[0].RunAt)
+	require.Equal(t, "Europe/Berlin", reqs[0].TZ)
+
+	for _, text := range []string{"120363406289005073@g.us --at 2026-01-01T09:00", "120363406289005073@g.us --in 200d"} {
+		msg = tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: text})
+		require.Equal(t, slack.ResponseTypeEphemeral, msg.ResponseType)
+	}
+	reqs, _ = tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
+	require.Len(t, reqs, 1, "past and far-future times are refused")
+}
