@@ -80,39 +80,50 @@ func (o *outbox) scanLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-o.wake:
+			// Under a burst every command pokes; scanning at most every
+			// 50ms keeps the scans from competing with the acks.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
 		case <-t.C:
 		}
 	}
 }
 
+// scan reads what is owed and queues what the channel queues have room
+// for; the rest stays in the table for a later scan.
 func (o *outbox) scan(ctx context.Context) {
-	for ctx.Err() == nil {
-		rows, err := o.b.store.ClaimOutbox(ctx, o.b.opts.Now(), outboxLease, 200)
-		if err != nil {
-			if ctx.Err() == nil {
-				o.b.log.Error("outbox scan", "err", err)
-			}
-			return
+	rows, err := o.b.store.Owed(ctx, o.b.opts.Now(), 500)
+	if err != nil {
+		if ctx.Err() == nil {
+			o.b.log.Error("outbox scan", "err", err)
 		}
-		for _, r := range rows {
-			o.dispatch(ctx, r)
-		}
-		if len(rows) < 200 {
-			return
-		}
+		return
+	}
+	for _, r := range rows {
+		o.dispatch(ctx, r)
 	}
 }
 
-// dispatch hands a claimed row to its channel's queue, or puts it back in
-// the table when that queue is full or already has it.
+// dispatch leases a row and hands it to its channel's queue, unless it is
+// queued already or the queue is full.
 func (o *outbox) dispatch(ctx context.Context, r *store.Request) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.inflight[r.ID] {
-		// Already queued here; a newer version will be read when sent.
+		// Already queued here; the newest version is read when it is sent.
 		return
 	}
 	q := o.channels[r.ChannelID]
+	if q != nil && len(q.items) == cap(q.items) {
+		return
+	}
+	now := o.b.opts.Now()
+	if ok, err := o.b.store.Lease(ctx, r.ID, now, now.Add(outboxLease)); err != nil || !ok {
+		return
+	}
 	if q == nil {
 		q = &channelQueue{items: make(chan string, queuePerChannel), limiter: rate.NewLimiter(rate.Limit(o.b.opts.ChannelRate), 1)}
 		o.channels[r.ChannelID] = q
@@ -122,13 +133,8 @@ func (o *outbox) dispatch(ctx context.Context, r *store.Request) {
 			o.drain(ctx, r.ChannelID, q)
 		}()
 	}
-	select {
-	case q.items <- r.ID:
-		o.inflight[r.ID] = true
-	default:
-		// Full: release the lease so a later scan hands it out again.
-		_ = o.b.store.RetryOutboxAt(ctx, r.ID, o.b.opts.Now().Add(time.Second))
-	}
+	q.items <- r.ID
+	o.inflight[r.ID] = true
 }
 
 // drain sends one channel's items in order and exits after a quiet minute.
@@ -170,7 +176,13 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, id string) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		err := o.send(ctx, q, r)
 		if err == nil {
-			return
+			// A click may have changed the request while it was being
+			// sent: bring that change out now rather than at the next scan.
+			if r, err = b.store.Request(ctx, id); err != nil || !owed(r) || attempt > 3 {
+				_ = b.store.RetryOutboxAt(ctx, id, time.Time{})
+				return
+			}
+			continue
 		}
 		var rl *slack.RateLimitedError
 		switch {
@@ -264,6 +276,11 @@ func (o *outbox) undeliverable(ctx context.Context, r *store.Request, cause erro
 		return err
 	}
 	return nil
+}
+
+// owed reports whether a request still owes Slack a message.
+func owed(r *store.Request) bool {
+	return r.CardVersion > r.CardPostedVersion || (r.ReplyNeeded && r.CardTS != "")
 }
 
 func notInChannel(err error) bool {

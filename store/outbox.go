@@ -2,46 +2,43 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
 
-// ClaimOutbox returns up to limit requests that owe Slack a card post, a
-// card update or an outcome reply, oldest first, and leases them until
-// now+lease so that another poster (another replica, or this one's next
-// scan) leaves them alone while they are being sent. A lease that runs out
-// (the poster died) makes the row eligible again.
-func (s *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Request, error) {
+// Owed returns up to limit requests that owe Slack a card post, a card
+// update or an outcome reply and are not leased at now, oldest change
+// first. It only reads; Lease claims the ones the caller can send.
+func (s *DB) Owed(ctx context.Context, now time.Time, limit int) ([]*Request, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+		WHERE (card_version > card_posted_version OR reply_needed = 1) AND outbox_lease < ?
+		ORDER BY updated_at, id LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer rows.Close()
 	var out []*Request
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
-			WHERE (card_version > card_posted_version OR reply_needed = 1) AND outbox_lease < ?
-			ORDER BY updated_at, id LIMIT ?`, ms(now), limit)
+	for rows.Next() {
+		r, err := scanRequest(rows)
 		if err != nil {
-			return fmt.Errorf("claim outbox: %w", err)
+			return nil, fmt.Errorf("read outbox: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			r, err := scanRequest(rows)
-			if err != nil {
-				return fmt.Errorf("claim outbox: %w", err)
-			}
-			out = append(out, r)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("claim outbox: %w", err)
-		}
-		rows.Close()
-		until := ms(now.Add(lease))
-		for _, r := range out {
-			if _, err := tx.ExecContext(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ?`, until, r.ID); err != nil {
-				return fmt.Errorf("claim outbox: %w", err)
-			}
-		}
-		return nil
-	})
-	return out, err
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Lease claims a request's outbox work until the given time, so another
+// poster (another replica) leaves it alone while it is being sent. It
+// reports false when someone else holds an unexpired lease. A lease that
+// runs out (the poster died) makes the row eligible again.
+func (s *DB) Lease(ctx context.Context, id string, now, until time.Time) (bool, error) {
+	res, err := s.write.ExecContext(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ? AND outbox_lease < ?`, ms(until), id, ms(now))
+	if err != nil {
+		return false, fmt.Errorf("lease outbox: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // CardPosted records that version of the request's card is in Slack at

@@ -192,27 +192,38 @@ func TestMarkReminded_Once(t *testing.T) {
 	require.False(t, second)
 }
 
-func TestOutbox_ClaimLeaseAndPost(t *testing.T) {
+func TestOutbox_OwedLeaseAndPost(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
 	r := newRequest(t, db)
-	got, err := db.ClaimOutbox(ctx, t0, 30*time.Second, 10)
+	got, err := db.Owed(ctx, t0, 10)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
-	again, err := db.ClaimOutbox(ctx, t0.Add(time.Second), 30*time.Second, 10)
+	ok, err := db.Lease(ctx, r.ID, t0, t0.Add(30*time.Second))
 	require.NoError(t, err)
-	require.Empty(t, again, "a leased row is not handed out twice")
+	require.True(t, ok)
+	ok, err = db.Lease(ctx, r.ID, t0.Add(time.Second), t0.Add(31*time.Second))
+	require.NoError(t, err)
+	require.False(t, ok, "a leased row is not handed out twice")
+	again, err := db.Owed(ctx, t0.Add(time.Second), 10)
+	require.NoError(t, err)
+	require.Empty(t, again, "a leased row is not owed to other posters")
 	require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", got[0].CardVersion))
-	again, err = db.ClaimOutbox(ctx, t0.Add(time.Minute), 30*time.Second, 10)
+	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Empty(t, again, "a posted card owes nothing")
 
 	_, err = db.Cancel(ctx, r.ID, "U1", t0)
 	require.NoError(t, err)
-	again, err = db.ClaimOutbox(ctx, t0.Add(time.Minute), 30*time.Second, 10)
+	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Len(t, again, 1, "a state change makes the card owed again")
 	require.Equal(t, "111.222", again[0].CardTS)
+
+	require.NoError(t, db.RetryOutboxAt(ctx, r.ID, t0.Add(2*time.Minute)))
+	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Empty(t, again, "not before its retry time")
 }
 
 func TestListRequests_Filters(t *testing.T) {
