@@ -1,0 +1,149 @@
+package templates
+
+import (
+	"strings"
+	"testing"
+)
+
+// allOutcomes is every Outcome constant; TestOutcomePhraseMatrix fails if
+// one is added without a phrase below.
+var allOutcomes = []Outcome{
+	OutcomeLeft, OutcomeLeftAdmin, OutcomeNotMember, OutcomeNotAllowed, OutcomeCredentials,
+	OutcomeInvalidGroup, OutcomeNotConnected, OutcomeQuota, OutcomeRateLimit, OutcomeUnavailable,
+	OutcomeGoodbyeFailed, OutcomePromoteFailed,
+}
+
+// outcomePhrases is SPEC §5's table (lower case; matching ignores case).
+// The first phrase of a failure is the one that identifies it: "not left"
+// is shared by failures, so it is not checked against the others.
+// promote_failed is not in the SPEC; its phrase is ours.
+var outcomePhrases = map[Outcome][]string{
+	OutcomeLeft:          {"left"},
+	OutcomeLeftAdmin:     {"left", "admin"},
+	OutcomeNotMember:     {"not a member"},
+	OutcomeNotAllowed:    {"not allowed"},
+	OutcomeCredentials:   {"credentials"},
+	OutcomeInvalidGroup:  {"invalid group"},
+	OutcomeNotConnected:  {"not connected"},
+	OutcomeQuota:         {"quota"},
+	OutcomeRateLimit:     {"rate limit"},
+	OutcomeUnavailable:   {"unavailable"},
+	OutcomeGoodbyeFailed: {"goodbye", "not left"},
+	OutcomePromoteFailed: {"could not make", "not left"},
+}
+
+func TestOutcomeSuccess(t *testing.T) {
+	success := map[Outcome]bool{OutcomeLeft: true, OutcomeLeftAdmin: true, OutcomeNotMember: true}
+	for _, o := range append(allOutcomes, "", "bogus") {
+		if got := o.Success(); got != success[o] {
+			t.Errorf("%q.Success() = %v, want %v", o, got, success[o])
+		}
+	}
+}
+
+func TestOutcomePhraseMatrix(t *testing.T) {
+	if len(outcomePhrases) != len(allOutcomes) {
+		t.Fatalf("%d outcomes have phrases, want all %d", len(outcomePhrases), len(allOutcomes))
+	}
+	groups := []struct{ in, shown string }{
+		{"Night shift & friends", "*night shift &amp; friends*"},
+		{"120363406289005073@g.us", "`120363406289005073@g.us`"},
+	}
+	for _, o := range allOutcomes {
+		for _, g := range groups {
+			text := OutcomeText(o, g.in, "")
+			lower := strings.ToLower(text)
+			t.Run(string(o)+"/"+g.in, func(t *testing.T) {
+				checkMarkup(t, text)
+				if !strings.Contains(lower, g.shown) {
+					t.Errorf("%q does not name the group as %q", text, g.shown)
+				}
+				for _, p := range outcomePhrases[o] {
+					if !strings.Contains(lower, p) {
+						t.Errorf("%q lacks its phrase %q", text, p)
+					}
+				}
+				// No outcome may name another failure.
+				for _, other := range allOutcomes {
+					if other == o || other.Success() {
+						continue
+					}
+					if p := outcomePhrases[other][0]; strings.Contains(lower, p) {
+						t.Errorf("%q contains %q, the phrase of %s", text, p, other)
+					}
+				}
+				withoutNotLeft := strings.ReplaceAll(lower, "not left", "")
+				if o.Success() {
+					if strings.Contains(lower, "not left") {
+						t.Errorf("success %q says \"not left\"", text)
+					}
+				} else {
+					if !strings.Contains(lower, "not left") {
+						t.Errorf("failure %q does not say the group was not left", text)
+					}
+					if strings.Contains(withoutNotLeft, "left") {
+						t.Errorf("failure %q says \"left\" other than as \"not left\"", text)
+					}
+					if strings.Contains(lower, "not a member") {
+						t.Errorf("failure %q says \"not a member\"", text)
+					}
+				}
+				if o == OutcomeLeft && strings.Contains(lower, "admin") {
+					t.Errorf("plain left %q mentions admin, which is left_admin's phrase", text)
+				}
+				if o != OutcomeNotMember && strings.Contains(lower, "not a member") {
+					t.Errorf("%q says \"not a member\"", text)
+				}
+			})
+		}
+	}
+}
+
+func TestOutcomeSummary(t *testing.T) {
+	for _, o := range allOutcomes {
+		s := o.Summary()
+		if s == "" || strings.Contains(s, "unrecognised") {
+			t.Errorf("%s has no summary", o)
+		}
+		if got, want := strings.Contains(s, "not left"), !o.Success(); got != want {
+			t.Errorf("%s summary %q: says \"not left\" = %v, want %v", o, s, got, want)
+		}
+	}
+	if got := Outcome("new_<!thing>").Summary(); got != "an unrecognised result" {
+		t.Errorf("unknown outcome summary %q", got)
+	}
+}
+
+func TestOutcomeTextEscapes(t *testing.T) {
+	got := OutcomeText(OutcomeQuota, "<!channel> & co", "Monthly quota of 3000 <messages> used\nrenew at <http://evil|billing>")
+	checkMarkup(t, got)
+	for _, want := range []string{
+		"*&lt;!channel&gt; &amp; co*",
+		"\n> Monthly quota of 3000 &lt;messages&gt; used renew at &lt;http://evil|billing&gt;",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+	if strings.Count(got, "\n") != 1 {
+		t.Errorf("detail should be one quoted line: %q", got)
+	}
+}
+
+func TestOutcomeTextEdgeCases(t *testing.T) {
+	if got := OutcomeText(OutcomeLeft, "  ", ""); !strings.Contains(got, "the group") {
+		t.Errorf("empty group name: %q", got)
+	}
+	got := OutcomeText("mystery<!here>", "G", "")
+	checkMarkup(t, got)
+	if strings.Contains(strings.ToLower(got), "left") || !strings.Contains(got, "`mystery&lt;!here&gt;`") {
+		t.Errorf("unknown outcome: %q", got)
+	}
+	if got := OutcomeText(OutcomeLeft, "G", strings.Repeat("x", 5000)); width(got) > 700 {
+		t.Errorf("detail not clipped: %d characters", width(got))
+	}
+	// A JID-looking name with spaces is a subject, not code.
+	if got := OutcomeText(OutcomeLeft, "odd name@g.us", ""); !strings.Contains(got, "*odd name@g.us*") {
+		t.Errorf("got %q", got)
+	}
+}
