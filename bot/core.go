@@ -396,7 +396,11 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, i
 		b.metrics.interactions.WithLabelValues("cancel", "ok").Inc()
 		b.outbox.poke()
 	case errors.Is(err, store.ErrConflict):
-		b.refuse(ic, "cancel", "duplicate", templates.AlreadyDecided(templates.State(r.State), r.ConfirmedBy), nil)
+		by := r.ConfirmedBy
+		if r.State == store.Cancelled {
+			by = r.CancelledBy
+		}
+		b.refuse(ic, "cancel", "duplicate", templates.AlreadyDecided(templates.State(r.State), by), nil)
 	default:
 		b.refuse(ic, "cancel", "error", templates.Internal(), err)
 	}

@@ -121,8 +121,9 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		if err != nil || !ok {
 			continue
 		}
-		text, blocks := b.opsReminder(r)
-		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		card := cardFor(r, b.opts.Location)
+		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel,
+			slack.MsgOptionText(templates.ScheduledReminderText(card), false), slack.MsgOptionBlocks(templates.ScheduledReminderBlocks(card)...))
 		b.countSlack("chat.postMessage", err)
 		if err != nil {
 			b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
@@ -130,20 +131,6 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// opsReminder is the ops channel's warning about a scheduled leave, with
-// a button that cancels it.
-func (b *Bot) opsReminder(r *store.Request) (string, []slack.Block) {
-	when := r.RunAt.In(b.opts.Location).Format("Mon 2 Jan 15:04 MST")
-	text := fmt.Sprintf("Scheduled leave: WhatsApp will leave *%s* at %s (%s UTC). Requested by <@%s>, confirmed by <@%s>.",
-		templates.Escape(groupName(r)), when, r.RunAt.UTC().Format("15:04"), r.RequesterID, r.ConfirmedBy)
-	blocks := []slack.Block{
-		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil),
-		slack.NewActionBlock("ops_reminder",
-			slack.NewButtonBlockElement(templates.ActionCancel, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Cancel this leave", false, false))),
-	}
-	return text, blocks
 }
 
 // digestLines bounds each digest section so the message stays within
