@@ -21,8 +21,10 @@ type AuditEntry struct {
 	GatewayStatus int
 }
 
+const insertAuditSQL = `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status) VALUES (?, ?, ?, ?, ?, ?)`
+
 func addAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, insertAuditSQL,
 		e.RequestID, ms(e.At), e.Actor, e.Action, e.Detail, e.GatewayStatus)
 	if err != nil {
 		return fmt.Errorf("insert audit: %w", err)

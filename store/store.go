@@ -48,6 +48,12 @@ type DB struct {
 	// jobs is River's own pool (one connection, as riversqlite asks).
 	jobs *sql.DB
 	path string
+
+	stmtInsertRequest, stmtInsertAudit *sql.Stmt
+
+	// creates feeds the group-commit writer (see batch.go).
+	creates chan createOp
+	stopped chan struct{}
 }
 
 // Open opens (creating if needed) the database named by dsn, which is
@@ -62,7 +68,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if s.write, err = openSQLite(path, 1); err != nil {
 		return nil, err
 	}
-	if s.read, err = openSQLite(path, 4); err != nil {
+	if s.read, err = openSQLite(path, 2); err != nil {
 		s.write.Close()
 		return nil, err
 	}
@@ -71,9 +77,19 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.read.Close()
 		return nil, err
 	}
+	s.creates, s.stopped = make(chan createOp, 1024), make(chan struct{})
+	go s.batchCreates()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.stmtInsertRequest, err = s.write.PrepareContext(ctx, insertRequestSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if s.stmtInsertAudit, err = s.write.PrepareContext(ctx, insertAuditSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	return s, nil
 }
@@ -103,6 +119,8 @@ func openSQLite(path string, conns int) (*sql.DB, error) {
 
 // Close closes every pool.
 func (s *DB) Close() error {
+	close(s.creates)
+	<-s.stopped
 	return errors.Join(s.jobs.Close(), s.read.Close(), s.write.Close())
 }
 

@@ -244,3 +244,33 @@ func TestListRequests_Filters(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got)
 }
+
+func TestCreateRequest_ConcurrentCallsAllPersisted(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			if i%50 == 0 {
+				r.ID = "RDUPLICATE" // all but the first of these must fail, alone
+			}
+			errs <- db.CreateRequest(ctx, r, nil)
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			failed++
+		}
+	}
+	require.Equal(t, 3, failed, "only the duplicate IDs fail")
+	all, err := db.ListRequests(ctx, store.Filter{})
+	require.NoError(t, err)
+	require.Len(t, all, 197)
+}

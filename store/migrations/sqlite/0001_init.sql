@@ -54,7 +54,7 @@ CREATE INDEX requests_group ON requests (group_jid, created_at);
 
 -- Audit: every step of every request (who, what, when, gateway status).
 CREATE TABLE audit (
-	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	id             INTEGER PRIMARY KEY,
 	request_id     TEXT NOT NULL REFERENCES requests (id),
 	at             BIGINT NOT NULL,
 	actor          TEXT NOT NULL,
