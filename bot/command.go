@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -287,15 +288,22 @@ type token struct {
 	unclosed   bool // began with a quote that never closed
 }
 
-// quoteFamilies maps each opening quote to the quotes that may close it.
-// Straight and typographic quotes are mixed freely because phones and
-// autocorrect mix them.
-var quoteFamilies = map[rune]string{
-	'"': `"“”„‟`, '“': `"“”„‟`, '”': `"“”„‟`, '„': `"“”„‟`, '‟': `"“”„‟`,
-	'\'': `'‘’‚‛`, '‘': `'‘’‚‛`, '’': `'‘’‚‛`, '‚': `'‘’‚‛`, '‛': `'‘’‚‛`,
+// quoteFamilies are the quotes that may close one another. Straight and
+// typographic quotes are mixed freely because phones and autocorrect mix them.
+var quoteFamilies = [...]string{`"“”„‟`, `'‘’‚‛`}
+
+// quoteFamily returns the index in quoteFamilies of the family r belongs to.
+func quoteFamily(r rune) (int, bool) {
+	for i, f := range quoteFamilies {
+		if strings.ContainsRune(f, r) {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func tokenize(text string) []token {
+	closers := closingQuotes(text)
 	var toks []token
 	for i := 0; i < len(text); {
 		first, size := utf8.DecodeRuneInString(text[i:])
@@ -303,9 +311,11 @@ func tokenize(text string) []token {
 			i += size
 			continue
 		}
-		closers, isQuote := quoteFamilies[first]
+		family, isQuote := quoteFamily(first)
 		if isQuote {
-			if end, ok := closingQuote(text, i+size, closers); ok {
+			c := closers[family]
+			if k := sort.SearchInts(c, i+size); k < len(c) {
+				end := c[k]
 				_, endSize := utf8.DecodeRuneInString(text[end:])
 				toks = append(toks, token{text: text[i+size : end], start: i, end: end + endSize, quoted: true})
 				i = end + endSize
@@ -325,20 +335,23 @@ func tokenize(text string) []token {
 	return toks
 }
 
-// closingQuote finds the first quote from closers at or after from that is
-// followed by white space or the end of text.
-func closingQuote(text string, from int, closers string) (int, bool) {
-	for i := from; i < len(text); {
+// closingQuotes lists, per quote family, the offsets of quotes that can close
+// a quoted argument: those followed by white space or the end of text.
+// Finding them in one pass keeps tokenizing linear even when the text is
+// full of quotes that never close.
+func closingQuotes(text string) [len(quoteFamilies)][]int {
+	var pos [len(quoteFamilies)][]int
+	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
-		if strings.ContainsRune(closers, r) {
+		if f, ok := quoteFamily(r); ok {
 			next, _ := utf8.DecodeRuneInString(text[i+size:])
 			if i+size == len(text) || unicode.IsSpace(next) {
-				return i, true
+				pos[f] = append(pos[f], i)
 			}
 		}
 		i += size
 	}
-	return 0, false
+	return pos
 }
 
 // flagOf reports whether t is an option, returning its lower-cased name and,

@@ -404,9 +404,9 @@ func canonical(cmd Command) (string, bool) {
 // quote wraps s in straight double or single quotes, whichever s cannot end
 // early, after escaping it as Slack does.
 func quote(s string) (string, bool) {
-	for _, q := range []string{`"`, `'`} {
-		closers := quoteFamilies[rune(q[0])]
-		if _, early := closingQuote(s+" ", 0, closers); !early {
+	closers := closingQuotes(s + " ")
+	for family, q := range []string{`"`, `'`} {
+		if len(closers[family]) == 0 {
 			return q + slackEscape(s) + q, true
 		}
 	}
@@ -415,4 +415,20 @@ func quote(s string) (string, bool) {
 
 func slackEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// TestParseCommandLargeInput guards against tokenizing going quadratic on
+// quotes that never close: a body can be up to 1 MiB, and this input took over
+// a minute before closing quotes were found in one pass. It has no time
+// assertion, so a regression shows up as the test timing out.
+func TestParseCommandLargeInput(t *testing.T) {
+	for _, text := range []string{
+		strings.Repeat(`"a `, 100_000),
+		"Phoenix " + strings.Repeat("‘b ", 100_000),
+		"Phoenix " + strings.Repeat("--in 1m ", 50_000),
+	} {
+		if _, err := ParseCommand(text); err == nil {
+			t.Errorf("ParseCommand of %d bytes succeeded, want an error", len(text))
+		}
+	}
 }
