@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/robfig/cron/v3"
+
+	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+// config is every setting waleave reads, named exactly as SPEC §2 names the
+// environment variables. The struct tags are envconfig's, so
+// envconfig.Usage documents them (waleave help); loadConfig reads them
+// through the injected getenv instead of envconfig.Process because Process
+// reads the process environment directly and stops at the first bad
+// variable, while start-up must name every bad variable at once.
+type config struct {
+	SlackBotToken      string `envconfig:"SLACK_BOT_TOKEN" required:"true" desc:"bot token (xoxb-…)"`
+	SlackSigningSecret string `envconfig:"SLACK_SIGNING_SECRET" desc:"signing secret; required in HTTP mode"`
+	SlackAppToken      string `envconfig:"SLACK_APP_TOKEN" desc:"app-level token (xapp-…); when set the bot uses Socket Mode"`
+	SlackAPIURL        string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Web API base URL; must end in /"`
+
+	WAProvider string `envconfig:"WA_PROVIDER" required:"true" desc:"greenapi, wawp or ryzeapi"`
+	WAAPIURL   string `envconfig:"WA_API_URL" desc:"the gateway's base URL (default per provider)"`
+	WAInstance string `envconfig:"WA_INSTANCE" required:"true" desc:"Green API idInstance, Wawp instance_id, RyzeAPI instance name"`
+	WAToken    string `envconfig:"WA_TOKEN" required:"true" desc:"Green API apiTokenInstance, Wawp access_token, RyzeAPI instance token"`
+
+	AllowedUsers    []string      `envconfig:"WALEAVE_ALLOWED_USERS" desc:"Slack user IDs who may request and confirm"`
+	AllowedChannels []string      `envconfig:"WALEAVE_ALLOWED_CHANNELS" desc:"channel IDs where anyone may request and confirm"`
+	Approvers       []string      `envconfig:"WALEAVE_APPROVERS" desc:"when set, only these user IDs may confirm"`
+	TwoPerson       bool          `envconfig:"WALEAVE_TWO_PERSON" default:"false" desc:"the confirmer must differ from the requester"`
+	DefaultGoodbye  string        `envconfig:"WALEAVE_DEFAULT_GOODBYE" desc:"goodbye template used when the command gives none"`
+	RequestTTL      time.Duration `envconfig:"WALEAVE_REQUEST_TTL" default:"24h" desc:"an unconfirmed request expires after this"`
+	RemindAfter     time.Duration `envconfig:"WALEAVE_REMIND_AFTER" default:"1h" desc:"remind the requester about an unconfirmed request after this"`
+	MaxAttempts     int           `envconfig:"WALEAVE_MAX_ATTEMPTS" default:"5" desc:"tries of one gateway step before the outcome is a failure"`
+	OpsChannel      string        `envconfig:"WALEAVE_OPS_CHANNEL" desc:"channel ID for reminders and digests"`
+	DigestCron      string        `envconfig:"WALEAVE_DIGEST_CRON" default:"0 9 * * 1-5" desc:"cron spec for the ops digest"`
+	Timezone        string        `envconfig:"WALEAVE_TIMEZONE" default:"UTC" desc:"zone for the digest schedule and ops-channel times"`
+	DirectoryEvery  time.Duration `envconfig:"WALEAVE_DIRECTORY_REFRESH" default:"6h" desc:"how often the group list is refreshed"`
+
+	DatabaseURL string `envconfig:"DATABASE_URL" default:"sqlite:waleave.db" desc:"sqlite:PATH or postgres://…"`
+	ListenAddr  string `envconfig:"LISTEN_ADDR" default:":3000" desc:"HTTP listen address"`
+	LogLevel    string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat   string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+
+	// Derived values, filled by loadConfig.
+	location *time.Location
+	schedule cron.Schedule
+	goodbye  *templates.GoodbyeTemplate
+	level    slog.Level
+}
+
+// loadConfig reads and validates the configuration. Its error names every
+// bad variable, one per line, and never quotes a secret's value.
+func loadConfig(getenv func(string) string) (config, error) {
+	var c config
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	v := reflect.ValueOf(&c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := f.Tag.Get("envconfig")
+		if key == "" {
+			continue
+		}
+		raw := strings.TrimSpace(getenv(key))
+		if raw == "" {
+			if f.Tag.Get("required") == "true" {
+				bad("%s is required", key)
+				continue
+			}
+			raw = f.Tag.Get("default")
+		}
+		if raw == "" {
+			continue
+		}
+		if err := setField(v.Field(i), raw); err != nil {
+			bad("%s: %v", key, err)
+		}
+	}
+
+	if c.SlackBotToken != "" && !strings.HasPrefix(c.SlackBotToken, "xoxb-") {
+		bad("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+	}
+	if c.SlackAppToken != "" && !strings.HasPrefix(c.SlackAppToken, "xapp-") {
+		bad("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+	}
+	if c.SlackAppToken == "" && c.SlackSigningSecret == "" {
+		bad("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
+	}
+	if u, err := url.Parse(c.SlackAPIURL); err != nil || u.Host == "" || !strings.HasSuffix(c.SlackAPIURL, "/") {
+		bad("SLACK_API_URL must be an absolute URL ending in /")
+	}
+	if c.WAProvider != "" && whatsapp.DefaultBaseURL(c.WAProvider) == "" {
+		bad("WA_PROVIDER must be one of %s", strings.Join(whatsapp.Providers, ", "))
+	}
+	if c.WAAPIURL == "" {
+		c.WAAPIURL = whatsapp.DefaultBaseURL(c.WAProvider)
+	} else if u, err := url.Parse(c.WAAPIURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		bad("WA_API_URL must be an absolute http(s) URL")
+	}
+	c.WAAPIURL = strings.TrimSuffix(c.WAAPIURL, "/")
+	for _, l := range []struct {
+		key  string
+		ids  []string
+		pfxs string
+	}{{"WALEAVE_ALLOWED_USERS", c.AllowedUsers, "UW"}, {"WALEAVE_APPROVERS", c.Approvers, "UW"}, {"WALEAVE_ALLOWED_CHANNELS", c.AllowedChannels, "CGD"}} {
+		for _, id := range l.ids {
+			if id == "" || !strings.ContainsRune(l.pfxs, rune(id[0])) || strings.ToUpper(id) != id {
+				bad("%s: %q is not a Slack ID (like %c0123ABCD)", l.key, id, l.pfxs[0])
+			}
+		}
+	}
+	if c.OpsChannel != "" && !strings.ContainsRune("CGD", rune(c.OpsChannel[0])) {
+		bad("WALEAVE_OPS_CHANNEL: %q is not a channel ID (like C0123ABCD)", c.OpsChannel)
+	}
+	if c.RequestTTL <= 0 {
+		bad("WALEAVE_REQUEST_TTL must be positive")
+	}
+	if c.RemindAfter <= 0 {
+		bad("WALEAVE_REMIND_AFTER must be positive")
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 20 {
+		bad("WALEAVE_MAX_ATTEMPTS must be between 1 and 20")
+	}
+	if c.DirectoryEvery < time.Minute {
+		bad("WALEAVE_DIRECTORY_REFRESH must be at least 1m")
+	}
+	if loc, err := time.LoadLocation(c.Timezone); err != nil {
+		bad("WALEAVE_TIMEZONE: unknown zone %q", c.Timezone)
+	} else {
+		c.location = loc
+	}
+	if s, err := cron.ParseStandard(c.DigestCron); err != nil {
+		bad("WALEAVE_DIGEST_CRON: %v", err)
+	} else {
+		c.schedule = s
+	}
+	if c.DefaultGoodbye != "" {
+		if g, err := templates.ParseGoodbye(c.DefaultGoodbye); err != nil {
+			bad("WALEAVE_DEFAULT_GOODBYE: %v", err)
+		} else {
+			c.goodbye = g
+		}
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") || len(c.DatabaseURL) == len("sqlite:") {
+		bad("DATABASE_URL must be sqlite:PATH")
+	}
+	if err := c.level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("LOG_LEVEL must be debug, info, warn or error")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT must be text or json")
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+// setField decodes raw into one config field, with envconfig's rules for
+// the kinds the struct uses (lists are comma-separated).
+func setField(f reflect.Value, raw string) error {
+	switch f.Interface().(type) {
+	case string:
+		f.SetString(raw)
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		f.SetBool(b)
+	case int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return errors.New("must be a whole number")
+		}
+		f.SetInt(int64(n))
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return errors.New("must be a duration such as 90m or 24h")
+		}
+		f.SetInt(int64(d))
+	case []string:
+		var ids []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				ids = append(ids, s)
+			}
+		}
+		f.Set(reflect.ValueOf(ids))
+	default:
+		return fmt.Errorf("unsupported type %s", f.Type())
+	}
+	return nil
+}
+
+// printConfigHelp writes the table of variables from the struct tags.
+func printConfigHelp(w io.Writer) error {
+	return envconfig.Usagef("", &config{}, w, envconfig.DefaultTableFormat)
+}
+
+// redactedDSN is DATABASE_URL safe to log (no password).
+func (c config) redactedDSN() string {
+	if u, err := url.Parse(c.DatabaseURL); err == nil && u.User != nil {
+		u.User = url.User(u.User.Username())
+		return u.String()
+	}
+	return c.DatabaseURL
+}

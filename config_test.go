@@ -1,0 +1,90 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func validEnv() map[string]string {
+	return map[string]string{
+		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "WA_PROVIDER": "greenapi",
+		"WA_INSTANCE": "1101", "WA_TOKEN": "tok",
+	}
+}
+
+func TestLoadConfig_Defaults(t *testing.T) {
+	c, err := loadConfig(envOf(validEnv()))
+	require.NoError(t, err)
+	require.Equal(t, "https://slack.com/api/", c.SlackAPIURL)
+	require.Equal(t, "https://api.green-api.com", c.WAAPIURL)
+	require.Equal(t, 24*time.Hour, c.RequestTTL)
+	require.Equal(t, time.Hour, c.RemindAfter)
+	require.Equal(t, 5, c.MaxAttempts)
+	require.Equal(t, "0 9 * * 1-5", c.DigestCron)
+	require.Equal(t, "UTC", c.location.String())
+	require.Equal(t, 6*time.Hour, c.DirectoryEvery)
+	require.Equal(t, "sqlite:waleave.db", c.DatabaseURL)
+	require.Equal(t, ":3000", c.ListenAddr)
+	require.False(t, c.TwoPerson)
+	require.NotNil(t, c.schedule)
+}
+
+func TestLoadConfig_Lists(t *testing.T) {
+	env := validEnv()
+	env["WALEAVE_ALLOWED_USERS"] = "U1, U2,,"
+	env["WALEAVE_ALLOWED_CHANNELS"] = "C1"
+	env["WALEAVE_TWO_PERSON"] = "true"
+	env["WA_PROVIDER"] = "ryzeapi"
+	c, err := loadConfig(envOf(env))
+	require.NoError(t, err)
+	require.Equal(t, []string{"U1", "U2"}, c.AllowedUsers)
+	require.Equal(t, []string{"C1"}, c.AllowedChannels)
+	require.True(t, c.TwoPerson)
+	require.Equal(t, "https://ryzeapi.cloud", c.WAAPIURL)
+}
+
+func TestLoadConfig_NamesEveryBadVariableAtOnce(t *testing.T) {
+	env := map[string]string{
+		"WA_PROVIDER":          "telegram",
+		"WALEAVE_REQUEST_TTL":  "forever",
+		"WALEAVE_MAX_ATTEMPTS": "lots",
+		"WALEAVE_DIGEST_CRON":  "every day",
+		"WALEAVE_TIMEZONE":     "Mars/Olympus",
+		"SLACK_API_URL":        "https://slack.com/api",
+		"LOG_LEVEL":            "loud",
+		"WA_TOKEN":             "super-secret-token",
+	}
+	_, err := loadConfig(envOf(env))
+	require.Error(t, err)
+	msg := err.Error()
+	for _, name := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "WA_PROVIDER", "WA_INSTANCE",
+		"WALEAVE_REQUEST_TTL", "WALEAVE_MAX_ATTEMPTS", "WALEAVE_DIGEST_CRON", "WALEAVE_TIMEZONE", "SLACK_API_URL", "LOG_LEVEL"} {
+		require.Contains(t, msg, name)
+	}
+	require.NotContains(t, msg, "super-secret-token")
+	require.NotContains(t, msg, "WA_TOKEN", "a valid variable is not named")
+}
+
+func TestLoadConfig_SocketModeNeedsNoSigningSecret(t *testing.T) {
+	env := validEnv()
+	delete(env, "SLACK_SIGNING_SECRET")
+	_, err := loadConfig(envOf(env))
+	require.ErrorContains(t, err, "SLACK_SIGNING_SECRET")
+	env["SLACK_APP_TOKEN"] = "xapp-1"
+	_, err = loadConfig(envOf(env))
+	require.NoError(t, err)
+}
+
+func TestRun_HelpListsVariables(t *testing.T) {
+	var out strings.Builder
+	require.NoError(t, run(t.Context(), []string{"help"}, envOf(nil), &out, &out))
+	for _, name := range []string{"SLACK_BOT_TOKEN", "WA_PROVIDER", "WALEAVE_ALLOWED_USERS", "DATABASE_URL"} {
+		require.Contains(t, out.String(), name)
+	}
+	require.Error(t, run(t.Context(), []string{"frobnicate"}, envOf(nil), &out, &out))
+}

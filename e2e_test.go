@@ -1,0 +1,500 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/bot"
+)
+
+const (
+	testSecret   = "e2e-signing-secret"
+	testWAToken  = "gwtoken-SECRET-0042"
+	testBotToken = "xoxb-e2e-bot-token"
+	testGroup    = "120363406289005073@g.us"
+)
+
+// TestMain lets the crash test run the program as a child process: the
+// test binary re-executes itself with WALEAVE_E2E_CHILD=1.
+func TestMain(m *testing.M) {
+	if os.Getenv("WALEAVE_E2E_CHILD") == "1" {
+		if err := run(context.Background(), nil, os.Getenv, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "waleave:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// app is one running waleave, started through run, with its fakes.
+type app struct {
+	t     *testing.T
+	url   string
+	slack *fakeSlack
+	gw    *fakeGateway
+	logs  *syncBuffer
+	env   map[string]string
+	stop  func()
+}
+
+// baseEnv is a complete configuration pointing at the fakes.
+func baseEnv(t *testing.T, sl *fakeSlack, gw *fakeGateway) map[string]string {
+	return map[string]string{
+		"SLACK_BOT_TOKEN":       testBotToken,
+		"SLACK_SIGNING_SECRET":  testSecret,
+		"SLACK_API_URL":         sl.APIURL(),
+		"WA_PROVIDER":           gw.provider,
+		"WA_API_URL":            gw.URL,
+		"WA_INSTANCE":           "1101000001",
+		"WA_TOKEN":              testWAToken,
+		"WALEAVE_ALLOWED_USERS": "U0REQ1,U0CNF2,U0CNF3",
+		"DATABASE_URL":          "sqlite:" + filepath.Join(t.TempDir(), "waleave.db"),
+		"LISTEN_ADDR":           "127.0.0.1:0",
+		"LOG_LEVEL":             "debug",
+	}
+}
+
+var servingAddr = regexp.MustCompile(`waleave serving"? addr=(\S+)`)
+
+// startApp runs the program in-process with env and waits until it serves.
+func startApp(t *testing.T, sl *fakeSlack, gw *fakeGateway, env map[string]string) *app {
+	t.Helper()
+	a := &app{t: t, slack: sl, gw: gw, logs: &syncBuffer{}, env: env}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, a.logs)
+	}()
+	a.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("waleave did not stop within 30s")
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := servingAddr.FindStringSubmatch(a.logs.String()); m != nil {
+			a.url = "http://" + m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("waleave exited: %v\n%s", err, a.logs.String())
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "waleave did not start:\n%s", a.logs.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		if a.stop != nil {
+			a.stop()
+		}
+		if strings.Contains(a.logs.String(), testWAToken) {
+			t.Errorf("the gateway token appears in the logs")
+		}
+	})
+	return a
+}
+
+// post sends a signed form body to path and returns the status and body.
+func (a *app) post(path string, form url.Values, sign func(req *http.Request, body []byte)) (int, string) {
+	a.t.Helper()
+	body := []byte(form.Encode())
+	req, err := http.NewRequest(http.MethodPost, a.url+path, strings.NewReader(string(body)))
+	require.NoError(a.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if sign == nil {
+		ts := time.Now()
+		req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+		req.Header.Set("X-Slack-Signature", bot.Sign(testSecret, ts, body))
+	} else {
+		sign(req, body)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (a *app) command(user, channel, text string) (int, string) {
+	return a.post("/slack/commands", url.Values{
+		"command": {"/wa-leave"}, "text": {text}, "user_id": {user}, "user_name": {"user-" + user},
+		"channel_id": {channel}, "team_id": {"T1"}, "response_url": {a.slack.URL + "/response/1"}, "trigger_id": {"1.2.3"},
+	}, nil)
+}
+
+func (a *app) click(user, channel, action, value, messageTS string) (int, string) {
+	payload := map[string]any{
+		"type": "block_actions", "api_app_id": "A1", "team": map[string]any{"id": "T1"},
+		"user":      map[string]any{"id": user, "username": "u"},
+		"container": map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel},
+		"channel":   map[string]any{"id": channel},
+		"trigger_id": "1.2.3", "response_url": a.slack.URL + "/response/2",
+		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": "b", "value": value, "action_ts": "1.1"}},
+	}
+	b, err := json.Marshal(payload)
+	require.NoError(a.t, err)
+	return a.post("/slack/interactions", url.Values{"payload": {string(b)}}, nil)
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: "+msg, args...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var requestIDPattern = regexp.MustCompile(`R[A-Z2-7]{10}`)
+
+// requestCard runs /wa-leave and waits for its card; it returns the
+// request ID and the card's ts.
+func (a *app) requestCard(user, channel, text string) (id, ts string) {
+	a.t.Helper()
+	before := len(a.slack.cards())
+	status, body := a.command(user, channel, text)
+	require.Equal(a.t, 200, status, body)
+	id = requestIDPattern.FindString(body)
+	require.NotEmpty(a.t, id, "ack names the request: %s", body)
+	eventually(a.t, 5*time.Second, func() bool { return len(a.slack.cards()) > before }, "card not posted")
+	for _, c := range a.slack.cards() {
+		if strings.Contains(c.Form.Get("blocks"), id) {
+			return id, c.TS
+		}
+	}
+	a.t.Fatalf("no card for %s", id)
+	return "", ""
+}
+
+func TestE2E_LeaveFlowEachProvider(t *testing.T) {
+	for _, provider := range []string{"greenapi", "wawp", "ryzeapi"} {
+		t.Run(provider, func(t *testing.T) {
+			t.Parallel()
+			sl, gw := newFakeSlack(t), newFakeGateway(t, provider)
+			a := startApp(t, sl, gw, baseEnv(t, sl, gw))
+
+			id, ts := a.requestCard("U0REQ1", "C1", testGroup+" Thanks everyone, goodbye!")
+			card := sl.cards()[0]
+			require.Equal(t, "C1", card.Form.Get("channel"))
+			blocks := unescapeJSON(card.Form.Get("blocks"))
+			for _, want := range []string{"leave_confirm", "leave_cancel", testGroup, "Thanks everyone, goodbye!", "<@U0REQ1>", `"style":"danger"`, `"confirm":`} {
+				require.Contains(t, blocks, want)
+			}
+			require.True(t, card.Auth == "Bearer "+testBotToken || card.Form.Get("token") == testBotToken, "the bot token authenticates the post")
+
+			status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+			require.Equal(t, 200, status)
+			eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
+
+			reply := sl.threadReplies()[0]
+			require.Equal(t, ts, reply.Form.Get("thread_ts"))
+			text := strings.ToLower(reply.Form.Get("text"))
+			require.Contains(t, text, "left")
+			require.NotContains(t, text, "not left")
+			require.Contains(t, text, testGroup)
+
+			sends, leaves := gw.Calls("send"), gw.Calls("leave")
+			require.Len(t, sends, 1, "one goodbye")
+			require.Len(t, leaves, 1, "one leave")
+			require.Contains(t, sends[0].Body, "Thanks everyone, goodbye!")
+			all := gw.Calls("")
+			iSend, iLeave := -1, -1
+			for i, c := range all {
+				if c.Path == sends[0].Path && iSend < 0 {
+					iSend = i
+				}
+				if c.Path == leaves[0].Path {
+					iLeave = i
+				}
+			}
+			require.Less(t, iSend, iLeave, "goodbye before leave")
+
+			eventually(t, 5*time.Second, func() bool {
+				for _, u := range sl.Calls("chat.update") {
+					if strings.Contains(strings.ToLower(u.Form.Get("blocks")), "done") && !strings.Contains(u.Form.Get("blocks"), "leave_confirm") {
+						return true
+					}
+				}
+				return false
+			}, "card not updated to its final state")
+			assertNoSecretsInSlack(t, sl)
+		})
+	}
+}
+
+func assertNoSecretsInSlack(t *testing.T, sl *fakeSlack) {
+	t.Helper()
+	for _, c := range sl.Calls("") {
+		require.NotContains(t, c.Form.Encode(), testWAToken, "%s carried the gateway token", c.Method)
+		require.NotContains(t, c.Form.Encode(), url.QueryEscape(testWAToken))
+	}
+}
+
+func TestE2E_CancelSendsNothing(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
+	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+	status, _ := a.click("U0REQ1", "C1", "leave_cancel", id, ts)
+	require.Equal(t, 200, status)
+	eventually(t, 5*time.Second, func() bool {
+		for _, u := range sl.Calls("chat.update") {
+			if strings.Contains(strings.ToLower(u.Form.Get("blocks")), "cancelled") {
+				return true
+			}
+		}
+		return false
+	}, "card not updated to cancelled")
+	// A confirm after the cancel changes nothing.
+	status, _ = a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+	require.Equal(t, 200, status)
+	eventually(t, 5*time.Second, func() bool { return len(sl.Calls("chat.postEphemeral")) == 1 }, "late click not answered")
+	time.Sleep(300 * time.Millisecond)
+	require.Empty(t, gw.Calls("leave"))
+	require.Empty(t, gw.Calls("send"))
+}
+
+func TestE2E_ConcurrentClicksLeaveOnce(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "ryzeapi")
+	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
+	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" bye")
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			status, _ := a.click([]string{"U0REQ1", "U0CNF2", "U0CNF3"}[i%3], "C1", "leave_confirm", id, ts)
+			if status != 200 {
+				t.Errorf("click %d: status %d", i, status)
+			}
+		}(i)
+	}
+	wg.Wait()
+	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) >= 1 }, "no reply")
+	time.Sleep(500 * time.Millisecond)
+	require.Len(t, gw.Calls("leave"), 1)
+	require.Len(t, gw.Calls("send"), 1)
+	require.Len(t, sl.threadReplies(), 1)
+}
+
+func TestE2E_SignaturesRejected(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
+	form := url.Values{"command": {"/wa-leave"}, "text": {testGroup}, "user_id": {"U0REQ1"}, "channel_id": {"C1"}}
+	cases := map[string]func(req *http.Request, body []byte){
+		"forged": func(req *http.Request, body []byte) {
+			ts := time.Now()
+			req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+			req.Header.Set("X-Slack-Signature", bot.Sign("wrong-secret", ts, body))
+		},
+		"stale": func(req *http.Request, body []byte) {
+			ts := time.Now().Add(-6 * time.Minute)
+			req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+			req.Header.Set("X-Slack-Signature", bot.Sign(testSecret, ts, body))
+		},
+		"missing": func(req *http.Request, body []byte) {},
+	}
+	for name, sign := range cases {
+		for _, path := range []string{"/slack/commands", "/slack/interactions"} {
+			status, _ := a.post(path, form, sign)
+			require.Equal(t, http.StatusUnauthorized, status, "%s %s", name, path)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	require.Empty(t, sl.Calls(""), "nothing was sent to Slack")
+	require.Empty(t, gw.Calls(""), "nothing was sent to the gateway")
+}
+
+func TestE2E_UnauthorizedUserRefused(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
+	status, body := a.command("U0BAD9", "C1", testGroup)
+	require.Equal(t, 200, status)
+	require.Contains(t, body, "ephemeral")
+	require.NotRegexp(t, requestIDPattern, body)
+	time.Sleep(300 * time.Millisecond)
+	require.Empty(t, sl.cards())
+}
+
+func TestE2E_DenyByDefault(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	env := baseEnv(t, sl, gw)
+	delete(env, "WALEAVE_ALLOWED_USERS")
+	a := startApp(t, sl, gw, env)
+	status, body := a.command("U0REQ1", "C1", testGroup)
+	require.Equal(t, 200, status)
+	require.Contains(t, body, "WALEAVE_ALLOWED_USERS")
+	time.Sleep(200 * time.Millisecond)
+	require.Empty(t, sl.cards())
+}
+
+func TestE2E_BadInputRecordsNothing(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
+	for _, text := range []string{"", "--bogus " + testGroup, testGroup + " --bogus", "12@g.us"} {
+		status, body := a.command("U0REQ1", "C1", text)
+		require.Equal(t, 200, status)
+		require.Contains(t, body, "ephemeral", text)
+		require.NotRegexp(t, requestIDPattern, body, text)
+	}
+	time.Sleep(200 * time.Millisecond)
+	require.Empty(t, sl.cards())
+}
+
+func TestE2E_GatewayOutcomes(t *testing.T) {
+	cases := []struct {
+		name, provider string
+		leave          func(n int) (int, string)
+		phrase         string
+		leaves         int
+	}{
+		{"404 not a member", "ryzeapi", func(int) (int, string) {
+			return 404, `{"success":false,"error":{"message":"Group not found or you are not a member of this group"}}`
+		}, "not a member", 1},
+		{"403 not allowed", "ryzeapi", func(int) (int, string) {
+			return 403, `{"success":false,"error":{"message":"Not allowed to leave this group"}}`
+		}, "not allowed", 1},
+		{"400 invalid group", "greenapi", func(int) (int, string) { return 400, `Validation failed` }, "invalid group", 1},
+		{"500 unavailable", "wawp", func(int) (int, string) { return 500, `{"error":"boom"}` }, "unavailable", 2},
+		{"429 then ok", "greenapi", func(n int) (int, string) {
+			if n == 1 {
+				return 429, `Too Many Requests`
+			}
+			return 200, `{"removeAdmin":true}`
+		}, "admin", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sl, gw := newFakeSlack(t), newFakeGateway(t, tc.provider)
+			gw.leave = tc.leave
+			env := baseEnv(t, sl, gw)
+			env["WALEAVE_MAX_ATTEMPTS"] = "2"
+			a := startApp(t, sl, gw, env)
+			id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+			status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+			require.Equal(t, 200, status)
+			eventually(t, 15*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
+			text := strings.ToLower(sl.threadReplies()[0].Form.Get("text"))
+			require.Contains(t, text, tc.phrase)
+			require.Contains(t, text, testGroup)
+			require.Len(t, gw.Calls("leave"), tc.leaves)
+			assertNoSecretsInSlack(t, sl)
+		})
+	}
+}
+
+func TestE2E_NotInChannel(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl.errFor["C404"] = "not_in_channel"
+	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
+	status, _ := a.command("U0REQ1", "C404", testGroup)
+	require.Equal(t, 200, status)
+	eventually(t, 5*time.Second, func() bool { return len(sl.Calls("response_url")) == 1 }, "requester not told")
+	require.Contains(t, sl.Calls("response_url")[0].Form.Get("body"), "invite")
+}
+
+// TestE2E_CrashDuringLeave kills the program hard while the leave call is
+// in flight, restarts it on the same database, and checks the request
+// completes with one goodbye and one reply.
+func TestE2E_CrashDuringLeave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	gw.block = make(chan struct{})
+	env := baseEnv(t, sl, gw)
+
+	start := func() (*exec.Cmd, string, *syncBuffer) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "WALEAVE_E2E_CHILD=1")
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		logs := &syncBuffer{}
+		stderr, err := cmd.StderrPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		addr := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			sent := false
+			for sc.Scan() {
+				logs.Write(append(sc.Bytes(), '\n'))
+				if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil && !sent {
+					addr <- m[1]
+					sent = true
+				}
+			}
+		}()
+		select {
+		case a := <-addr:
+			return cmd, "http://" + a, logs
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("child did not start: %s", logs.String())
+		}
+		return nil, "", nil
+	}
+
+	child, u, logs := start()
+	a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
+	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" so long")
+	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+	require.Equal(t, 200, status)
+	eventually(t, 10*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "leave not started")
+	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+	_ = child.Wait()
+
+	close(gw.block) // the gateway answers promptly from now on
+	child, u, logs = start()
+	defer func() {
+		_ = child.Process.Signal(syscall.SIGTERM)
+		_ = child.Wait()
+		require.NotContains(t, logs.String(), testWAToken)
+	}()
+	_ = u
+	eventually(t, 30*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "request not completed after restart:\n%s", logs.String())
+	time.Sleep(300 * time.Millisecond)
+	require.Len(t, gw.Calls("send"), 1, "one goodbye")
+	require.Len(t, sl.threadReplies(), 1, "one reply")
+	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
+}
+
+// unescapeJSON undoes encoding/json's HTML escaping of <, > and &, so
+// assertions can look for mrkdwn such as <@U…>.
+func unescapeJSON(s string) string {
+	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(s)
+}

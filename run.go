@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/bot"
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+// shutdownTimeout bounds how long running jobs may take to finish after
+// SIGTERM before they are cancelled (they run again on the next start).
+const shutdownTimeout = 20 * time.Second
+
+// run is the whole program: main only calls it, and tests call it with
+// their own arguments, environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := ""
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "":
+		return serve(ctx, getenv, stderr)
+	case "version":
+		return runVersion(stdout)
+	case "manifest":
+		return runManifest(args, stdout)
+	case "check":
+		return runCheck(ctx, getenv, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: waleave [check | manifest --url https://host [--socket-mode] | version | help]")
+		fmt.Fprintln(stdout, "\nWith no command waleave serves. It is configured by these environment variables:")
+		return printConfigHelp(stdout)
+	default:
+		return fmt.Errorf("unknown command %q (try waleave help)", cmd)
+	}
+}
+
+// newLogger builds the configured slog logger.
+func newLogger(c config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the bot until SIGINT/SIGTERM or ctx ends.
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	gw, err := whatsapp.New(cfg.WAProvider, whatsapp.Config{BaseURL: cfg.WAAPIURL, Instance: cfg.WAInstance, Token: cfg.WAToken}, &http.Client{Timeout: 30 * time.Second})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second}))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	b, err := bot.New(ctx, log, db, api, gw, reg, bot.Options{
+		AllowedUsers: cfg.AllowedUsers, AllowedChannels: cfg.AllowedChannels, Approvers: cfg.Approvers,
+		TwoPerson: cfg.TwoPerson, DefaultGoodbye: cfg.goodbye, RequestTTL: cfg.RequestTTL,
+		RemindAfter: cfg.RemindAfter, MaxAttempts: cfg.MaxAttempts, Location: cfg.location,
+		OpsChannel: cfg.OpsChannel, Digest: cfg.schedule,
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.OpsChannel == "" {
+		log.Info("WALEAVE_OPS_CHANNEL is not set: ops reminders and the digest are off")
+	}
+	if len(cfg.AllowedUsers) == 0 && len(cfg.AllowedChannels) == 0 {
+		log.Warn("neither WALEAVE_ALLOWED_USERS nor WALEAVE_ALLOWED_CHANNELS is set: every request will be refused")
+	}
+
+	// Listen before serving so a bad address fails start-up synchronously.
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           bot.Routes(log, b, cfg.SlackSigningSecret, cfg.SlackAppToken != "", db.Ping, reg),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if err := b.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("waleave serving", "addr", ln.Addr().String(), "provider", cfg.WAProvider, "database", cfg.redactedDSN(), "socket_mode", cfg.SlackAppToken != "")
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		log.Error("http server stopped", "err", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	stopErr := b.Stop(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, shutErr, stopErr)
+}
