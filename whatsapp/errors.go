@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -25,10 +26,13 @@ var (
 	// ErrQuota: the plan's quota is used up (Green API 466).
 	ErrQuota = errors.New("quota exceeded")
 	// ErrRateLimited: too many requests (429); RetryAfter says how long to
-	// wait when the gateway told.
+	// wait when the gateway told. With Status 0 it means the client's own
+	// limiter found no slot before the deadline, and nothing was sent.
 	ErrRateLimited = errors.New("rate limited")
-	// ErrUnavailable: 5xx, timeouts, connection errors, malformed or
-	// truncated answers.
+	// ErrUnavailable: 5xx, timeouts, connection errors, redirects,
+	// malformed or truncated answers, and success statuses whose body is
+	// not the documented success. With Status 0 no answer arrived, so the
+	// call may or may not have taken effect.
 	ErrUnavailable = errors.New("gateway unavailable")
 )
 
@@ -55,9 +59,13 @@ type Error struct {
 
 // Error implements error.
 func (e *Error) Error() string {
-	s := e.Provider + " " + e.Op + ": " + e.Kind.Error()
+	kind := "error"
+	if e.Kind != nil {
+		kind = e.Kind.Error()
+	}
+	s := e.Provider + " " + e.Op + ": " + kind
 	if e.Status != 0 {
-		s += " (HTTP " + itoa(e.Status) + ")"
+		s += " (HTTP " + strconv.Itoa(e.Status) + ")"
 	}
 	if e.Message != "" {
 		s += ": " + e.Message
@@ -70,10 +78,13 @@ func (e *Error) Error() string {
 
 // Unwrap lets errors.Is match both the kind and the cause.
 func (e *Error) Unwrap() []error {
-	if e.Err == nil {
-		return []error{e.Kind}
+	var errs []error
+	for _, err := range []error{e.Kind, e.Err} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []error{e.Kind, e.Err}
+	return errs
 }
 
 // Transient reports whether retrying the same call later may succeed:
@@ -89,26 +100,4 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return e.RetryAfter, true
 	}
 	return 0, false
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }

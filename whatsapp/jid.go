@@ -26,7 +26,9 @@ func InviteCode(s string) (code string, ok bool) {
 	if inviteCodePattern.MatchString(s) {
 		return s, true
 	}
-	if !strings.Contains(s, "chat.whatsapp.com") {
+	// Host names are case-insensitive, and people paste links as they
+	// find them.
+	if !strings.Contains(strings.ToLower(s), "chat.whatsapp.com") {
 		return "", false
 	}
 	u, err := url.Parse(s)
@@ -44,4 +46,23 @@ func InviteCode(s string) (code string, ok bool) {
 // InviteLink returns the canonical link for an invite code.
 func InviteLink(code string) string {
 	return "https://chat.whatsapp.com/" + code
+}
+
+// userJIDPattern accepts the JIDs of people: the phone-number forms
+// "79001234567@c.us" (Green API, Wawp) and "…@s.whatsapp.net" (whatsmeow,
+// RyzeAPI), and WhatsApp's hidden-number "…@lid".
+var userJIDPattern = regexp.MustCompile(`^[0-9]{5,20}@(c\.us|s\.whatsapp\.net)$|^[0-9]{5,24}@lid$`)
+
+// isUserJID reports whether s is a well-formed JID of a person.
+func isUserJID(s string) bool {
+	return userJIDPattern.MatchString(s)
+}
+
+// asCUs rewrites a phone-number JID to the @c.us form that Green API and
+// Wawp (whatsapp-web.js) expect; other JIDs are returned unchanged.
+func asCUs(jid string) string {
+	if user, ok := strings.CutSuffix(jid, "@s.whatsapp.net"); ok {
+		return user + "@c.us"
+	}
+	return jid
 }

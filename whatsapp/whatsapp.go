@@ -2,17 +2,61 @@
 // (Green API, Wawp and RyzeAPI) behind one Gateway interface, and classifies
 // every failure once, into the typed errors in errors.go, so that callers can
 // decide what to retry and what to tell a person without parsing strings.
+//
+// The clients never retry. Whether a failed leave or goodbye may be sent
+// again depends on whether the first attempt may have reached WhatsApp
+// (an *Error with Status 0 and ErrUnavailable: no answer arrived), and only
+// the job layer, which records attempts durably, can decide that safely.
+// The clients do throttle: each keeps below its gateway's documented rate
+// for the instance, waiting (within the caller's deadline) for a slot, and
+// bounds every call with the caller's deadline or a default timeout.
+//
+// Tokens never appear in errors: Green API's token is part of every URL,
+// so URLs and gateway text are redacted before an *Error is built.
 package whatsapp
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"strings"
 	"time"
 )
 
+// New returns the Gateway for provider ("greenapi", "wawp" or "ryzeapi";
+// see Providers), reached through hc (nil means a default client; hc is
+// never modified). Build one per instance and process: the rate limits
+// live in the returned value.
+func New(provider string, cfg Config, hc *http.Client) (Gateway, error) {
+	switch provider {
+	case "greenapi":
+		g, err := NewGreenAPI(cfg, hc)
+		if err != nil {
+			return nil, err
+		}
+		return g, nil
+	case "wawp":
+		w, err := NewWawp(cfg, hc)
+		if err != nil {
+			return nil, err
+		}
+		return w, nil
+	case "ryzeapi":
+		y, err := NewRyzeAPI(cfg, hc)
+		if err != nil {
+			return nil, err
+		}
+		return y, nil
+	}
+	return nil, fmt.Errorf("whatsapp: unknown provider %q (want one of %s)", provider, strings.Join(Providers, ", "))
+}
+
 // Gateway is what waleave needs from a WhatsApp gateway instance. Every
-// method returns an *Error (test it with errors.Is against the Err* kinds)
-// for any failure the gateway reports, and never an error whose text holds
-// the instance's token.
+// failure of every method is an *Error (test it with errors.Is against the
+// Err* kinds), and no error text holds the instance's token. Malformed
+// input (a bad JID, an empty or over-long text) is ErrInvalid with Status 0
+// and nothing is sent; a call that gets no slot under the client's rate
+// limit before its deadline is ErrRateLimited with Status 0, also unsent.
 type Gateway interface {
 	// Leave makes the instance leave the group with the given JID.
 	Leave(ctx context.Context, groupJID string) (LeaveResult, error)
@@ -55,21 +99,31 @@ type LeaveResult struct {
 
 // GroupSummary is one entry of the instance's group list.
 type GroupSummary struct {
-	JID     string
+	// JID is the group's JID (…@g.us).
+	JID string
+	// Subject is the group's name; it may be empty.
 	Subject string
 }
 
 // Participant is one member of a group.
 type Participant struct {
-	JID          string
-	IsAdmin      bool
+	// JID is the member's JID, in the gateway's form (…@c.us,
+	// …@s.whatsapp.net or …@lid).
+	JID string
+	// IsAdmin is true for admins, super-admins included.
+	IsAdmin bool
+	// IsSuperAdmin is true for the group's creator and super-admins.
 	IsSuperAdmin bool
 }
 
 // Group is what a gateway tells about one group.
 type Group struct {
-	JID          string
-	Subject      string
+	// JID is the group's JID (…@g.us).
+	JID string
+	// Subject is the group's name; empty where the gateway's group call
+	// does not return it (Wawp).
+	Subject string
+	// Participants are the members with their admin flags.
 	Participants []Participant
 	// Size is the member count; it may be set when Participants is not.
 	Size int

@@ -1,0 +1,619 @@
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+)
+
+const (
+	// maxBody caps what is read of one answer: the documented answers are
+	// a few hundred bytes, and a gateway (or a proxy in front of it) that
+	// sends more must not be able to exhaust memory.
+	maxBody = 1 << 20
+	// maxListBody is the cap for group and chat lists, which grow with the
+	// account (Green API's getChats lists every chat, not just groups).
+	maxListBody = 16 << 20
+	// maxMessage bounds the gateway text kept in an *Error: enough to
+	// recognise the failure, not enough to flood logs and audit rows.
+	maxMessage = 200
+	// rateMargin keeps throttling below the documented limits: gateways
+	// count arrivals, and network jitter can bunch requests that left
+	// evenly spaced.
+	rateMargin = 0.9
+	// redacted replaces the token wherever it could be printed.
+	redacted = "REDACTED"
+)
+
+// client is the HTTP plumbing the three providers share. It bounds every
+// call with a timeout, waits for the rate limiter, reads capped bodies and
+// turns every failure into a redacted *Error. It never retries: the job
+// layer decides that, knowing whether the call may already have worked.
+type client struct {
+	provider string
+	base     string
+	token    string
+	secrets  []string // the forms the token can take in printed text
+	header   http.Header
+	hc       *http.Client
+	// now is time.Now except in tests; it turns X-RateLimit-Reset and
+	// Retry-After dates into waits.
+	now func() time.Time
+	// limiters holds per-method limiters (Green API limits each method
+	// separately); methods without one share the shared limiter.
+	limiters map[string]*rate.Limiter
+	shared   *rate.Limiter
+	// classify turns an answer into an *Error, or nil when it is a success.
+	classify func(rq *request, r *response) *Error
+	// resetHeader says that the gateway's X-RateLimit-Reset header is
+	// meaningful (RyzeAPI sends it as unix seconds).
+	resetHeader bool
+}
+
+// request is one gateway call.
+type request struct {
+	op     string // the gateway's method name, for errors and the limiter
+	method string
+	path   string // already escaped; appended to the base URL
+	query  url.Values
+	body   any // sent as JSON when non-nil
+	// group is set for calls about one group, where a 404 means the group
+	// is not there for us; elsewhere a 404 means a wrong URL.
+	group bool
+	// limit overrides maxBody.
+	limit int64
+}
+
+// response is a gateway's answer, read in full (up to the cap).
+type response struct {
+	status    int
+	header    http.Header
+	body      []byte
+	truncated bool
+}
+
+// newClient checks the configuration every provider needs and builds the
+// shared plumbing. hc may be nil; it is copied, never modified.
+func newClient(provider string, cfg Config, hc *http.Client) (*client, error) {
+	var problems []string
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL(provider)
+	}
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		problems = append(problems, "BaseURL is not a URL")
+	case (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		problems = append(problems, fmt.Sprintf("BaseURL %q must be an absolute http(s) URL", u.Redacted()))
+	case u.RawQuery != "" || u.Fragment != "":
+		problems = append(problems, fmt.Sprintf("BaseURL %q must not have a query or fragment", u.Redacted()))
+	}
+	if strings.TrimSpace(cfg.Instance) == "" {
+		problems = append(problems, "Instance is required")
+	} else if strings.IndexFunc(cfg.Instance, unicode.IsControl) >= 0 {
+		problems = append(problems, "Instance contains control characters")
+	}
+	if cfg.Token == "" {
+		problems = append(problems, "Token is required")
+	} else if strings.IndexFunc(cfg.Token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		// The token goes into headers and URLs, where such characters
+		// would be rejected or mangled; say so here rather than per call.
+		problems = append(problems, "Token contains spaces or control characters")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("whatsapp: %s: %s", provider, strings.Join(problems, "; "))
+	}
+
+	c := &client{
+		provider: provider,
+		base:     strings.TrimRight(u.String(), "/"),
+		token:    cfg.Token,
+		header:   http.Header{"Accept": {"application/json"}},
+		now:      time.Now,
+	}
+	for _, s := range []string{cfg.Token, url.PathEscape(cfg.Token), url.QueryEscape(cfg.Token)} {
+		if !contains(c.secrets, s) {
+			c.secrets = append(c.secrets, s)
+		}
+	}
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	cp := *hc
+	// A redirect would carry the token (in the URL, or in a custom header
+	// that net/http does not strip) to wherever it points, and turns a
+	// POST into a GET. The gateways do not redirect API calls, so one
+	// means a wrong base URL: stop and report it.
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &cp
+	c.classify = c.classifyDefault
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// newLimiter allows perSecond requests a second, less the safety margin,
+// with at most burst of them back to back. With a burst of one, any
+// one-second window stays within a per-second limit.
+func newLimiter(perSecond float64, burst int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond*rateMargin), burst)
+}
+
+func (c *client) limiter(op string) *rate.Limiter {
+	if l, ok := c.limiters[op]; ok {
+		return l
+	}
+	return c.shared
+}
+
+// call sends rq and, when out is non-nil, decodes a successful answer into
+// it. Every failure is an *Error.
+func (c *client) call(ctx context.Context, rq *request, out any) (*response, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultTimeout)
+		defer cancel()
+	}
+	// Nothing has been sent when the wait fails, so this is reported as a
+	// rate limit (transient, outcome known) rather than as unavailability.
+	if err := c.limiter(rq.op).Wait(ctx); err != nil {
+		return nil, c.fail(rq.op, 0, ErrRateLimited, "not sent: no slot under the client-side rate limit before the deadline", err)
+	}
+
+	target := c.base + rq.path
+	if len(rq.query) > 0 {
+		target += "?" + rq.query.Encode()
+	}
+	var body io.Reader
+	if rq.body != nil {
+		b, err := json.Marshal(rq.body)
+		if err != nil {
+			return nil, c.fail(rq.op, 0, ErrInvalid, "encoding the request", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, rq.method, target, body)
+	if err != nil {
+		return nil, c.fail(rq.op, 0, ErrInvalid, "building the request", err)
+	}
+	req.Header = c.header.Clone()
+	if rq.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, c.fail(rq.op, 0, ErrUnavailable, transportMessage(err), err)
+	}
+	defer resp.Body.Close()
+	limit := rq.limit
+	if limit == 0 {
+		limit = maxBody
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, c.fail(rq.op, resp.StatusCode, ErrUnavailable, "reading the answer: "+transportMessage(err), err)
+	}
+	r := &response{status: resp.StatusCode, header: resp.Header, body: data}
+	if int64(len(data)) > limit {
+		r.body, r.truncated = data[:limit], true
+	}
+	if e := c.classify(rq, r); e != nil {
+		return r, e
+	}
+	if out == nil {
+		return r, nil
+	}
+	if r.truncated {
+		return r, c.fail(rq.op, r.status, ErrUnavailable, fmt.Sprintf("answer longer than %d bytes", limit), nil)
+	}
+	if err := json.Unmarshal(r.body, out); err != nil {
+		return r, c.unexpected(rq, r, "malformed answer", err)
+	}
+	return r, nil
+}
+
+// transportMessage says in a few words why no usable answer arrived.
+func transportMessage(err error) string {
+	var ne interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "no answer before the deadline"
+	case errors.Is(err, context.Canceled):
+		return "cancelled while waiting for the answer"
+	}
+	return "no answer"
+}
+
+// fail builds a classified error. Everything printable goes through the
+// redaction here, so no caller can forget it.
+func (c *client) fail(op string, status int, kind error, msg string, cause error) *Error {
+	return &Error{
+		Provider: c.provider,
+		Op:       op,
+		Status:   status,
+		Kind:     kind,
+		Message:  c.clean(msg),
+		Err:      c.redactErr(cause),
+	}
+}
+
+// invalid rejects bad input before anything is sent.
+func (c *client) invalid(op, format string, args ...any) *Error {
+	return c.fail(op, 0, ErrInvalid, fmt.Sprintf(format, args...), nil)
+}
+
+// unexpected reports a success status whose body is not what the gateway
+// documents: the outcome is unclear, so it counts as unavailable.
+func (c *client) unexpected(rq *request, r *response, what string, cause error) *Error {
+	return c.fail(rq.op, r.status, ErrUnavailable, what+": "+c.excerpt(r.body), cause)
+}
+
+// redact replaces every form of the token in s.
+func (c *client) redact(s string) string {
+	for _, t := range c.secrets {
+		s = strings.ReplaceAll(s, t, redacted)
+	}
+	return s
+}
+
+// redactErr returns err with the token removed from its text. A
+// *url.Error (which prints the whole URL, and Green API's URL holds the
+// token) is rebuilt around the redacted URL so errors.Is still sees the
+// cause; any other error that quotes the token is flattened to text.
+func (c *client) redactErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if ue, ok := err.(*url.Error); ok {
+		err = &url.Error{Op: ue.Op, URL: c.redact(ue.URL), Err: ue.Err}
+	}
+	if s := err.Error(); c.redact(s) != s {
+		return errors.New(c.redact(s))
+	}
+	return err
+}
+
+// clean makes gateway text fit for an error message: valid UTF-8 on one
+// line, without the token, and short.
+func (c *client) clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	s = c.redact(s)
+	if utf8.RuneCountInString(s) > maxMessage {
+		s = string([]rune(s)[:maxMessage]) + "…"
+	}
+	return s
+}
+
+// excerpt is a short, clean piece of a body for messages.
+func (c *client) excerpt(body []byte) string {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "(empty)"
+	}
+	// Redact before clipping: clipping first could cut a token in two and
+	// leave a piece of it that redact no longer recognises.
+	s := c.redact(string(body))
+	if n := 8 * maxMessage; len(s) > n {
+		s = s[:n]
+	}
+	return c.clean(s)
+}
+
+// message is the gateway's own description of a failure, and whether it
+// came from a structured (JSON) body rather than from raw text.
+func (c *client) message(body []byte) (string, bool) {
+	if m, ok := decodeAny(body).(map[string]any); ok {
+		if s := messageOf(m, 0); s != "" {
+			return c.clean(s), true
+		}
+	}
+	return c.excerpt(body), false
+}
+
+// messageOf finds an error text in the shapes the gateways use:
+// {"error":{"message"}} (RyzeAPI), {"message"} and {"status","message",
+// "error"} (Wawp/WAHA, where message may be a list), {"description"}
+// (Green API) and {"error":"..."}.
+func messageOf(m map[string]any, depth int) string {
+	if e, ok := m["error"].(map[string]any); ok && depth < 3 {
+		if s := messageOf(e, depth+1); s != "" {
+			return s
+		}
+	}
+	for _, k := range []string{"message", "description", "error", "detail", "msg", "errorMessage"} {
+		switch v := m[k].(type) {
+		case string:
+			if strings.TrimSpace(v) != "" {
+				return v
+			}
+		case []any:
+			var parts []string
+			for _, x := range v {
+				if s, ok := x.(string); ok && s != "" {
+					parts = append(parts, s)
+				}
+			}
+			if len(parts) > 0 {
+				return strings.Join(parts, "; ")
+			}
+		}
+	}
+	return ""
+}
+
+// The gateways' words for failures whose HTTP status is ambiguous (400 is
+// used for validation, for "not a member" and for "not connected").
+var (
+	unauthorizedText = regexp.MustCompile(`(?i)unauthori[sz]ed|unauthenticated|(invalid|wrong|missing|expired|bad)\s+(instance\s+|account\s+)?(access[\s_-]?)?token|(instance|session)\s+(was\s+)?not\s+found|no\s+such\s+(instance|session)`)
+	notConnectedText = regexp.MustCompile(`(?i)not\s+connected|disconnected|not\s+logged\s+in|logged\s*out|not\s+authori[sz]ed|\bstarting\b|session\s+(is\s+)?not\s+(working|ready|started|running)|session\s+status|under\s+\w+\s+status|scan[\s_]?qr|\bexpired\b|instance\s+is\s+deleted`)
+	notMemberText    = regexp.MustCompile(`(?i)not\s+an?\s+(member|participant)|not\s+in\s+(the|this)\s+group|group\s+(was\s+)?not\s+found|item-not-found|no\s+such\s+group`)
+	forbiddenText    = regexp.MustCompile(`(?i)not\s+allowed|forbidden|permission|not\s+(an?\s+)?admin|super[\s-]?admin|only\s+admins?|failed\s+to\s+set\s+group\s+admin`)
+	invalidText      = regexp.MustCompile(`(?i)validation|invalid|required|bad\s+request|participant\s+not\s+found|malformed`)
+)
+
+// messageKind reads a failure's kind from the gateway's words, or nil when
+// they say nothing recognisable. Order matters: "session not found" is a
+// credentials problem, not a missing group.
+func messageKind(msg string) error {
+	switch {
+	case msg == "":
+		return nil
+	case unauthorizedText.MatchString(msg):
+		return ErrUnauthorized
+	case notConnectedText.MatchString(msg):
+		return ErrNotConnected
+	case notMemberText.MatchString(msg):
+		return ErrNotMember
+	case forbiddenText.MatchString(msg):
+		return ErrForbidden
+	case invalidText.MatchString(msg):
+		return ErrInvalid
+	}
+	return nil
+}
+
+// statusKind is what an HTTP status means on its own.
+func statusKind(status int) error {
+	switch {
+	case status == http.StatusUnauthorized:
+		return ErrUnauthorized
+	case status == http.StatusForbidden:
+		return ErrForbidden
+	case status == http.StatusNotFound:
+		return ErrNotMember
+	case status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case status == http.StatusRequestTimeout, status == 499, status >= 500:
+		return ErrUnavailable
+	case status >= 400:
+		return ErrInvalid
+	}
+	// 1xx and 3xx never reach an API client that works.
+	return ErrUnavailable
+}
+
+// classifyDefault is the classification every provider starts from.
+func (c *client) classifyDefault(rq *request, r *response) *Error {
+	if r.status >= 200 && r.status < 300 {
+		return c.bodyError(rq, r)
+	}
+	if r.status >= 300 && r.status < 400 {
+		return c.fail(rq.op, r.status, ErrUnavailable, "unexpected redirect; check the gateway base URL", nil)
+	}
+	msg, structured := c.message(r.body)
+	return c.statusError(rq, r, r.status, msg, structured)
+}
+
+// statusError classifies a failure status, refined by the gateway's words
+// where the status alone is ambiguous.
+func (c *client) statusError(rq *request, r *response, status int, msg string, structured bool) *Error {
+	kind := statusKind(status)
+	switch {
+	case status == http.StatusUnauthorized, status == http.StatusTooManyRequests:
+		// Unambiguous.
+	case kind == ErrUnavailable:
+		// Only the gateway's own JSON is trusted to turn an outage into a
+		// state a person must fix: a proxy's HTML error page may say
+		// "disconnected" about itself.
+		if structured && messageKind(msg) == ErrNotConnected {
+			kind = ErrNotConnected
+		}
+	default:
+		if k := messageKind(msg); k != nil {
+			kind = k
+		}
+	}
+	if kind == ErrNotMember && !rq.group {
+		// Not about a group: the URL itself was not found.
+		kind = ErrInvalid
+	}
+	e := c.fail(rq.op, r.status, kind, msg, nil)
+	e.RetryAfter = c.retryAfter(r, status)
+	return e
+}
+
+// bodyError finds a failure reported with a success status: an explicit
+// {"success":false} or {"ok":false}, an "error" field, or a plain-text
+// "Error: ..." answer.
+func (c *client) bodyError(rq *request, r *response) *Error {
+	v := decodeAny(r.body)
+	if v == nil {
+		t := bytes.TrimSpace(r.body)
+		if len(t) >= 5 && strings.EqualFold(string(t[:5]), "error") {
+			msg := c.excerpt(t)
+			return c.fail(rq.op, r.status, kindOr(messageKind(msg), ErrUnavailable), msg, nil)
+		}
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	failed := m["success"] == false || m["ok"] == false
+	switch e := m["error"].(type) {
+	case string:
+		failed = failed || strings.TrimSpace(e) != ""
+	case map[string]any:
+		failed = failed || len(e) > 0
+	}
+	if s, ok := m["status"].(string); ok && (strings.EqualFold(s, "error") || strings.EqualFold(s, "failed")) {
+		failed = true
+	}
+	if !failed {
+		return nil
+	}
+	msg := c.clean(messageOf(m, 0))
+	if msg == "" {
+		msg = c.excerpt(r.body)
+	}
+	return c.fail(rq.op, r.status, kindOr(messageKind(msg), ErrUnavailable), msg, nil)
+}
+
+func kindOr(kind, fallback error) error {
+	if kind == nil {
+		return fallback
+	}
+	return kind
+}
+
+// maxWait bounds a requested wait so that absurd header values cannot
+// overflow a Duration.
+const maxWait = 24 * time.Hour
+
+// retryAfter is the wait a failed answer asked for: Retry-After (seconds
+// or an HTTP date), else, on a 429 from a gateway that sends it,
+// X-RateLimit-Reset (unix seconds).
+func (c *client) retryAfter(r *response, status int) time.Duration {
+	now := c.now()
+	if v := strings.TrimSpace(r.header.Get("Retry-After")); v != "" {
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			return seconds(n)
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return clampWait(t.Sub(now))
+		}
+	}
+	if c.resetHeader && status == http.StatusTooManyRequests {
+		if n, err := strconv.ParseFloat(strings.TrimSpace(r.header.Get("X-RateLimit-Reset")), 64); err == nil && !math.IsNaN(n) {
+			// Documented as unix seconds; a small number can only be a
+			// delay in seconds, as some gateways send it.
+			if n < 1e9 {
+				return seconds(n)
+			}
+			if n > float64(math.MaxInt64/int64(time.Second)) {
+				return maxWait
+			}
+			return clampWait(time.Unix(int64(math.Ceil(n)), 0).Sub(now))
+		}
+	}
+	return 0
+}
+
+func seconds(n float64) time.Duration {
+	if math.IsNaN(n) || n <= 0 {
+		return 0
+	}
+	if n >= maxWait.Seconds() {
+		return maxWait
+	}
+	return time.Duration(n * float64(time.Second))
+}
+
+func clampWait(d time.Duration) time.Duration {
+	return min(max(d, 0), maxWait)
+}
+
+// checkGroup rejects a malformed group JID before anything is sent.
+func (c *client) checkGroup(op, jid string) error {
+	if !IsGroupJID(jid) {
+		return c.invalid(op, "%q is not a group JID (…@g.us)", jid)
+	}
+	return nil
+}
+
+// checkChat accepts a group JID or a user JID as a message destination.
+func (c *client) checkChat(op, jid string) error {
+	if !IsGroupJID(jid) && !isUserJID(jid) {
+		return c.invalid(op, "%q is not a chat JID (…@g.us, …@c.us, …@s.whatsapp.net or …@lid)", jid)
+	}
+	return nil
+}
+
+// checkText rejects a message the gateway would refuse. Length counts
+// UTF-16 code units, as the JavaScript gateways and WhatsApp do: that is
+// never fewer than characters, so the check errs on the side of refusing.
+func (c *client) checkText(op, text string, max int) error {
+	switch {
+	case strings.TrimSpace(text) == "":
+		return c.invalid(op, "empty message")
+	case !utf8.ValidString(text):
+		return c.invalid(op, "message is not valid UTF-8")
+	}
+	n := 0
+	for _, r := range text {
+		n += utf16.RuneLen(r)
+	}
+	if n > max {
+		return c.invalid(op, "message is %d characters long; the gateway accepts at most %d", n, max)
+	}
+	return nil
+}
+
+// escapeSegment escapes one path segment, including the "@" that
+// url.PathEscape leaves alone: the gateways document JIDs in paths as
+// 1203…%40g.us.
+func escapeSegment(s string) string {
+	return strings.ReplaceAll(url.PathEscape(s), "@", "%40")
+}
+
+// expectJSON rejects a success status whose body is neither empty nor
+// JSON: for calls whose answer is not otherwise needed, that is how a
+// wrong base URL (an HTML page with 200) shows.
+func (c *client) expectJSON(rq *request, r *response) error {
+	if len(bytes.TrimSpace(r.body)) == 0 {
+		return nil
+	}
+	if r.truncated || decodeAny(r.body) == nil {
+		return c.unexpected(rq, r, "answer is not JSON", nil)
+	}
+	return nil
+}
+
+// embeddedStatus is an HTTP-like failure status that a gateway put in the
+// body of a 2xx answer under one of keys, or 0.
+func embeddedStatus(body []byte, keys ...string) int {
+	m, ok := decodeAny(body).(map[string]any)
+	if !ok {
+		return 0
+	}
+	for _, k := range keys {
+		if f, ok := m[k].(float64); ok && f >= 400 && f <= 599 && f == math.Trunc(f) {
+			return int(f)
+		}
+	}
+	return 0
+}
