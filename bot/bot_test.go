@@ -149,6 +149,12 @@ func newTestBot(t *testing.T, opts Options) *testBot {
 	return &testBot{Bot: b, db: db, slack: rec, gw: gw, clock: clk}
 }
 
+// useSlack points the bot's Slack client at another fake (a wrapper of the
+// recorder, for instance).
+func (tb *testBot) useSlack(url string) {
+	tb.Bot.slack = slack.New("xoxb-test", slack.OptionAPIURL(url+"/api/"))
+}
+
 // pending records a pending request whose card is already in Slack.
 func (tb *testBot) pending(t *testing.T, mutate func(*store.Request)) *store.Request {
 	t.Helper()

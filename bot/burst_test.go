@@ -1,0 +1,135 @@
+package bot
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+)
+
+// rateLimitedSlack wraps the recorder with Slack's per-channel message
+// limit, scaled: beyond perSecond chat.postMessage calls a second in one
+// channel it answers 429 with Retry-After, as Slack does.
+type rateLimitedSlack struct {
+	*slackRecorder
+	perSecond int
+	mu        sync.Mutex
+	window    map[string][]time.Time
+	limited   int
+}
+
+func (s *rateLimitedSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "chat.postMessage") {
+		_ = r.ParseForm()
+		ch := r.Form.Get("channel")
+		now := time.Now()
+		s.mu.Lock()
+		var recent []time.Time
+		for _, t := range s.window[ch] {
+			if now.Sub(t) < time.Second {
+				recent = append(recent, t)
+			}
+		}
+		if len(recent) >= s.perSecond {
+			s.window[ch] = recent
+			s.limited++
+			s.mu.Unlock()
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		s.window[ch] = append(recent, now)
+		s.mu.Unlock()
+	}
+	s.slackRecorder.ServeHTTP(w, r)
+}
+
+// TestBurst_EveryCardPostedOnceAtSlacksPace fires a burst of commands in
+// one channel at a Slack fake that enforces a per-channel rate (20/s here,
+// Slack's 1/s scaled down): every command is acknowledged within a second,
+// and every card arrives exactly once.
+func TestBurst_EveryCardPostedOnceAtSlacksPace(t *testing.T) {
+	const burst = 200
+	tb := newTestBot(t, Options{AllowedUsers: []string{"U0BENCH1"}, ChannelRate: 20, PollInterval: 200 * time.Millisecond})
+	limited := &rateLimitedSlack{slackRecorder: tb.slack, perSecond: 20, window: map[string][]time.Time{}}
+	srv := httptest.NewServer(limited)
+	defer srv.Close()
+	tb.useSlack(srv.URL)
+	tb.opts.Now = time.Now
+
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.ctx = ctx
+	tb.outbox.start(ctx)
+	defer func() { cancel(); tb.outbox.wait() }()
+
+	h := Routes(slog.New(slog.NewTextHandler(io.Discard, nil)), tb.Bot, benchSecret, false, tb.db.Ping, prometheus.NewRegistry())
+	app := httptest.NewServer(h)
+	defer app.Close()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var slowest time.Duration
+	for i := 0; i < burst; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := signedRequest("/slack/commands", commandForm("U0BENCH1"))
+			req.URL.Scheme, req.URL.Host, req.RequestURI = "http", strings.TrimPrefix(app.URL, "http://"), ""
+			start := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			took := time.Since(start)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), "recorded") {
+				t.Errorf("ack %d: %s", resp.StatusCode, body)
+			}
+			mu.Lock()
+			slowest = max(slowest, took)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	require.Less(t, slowest, time.Second, "every command is acknowledged within a second while cards drain")
+
+	cards := func() map[string]int {
+		seen := map[string]int{}
+		for _, c := range tb.slack.of("chat.postMessage") {
+			if id := requestIDIn(c.form.Get("blocks")); id != "" {
+				seen[id]++
+			}
+		}
+		return seen
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(cards()) < burst && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	seen := cards()
+	require.Len(t, seen, burst, "every card arrives")
+	t.Logf("%d cards, %d answered 429", len(seen), limited.limited)
+	for id, n := range seen {
+		require.Equal(t, 1, n, "card %s posted once", id)
+	}
+}
+
+// requestIDIn finds the request ID carried by a card's buttons.
+func requestIDIn(blocks string) string {
+	i := strings.Index(blocks, `"action_id":"leave_confirm","value":"`)
+	if i < 0 {
+		return ""
+	}
+	rest := blocks[i+len(`"action_id":"leave_confirm","value":"`):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
