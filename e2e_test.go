@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -148,9 +149,9 @@ func (a *app) command(user, channel, text string) (int, string) {
 func (a *app) click(user, channel, action, value, messageTS string) (int, string) {
 	payload := map[string]any{
 		"type": "block_actions", "api_app_id": "A1", "team": map[string]any{"id": "T1"},
-		"user":      map[string]any{"id": user, "username": "u"},
-		"container": map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel},
-		"channel":   map[string]any{"id": channel},
+		"user":       map[string]any{"id": user, "username": "u"},
+		"container":  map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel},
+		"channel":    map[string]any{"id": channel},
 		"trigger_id": "1.2.3", "response_url": a.slack.URL + "/response/2",
 		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": "b", "value": value, "action_ts": "1.1"}},
 	}
@@ -486,7 +487,16 @@ func TestE2E_CrashDuringLeave(t *testing.T) {
 		require.NotContains(t, logs.String(), testWAToken)
 	}()
 	_ = u
-	eventually(t, 30*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "request not completed after restart:\n%s", logs.String())
+	deadline := time.Now().Add(30 * time.Second)
+	for len(sl.threadReplies()) != 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(sl.threadReplies()) != 1 {
+		// Ask the child for its goroutine stacks before failing.
+		_ = child.Process.Signal(syscall.SIGQUIT)
+		time.Sleep(time.Second)
+		t.Fatalf("request not completed within 30s of the restart:\n%s\njobs:\n%s", logs.String(), dumpJobs(t, env["DATABASE_URL"]))
+	}
 	time.Sleep(300 * time.Millisecond)
 	require.Len(t, gw.Calls("send"), 1, "one goodbye")
 	require.Len(t, sl.threadReplies(), 1, "one reply")
@@ -497,4 +507,31 @@ func TestE2E_CrashDuringLeave(t *testing.T) {
 // assertions can look for mrkdwn such as <@U…>.
 func unescapeJSON(s string) string {
 	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(s)
+}
+
+// dumpJobs describes River's jobs and the requests, for failure messages.
+func dumpJobs(t *testing.T, dsn string) string {
+	db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:"))
+	if err != nil {
+		return err.Error()
+	}
+	defer db.Close()
+	var sb strings.Builder
+	for _, q := range []string{
+		`SELECT id || ' ' || kind || ' ' || state || ' attempt=' || attempt || ' scheduled=' || scheduled_at || ' errors=' || coalesce(errors, '') FROM river_job`,
+		`SELECT id || ' ' || state || ' goodbye=' || goodbye_state || ' attempts=' || attempts || ' outcome=' || outcome FROM requests`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			fmt.Fprintln(&sb, err)
+			continue
+		}
+		for rows.Next() {
+			var line string
+			_ = rows.Scan(&line)
+			fmt.Fprintln(&sb, line)
+		}
+		rows.Close()
+	}
+	return sb.String()
 }

@@ -161,7 +161,8 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 }
 
 // Start starts the job workers and the Slack outbox. Jobs that were
-// running when the previous process died are made available at once:
+// running, and outbox leases held, when the previous process died are
+// released at once:
 // with SQLite only one process uses the database, so a job left
 // "running" has no worker, and waiting for River's rescuer (which only
 // looks at jobs older than RescueStuckJobsAfter) would delay it.
@@ -169,6 +170,9 @@ func (b *Bot) Start(ctx context.Context) error {
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if _, err := b.store.JobPool().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
 		return fmt.Errorf("requeue orphaned jobs: %w", err)
+	}
+	if err := b.store.ReleaseLeases(ctx); err != nil {
+		return err
 	}
 	if err := b.jobs.Start(b.ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)

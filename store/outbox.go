@@ -80,3 +80,14 @@ func (s *DB) DropOutbox(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// ReleaseLeases drops every outbox lease. With SQLite only one process
+// uses the database, so at start-up any lease was left by a process that
+// died mid-delivery, and waiting for it to run out would delay that
+// request's Slack messages by the lease time.
+func (s *DB) ReleaseLeases(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx, `UPDATE requests SET outbox_lease = 0 WHERE outbox_lease > 0`); err != nil {
+		return fmt.Errorf("release outbox leases: %w", err)
+	}
+	return nil
+}
