@@ -535,3 +535,54 @@ func dumpJobs(t *testing.T, dsn string) string {
 	}
 	return sb.String()
 }
+
+// TestE2E_ScheduledWorkSurvivesRestart schedules a leave, leaves another
+// request unconfirmed, restarts the program in between, and checks that
+// the reminder, the expiry and the scheduled leave each happen once, and
+// the leave not before its time.
+func TestE2E_ScheduledWorkSurvivesRestart(t *testing.T) {
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	env := baseEnv(t, sl, gw)
+	env["WALEAVE_REQUEST_TTL"] = "5s"
+	env["WALEAVE_REMIND_AFTER"] = "2s"
+	a := startApp(t, sl, gw, env)
+
+	idle, idleTS := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+	runAt := time.Now().Add(6 * time.Second).Truncate(time.Second)
+	sched, schedTS := a.requestCard("U0REQ1", "C2", "11001234567-1587570015@g.us --no-goodbye --at "+runAt.UTC().Format(time.RFC3339))
+	status, _ := a.click("U0CNF2", "C2", "leave_confirm", sched, schedTS)
+	require.Equal(t, 200, status)
+	_ = idle
+
+	a.stop()
+	a.stop = nil
+	time.Sleep(500 * time.Millisecond)
+	require.Empty(t, gw.Calls("leave"), "nothing left before its time")
+	startApp(t, sl, gw, env)
+
+	eventually(t, 20*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "scheduled leave did not run")
+	require.False(t, gw.Calls("leave")[0].At.Before(runAt), "left at %s, before %s", gw.Calls("leave")[0].At, runAt)
+	eventually(t, 10*time.Second, func() bool {
+		for _, u := range sl.Calls("chat.update") {
+			if u.Form.Get("ts") == idleTS && strings.Contains(strings.ToLower(u.Form.Get("blocks")), "expired") {
+				return true
+			}
+		}
+		return false
+	}, "unconfirmed request did not expire")
+	time.Sleep(1500 * time.Millisecond)
+
+	var reminders, outcomes int
+	for _, r := range sl.threadReplies() {
+		switch r.Form.Get("thread_ts") {
+		case idleTS:
+			reminders++
+			require.Contains(t, r.Form.Get("text"), "<@U0REQ1>")
+		case schedTS:
+			outcomes++
+		}
+	}
+	require.Equal(t, 1, reminders, "one reminder")
+	require.Equal(t, 1, outcomes, "one outcome reply")
+	require.Len(t, gw.Calls("leave"), 1, "one leave")
+}

@@ -135,6 +135,7 @@ type gatewayCall struct {
 	Method, Path, RawPath, Query string
 	Header                       http.Header
 	Body                         string
+	At                           time.Time
 }
 
 // fakeGateway answers as one of the three providers. answer decides the
@@ -186,7 +187,7 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	kind := g.kind(r.URL.Path)
 	g.mu.Lock()
-	g.calls = append(g.calls, gatewayCall{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
+	g.calls = append(g.calls, gatewayCall{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body), At: time.Now()})
 	n := 0
 	for _, c := range g.calls {
 		if g.kind(c.Path) == kind {
