@@ -172,7 +172,7 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg strin
 	}
 }
 
-var requestIDPattern = regexp.MustCompile(`R[A-Z2-7]{10}`)
+var requestIDPattern = regexp.MustCompile(`R[0-9A-Z]{15}`)
 
 // requestCard runs /wa-leave and waits for its card; it returns the
 // request ID and the card's ts.

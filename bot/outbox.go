@@ -109,7 +109,7 @@ func (o *outbox) scan(ctx context.Context) {
 
 // dispatch leases a row and hands it to its channel's queue, unless it is
 // queued already or the queue is full.
-func (o *outbox) dispatch(ctx context.Context, r *store.Request) {
+func (o *outbox) dispatch(ctx context.Context, r store.OwedRef) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.inflight[r.ID] {

@@ -37,14 +37,19 @@ func (s *DB) AddAudit(ctx context.Context, e AuditEntry) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error { return addAudit(ctx, tx, e) })
 }
 
-// Audit returns a request's history, oldest first.
+// Audit returns a request's history, oldest first, starting with its
+// creation (from the request row).
 func (s *DB) Audit(ctx context.Context, requestID string) ([]AuditEntry, error) {
+	r, err := s.Request(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, request_id, at, actor, action, detail, gateway_status FROM audit WHERE request_id = ? ORDER BY id`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	defer rows.Close()
-	var out []AuditEntry
+	out := []AuditEntry{{RequestID: r.ID, At: r.CreatedAt, Actor: r.RequesterID, Action: "requested", Detail: r.GroupJID}}
 	for rows.Next() {
 		var e AuditEntry
 		var at int64

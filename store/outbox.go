@@ -6,24 +6,32 @@ import (
 	"time"
 )
 
+// OwedRef names a request that owes Slack something.
+type OwedRef struct {
+	ID        string
+	ChannelID string
+}
+
 // Owed returns up to limit requests that owe Slack a card post, a card
 // update or an outcome reply and are not leased at now, oldest change
-// first. It only reads; Lease claims the ones the caller can send.
-func (s *DB) Owed(ctx context.Context, now time.Time, limit int) ([]*Request, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+// first. It reads only IDs (it runs often under a burst, and the poster
+// re-reads each row when it sends); Lease claims the ones the caller can
+// send.
+func (s *DB) Owed(ctx context.Context, now time.Time, limit int) ([]OwedRef, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, channel_id FROM requests
 		WHERE (card_version > card_posted_version OR reply_needed = 1) AND outbox_lease < ?
 		ORDER BY updated_at, id LIMIT ?`, ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	defer rows.Close()
-	var out []*Request
+	var out []OwedRef
 	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
+		var o OwedRef
+		if err := rows.Scan(&o.ID, &o.ChannelID); err != nil {
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
-		out = append(out, r)
+		out = append(out, o)
 	}
 	return out, rows.Err()
 }

@@ -49,7 +49,7 @@ type DB struct {
 	jobs *sql.DB
 	path string
 
-	stmtInsertRequest, stmtInsertAudit *sql.Stmt
+	stmtInsertRequest *sql.Stmt
 
 	// creates feeds the group-commit writer (see batch.go).
 	creates chan createOp
@@ -84,10 +84,6 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	if s.stmtInsertRequest, err = s.write.PrepareContext(ctx, insertRequestSQL); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	if s.stmtInsertAudit, err = s.write.PrepareContext(ctx, insertAuditSQL); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("prepare: %w", err)
 	}

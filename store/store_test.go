@@ -208,7 +208,9 @@ func TestOutbox_OwedLeaseAndPost(t *testing.T) {
 	again, err := db.Owed(ctx, t0.Add(time.Second), 10)
 	require.NoError(t, err)
 	require.Empty(t, again, "a leased row is not owed to other posters")
-	require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", got[0].CardVersion))
+	require.Equal(t, r.ID, got[0].ID)
+	require.Equal(t, "C1", got[0].ChannelID)
+	require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", r.CardVersion))
 	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Empty(t, again, "a posted card owes nothing")
@@ -218,7 +220,9 @@ func TestOutbox_OwedLeaseAndPost(t *testing.T) {
 	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Len(t, again, 1, "a state change makes the card owed again")
-	require.Equal(t, "111.222", again[0].CardTS)
+	posted, err := db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, "111.222", posted.CardTS)
 
 	require.NoError(t, db.RetryOutboxAt(ctx, r.ID, t0.Add(2*time.Minute)))
 	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
@@ -273,4 +277,21 @@ func TestCreateRequest_ConcurrentCallsAllPersisted(t *testing.T) {
 	all, err := db.ListRequests(ctx, store.Filter{})
 	require.NoError(t, err)
 	require.Len(t, all, 197)
+}
+
+func TestNewID_OrderedAndUnique(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for i := 0; i < 2000; i++ {
+		id := store.NewID()
+		require.Len(t, id, 16)
+		require.False(t, seen[id], "duplicate %s", id)
+		seen[id] = true
+		if i%200 == 0 {
+			time.Sleep(2 * time.Millisecond)
+			next := store.NewID()
+			require.Greater(t, next, prev, "IDs from a later millisecond sort later")
+		}
+		prev = id
+	}
 }

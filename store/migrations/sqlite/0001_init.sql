@@ -48,11 +48,13 @@ CREATE TABLE requests (
 -- The outbox scan reads only rows that owe Slack something.
 CREATE INDEX requests_outbox ON requests (updated_at)
 	WHERE card_version > card_posted_version OR reply_needed = 1;
+-- Few indexes: every one is written by each new request, the hot path.
+-- Status lookups by requester or group are rare and scan.
 CREATE INDEX requests_state ON requests (state, created_at);
-CREATE INDEX requests_requester ON requests (requester_id, created_at);
-CREATE INDEX requests_group ON requests (group_jid, created_at);
 
--- Audit: every step of every request (who, what, when, gateway status).
+-- Audit: every step of every request after its creation (who, what,
+-- when, gateway status); the request row itself records who asked when,
+-- and Audit() lists that first.
 CREATE TABLE audit (
 	id             INTEGER PRIMARY KEY,
 	request_id     TEXT NOT NULL REFERENCES requests (id),
