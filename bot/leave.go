@@ -181,10 +181,21 @@ func failure(err error, duringGoodbye bool) store.Outcome {
 }
 
 // outcomeUnknown reports whether the call may have reached WhatsApp even
-// though it failed: no HTTP answer arrived (timeout, reset).
+// though it failed: no HTTP answer arrived (timeout, reset), or a proxy in
+// front of the gateway gave up waiting for it (502, 504), or the answer
+// broke off after a success status.
 func outcomeUnknown(err error) bool {
 	var e *whatsapp.Error
-	return errors.As(err, &e) && e.Status == 0 && errors.Is(err, whatsapp.ErrUnavailable)
+	if !errors.As(err, &e) || !errors.Is(err, whatsapp.ErrUnavailable) {
+		return false
+	}
+	switch {
+	case e.Status == 0, e.Status == 502, e.Status == 504:
+		return true
+	case e.Status >= 200 && e.Status < 300:
+		return true // a success status with a truncated or garbled body
+	}
+	return false
 }
 
 func statusOf(err error) int {
