@@ -37,8 +37,23 @@ func handleCommand(log *slog.Logger, b *Bot) http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		writeJSON(log, w, b.Command(r.Context(), sc))
+		writeJSON(log, w, commandReply(b.Command(r.Context(), sc)))
 	})
+}
+
+// reply is the JSON Slack reads from a command's HTTP answer: only the
+// fields it uses (slack.Msg would add empty metadata and a null blocks).
+type reply struct {
+	ResponseType string        `json:"response_type,omitempty"`
+	Text         string        `json:"text"`
+	Blocks       []slack.Block `json:"blocks,omitempty"`
+}
+
+func commandReply(m *slack.Msg) reply {
+	if m == nil {
+		return reply{}
+	}
+	return reply{ResponseType: m.ResponseType, Text: m.Text, Blocks: m.Blocks.BlockSet}
 }
 
 // handleInteraction acknowledges a button click once its effect is
