@@ -60,6 +60,13 @@ type Options struct {
 	// PollInterval is how often idle job and outbox loops look for work
 	// that another process added; default 1s for the outbox, 50ms for jobs.
 	PollInterval time.Duration
+	// DirectoryEvery is how often the group directory, which names are
+	// resolved against, is listed from the gateway; default 6h. It is
+	// also listed at start and when a name is not found.
+	DirectoryEvery time.Duration
+	// DetailsTimeout bounds the wait for a group's details (size, admins)
+	// before its card is posted without them; default 2s.
+	DetailsTimeout time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -93,6 +100,12 @@ func (o *Options) setDefaults() {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
+	if o.DirectoryEvery <= 0 {
+		o.DirectoryEvery = 6 * time.Hour
+	}
+	if o.DetailsTimeout <= 0 {
+		o.DetailsTimeout = 2 * time.Second
+	}
 }
 
 // Bot is waleave's core: it turns slash commands and button clicks into
@@ -109,6 +122,10 @@ type Bot struct {
 	metrics *metrics
 	jobs    *river.Client[*sql.Tx]
 	outbox  *outbox
+	// dir coordinates group directory refreshes; groupInfo shares and
+	// briefly caches gateway.Group answers.
+	dir       directory
+	groupInfo *groupCache
 
 	// side tracks short follow-up calls made after an ack (ephemeral
 	// replies), so Stop can wait for them.
@@ -123,7 +140,8 @@ type Bot struct {
 // working and Stop to finish.
 func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client, gw whatsapp.Gateway, reg prometheus.Registerer, opts Options) (*Bot, error) {
 	opts.setDefaults()
-	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg)}
+	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg),
+		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}}
 	b.outbox = newOutbox(b)
 
 	driver := riversqlite.New(db.JobPool())
@@ -138,6 +156,7 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	river.AddWorker(workers, &leaveWorker{b: b})
 	river.AddWorker(workers, &sweepWorker{b: b})
 	river.AddWorker(workers, &digestWorker{b: b})
+	river.AddWorker(workers, &directoryWorker{b: b})
 	jobPoll := 50 * time.Millisecond
 	b.jobs, err = river.NewClient(driver, &river.Config{
 		Logger: log.With("component", "river"),
@@ -146,10 +165,12 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 		// a short poll keeps click → leave latency low (about 25 ms).
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: jobPoll,
-		// One attempt makes at most two gateway calls; keeping it short
-		// lets the rescuer re-run a job orphaned by a dead replica quickly.
-		JobTimeout:           2*opts.GatewayTimeout + 5*time.Second,
-		RescueStuckJobsAfter: 2*opts.GatewayTimeout + 8*time.Second,
+		// One attempt makes at most three gateway calls (promote, goodbye,
+		// leave) after a group lookup bounded by DetailsTimeout; keeping
+		// it short lets the rescuer re-run a job orphaned by a dead
+		// replica quickly.
+		JobTimeout:           3*opts.GatewayTimeout + opts.DetailsTimeout + 5*time.Second,
+		RescueStuckJobsAfter: 3*opts.GatewayTimeout + opts.DetailsTimeout + 8*time.Second,
 		MaxAttempts:          25,
 		Workers:              workers,
 		PeriodicJobs:         b.periodicJobs(),

@@ -78,27 +78,85 @@ type fakeGateway struct {
 	leaves []string
 	sends  []string
 	groups []whatsapp.GroupSummary
+	// The fields below are optional; their zero values keep the defaults
+	// (Group fails with ErrInvalid, Groups lists groups, Promote works,
+	// State names no instance JID).
+	group     func(ctx context.Context, ref string) (whatsapp.Group, error)
+	groupsErr error
+	promote   func(group, participant string) error
+	me        string
+	// calls lists every call in order ("leave", "send", "group", "groups",
+	// "promote", "state"), for tests of ordering and call counts.
+	calls []string
+}
+
+func (g *fakeGateway) called(op string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls = append(g.calls, op)
+}
+
+// callsOf returns the calls made so far, in order, optionally only op's.
+func (g *fakeGateway) callsOf(op string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for _, c := range g.calls {
+		if op == "" || c == op {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (g *fakeGateway) Leave(_ context.Context, jid string) (whatsapp.LeaveResult, error) {
+	g.called("leave")
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.leaves = append(g.leaves, jid)
 	return whatsapp.LeaveResult{}, nil
 }
 func (g *fakeGateway) SendText(_ context.Context, chat, text string) (string, error) {
+	g.called("send")
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.sends = append(g.sends, chat+": "+text)
 	return "M1", nil
 }
-func (g *fakeGateway) Group(context.Context, string) (whatsapp.Group, error) {
+func (g *fakeGateway) Group(ctx context.Context, ref string) (whatsapp.Group, error) {
+	g.called("group")
+	g.mu.Lock()
+	fn := g.group
+	g.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, ref)
+	}
 	return whatsapp.Group{}, whatsapp.ErrInvalid
 }
-func (g *fakeGateway) Groups(context.Context) ([]whatsapp.GroupSummary, error) { return g.groups, nil }
-func (g *fakeGateway) Promote(context.Context, string, string) error           { return nil }
+func (g *fakeGateway) Groups(context.Context) ([]whatsapp.GroupSummary, error) {
+	g.called("groups")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.groupsErr != nil {
+		return nil, g.groupsErr
+	}
+	return g.groups, nil
+}
+func (g *fakeGateway) Promote(_ context.Context, group, participant string) error {
+	g.called("promote")
+	g.mu.Lock()
+	fn := g.promote
+	g.mu.Unlock()
+	if fn != nil {
+		return fn(group, participant)
+	}
+	return nil
+}
 func (g *fakeGateway) State(context.Context) (whatsapp.State, error) {
-	return whatsapp.State{Connected: true}, nil
+	g.called("state")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return whatsapp.State{Connected: true, Me: g.me}, nil
 }
 
 // clock is a settable test clock.

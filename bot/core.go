@@ -71,7 +71,7 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, ResponseURL: sc.ResponseURL,
 		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
 	}
-	if msg := b.resolveGroup(ctx, cmd.Group, r); msg != nil {
+	if msg := b.resolveGroup(ctx, sc, cmd, r); msg != nil {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
 		return msg
 	}
@@ -126,13 +126,22 @@ func usageProblem(err error) string {
 	return "that time could not be read"
 }
 
-// resolveGroup fills the request's group from the command's reference,
-// asking the gateway (within lookupTimeout) for invite codes and names.
-// It returns the answer to send instead when the group cannot be used.
-func (b *Bot) resolveGroup(ctx context.Context, ref GroupRef, r *store.Request) *slack.Msg {
+// resolveGroup fills the request's group from the command's reference:
+// names from the stored directory (see resolveName), invite codes by
+// asking the gateway within lookupTimeout. A JID needs no lookup at all:
+// the outbox fills its subject in before the card goes out (withDetails).
+// It returns the answer to send instead when the group cannot be used yet.
+func (b *Bot) resolveGroup(ctx context.Context, sc slack.SlashCommand, cmd Command, r *store.Request) *slack.Msg {
+	ref := cmd.Group
 	switch {
 	case ref.JID != "":
 		r.GroupJID = ref.JID
+		if b.opts.DefaultGoodbye != nil && cmd.Goodbye == "" && !cmd.NoGoodbye {
+			// The default goodbye is rendered now and may name the group.
+			if e, ok, err := b.store.DirectoryGroup(ctx, ref.JID); err == nil && ok {
+				r.GroupSubject = e.Subject
+			}
+		}
 		return nil
 	case ref.InviteCode != "":
 		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
@@ -145,31 +154,7 @@ func (b *Bot) resolveGroup(ctx context.Context, ref GroupRef, r *store.Request) 
 		r.GroupJID, r.GroupSubject, r.InviteCode = g.JID, g.Subject, ref.InviteCode
 		return nil
 	default:
-		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-		defer cancel()
-		groups, err := b.gateway.Groups(ctx)
-		if err != nil {
-			b.log.Info("group list failed", "err", err)
-			return ephemeralMsg(templates.BadCommand("the group list is unavailable right now; use the group's id (…@g.us) instead"))
-		}
-		matches := matchGroups(groups, ref.Name)
-		switch len(matches) {
-		case 0:
-			return ephemeralMsg(templates.BadCommand(fmt.Sprintf("no group is called %q", ref.Name)))
-		case 1:
-			r.GroupJID, r.GroupSubject = matches[0].JID, matches[0].Subject
-			return nil
-		default:
-			var names []string
-			for i, g := range matches {
-				if i == 10 {
-					names = append(names, fmt.Sprintf("and %d more", len(matches)-10))
-					break
-				}
-				names = append(names, fmt.Sprintf("%s (%s)", g.Subject, g.JID))
-			}
-			return ephemeralMsg(templates.BadCommand(fmt.Sprintf("%q matches several groups: %s; run the command again with the group's id", ref.Name, strings.Join(names, ", "))))
-		}
+		return b.resolveName(ctx, sc, cmd, r)
 	}
 }
 
@@ -226,7 +211,13 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 		var r *store.Request
 		r, err = b.store.Request(ctx, arg)
 		if errors.Is(err, store.ErrNotFound) {
-			return ephemeralMsg(templates.NotFound(arg))
+			// Not a request ID: perhaps a group's name.
+			jid := b.statusGroup(ctx, arg)
+			if jid == "" {
+				return ephemeralMsg(templates.NotFound(arg))
+			}
+			reqs, err = b.store.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: 10})
+			break
 		}
 		if err == nil {
 			reqs = []*store.Request{r}
@@ -258,9 +249,9 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 				sb.WriteString("\n")
 			}
 		}
-		if reqs[0].InviteLink != "" {
-			fmt.Fprintf(&sb, "Invite link kept: %s\n", templates.Escape(reqs[0].InviteLink))
-		}
+	}
+	if link := keptInviteLink(reqs); link != "" {
+		fmt.Fprintf(&sb, "Invite link kept: %s\n", templates.Escape(link))
 	}
 	return ephemeralMsg(sb.String())
 }
@@ -270,32 +261,6 @@ func actorText(actor string) string {
 		return "waleave"
 	}
 	return "<@" + actor + ">"
-}
-
-// groups lists the instance's groups, optionally filtered.
-func (b *Bot) groups(ctx context.Context, filter string) *slack.Msg {
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	defer cancel()
-	gs, err := b.gateway.Groups(ctx)
-	if err != nil {
-		b.log.Info("group list failed", "err", err)
-		return ephemeralMsg("The group list is unavailable right now; try again in a minute.")
-	}
-	if filter != "" {
-		gs = matchGroups(gs, filter)
-	}
-	if len(gs) == 0 {
-		return ephemeralMsg("No groups match.")
-	}
-	var sb strings.Builder
-	for i, g := range gs {
-		if i == 50 {
-			fmt.Fprintf(&sb, "…and %d more; add a filter to narrow the list.\n", len(gs)-50)
-			break
-		}
-		fmt.Fprintf(&sb, "• %s `%s`\n", templates.Escape(g.Subject), g.JID)
-	}
-	return ephemeralMsg(sb.String())
 }
 
 // Interaction handles one button click. It returns after the state change
@@ -311,6 +276,10 @@ func (b *Bot) Interaction(ctx context.Context, ic slack.InteractionCallback) {
 			b.confirm(ctx, ic, a.Value)
 		case templates.ActionCancel:
 			b.cancelRequest(ctx, ic, a.Value)
+		case templates.ActionPickGroup:
+			b.pickGroup(ctx, ic, a.Value)
+		case templates.ActionSuccessor:
+			b.chooseSuccessor(ctx, ic, a)
 		}
 	}
 }

@@ -45,6 +45,9 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 	}
 	b.outbox.poke()
 
+	if done, err := w.prepareLeave(ctx, r); err != nil || done {
+		return err
+	}
 	if r.Goodbye != "" {
 		done, err := w.goodbye(ctx, r)
 		if err != nil || done {
@@ -139,6 +142,13 @@ func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outc
 	}
 	b.metrics.outcomes.WithLabelValues(o.Code).Inc()
 	b.log.Info("leave finished", "request", r.ID, "group", r.GroupJID, "outcome", o.Code)
+	if o.Success {
+		// Out of the group: its name must stop resolving now, not at the
+		// next directory refresh.
+		if err := b.store.RemoveFromDirectory(ctx, r.GroupJID); err != nil {
+			b.log.Warn("remove left group from the directory", "group", r.GroupJID, "err", err)
+		}
+	}
 	b.outbox.poke()
 	return nil
 }

@@ -216,6 +216,11 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, id string) {
 func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) error {
 	b := o.b
 	if r.CardVersion > r.CardPostedVersion {
+		if r.CardTS == "" && r.State == store.Pending && r.DetailsState == "" {
+			// The group's details are fetched here, after the ack, so the
+			// command never waits for the gateway; see withDetails.
+			r = b.withDetails(ctx, r)
+		}
 		if err := q.limiter.Wait(ctx); err != nil {
 			return err
 		}
@@ -245,7 +250,13 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		if err := q.limiter.Wait(ctx); err != nil {
 			return err
 		}
-		text := templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), "")
+		detail := ""
+		if templates.Outcome(r.Outcome) == templates.OutcomePromoteFailed {
+			// Why the promotion failed decides what to do next (pick
+			// someone else, or fix the instance's rights).
+			detail = r.OutcomeDetail
+		}
+		text := templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail)
 		_, ts, err := b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false))
 		b.countSlack("chat.postMessage", err)
 		if err != nil {
@@ -322,12 +333,16 @@ func cardFor(r *store.Request, loc *time.Location) templates.Card {
 			loc = l
 		}
 	}
+	successors := make([]templates.Participant, len(r.Successors))
+	for i, jid := range r.Successors {
+		successors[i] = templates.Participant{JID: jid}
+	}
 	return templates.Card{
 		RequestID: r.ID, GroupJID: r.GroupJID, GroupSubject: r.GroupSubject, Goodbye: r.Goodbye,
 		RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, RunAt: r.RunAt,
 		Location: loc, State: templates.State(r.State), ConfirmedBy: r.ConfirmedBy, CancelledBy: r.CancelledBy,
 		Progress: r.Progress, Outcome: templates.Outcome(r.Outcome),
-		DetailsUnavailable: r.DetailsState == "unavailable", Size: r.GroupSize, IsAdmin: r.IsAdmin, OnlyAdmin: r.OnlyAdmin,
-		Successor: r.Successor,
+		DetailsUnavailable: r.DetailsState == store.DetailsUnavailable, Size: r.GroupSize, IsAdmin: r.IsAdmin, OnlyAdmin: r.OnlyAdmin,
+		AdminUnknown: r.DetailsState == store.DetailsPartial, Successors: successors, Successor: r.Successor,
 	}
 }

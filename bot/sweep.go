@@ -71,6 +71,7 @@ func (b *Bot) periodicJobs() []*river.PeriodicJob {
 			return sweepArgs{}, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: b.opts.SweepEvery}}
 		}, &river.PeriodicJobOpts{RunOnStart: true}),
 	}
+	jobs = append(jobs, b.directoryJob())
 	if b.opts.OpsChannel != "" && b.opts.Digest != nil {
 		jobs = append(jobs, river.NewPeriodicJob(zoned{b.opts.Digest, b.opts.Location}, func() (river.JobArgs, *river.InsertOpts) {
 			return digestArgs{}, &river.InsertOpts{MaxAttempts: 3}

@@ -84,8 +84,14 @@ type Request struct {
 	IsAdmin      bool
 	OnlyAdmin    bool
 	Successor    string
-	InviteLink   string
-	RemindedAt   time.Time
+	// Successors are the participants offered as successor (JIDs, the
+	// instance excluded) when the instance is the only admin.
+	Successors []string
+	// PromotedAt is when Successor was made admin (zero: not yet), so a
+	// retried leave does not promote twice.
+	PromotedAt time.Time
+	InviteLink string
+	RemindedAt time.Time
 	// The Slack outbox: the card's ts once posted, and whether the card
 	// and the outcome reply are up to date in Slack.
 	CardTS            string
@@ -125,20 +131,22 @@ const requestColumns = `id, team_id, channel_id, requester_id, response_url, gro
 	confirmed_at, cancelled_by, attempts, progress, goodbye_state, goodbye_id, leave_unknown,
 	outcome, outcome_detail, was_admin, finished_at, details_state, group_size, is_admin,
 	only_admin, successor, invite_link, reminded_at, card_ts, card_version,
-	card_posted_version, reply_needed, reply_ts`
+	card_posted_version, reply_needed, reply_ts, successors, promoted_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner) (*Request, error) {
 	var r Request
-	var created, updated, expires, runAt, confirmedAt, finished, reminded int64
+	var created, updated, expires, runAt, confirmedAt, finished, reminded, promoted int64
+	var successors string
 	var leaveUnknown, wasAdmin, isAdmin, onlyAdmin, replyNeeded int
 	err := row.Scan(&r.ID, &r.TeamID, &r.ChannelID, &r.RequesterID, &r.ResponseURL, &r.GroupJID,
 		&r.GroupSubject, &r.InviteCode, &r.Goodbye, &r.State, &created, &updated, &expires, &runAt,
 		&r.TZ, &r.ConfirmedBy, &confirmedAt, &r.CancelledBy, &r.Attempts, &r.Progress,
 		&r.GoodbyeState, &r.GoodbyeID, &leaveUnknown, &r.Outcome, &r.OutcomeDetail, &wasAdmin,
 		&finished, &r.DetailsState, &r.GroupSize, &isAdmin, &onlyAdmin, &r.Successor, &r.InviteLink,
-		&reminded, &r.CardTS, &r.CardVersion, &r.CardPostedVersion, &replyNeeded, &r.ReplyTS)
+		&reminded, &r.CardTS, &r.CardVersion, &r.CardPostedVersion, &replyNeeded, &r.ReplyTS,
+		&successors, &promoted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -149,6 +157,8 @@ func scanRequest(row scanner) (*Request, error) {
 	r.RunAt, r.ConfirmedAt, r.FinishedAt, r.RemindedAt = fromMS(runAt), fromMS(confirmedAt), fromMS(finished), fromMS(reminded)
 	r.LeaveUnknown, r.WasAdmin, r.IsAdmin, r.OnlyAdmin = leaveUnknown == 1, wasAdmin == 1, isAdmin == 1, onlyAdmin == 1
 	r.ReplyNeeded = replyNeeded == 1
+	r.PromotedAt = fromMS(promoted)
+	r.Successors = decodeJIDs(successors)
 	return &r, nil
 }
 

@@ -65,6 +65,7 @@ type Card struct {
 	Size               int
 	IsAdmin            bool
 	OnlyAdmin          bool
+	AdminUnknown       bool          // the gateway answered but the instance's role is unknown: the card claims no role
 	Successors         []Participant // offered in a static select when OnlyAdmin and pending
 	Successor          string        // chosen participant JID, if any
 }
@@ -252,7 +253,7 @@ func cardFields(c Card) []*slack.TextBlockObject {
 		fields = append(fields, field("The instance is", "the *only* admin"))
 	case c.IsAdmin:
 		fields = append(fields, field("The instance is", "an admin"))
-	case c.Size > 0:
+	case c.Size > 0 && !c.AdminUnknown:
 		fields = append(fields, field("The instance is", "a member (not an admin)"))
 	}
 	return fields

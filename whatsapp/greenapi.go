@@ -33,6 +33,7 @@ const (
 	greenChats = "getChats"
 	greenState = "getStateInstance"
 	greenAdmin = "setGroupAdmin"
+	greenWa    = "getWaSettings"
 )
 
 // greenAPIRate is the documented limit of a method, in requests a second
@@ -64,7 +65,7 @@ func NewGreenAPI(cfg Config, hc *http.Client) (*GreenAPI, error) {
 	}
 	g := &GreenAPI{c: c, instance: cfg.Instance}
 	c.limiters = make(map[string]*rate.Limiter)
-	for _, m := range []string{greenLeave, greenSend, greenGroup, greenChats, greenState, greenAdmin} {
+	for _, m := range []string{greenLeave, greenSend, greenGroup, greenChats, greenState, greenAdmin, greenWa} {
 		c.limiters[m] = newLimiter(greenAPIRate(m), 1)
 	}
 	c.shared = newLimiter(1, 1)
@@ -232,6 +233,22 @@ func (g *GreenAPI) State(ctx context.Context) (State, error) {
 		return State{}, g.c.unexpected(rq, r, "no stateInstance in the answer", nil)
 	}
 	return State{Connected: out.StateInstance == "authorized", Raw: out.StateInstance}, nil
+}
+
+// Me calls getWaSettings and returns wid, the instance's own JID, which
+// getStateInstance does not report (State.Me stays empty for Green API).
+// It is empty while the instance is not authorized.
+//
+// See https://green-api.com/en/docs/api/account/GetWaSettings/
+func (g *GreenAPI) Me(ctx context.Context) (string, error) {
+	var out struct {
+		Wid string `json:"wid"`
+	}
+	rq := g.request(http.MethodGet, greenWa, nil, false)
+	if _, err := g.c.call(ctx, rq, &out); err != nil {
+		return "", err
+	}
+	return out.Wid, nil
 }
 
 // classify adds Green API's own conventions to the shared rules: 403 means

@@ -121,6 +121,13 @@ func TestGreenAPIWire(t *testing.T) {
 			want: State{Raw: "notAuthorized"},
 		},
 		{
+			name:   "Me from getWaSettings",
+			call:   func(ctx context.Context, gw Gateway) (any, error) { return gw.(*GreenAPI).Me(ctx) },
+			answer: `{"avatar": "", "phone": "79001234567", "stateInstance": "authorized", "deviceId": "d1", "wid": "79001234567@c.us"}`,
+			method: http.MethodGet, path: greenPath("getWaSettings"),
+			want: "79001234567@c.us",
+		},
+		{
 			name:   "State starting",
 			call:   func(ctx context.Context, gw Gateway) (any, error) { return gw.State(ctx) },
 			answer: `{"stateInstance": "starting"}`,

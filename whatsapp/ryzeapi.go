@@ -257,7 +257,7 @@ func (y *RyzeAPI) State(ctx context.Context) (State, error) {
 	if raw == "" {
 		return State{}, y.c.unexpected(rq, r, "no connection state in the answer", nil)
 	}
-	return State{Connected: strings.EqualFold(raw, "connected"), Raw: raw}, nil
+	return State{Connected: strings.EqualFold(raw, "connected"), Raw: raw, Me: str(inst, "connection.numberJid", "numberJid", "connection.jid")}, nil
 }
 
 // classify adds RyzeAPI's conventions to the shared rules: a 503 in its

@@ -100,7 +100,7 @@ func TestRyzeAPIWire(t *testing.T) {
 				{"name": "other", "connection": {"state": "connected"}},
 				{"name": "` + testInstance + `", "connection": {"state": "disconnected", "numberJid": "5511@s.whatsapp.net"}}]}`,
 			method: http.MethodGet, path: "/api/instance/list", query: "instanceName=" + testInstance,
-			want: State{Raw: "disconnected"},
+			want: State{Raw: "disconnected", Me: "5511@s.whatsapp.net"},
 		},
 		{
 			name: "State, single instance object", call: state,

@@ -208,6 +208,16 @@ func (w *Wawp) State(ctx context.Context) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	st, err := w.state(rq, r, out)
+	if err == nil {
+		// WAHA's session info names the account as me: {id, pushName}.
+		st.Me = str(out, "me.id", "data.me.id", "session.me.id", "data.session.me.id")
+	}
+	return st, err
+}
+
+// state finds the session status in a session/info answer.
+func (w *Wawp) state(rq *request, r *response, out any) (State, error) {
 	for _, prefix := range []string{"", "data.", "session.", "instance.", "result.", "data.session."} {
 		for _, key := range []string{"status", "state", "session_status", "sessionStatus", "connectionStatus", "connection.state"} {
 			raw, ok := at(out, prefix+key).(string)

@@ -113,7 +113,7 @@ func TestWawpWire(t *testing.T) {
 		{
 			name: "State WORKING", call: state, answer: `{"name": "default", "status": "WORKING", "engine": {"engine": "WEBJS"}, "me": {"id": "1@c.us"}}`,
 			method: http.MethodGet, path: "/v2/session/info", query: wawpQuery,
-			want: State{Connected: true, Raw: "WORKING"},
+			want: State{Connected: true, Raw: "WORKING", Me: "1@c.us"},
 		},
 		{
 			name: "State wrapped SCAN_QR_CODE", call: state, answer: `{"status": "success", "data": {"status": "SCAN_QR_CODE"}}`,

@@ -138,6 +138,11 @@ type State struct {
 	// Raw is the gateway's own word for the state (e.g. "authorized",
 	// "notAuthorized", "WORKING", "connected"), for messages to operators.
 	Raw string
+	// Me is the instance's own JID where the state answer carries it
+	// (RyzeAPI's connection.numberJid, Wawp's me.id); empty otherwise.
+	// Green API's getStateInstance does not: GreenAPI.Me asks separately.
+	// It is how a caller finds the instance among a group's participants.
+	Me string
 }
 
 // Providers lists the accepted values of WA_PROVIDER.

@@ -1,0 +1,377 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+const (
+	// detailsTTL is how long a group's details are reused. A burst of
+	// requests for one group then costs one getGroupData (Green API allows
+	// one a second per instance), and a failure is not retried for every
+	// card in the burst either.
+	detailsTTL = 30 * time.Second
+	// selfTTL is how long the instance's own JID is trusted; it changes
+	// only when the instance is linked to another phone.
+	selfTTL = time.Hour
+	// selfRetry spaces out attempts to learn the instance's JID while the
+	// gateway cannot tell it.
+	selfRetry = time.Minute
+	// maxSuccessors is how many participants are kept to offer as
+	// successor: a static select shows at most 100 options.
+	maxSuccessors = 100
+)
+
+// selfReporter is a gateway that names its own instance through a call
+// of its own, because its state answer does not (Green API's
+// getWaSettings; see whatsapp.State.Me).
+type selfReporter interface {
+	Me(ctx context.Context) (string, error)
+}
+
+// groupCache shares gateway.Group calls: one call per group at a time,
+// and its answer reused for detailsTTL. Calls run under the bot's
+// lifetime rather than the asker's context, so an asker that stops
+// waiting (a card that is posted without details after DetailsTimeout)
+// does not waste the call: the answer still arrives, for a late card
+// update and for the next asker.
+type groupCache struct {
+	mu      sync.Mutex
+	fetches map[string]*groupFetch
+
+	// selfMu serialises lookups of the instance's own JID.
+	selfMu    sync.Mutex
+	self      string
+	selfAt    time.Time
+	selfTried time.Time
+}
+
+// groupFetch is one gateway.Group call; done is closed when it ends.
+type groupFetch struct {
+	done  chan struct{}
+	group whatsapp.Group
+	self  string
+	err   error
+	at    time.Time
+}
+
+// fetchGroup returns the call for jid that is running, or that finished
+// less than maxAge ago, or a new one.
+func (b *Bot) fetchGroup(jid string, maxAge time.Duration) *groupFetch {
+	c := b.groupInfo
+	now := b.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.fetches[jid]; f != nil {
+		select {
+		case <-f.done:
+			if now.Sub(f.at) < maxAge {
+				return f
+			}
+		default:
+			return f // in flight: share it
+		}
+	}
+	// Drop finished entries that can no longer be reused, so the map
+	// holds only recent groups.
+	for k, f := range c.fetches {
+		select {
+		case <-f.done:
+			if now.Sub(f.at) >= detailsTTL {
+				delete(c.fetches, k)
+			}
+		default:
+		}
+	}
+	f := &groupFetch{done: make(chan struct{})}
+	c.fetches[jid] = f
+	b.side.Add(1)
+	go func() {
+		defer b.side.Done()
+		ctx, cancel := context.WithTimeout(b.ctx, b.opts.GatewayTimeout)
+		defer cancel()
+		var wg sync.WaitGroup
+		var self string
+		wg.Go(func() { self = b.selfJID(ctx) })
+		g, err := b.gateway.Group(ctx, jid)
+		b.countGateway("group", err)
+		wg.Wait()
+		c.mu.Lock()
+		f.group, f.self, f.err, f.at = g, self, err, b.opts.Now()
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	return f
+}
+
+// wait waits up to d for the call to end and reports whether it did.
+func (f *groupFetch) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// selfJID is the instance's own JID, or "" when the gateway cannot tell:
+// State.Me where the state answer has it, else the gateway's own Me call.
+func (b *Bot) selfJID(ctx context.Context) string {
+	c := b.groupInfo
+	c.selfMu.Lock()
+	defer c.selfMu.Unlock()
+	now := b.opts.Now()
+	if c.self != "" && now.Sub(c.selfAt) < selfTTL {
+		return c.self
+	}
+	if !c.selfTried.IsZero() && now.Sub(c.selfTried) < selfRetry {
+		return c.self // possibly stale, which beats asking every card
+	}
+	c.selfTried = now
+	st, err := b.gateway.State(ctx)
+	b.countGateway("state", err)
+	me := st.Me
+	if err == nil && me == "" {
+		if sr, ok := b.gateway.(selfReporter); ok {
+			me, err = sr.Me(ctx)
+			b.countGateway("me", err)
+		}
+	}
+	if err != nil || me == "" {
+		b.log.Info("the instance's own JID is unknown; cards will not say whether it is an admin", "err", err)
+		return c.self
+	}
+	c.self, c.selfAt = me, now
+	return me
+}
+
+// userPart is the account a JID names, for comparing participants across
+// the gateways' spellings: "79001234567@c.us", "79001234567@s.whatsapp.net"
+// and "79001234567:12@s.whatsapp.net" (a device) are one person. Hidden
+// numbers (@lid) are a separate space and keep their domain.
+func userPart(jid string) string {
+	user, domain, _ := strings.Cut(jid, "@")
+	user, _, _ = strings.Cut(user, ":")
+	if domain == "lid" {
+		return user + "@lid"
+	}
+	return user
+}
+
+// detailsOf turns a gateway's group answer into what the card shows.
+// Whether the instance is an admin needs its own JID among the
+// participants; without it the details are partial and the card makes no
+// claim about the instance's role.
+func detailsOf(g whatsapp.Group, self string) store.Details {
+	d := store.Details{State: store.DetailsPartial, Subject: strings.TrimSpace(g.Subject), Size: g.Size}
+	if d.Size == 0 {
+		d.Size = len(g.Participants)
+	}
+	me := userPart(self)
+	var found, meAdmin bool
+	admins := 0
+	for _, p := range g.Participants {
+		if p.IsAdmin {
+			admins++
+		}
+		if self != "" && userPart(p.JID) == me {
+			found, meAdmin = true, p.IsAdmin
+		}
+	}
+	if !found {
+		return d
+	}
+	d.State, d.IsAdmin = store.DetailsOK, meAdmin
+	d.OnlyAdmin = meAdmin && admins == 1
+	if d.OnlyAdmin {
+		for _, p := range g.Participants {
+			if userPart(p.JID) != me && len(d.Successors) < maxSuccessors {
+				d.Successors = append(d.Successors, p.JID)
+			}
+		}
+	}
+	return d
+}
+
+// withDetails fetches a pending request's group details before its card
+// is first posted, waiting at most DetailsTimeout: a slow gateway delays
+// the card by that much and no more, and the card then says the details
+// are unavailable. It runs in the outbox, after the command was
+// acknowledged. If the answer comes later, the card is updated then.
+func (b *Bot) withDetails(ctx context.Context, r *store.Request) *store.Request {
+	f := b.fetchGroup(r.GroupJID, detailsTTL)
+	d := store.Details{State: store.DetailsUnavailable}
+	arrived := f.wait(ctx, b.opts.DetailsTimeout)
+	if arrived && f.err == nil {
+		d = detailsOf(f.group, f.self)
+	} else if arrived {
+		b.log.Info("group details unavailable", "request", r.ID, "group", r.GroupJID, "err", f.err)
+	}
+	if d.Subject == "" && r.GroupSubject == "" {
+		// The gateway did not name the group (Wawp never does): the
+		// directory may.
+		if e, ok, err := b.store.DirectoryGroup(ctx, r.GroupJID); err == nil && ok {
+			d.Subject = e.Subject
+		}
+	}
+	if _, err := b.store.SetDetails(ctx, r.ID, d, b.opts.Now()); err != nil {
+		b.log.Error("store group details", "request", r.ID, "err", err)
+		return r
+	}
+	if !arrived {
+		b.lateDetails(r.ID, f)
+	}
+	fresh, err := b.store.Request(ctx, r.ID)
+	if err != nil {
+		return r
+	}
+	return fresh
+}
+
+// lateDetails puts details that arrived after the card was posted on the
+// card, while the request is still pending: an only-admin warning that
+// was merely slow still reaches the confirmer.
+func (b *Bot) lateDetails(id string, f *groupFetch) {
+	b.side.Add(1)
+	go func() {
+		defer b.side.Done()
+		select {
+		case <-f.done:
+		case <-b.ctx.Done():
+			return
+		}
+		if f.err != nil {
+			return
+		}
+		ok, err := b.store.SetDetails(b.ctx, id, detailsOf(f.group, f.self), b.opts.Now())
+		if err != nil {
+			b.log.Warn("store late group details", "request", id, "err", err)
+			return
+		}
+		if ok {
+			b.outbox.poke()
+		}
+	}()
+}
+
+// chooseSuccessor records the participant picked in the card's select as
+// the one to make admin before the instance, the only admin, leaves.
+func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
+	id, ok := templates.RequestIDFromBlockID(a.BlockID)
+	if !ok {
+		b.refuse(ic, "successor", "not_found", templates.NotFound(""), nil)
+		return
+	}
+	r, err := b.store.Request(ctx, id)
+	if err != nil {
+		b.refuse(ic, "successor", "not_found", templates.NotFound(id), err)
+		return
+	}
+	// Choosing prepares the request rather than deciding it: whoever may
+	// cancel it (the requester, approvers, people allowed here) may.
+	if b.mayCancel(ic.User.ID, channelOf(ic), r.RequesterID) != allowed {
+		b.refuse(ic, "successor", "refused", templates.NotAllowed(), nil)
+		return
+	}
+	r, err = b.store.SetSuccessor(ctx, id, a.SelectedOption.Value, ic.User.ID, b.opts.Now())
+	switch {
+	case err == nil:
+		b.log.Info("successor chosen", "request", id, "user", ic.User.ID)
+		b.metrics.interactions.WithLabelValues("successor", "ok").Inc()
+		b.outbox.poke()
+	case errors.Is(err, store.ErrNotOffered):
+		b.refuse(ic, "successor", "refused", "That person is not among the members offered on the card; pick one from the list.", nil)
+	case errors.Is(err, store.ErrExpired):
+		b.refuse(ic, "successor", "expired", templates.Expired(), nil)
+	case errors.Is(err, store.ErrConflict):
+		b.refuse(ic, "successor", "duplicate", templates.AlreadyDecided(templates.State(r.State), r.ConfirmedBy), nil)
+	default:
+		b.refuse(ic, "successor", "error", templates.Internal(), err)
+	}
+}
+
+// prepareLeave does what must happen before the goodbye and the leave:
+// it keeps the group's invite link, so the group can be rejoined, and
+// makes the chosen successor an admin when the instance is the only one.
+// done means the job is over (finished or rescheduled) and err says how.
+func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done bool, err error) {
+	b := w.b
+	needLink := r.InviteLink == ""
+	needPromote := r.Successor != "" && r.PromotedAt.IsZero()
+	if !needLink && !needPromote {
+		return false, nil
+	}
+	// Fresh facts, not the card's: the link may have been reset since,
+	// and a promotion whose answer was lost shows up as an admin here.
+	f := b.fetchGroup(r.GroupJID, 0)
+	var g whatsapp.Group
+	if f.wait(ctx, b.opts.DetailsTimeout) && f.err == nil {
+		g = f.group
+	}
+	if needLink {
+		link := g.InviteLink
+		if link == "" && r.InviteCode != "" {
+			// The link the request was made with is still worth keeping
+			// when the gateway does not give one (only admins see it).
+			link = whatsapp.InviteLink(r.InviteCode)
+		}
+		if link != "" {
+			if err := b.store.SetInviteLink(ctx, r.ID, link, b.opts.Now()); err != nil {
+				return true, err
+			}
+		}
+	}
+	if !needPromote {
+		return false, nil
+	}
+	for _, p := range g.Participants {
+		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
+			return false, b.store.SetPromoted(ctx, r.ID, r.Successor, "already an admin", 0, b.opts.Now())
+		}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
+	perr := b.gateway.Promote(callCtx, r.GroupJID, r.Successor)
+	cancel()
+	b.countGateway("promote", perr)
+	switch {
+	case perr == nil:
+		return false, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now())
+	case whatsapp.Transient(perr):
+		return true, w.retry(ctx, r, perr)
+	}
+	return true, w.finish(ctx, r, promoteFailure(r.Successor, perr))
+}
+
+// promoteFailure is the outcome of a promotion the gateway refused. A
+// problem with the instance itself (credentials, connection, quota) is
+// reported as such, since picking another successor would not help.
+func promoteFailure(successor string, err error) store.Outcome {
+	switch {
+	case errors.Is(err, whatsapp.ErrUnauthorized), errors.Is(err, whatsapp.ErrNotConnected), errors.Is(err, whatsapp.ErrQuota):
+		return failure(err, false)
+	}
+	why := errText(err)
+	var e *whatsapp.Error
+	if errors.As(err, &e) && e.Message != "" {
+		why = e.Message
+	}
+	phone, _, _ := strings.Cut(successor, "@")
+	return store.Outcome{
+		Code:   string(templates.OutcomePromoteFailed),
+		Detail: "+" + phone + " could not be made an admin: " + why,
+		Status: statusOf(err),
+	}
+}

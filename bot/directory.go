@@ -1,0 +1,488 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/riverqueue/river"
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+const (
+	// directoryMinGap is the least time between two on-demand directory
+	// refreshes. Listing groups is one of the gateways' slow, tightly
+	// limited calls (Green API: 1/s), and a name that matches nothing
+	// would otherwise trigger a listing per command.
+	directoryMinGap = 30 * time.Second
+	// pickTTL is how long the candidates offered for an ambiguous name
+	// can be picked from.
+	pickTTL = 15 * time.Minute
+	// maxPickCandidates bounds what a pick row stores; the message shows
+	// fewer (templates.PickGroupBlocks).
+	maxPickCandidates = 100
+	// groupsListBudget keeps /wa-leave groups inside one section's 3000
+	// characters, with room for the header and the count of the rest.
+	groupsListBudget = 2600
+	// maxClosest is how many near names a "no such group" answer offers.
+	maxClosest = 5
+)
+
+// errRefreshedRecently means an on-demand refresh was skipped because one
+// ran less than directoryMinGap ago: the directory is as fresh as the
+// rate limit allows.
+var errRefreshedRecently = errors.New("directory refreshed recently")
+
+// directory coordinates refreshes of the stored group directory: one
+// listing at a time, whoever asks (the periodic job, a command), and
+// on-demand ones at most every directoryMinGap.
+type directory struct {
+	mu       sync.Mutex
+	inflight chan struct{} // closed when the running refresh ends; nil when none
+	err      error         // the last refresh's result
+	last     time.Time     // when the last refresh started
+}
+
+// directoryArgs is the periodic job that refreshes the group directory.
+type directoryArgs struct{}
+
+// Kind names the job in River's table.
+func (directoryArgs) Kind() string { return "directory" }
+
+type directoryWorker struct {
+	river.WorkerDefaults[directoryArgs]
+	b *Bot
+}
+
+// Work refreshes the directory; River retries a failed refresh.
+func (w *directoryWorker) Work(ctx context.Context, _ *river.Job[directoryArgs]) error {
+	return w.b.RefreshDirectory(ctx)
+}
+
+// directoryJob is the periodic refresh, also run at start so names
+// resolve from the first command after a deploy.
+func (b *Bot) directoryJob() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(b.opts.DirectoryEvery), func() (river.JobArgs, *river.InsertOpts) {
+		return directoryArgs{}, &river.InsertOpts{MaxAttempts: 3}
+	}, &river.PeriodicJobOpts{RunOnStart: true})
+}
+
+// RefreshDirectory lists the instance's groups into the directory (or
+// waits for the listing already under way). A failed listing leaves the
+// previous directory as it was.
+func (b *Bot) RefreshDirectory(ctx context.Context) error {
+	return b.refreshDirectory(ctx, true)
+}
+
+// refreshDirectory runs a listing or joins the running one; unless force,
+// one that started less than directoryMinGap ago is not repeated
+// (errRefreshedRecently). The listing runs under the bot's lifetime, not
+// ctx: a command that stops waiting at its lookup timeout still gets the
+// directory filled for its next try.
+func (b *Bot) refreshDirectory(ctx context.Context, force bool) error {
+	d := &b.dir
+	d.mu.Lock()
+	if d.inflight == nil {
+		now := b.opts.Now()
+		if !force && !d.last.IsZero() && now.Sub(d.last) < directoryMinGap {
+			d.mu.Unlock()
+			return errRefreshedRecently
+		}
+		done := make(chan struct{})
+		d.inflight, d.last = done, now
+		b.side.Add(1)
+		go func() {
+			defer b.side.Done()
+			err := b.listGroups()
+			d.mu.Lock()
+			d.err, d.inflight = err, nil
+			d.mu.Unlock()
+			close(done)
+		}()
+	}
+	done := d.inflight
+	d.mu.Unlock()
+	select {
+	case <-done:
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// listGroups asks the gateway for the group list and stores it.
+func (b *Bot) listGroups() error {
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.GatewayTimeout)
+	defer cancel()
+	groups, err := b.gateway.Groups(ctx)
+	b.countGateway("groups", err)
+	if err != nil {
+		b.log.Warn("group directory refresh failed; keeping the previous directory", "err", err)
+		return fmt.Errorf("list groups: %w", err)
+	}
+	entries := make([]store.DirectoryEntry, 0, len(groups))
+	for _, g := range groups {
+		if whatsapp.IsGroupJID(g.JID) {
+			entries = append(entries, store.DirectoryEntry{JID: g.JID, Subject: strings.TrimSpace(g.Subject)})
+		}
+	}
+	if err := b.store.ReplaceDirectory(ctx, entries, b.opts.Now()); err != nil {
+		return err
+	}
+	b.log.Info("group directory refreshed", "groups", len(entries))
+	return nil
+}
+
+// summaries adapts directory entries for matchGroups.
+func summaries(entries []store.DirectoryEntry) []whatsapp.GroupSummary {
+	out := make([]whatsapp.GroupSummary, len(entries))
+	for i, e := range entries {
+		out[i] = whatsapp.GroupSummary{JID: e.JID, Subject: e.Subject}
+	}
+	return out
+}
+
+// resolveName resolves a group name against the directory: one match
+// fills in the request, several are offered as buttons (the command is
+// kept until one is clicked), none gets the closest names. A name not in
+// the directory triggers a refresh, waited for at most lookupTimeout.
+func (b *Bot) resolveName(ctx context.Context, sc slack.SlashCommand, cmd Command, r *store.Request) *slack.Msg {
+	name := cmd.Group.Name
+	entries, err := b.store.Directory(ctx)
+	if err != nil {
+		b.log.Error("read directory", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	matches := matchGroups(summaries(entries), name)
+	if len(matches) == 0 {
+		rctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		err := b.refreshDirectory(rctx, false)
+		cancel()
+		switch {
+		case err == nil:
+			if entries, err = b.store.Directory(ctx); err != nil {
+				b.log.Error("read directory", "err", err)
+				return ephemeralMsg(templates.Internal())
+			}
+			matches = matchGroups(summaries(entries), name)
+		case errors.Is(err, errRefreshedRecently):
+		case len(entries) == 0:
+			b.log.Info("group list unavailable", "err", err)
+			return ephemeralMsg(templates.BadCommand("the group list is unavailable right now; use the group's id (…@g.us) instead"))
+		}
+	}
+	switch len(matches) {
+	case 0:
+		problem := fmt.Sprintf("no group is called %q", name)
+		if near := closest(entries, name, maxClosest); len(near) > 0 {
+			problem += "; did you mean " + joinOr(near) + "?"
+		} else {
+			problem += "; /wa-leave groups lists the groups"
+		}
+		return ephemeralMsg(templates.BadCommand(problem))
+	case 1:
+		r.GroupJID, r.GroupSubject = matches[0].JID, matches[0].Subject
+		return nil
+	}
+	return b.offerPick(ctx, sc, cmd, matches)
+}
+
+// pickCommand is what an ambiguous command leaves for the click that
+// picks its group: everything needed to record the request as the
+// command would have.
+type pickCommand struct {
+	TeamID      string        `json:"team_id,omitempty"`
+	UserName    string        `json:"user_name,omitempty"`
+	ResponseURL string        `json:"response_url,omitempty"`
+	Goodbye     string        `json:"goodbye,omitempty"`
+	NoGoodbye   bool          `json:"no_goodbye,omitempty"`
+	At          string        `json:"at,omitempty"`
+	In          time.Duration `json:"in,omitempty"`
+}
+
+// offerPick keeps the command and answers with a button per candidate.
+// The goodbye and flags stay in the store rather than in the buttons: a
+// goodbye may be longer than a button value may, and the value is the
+// candidate's JID by contract.
+func (b *Bot) offerPick(ctx context.Context, sc slack.SlashCommand, cmd Command, matches []whatsapp.GroupSummary) *slack.Msg {
+	pc, err := json.Marshal(pickCommand{
+		TeamID: sc.TeamID, UserName: sc.UserName, ResponseURL: sc.ResponseURL,
+		Goodbye: cmd.Goodbye, NoGoodbye: cmd.NoGoodbye, At: cmd.At, In: cmd.In,
+	})
+	if err != nil {
+		b.log.Error("encode pick", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	candidates := make([]templates.Candidate, len(matches))
+	jids := make([]string, 0, min(len(matches), maxPickCandidates))
+	for i, g := range matches {
+		candidates[i] = templates.Candidate{JID: g.JID, Subject: g.Subject}
+		if len(jids) < maxPickCandidates {
+			jids = append(jids, g.JID)
+		}
+	}
+	err = b.store.SavePick(ctx, store.Pick{UserID: sc.UserID, ChannelID: sc.ChannelID, Command: string(pc), Candidates: jids, CreatedAt: b.opts.Now()})
+	if err != nil {
+		b.log.Error("save pick", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	b.metrics.commands.WithLabelValues("ambiguous").Inc()
+	msg := ephemeralMsg(templates.PickGroupText(cmd.Group.Name, len(matches)))
+	msg.Blocks = slack.Blocks{BlockSet: templates.PickGroupBlocks(cmd.Group.Name, candidates)}
+	return msg
+}
+
+// pickGroup starts the request an ambiguous command asked for, for the
+// group whose button was clicked, exactly as the command would have.
+func (b *Bot) pickGroup(ctx context.Context, ic slack.InteractionCallback, jid string) {
+	user, channel := ic.User.ID, channelOf(ic)
+	switch b.mayRequest(user, channel) {
+	case allowed:
+	case notConfigured:
+		b.refuse(ic, "pick", "refused", templates.NotConfigured(), nil)
+		return
+	default:
+		b.refuse(ic, "pick", "refused", templates.NotAllowed(), nil)
+		return
+	}
+	p, err := b.store.TakePick(ctx, user, channel, jid, b.opts.Now().Add(-pickTTL))
+	if err != nil {
+		text := "That list of groups is out of date or was already used; run `/wa-leave` again."
+		if !errors.Is(err, store.ErrNotFound) {
+			text = templates.Internal()
+		}
+		b.refuse(ic, "pick", "stale", text, err)
+		return
+	}
+	var pc pickCommand
+	if err := json.Unmarshal([]byte(p.Command), &pc); err != nil {
+		b.refuse(ic, "pick", "error", templates.Internal(), err)
+		return
+	}
+	sc := slack.SlashCommand{TeamID: pc.TeamID, ChannelID: channel, UserID: user, UserName: pc.UserName, ResponseURL: pc.ResponseURL}
+	if ic.ResponseURL != "" {
+		sc.ResponseURL = ic.ResponseURL // fresher: a command's lasts 30 minutes
+	}
+	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: pc.Goodbye, NoGoodbye: pc.NoGoodbye, At: pc.At, In: pc.In}
+	msg := b.request(ctx, sc, cmd)
+	b.metrics.interactions.WithLabelValues("pick", "ok").Inc()
+	b.replacePicker(ic, msg.Text)
+}
+
+// replacePicker answers a pick in place of the candidate list, so the
+// buttons cannot be clicked again; without a response_url it answers
+// ephemerally.
+func (b *Bot) replacePicker(ic slack.InteractionCallback, text string) {
+	if ic.ResponseURL == "" {
+		b.ephemeral(channelOf(ic), ic.User.ID, text)
+		return
+	}
+	b.later(func(ctx context.Context) {
+		err := slack.PostWebhookCustomHTTPContext(ctx, ic.ResponseURL, &http.Client{Timeout: 10 * time.Second}, &slack.WebhookMessage{
+			ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: true, Text: text,
+		})
+		if err != nil {
+			b.log.Warn("could not replace the group list", "err", err)
+		}
+	})
+}
+
+// groups lists the directory, optionally filtered the way names are
+// matched, within one message's limits: what does not fit is counted.
+func (b *Bot) groups(ctx context.Context, filter string) *slack.Msg {
+	filter = strings.TrimSpace(strings.Trim(filter, `"'“”‘’„‚`))
+	refreshed, err := b.store.DirectoryRefreshed(ctx)
+	if err != nil {
+		b.log.Error("read directory", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	if refreshed.IsZero() {
+		// Never listed yet (a fresh install): try once, briefly.
+		rctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		err := b.refreshDirectory(rctx, false)
+		cancel()
+		if err != nil && !errors.Is(err, errRefreshedRecently) {
+			b.log.Info("group list unavailable", "err", err)
+			return ephemeralMsg("The group list is unavailable right now; try again in a minute.")
+		}
+		refreshed, _ = b.store.DirectoryRefreshed(ctx)
+	}
+	entries, err := b.store.Directory(ctx)
+	if err != nil {
+		b.log.Error("read directory", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	gs := summaries(entries)
+	if filter != "" {
+		gs = matchGroups(gs, filter)
+	}
+	if len(gs) == 0 {
+		if filter == "" {
+			return ephemeralMsg("The instance is in no groups, as of the last listing.")
+		}
+		text := fmt.Sprintf("No group matches “%s”.", templates.Escape(filter))
+		if near := closest(entries, filter, maxClosest); len(near) > 0 {
+			text += " Did you mean " + templates.Escape(joinOr(near)) + "?"
+		}
+		return ephemeralMsg(text)
+	}
+	var sb strings.Builder
+	switch {
+	case filter != "" && len(gs) == 1:
+		fmt.Fprintf(&sb, "*1 group matches “%s”*", templates.Escape(truncate(filter, 100)))
+	case filter != "":
+		fmt.Fprintf(&sb, "*%d groups match “%s”*", len(gs), templates.Escape(truncate(filter, 100)))
+	case len(gs) == 1:
+		sb.WriteString("*The instance is in 1 group*")
+	default:
+		fmt.Fprintf(&sb, "*The instance is in %d groups*", len(gs))
+	}
+	if !refreshed.IsZero() {
+		fmt.Fprintf(&sb, " (listed %s ago)", roundAge(b.opts.Now().Sub(refreshed)))
+	}
+	sb.WriteString("\n")
+	shown := 0
+	for _, g := range gs {
+		subject := g.Subject
+		if subject == "" {
+			subject = "(no name)"
+		}
+		line := fmt.Sprintf("• %s `%s`\n", templates.Escape(truncate(subject, 100)), g.JID)
+		if utf8.RuneCountInString(sb.String())+utf8.RuneCountInString(line) > groupsListBudget {
+			break
+		}
+		sb.WriteString(line)
+		shown++
+	}
+	if more := len(gs) - shown; more > 0 {
+		fmt.Fprintf(&sb, "…and %d more; add a filter to narrow the list (`/wa-leave groups <name>`).\n", more)
+	}
+	return ephemeralMsg(sb.String())
+}
+
+// closest returns up to n subjects nearest to name, nearest first: those
+// containing it with few typos (an edit distance against the best part of
+// the subject, at most a third of the name's length). It is for "did you
+// mean", so nothing far off is offered.
+func closest(entries []store.DirectoryEntry, name string, n int) []string {
+	pattern := []rune(strings.ToLower(name))
+	if len(pattern) == 0 {
+		return nil
+	}
+	// Long inputs make the distance table large and are never typos of a
+	// short name anyway.
+	pattern = pattern[:min(len(pattern), 100)]
+	limit := max(1, len(pattern)/3)
+	type scored struct {
+		subject string
+		dist    int
+	}
+	var near []scored
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e.Subject == "" || seen[e.Subject] {
+			continue
+		}
+		text := []rune(strings.ToLower(e.Subject))
+		text = text[:min(len(text), 200)]
+		if d := substringDistance(pattern, text); d <= limit {
+			seen[e.Subject] = true
+			near = append(near, scored{e.Subject, d})
+		}
+	}
+	sort.SliceStable(near, func(i, j int) bool { return near[i].dist < near[j].dist })
+	var out []string
+	for _, s := range near[:min(len(near), n)] {
+		out = append(out, fmt.Sprintf("%q", s.subject))
+	}
+	return out
+}
+
+// joinOr lists alternatives: "a", "a or b", "a, b or c".
+func joinOr(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// substringDistance is the fewest single-character edits that turn
+// pattern into some part of text (Sellers' algorithm: the edit distance
+// with free skipping of text before and after the match).
+func substringDistance(pattern, text []rune) int {
+	prev := make([]int, len(text)+1) // row 0: matching may start anywhere
+	cur := make([]int, len(text)+1)
+	for i := 1; i <= len(pattern); i++ {
+		cur[0] = i
+		for j := 1; j <= len(text); j++ {
+			cost := 1
+			if pattern[i-1] == text[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j-1]+cost, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	best := prev[0]
+	for _, v := range prev {
+		best = min(best, v)
+	}
+	return best
+}
+
+// statusGroup finds the group a /wa-leave status argument names: a group
+// in the directory, or, since a group that was left drops out of it, one
+// that recent requests name. It returns "" unless exactly one group fits.
+func (b *Bot) statusGroup(ctx context.Context, name string) string {
+	if entries, err := b.store.Directory(ctx); err == nil {
+		if m := matchGroups(summaries(entries), name); len(m) == 1 {
+			return m[0].JID
+		}
+	}
+	recent, err := b.store.ListRequests(ctx, store.Filter{Limit: 500})
+	if err != nil {
+		return ""
+	}
+	seen := map[string]bool{}
+	var named []whatsapp.GroupSummary
+	for _, r := range recent {
+		if r.GroupSubject != "" && !seen[r.GroupJID] {
+			seen[r.GroupJID] = true
+			named = append(named, whatsapp.GroupSummary{JID: r.GroupJID, Subject: r.GroupSubject})
+		}
+	}
+	if m := matchGroups(named, name); len(m) == 1 {
+		return m[0].JID
+	}
+	return ""
+}
+
+// keptInviteLink is the newest invite link kept by requests that are all
+// for one group ("" when they are for several, or none kept one), which
+// is what /wa-leave status shows for a group.
+func keptInviteLink(reqs []*store.Request) string {
+	for _, r := range reqs {
+		if r.GroupJID != reqs[0].GroupJID {
+			return ""
+		}
+	}
+	for _, r := range reqs {
+		if r.InviteLink != "" {
+			return r.InviteLink
+		}
+	}
+	return ""
+}
