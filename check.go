@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -15,7 +18,8 @@ import (
 )
 
 // runCheck implements `waleave check`: it verifies the configuration, the
-// Slack token, the gateway credentials and the database, printing one line
+// Slack token (and, in Socket Mode, the app-level token), the gateway
+// credentials and the database, printing one line
 // per check, and fails unless all pass. It never prints a secret.
 func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv)
@@ -38,12 +42,23 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 	defer cancel()
 	hc := &http.Client{Timeout: 10 * time.Second}
 
-	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(hc))
+	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(hc), slack.OptionAppLevelToken(cfg.SlackAppToken))
 	auth, err := api.AuthTestContext(ctx)
 	if err == nil {
 		fmt.Fprintf(stdout, "     Slack: bot %s in workspace %s\n", auth.User, auth.Team)
 	}
 	report("Slack token (auth.test)", err, "check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token) and SLACK_API_URL")
+
+	if cfg.SlackAppToken != "" {
+		// Opening a connection proves the app-level token, its
+		// connections:write scope and that Socket Mode is on. The URL is
+		// single-use and carries a ticket: it is neither dialled nor shown.
+		_, wsURL, err := api.StartSocketModeContext(ctx)
+		if err == nil && wsURL == "" {
+			err = errors.New("no WebSocket URL in the answer")
+		}
+		report("Slack app-level token (apps.connections.open)", err, "check SLACK_APP_TOKEN (Basic Information → App-Level Tokens, scope connections:write) and that Socket Mode is enabled for the app")
+	}
 
 	gw, err := whatsapp.New(cfg.WAProvider, whatsapp.Config{BaseURL: cfg.WAAPIURL, Instance: cfg.WAInstance, Token: cfg.WAToken}, hc)
 	if err == nil {
@@ -55,17 +70,30 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 	}
 	report("WhatsApp gateway ("+cfg.WAProvider+")", err, gatewayFix(err))
 
-	db, err := store.Open(ctx, cfg.DatabaseURL)
-	if err == nil {
-		err = db.Ping(ctx)
-		db.Close()
-	}
-	report("database ("+cfg.redactedDSN()+")", err, "check DATABASE_URL and that its directory is writable")
+	report("database ("+cfg.redactedDSN()+")", checkDatabase(ctx, cfg.DatabaseURL), "check DATABASE_URL and that its directory is writable")
 
 	if failed > 0 {
 		return fmt.Errorf("%d check(s) failed", failed)
 	}
 	return nil
+}
+
+// checkDatabase opens the database as serving would (which migrates it)
+// and pings it. A missing directory is named first: SQLite's own error for
+// it, "unable to open database file (14)", does not say what is wrong.
+func checkDatabase(ctx context.Context, dsn string) error {
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		dir := filepath.Dir(path)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("directory %s does not exist", dir)
+		}
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Ping(ctx)
 }
 
 // gatewayFix says what to do about a failed gateway check.

@@ -80,7 +80,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second}))
+	slackOpts := []slack.Option{slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second})}
+	if cfg.SlackAppToken != "" {
+		// Only apps.connections.open uses the app-level token; every other
+		// call still goes out with the bot token.
+		slackOpts = append(slackOpts, slack.OptionAppLevelToken(cfg.SlackAppToken))
+	}
+	api := slack.New(cfg.SlackBotToken, slackOpts...)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -102,13 +108,22 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		log.Warn("neither WALEAVE_ALLOWED_USERS nor WALEAVE_ALLOWED_CHANNELS is set: every request will be refused")
 	}
 
+	// In Socket Mode Slack reaches the bot over the socket, so the bot is
+	// ready only while it is connected, not merely when the database is.
+	ready := db.Ping
+	var socket *bot.Socket
+	if cfg.SlackAppToken != "" {
+		socket = bot.NewSocket(log, b, api, bot.SocketOptions{})
+		ready = func(ctx context.Context) error { return errors.Join(socket.Ready(ctx), db.Ping(ctx)) }
+	}
+
 	// Listen before serving so a bad address fails start-up synchronously.
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           bot.Routes(log, b, cfg.SlackSigningSecret, cfg.SlackAppToken != "", db.Ping, reg),
+		Handler:           bot.Routes(log, b, cfg.SlackSigningSecret, socket != nil, ready, reg),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -121,6 +136,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	socketCtx, stopSocket := context.WithCancel(ctx)
+	defer stopSocket()
+	socketDone := make(chan struct{})
+	if socket != nil {
+		go func() { defer close(socketDone); socket.Run(socketCtx) }()
+	} else {
+		close(socketDone)
+	}
 	log.Info("waleave serving", "addr", ln.Addr().String(), "provider", cfg.WAProvider, "database", cfg.redactedDSN(), "socket_mode", cfg.SlackAppToken != "")
 
 	select {
@@ -132,6 +155,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	shutErr := srv.Shutdown(sctx)
+	// The socket goes first so that no command or click arrives after
+	// the bot has stopped; Run returns once every envelope is acked.
+	stopSocket()
+	<-socketDone
 	stopErr := b.Stop(sctx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// checkSlack is a Slack Web API fake for `waleave check`: it answers
+// auth.test and apps.connections.open with the bodies a test sets, and
+// records the token each method was called with (slack-go sends it in the
+// Authorization header or, for some methods, as the token form field).
+type checkSlack struct {
+	*httptest.Server
+	mu      sync.Mutex
+	answers map[string]string
+	auth    map[string]string
+}
+
+func newCheckSlack(t *testing.T, answers map[string]string) *checkSlack {
+	f := &checkSlack{answers: answers, auth: map[string]string{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		method := strings.TrimPrefix(r.URL.Path, "/api/")
+		f.mu.Lock()
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			token = r.PostFormValue("token")
+		}
+		f.auth[method] = token
+		body, ok := f.answers[method]
+		f.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *checkSlack) tokenOf(method string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.auth[method]
+}
+
+// newCheckGateway fakes Green API's getStateInstance with one answer.
+func newCheckGateway(t *testing.T, status int, body string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Path, "/getStateInstance/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestCheck(t *testing.T) {
+	const (
+		authOK       = `{"ok":true,"url":"https://test.slack.com/","team":"Test","user":"waleave","team_id":"T1","user_id":"U0BOT"}`
+		authInvalid  = `{"ok":false,"error":"invalid_auth"}`
+		openOK       = `{"ok":true,"url":"wss://wss-primary.slack.com/link/?ticket=SECRET-TICKET&app_id=A1"}`
+		authorized   = `{"stateInstance":"authorized"}`
+		notAuthed    = `{"stateInstance":"notAuthorized"}`
+		slackFix     = "check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token) and SLACK_API_URL"
+		appFix       = "check SLACK_APP_TOKEN (Basic Information → App-Level Tokens, scope connections:write) and that Socket Mode is enabled for the app"
+		credsFix     = "check WA_INSTANCE and WA_TOKEN in the gateway's console"
+		loginFix     = "log the instance in (scan the QR code in the gateway's console) and try again"
+		slackOKLines = "ok   configuration\n     Slack: bot waleave in workspace Test\nok   Slack token (auth.test)\n"
+	)
+	cases := []struct {
+		name        string
+		slack       map[string]string
+		gwStatus    int
+		gwBody      string
+		socketMode  bool
+		badDB       bool
+		env         map[string]string // overrides
+		want        string            // the whole output; %DB% is DATABASE_URL, %DBERR% the missing-directory error
+		wantErr     string
+		wantAppAuth bool
+	}{
+		{
+			name:  "all good",
+			slack: map[string]string{"auth.test": authOK}, gwStatus: 200, gwBody: authorized,
+			want: slackOKLines + "ok   WhatsApp gateway (greenapi)\nok   database (%DB%)\n",
+		},
+		{
+			name:  "Slack refuses the bot token",
+			slack: map[string]string{"auth.test": authInvalid}, gwStatus: 200, gwBody: authorized,
+			want:    "ok   configuration\nFAIL Slack token (auth.test): invalid_auth; " + slackFix + "\nok   WhatsApp gateway (greenapi)\nok   database (%DB%)\n",
+			wantErr: "1 check(s) failed",
+		},
+		{
+			name:  "instance not logged in",
+			slack: map[string]string{"auth.test": authOK}, gwStatus: 200, gwBody: notAuthed,
+			want:    slackOKLines + `FAIL WhatsApp gateway (greenapi): instance state is "notAuthorized"; ` + loginFix + "\nok   database (%DB%)\n",
+			wantErr: "1 check(s) failed",
+		},
+		{
+			name:  "gateway rejects the token",
+			slack: map[string]string{"auth.test": authOK}, gwStatus: 401, gwBody: `{"message":"Unauthorized"}`,
+			want:    slackOKLines + "FAIL WhatsApp gateway (greenapi): greenapi getStateInstance: unauthorized (HTTP 401)%GWMSG%; " + credsFix + "\nok   database (%DB%)\n",
+			wantErr: "1 check(s) failed",
+		},
+		{
+			name:  "database directory missing",
+			slack: map[string]string{"auth.test": authOK}, gwStatus: 200, gwBody: authorized, badDB: true,
+			want:    slackOKLines + "ok   WhatsApp gateway (greenapi)\nFAIL database (%DB%): %DBERR%; check DATABASE_URL and that its directory is writable\n",
+			wantErr: "1 check(s) failed",
+		},
+		{
+			name:  "socket mode, app token accepted",
+			slack: map[string]string{"auth.test": authOK, "apps.connections.open": openOK}, gwStatus: 200, gwBody: authorized, socketMode: true,
+			want:        slackOKLines + "ok   Slack app-level token (apps.connections.open)\nok   WhatsApp gateway (greenapi)\nok   database (%DB%)\n",
+			wantAppAuth: true,
+		},
+		{
+			name:  "socket mode, app token refused",
+			slack: map[string]string{"auth.test": authOK, "apps.connections.open": authInvalid}, gwStatus: 200, gwBody: authorized, socketMode: true,
+			want:        slackOKLines + "FAIL Slack app-level token (apps.connections.open): invalid_auth; " + appFix + "\nok   WhatsApp gateway (greenapi)\nok   database (%DB%)\n",
+			wantErr:     "1 check(s) failed",
+			wantAppAuth: true,
+		},
+		{
+			name:  "everything fails",
+			slack: map[string]string{"auth.test": authInvalid, "apps.connections.open": authInvalid}, gwStatus: 200, gwBody: notAuthed, socketMode: true, badDB: true,
+			want: "ok   configuration\nFAIL Slack token (auth.test): invalid_auth; " + slackFix +
+				"\nFAIL Slack app-level token (apps.connections.open): invalid_auth; " + appFix +
+				"\nFAIL WhatsApp gateway (greenapi): instance state is \"notAuthorized\"; " + loginFix +
+				"\nFAIL database (%DB%): %DBERR%; check DATABASE_URL and that its directory is writable\n",
+			wantErr: "4 check(s) failed",
+		},
+		{
+			name:    "invalid configuration stops before any call",
+			slack:   map[string]string{"auth.test": authOK},
+			env:     map[string]string{"WA_TOKEN": "", "SLACK_BOT_TOKEN": "xoxp-user-token"},
+			want:    "FAIL configuration: invalid configuration:\n  WA_TOKEN is required\n  SLACK_BOT_TOKEN must be a bot token starting with xoxb-\n",
+			wantErr: "configuration is invalid",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sl := newCheckSlack(t, tc.slack)
+			gw := newCheckGateway(t, tc.gwStatus, tc.gwBody)
+			dir := t.TempDir()
+			if tc.badDB {
+				dir = filepath.Join(dir, "missing", "dir")
+			}
+			dsn := "sqlite:" + filepath.Join(dir, "waleave.db")
+			env := map[string]string{
+				"SLACK_BOT_TOKEN":      testBotToken,
+				"SLACK_SIGNING_SECRET": testSecret,
+				"SLACK_API_URL":        sl.URL + "/api/",
+				"WA_PROVIDER":          "greenapi",
+				"WA_API_URL":           gw.URL,
+				"WA_INSTANCE":          "1101000001",
+				"WA_TOKEN":             testWAToken,
+				"DATABASE_URL":         dsn,
+			}
+			if tc.socketMode {
+				env["SLACK_APP_TOKEN"] = testAppToken
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), []string{"check"}, func(k string) string { return env[k] }, &out, &errOut)
+			got := out.String()
+
+			want := strings.ReplaceAll(tc.want, "%DB%", dsn)
+			if strings.Contains(want, "%GWMSG%") {
+				// The gateway's own message follows the status; its exact
+				// wording is the whatsapp package's business.
+				i := strings.Index(got, "(HTTP 401)")
+				j := strings.Index(got, "; "+"check WA_INSTANCE")
+				require.True(t, i >= 0 && j > i, "gateway line: %s", got)
+				want = strings.ReplaceAll(want, "%GWMSG%", got[i+len("(HTTP 401)"):j])
+			}
+			want = strings.ReplaceAll(want, "%DBERR%", "directory "+dir+" does not exist")
+			require.Equal(t, want, got)
+			require.Empty(t, errOut.String(), "check writes its report to stdout only")
+
+			if tc.wantErr == "" {
+				require.NoError(t, err, "exit status 0")
+			} else {
+				require.EqualError(t, err, tc.wantErr, "exit status 1")
+			}
+			for _, secret := range []string{testBotToken, testWAToken, testAppToken, "SECRET-TICKET", "xoxp-user-token"} {
+				require.NotContains(t, got, secret)
+				require.NotContains(t, fmt.Sprint(err), secret)
+			}
+			if tc.wantAppAuth {
+				require.Equal(t, testAppToken, sl.tokenOf("apps.connections.open"), "apps.connections.open authenticates with the app-level token")
+			}
+			if tc.env == nil {
+				require.Equal(t, testBotToken, sl.tokenOf("auth.test"), "auth.test authenticates with the bot token")
+			} else {
+				require.Empty(t, sl.tokenOf("auth.test"), "nothing is called with a bad configuration")
+			}
+		})
+	}
+}
