@@ -160,9 +160,6 @@ func (s *Socket) Run(ctx context.Context) {
 	}
 }
 
-// errSilent ends a session the watchdog found quiet for too long.
-var errSilent = errors.New("no sign of life from Slack")
-
 // ackGrace is how long a shutdown waits, after the last handler queued
 // its ack, for slack-go's writer to put it on the wire.
 const ackGrace = 100 * time.Millisecond
@@ -218,7 +215,7 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 			return greeted, err
 		case <-check.C:
 			if quiet := time.Since(time.Unix(0, s.lastSeen.Load())); quiet > s.opts.Silence {
-				return finish(fmt.Errorf("%w for %s", errSilent, quiet.Round(time.Millisecond)))
+				return finish(fmt.Errorf("no sign of life from Slack for %s", quiet.Round(time.Millisecond)))
 			}
 		case ev := <-client.Events:
 			s.touch()
