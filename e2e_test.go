@@ -331,7 +331,8 @@ func TestE2E_SignaturesRejected(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	require.Empty(t, sl.Calls(""), "nothing was sent to Slack")
-	require.Empty(t, gw.Calls(""), "nothing was sent to the gateway")
+	require.Empty(t, gw.Calls("send"), "no goodbye was sent")
+	require.Empty(t, gw.Calls("leave"), "no group was left")
 }
 
 func TestE2E_UnauthorizedUserRefused(t *testing.T) {

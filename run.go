@@ -95,7 +95,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		AllowedUsers: cfg.AllowedUsers, AllowedChannels: cfg.AllowedChannels, Approvers: cfg.Approvers,
 		TwoPerson: cfg.TwoPerson, DefaultGoodbye: cfg.goodbye, RequestTTL: cfg.RequestTTL,
 		RemindAfter: cfg.RemindAfter, MaxAttempts: cfg.MaxAttempts, Location: cfg.location,
-		OpsChannel: cfg.OpsChannel, Digest: cfg.schedule,
+		OpsChannel: cfg.OpsChannel, Digest: cfg.schedule, SweepEvery: sweepEvery(cfg),
 		DirectoryEvery: cfg.DirectoryEvery,
 	})
 	if err != nil {
@@ -164,4 +164,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		err = nil
 	}
 	return errors.Join(err, shutErr, stopErr)
+}
+
+// sweepEvery is how often expiries and reminders are checked: every ten
+// seconds, or more often when the configured durations are that short,
+// so a request expires within a small fraction of its TTL.
+func sweepEvery(c config) time.Duration {
+	return max(min(10*time.Second, c.RemindAfter/4, c.RequestTTL/4), time.Second)
 }
