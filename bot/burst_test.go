@@ -101,7 +101,9 @@ func TestBurst_EveryCardPostedOnceAtSlacksPace(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	require.Less(t, slowest, time.Second, "every command is acknowledged within a second while cards drain")
+	// One second in a normal build; the race detector's instrumentation
+	// makes every request several times slower, so its bound is scaled.
+	require.Less(t, slowest, raceFactor*time.Second, "every command is acknowledged within a second while cards drain")
 
 	cards := func() map[string]int {
 		seen := map[string]int{}
