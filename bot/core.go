@@ -20,6 +20,9 @@ import (
 // the ack stays well inside Slack's three seconds.
 const lookupTimeout = 1500 * time.Millisecond
 
+// ackBudget bounds all the work before a command's answer.
+const ackBudget = 2500 * time.Millisecond
+
 // ephemeralMsg is a command's immediate answer, seen only by its author.
 func ephemeralMsg(text string) *slack.Msg {
 	return &slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
@@ -29,6 +32,11 @@ func ephemeralMsg(text string) *slack.Msg {
 // (ephemeral) answer. Slow work happens after the ack: the card is posted
 // by the outbox, the leave by a River job.
 func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
+	// Lookups before the ack (an invite code, a name, the requester's
+	// time zone) are each bounded by lookupTimeout; together they must
+	// still leave the answer inside Slack's three seconds.
+	ctx, cancel := context.WithTimeout(ctx, ackBudget)
+	defer cancel()
 	cmd, err := ParseCommand(sc.Text)
 	if err != nil {
 		var ue *UsageError
