@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -212,7 +212,14 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 	var err error
 	switch {
 	case arg == "":
+		// The caller's recent requests, and everything still waiting for
+		// a confirmation, whoever asked.
 		reqs, err = b.store.ListRequests(ctx, store.Filter{RequesterID: sc.UserID, Limit: 10})
+		if err == nil {
+			var pending []*store.Request
+			pending, err = b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}, Limit: 20})
+			reqs = mergeRequests(reqs, pending)
+		}
 	case whatsapp.IsGroupJID(arg):
 		reqs, err = b.store.ListRequests(ctx, store.Filter{GroupJID: arg, Limit: 10})
 	default:
@@ -235,40 +242,37 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 		b.log.Error("status", "err", err)
 		return ephemeralMsg(templates.Internal())
 	}
-	if len(reqs) == 0 {
-		return ephemeralMsg("You have no recent requests.")
-	}
-	var sb strings.Builder
+	lines := make([]templates.StatusLine, 0, len(reqs))
 	for _, r := range reqs {
-		fmt.Fprintf(&sb, "• `%s` %s — *%s*", r.ID, templates.Escape(groupName(r)), r.State)
-		if r.Outcome != "" {
-			fmt.Fprintf(&sb, " (%s)", templates.Escape(r.Outcome))
-		}
-		sb.WriteString("\n")
+		lines = append(lines, templates.StatusLine{RequestID: r.ID, Group: groupName(r), State: templates.State(r.State),
+			Outcome: templates.Outcome(r.Outcome), RequesterID: r.RequesterID, CreatedAt: r.CreatedAt})
 	}
+	var history []templates.StatusEntry
 	if len(reqs) == 1 {
 		audit, err := b.store.Audit(ctx, reqs[0].ID)
-		if err == nil {
-			for _, e := range audit {
-				fmt.Fprintf(&sb, "    %s %s by %s", e.At.In(b.opts.Location).Format("2006-01-02 15:04 MST"), templates.Escape(e.Action), actorText(e.Actor))
-				if e.GatewayStatus != 0 {
-					fmt.Fprintf(&sb, " (gateway %d)", e.GatewayStatus)
-				}
-				sb.WriteString("\n")
-			}
+		if err != nil {
+			b.log.Error("status history", "err", err)
+		}
+		for _, e := range audit {
+			history = append(history, templates.StatusEntry{At: e.At, Actor: e.Actor, Action: e.Action, GatewayStatus: e.GatewayStatus})
 		}
 	}
-	if link := keptInviteLink(reqs); link != "" {
-		fmt.Fprintf(&sb, "Invite link kept: %s\n", templates.Escape(link))
-	}
-	return ephemeralMsg(sb.String())
+	return ephemeralMsg(templates.Status(lines, history, keptInviteLink(reqs), b.opts.Location))
 }
 
-func actorText(actor string) string {
-	if actor == "waleave" || actor == "" {
-		return "waleave"
+// mergeRequests appends to a the requests of b it lacks, newest first.
+func mergeRequests(a, b []*store.Request) []*store.Request {
+	seen := make(map[string]bool, len(a))
+	for _, r := range a {
+		seen[r.ID] = true
 	}
-	return "<@" + actor + ">"
+	for _, r := range b {
+		if !seen[r.ID] {
+			a = append(a, r)
+		}
+	}
+	slices.SortStableFunc(a, func(x, y *store.Request) int { return y.CreatedAt.Compare(x.CreatedAt) })
+	return a
 }
 
 // Interaction handles one button click. It returns after the state change

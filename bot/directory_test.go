@@ -524,7 +524,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 
 	for _, arg := range []string{"120363406289005073@g.us", r.ID, `"Night shift"`} {
 		msg := tb.command("status " + arg)
-		require.Contains(t, msg.Text, "Invite link kept: "+link, arg)
+		require.Contains(t, msg.Text, "Invite link kept, to rejoin: "+link, arg)
 	}
 	entries, _ := tb.db.Directory(ctx)
 	require.Empty(t, entries, "a left group no longer resolves by name")
