@@ -42,5 +42,5 @@ func TestStatus_OneRequestShowsItsHistory(t *testing.T) {
 	require.Contains(t, msg.Text, "History")
 	require.Contains(t, msg.Text, "requested by <@U0REQ1>")
 	require.Contains(t, msg.Text, "confirmed by <@U0CNF2>")
-	require.Less(t, strings.Index(msg.Text, "requested"), strings.Index(msg.Text, "confirmed"), "oldest first")
+	require.Less(t, strings.Index(msg.Text, "requested by"), strings.Index(msg.Text, "confirmed by"), "oldest first")
 }
