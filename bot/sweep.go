@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -173,33 +172,27 @@ func (b *Bot) Digest(ctx context.Context) error {
 	if len(pending)+len(failed)+len(scheduled) == 0 {
 		return b.store.SetMeta(ctx, "last_digest", strconv.FormatInt(now.UnixMilli(), 10))
 	}
-	var blocks []slack.Block
-	section := func(title string, rs []*store.Request, line func(*store.Request) string) {
-		if len(rs) == 0 {
-			return
-		}
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "*%s* (%d)\n", title, len(rs))
-		for i, r := range rs {
-			if i == digestLines {
-				fmt.Fprintf(&sb, "…and %d more\n", len(rs)-digestLines)
-				break
-			}
-			sb.WriteString("• " + b.linked(ctx, r, line(r)) + "\n")
-		}
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(sb.String(), 2900), false, false), nil, nil))
+	item := func(r *store.Request, at time.Time) templates.DigestItem {
+		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: templates.Outcome(r.Outcome),
+			RequesterID: r.RequesterID, Link: b.permalink(ctx, r)}
 	}
-	section("Awaiting confirmation", pending, func(r *store.Request) string {
-		return fmt.Sprintf("%s — asked by <@%s> %s ago", templates.Escape(groupName(r)), r.RequesterID, roundAge(now.Sub(r.CreatedAt)))
-	})
-	section("Failed since the last digest", failed, func(r *store.Request) string {
-		return strings.TrimSpace(templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), ""))
-	})
-	section("Scheduled in the next 7 days", scheduled, func(r *store.Request) string {
-		return fmt.Sprintf("%s — %s", templates.Escape(groupName(r)), r.RunAt.In(b.opts.Location).Format("Mon 2 Jan 15:04 MST"))
-	})
-	text := fmt.Sprintf("waleave digest: %d awaiting confirmation, %d failed, %d scheduled", len(pending), len(failed), len(scheduled))
-	_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	d := templates.Digest{Location: b.opts.Location, Now: now}
+	for i, r := range pending {
+		if i < digestLines {
+			d.Awaiting = append(d.Awaiting, item(r, r.CreatedAt))
+		}
+	}
+	for i, r := range failed {
+		if i < digestLines {
+			d.Failed = append(d.Failed, item(r, r.FinishedAt))
+		}
+	}
+	for i, r := range scheduled {
+		if i < digestLines {
+			d.Upcoming = append(d.Upcoming, item(r, r.RunAt))
+		}
+	}
+	_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.DigestText(d), false))
 	b.countSlack("chat.postMessage", err)
 	if err != nil {
 		return fmt.Errorf("post digest: %w", err)
@@ -207,16 +200,17 @@ func (b *Bot) Digest(ctx context.Context) error {
 	return b.store.SetMeta(ctx, "last_digest", strconv.FormatInt(now.UnixMilli(), 10))
 }
 
-// linked turns a digest line into a link to the request's card.
-func (b *Bot) linked(ctx context.Context, r *store.Request, line string) string {
+// permalink is the link to a request's card, or "" when Slack cannot
+// tell (each digest line still names the request).
+func (b *Bot) permalink(ctx context.Context, r *store.Request) string {
 	if r.CardTS == "" {
-		return line
+		return ""
 	}
 	link, err := b.slack.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: r.ChannelID, Ts: r.CardTS})
-	if err != nil || link == "" {
-		return line
+	if err != nil {
+		return ""
 	}
-	return line + " <" + link + "|card>"
+	return link
 }
 
 func roundAge(d time.Duration) string {

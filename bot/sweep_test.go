@@ -123,15 +123,17 @@ func TestDigest_MixOfStates(t *testing.T) {
 	posts := tb.slack.of("chat.postMessage")
 	require.Len(t, posts, 1)
 	require.Equal(t, "COPS", posts[0].form.Get("channel"))
-	blocks := posts[0].form.Get("blocks")
-	require.Contains(t, blocks, "Awaiting confirmation")
-	require.Contains(t, blocks, "Project \\u0026lt;Phoenix\\u0026gt;", "escaped subject")
-	require.Contains(t, blocks, "3 hours ago")
-	require.Contains(t, blocks, "quota")
-	require.Contains(t, blocks, "11001234567-1587570015@g.us")
-	require.Contains(t, blocks, "Scheduled group")
-	require.NotContains(t, blocks, "Far future", "beyond seven days")
-	require.Contains(t, blocks, "|card\\u003e", "lines link to their cards")
+	text := posts[0].form.Get("text")
+	require.Contains(t, text, "Waiting for confirmation (1)")
+	require.Contains(t, text, "Project &lt;Phoenix&gt;", "escaped subject")
+	require.Contains(t, text, "by <@U0REQ1>")
+	require.Contains(t, text, "waiting 3 hours")
+	require.Contains(t, text, "quota")
+	require.Contains(t, text, "11001234567-1587570015@g.us")
+	require.Contains(t, text, "Scheduled group")
+	require.NotContains(t, text, "Far future", "beyond seven days")
+	require.Contains(t, text, "|card>", "lines link to their cards")
+	require.Contains(t, text, p.ID)
 	_ = p
 
 	// The failure was reported; the next digest lists only what is still relevant.
@@ -139,7 +141,7 @@ func TestDigest_MixOfStates(t *testing.T) {
 	require.NoError(t, tb.Digest(ctx))
 	posts = tb.slack.of("chat.postMessage")
 	require.Len(t, posts, 2)
-	require.NotContains(t, posts[1].form.Get("blocks"), "quota")
+	require.NotContains(t, posts[1].form.Get("text"), "quota")
 }
 
 func TestDigest_NothingToReportPostsNothing(t *testing.T) {

@@ -251,10 +251,13 @@ func scheduledReminder(c Card) string {
 
 // DigestItem is one request in the ops digest.
 type DigestItem struct {
-	RequestID string
-	Group     string    // subject, or JID when unknown
-	At        time.Time // Awaiting: when requested; Failed: when it failed; Upcoming: when it runs
-	Outcome   Outcome   // Failed only
+	RequestID   string
+	Group       string    // subject, or JID when unknown
+	At          time.Time // Awaiting: when requested; Failed: when it failed; Upcoming: when it runs
+	Outcome     Outcome   // Failed only
+	RequesterID string    // who asked ("" = not shown)
+	// Link is the card's permalink ("" when unknown); the line links to it.
+	Link string
 }
 
 // Digest is what the periodic ops digest reports.
@@ -263,6 +266,8 @@ type Digest struct {
 	Failed   []DigestItem // leaves that failed since the last digest
 	Upcoming []DigestItem // confirmed, scheduled leaves
 	Location *time.Location
+	// Now dates the digest, for the age of waiting requests (zero: no ages).
+	Now time.Time
 }
 
 // maxDigestItems keeps each digest list readable and the message far
@@ -288,10 +293,20 @@ func DigestText(d Digest) string {
 				break
 			}
 			b.WriteString("\n• " + groupRef(it.Group) + " — " + line(it) + " · " + code(it.RequestID))
+			if strings.HasPrefix(it.Link, "https://") && !strings.ContainsAny(it.Link, "<>| ") {
+				b.WriteString(" · <" + it.Link + "|card>")
+			}
 		}
 	}
 	list("Waiting for confirmation", d.Awaiting, func(it DigestItem) string {
-		return "requested " + it.At.In(loc).Format("Mon 2 Jan 15:04 MST")
+		s := "requested " + it.At.In(loc).Format("Mon 2 Jan 15:04 MST")
+		if it.RequesterID != "" {
+			s += " by " + mention(it.RequesterID)
+		}
+		if !d.Now.IsZero() && d.Now.After(it.At) {
+			s += ", waiting " + humanDuration(d.Now.Sub(it.At))
+		}
+		return s
 	})
 	list("Failed", d.Failed, func(it DigestItem) string {
 		return it.Outcome.Summary()

@@ -35,8 +35,8 @@ func messageCases() []struct{ name, text string } {
 		{"PickGroupText", PickGroupText("Ops", 3)},
 		{"DigestText/empty", DigestText(Digest{})},
 		{"DigestText", DigestText(Digest{
-			Location: testLoc,
-			Awaiting: []DigestItem{{RequestID: "r1", Group: "Night shift & friends", At: testNow}},
+			Location: testLoc, Now: testNow.Add(3 * time.Hour),
+			Awaiting: []DigestItem{{RequestID: "r1", Group: "Night shift & friends", At: testNow, RequesterID: "U0REQ1", Link: "https://example.slack.com/archives/C1/p1"}},
 			Failed:   []DigestItem{{RequestID: "r2", Group: "120363406289005073@g.us", At: testNow, Outcome: OutcomeQuota}},
 			Upcoming: []DigestItem{{RequestID: "r3", Group: "Suppliers", At: card.RunAt}},
 		})},
