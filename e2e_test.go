@@ -544,12 +544,12 @@ func dumpJobs(t *testing.T, dsn string) string {
 func TestE2E_ScheduledWorkSurvivesRestart(t *testing.T) {
 	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
 	env := baseEnv(t, sl, gw)
-	env["WALEAVE_REQUEST_TTL"] = "5s"
+	env["WALEAVE_REQUEST_TTL"] = "8s"
 	env["WALEAVE_REMIND_AFTER"] = "2s"
 	a := startApp(t, sl, gw, env)
 
 	idle, idleTS := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
-	runAt := time.Now().Add(6 * time.Second).Truncate(time.Second)
+	runAt := time.Now().Add(7 * time.Second).Truncate(time.Second)
 	sched, schedTS := a.requestCard("U0REQ1", "C2", "11001234567-1587570015@g.us --no-goodbye --at "+runAt.UTC().Format(time.RFC3339))
 	status, _ := a.click("U0CNF2", "C2", "leave_confirm", sched, schedTS)
 	require.Equal(t, 200, status)

@@ -182,8 +182,8 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 }
 
 // Start starts the job workers and the Slack outbox. Jobs that were
-// running, and outbox leases held, when the previous process died are
-// released at once:
+// running, outbox leases held and River's leadership, when the previous
+// process died, are released at once:
 // with SQLite only one process uses the database, so a job left
 // "running" has no worker, and waiting for River's rescuer (which only
 // looks at jobs older than RescueStuckJobsAfter) would delay it.
@@ -191,6 +191,11 @@ func (b *Bot) Start(ctx context.Context) error {
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if _, err := b.store.JobPool().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
 		return fmt.Errorf("requeue orphaned jobs: %w", err)
+	}
+	// Likewise a leader row is the dead process's: without this the new
+	// process waits for it to expire before running periodic jobs.
+	if _, err := b.store.JobPool().ExecContext(ctx, `DELETE FROM river_leader`); err != nil {
+		return fmt.Errorf("clear stale leader: %w", err)
 	}
 	if err := b.store.ReleaseLeases(ctx); err != nil {
 		return err
