@@ -350,6 +350,7 @@ type liveConn struct {
 	touch func()
 }
 
+// Read counts every byte from the network as a sign of life.
 func (c *liveConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {

@@ -28,6 +28,7 @@ type zoned struct {
 	loc *time.Location
 }
 
+// Next is the schedule's next time after t, computed in the zone.
 func (z zoned) Next(t time.Time) time.Time { return z.s.Next(t.In(z.loc)) }
 
 // sweepArgs is the periodic job that expires, reminds and warns.
