@@ -60,7 +60,7 @@ func (g *GoodbyeTemplate) Render(d GoodbyeData) (string, error) {
 // templates.GoodbyeData") to what an admin fixing the variable needs.
 type goodbyeError struct{ err error }
 
-// Error names the template problem without the template's text.
+// Error rewrites text/template's message into words an admin can act on.
 func (e goodbyeError) Error() string {
 	msg := e.err.Error()
 	if rest, ok := strings.CutPrefix(msg, "template: "+goodbyeName+":"); ok {
