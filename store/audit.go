@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -23,8 +22,8 @@ type AuditEntry struct {
 
 const insertAuditSQL = `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status) VALUES (?, ?, ?, ?, ?, ?)`
 
-func addAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) error {
-	_, err := tx.ExecContext(ctx, insertAuditSQL,
+func addAudit(ctx context.Context, tx dbTx, e AuditEntry) error {
+	_, err := tx.exec(ctx, insertAuditSQL,
 		e.RequestID, ms(e.At), e.Actor, e.Action, e.Detail, e.GatewayStatus)
 	if err != nil {
 		return fmt.Errorf("insert audit: %w", err)
@@ -34,7 +33,7 @@ func addAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) error {
 
 // AddAudit appends one entry to a request's history.
 func (s *DB) AddAudit(ctx context.Context, e AuditEntry) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return addAudit(ctx, tx, e) })
+	return s.inTx(ctx, func(tx dbTx) error { return addAudit(ctx, tx, e) })
 }
 
 // Audit returns a request's history, oldest first, starting with its
@@ -44,7 +43,7 @@ func (s *DB) Audit(ctx context.Context, requestID string) ([]AuditEntry, error) 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, request_id, at, actor, action, detail, gateway_status FROM audit WHERE request_id = ? ORDER BY id`, requestID)
+	rows, err := s.queryRows(ctx, `SELECT id, request_id, at, actor, action, detail, gateway_status FROM audit WHERE request_id = ? ORDER BY id`, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"time"
 )
 
@@ -95,7 +94,7 @@ func (s *DB) batchCreates() {
 // the transaction is abandoned and each request is retried in its own
 // transaction, so a bad request fails only its caller.
 func (s *DB) writeBatch(ctx context.Context, batch []createOp, errs []error) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx dbTx) error {
 		for _, op := range batch {
 			if err := s.insertRequest(ctx, tx, op.r); err != nil {
 				return err
@@ -107,7 +106,7 @@ func (s *DB) writeBatch(ctx context.Context, batch []createOp, errs []error) err
 		return err
 	}
 	for i, op := range batch {
-		errs[i] = s.inTx(ctx, func(tx *sql.Tx) error { return s.insertRequest(ctx, tx, op.r) })
+		errs[i] = s.inTx(ctx, func(tx dbTx) error { return s.insertRequest(ctx, tx, op.r) })
 	}
 	return nil
 }

@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/store/storetest"
 )
 
 func BenchmarkCreateParallel(b *testing.B) {
-	db := mustOpen(b)
+	db := mustOpen(b, storetest.SQLite(b))
 	b.SetParallelism(32)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -23,7 +24,7 @@ func BenchmarkCreateParallel(b *testing.B) {
 	})
 }
 func BenchmarkCreateSerial(b *testing.B) {
-	db := mustOpen(b)
+	db := mustOpen(b, storetest.SQLite(b))
 	for b.Loop() {
 		r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
 		if err := db.CreateRequest(context.Background(), r, nil); err != nil {

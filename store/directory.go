@@ -34,14 +34,22 @@ const directoryRefreshedKey = "directory_refreshed_at"
 // be passed: a failed one must leave the previous directory alone, so
 // the caller simply does not call this.
 func (s *DB) ReplaceDirectory(ctx context.Context, entries []DirectoryEntry, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx dbTx) error {
 		// Readers use another connection and see the old directory or the
 		// new one, never a mix: the swap is one transaction.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM directory`); err != nil {
+		if tx.dialect == PostgreSQL {
+			// Two replicas refreshing at once would otherwise interleave
+			// their deletes and inserts into a union of both listings;
+			// EXCLUSIVE still lets plain reads through.
+			if _, err := tx.exec(ctx, `LOCK TABLE directory IN EXCLUSIVE MODE`); err != nil {
+				return fmt.Errorf("replace directory: %w", err)
+			}
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM directory`); err != nil {
 			return fmt.Errorf("replace directory: %w", err)
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO directory (jid, subject, last_seen) VALUES (?, ?, ?)
-			ON CONFLICT (jid) DO UPDATE SET subject = excluded.subject`)
+		stmt, err := tx.PrepareContext(ctx, tx.dialect.rebind(`INSERT INTO directory (jid, subject, last_seen) VALUES (?, ?, ?)
+			ON CONFLICT (jid) DO UPDATE SET subject = excluded.subject`))
 		if err != nil {
 			return fmt.Errorf("replace directory: %w", err)
 		}
@@ -51,7 +59,7 @@ func (s *DB) ReplaceDirectory(ctx context.Context, entries []DirectoryEntry, now
 				return fmt.Errorf("replace directory: %w", err)
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+		_, err = tx.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 			directoryRefreshedKey, strconv.FormatInt(ms(now), 10))
 		if err != nil {
 			return fmt.Errorf("replace directory: %w", err)
@@ -63,7 +71,7 @@ func (s *DB) ReplaceDirectory(ctx context.Context, entries []DirectoryEntry, now
 // Directory returns every group in the directory, by subject (case
 // ignored), then JID.
 func (s *DB) Directory(ctx context.Context) ([]DirectoryEntry, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT jid, subject, last_seen FROM directory ORDER BY subject COLLATE NOCASE, jid`)
+	rows, err := s.queryRows(ctx, `SELECT jid, subject, last_seen FROM directory ORDER BY lower(subject), jid`)
 	if err != nil {
 		return nil, fmt.Errorf("read directory: %w", err)
 	}
@@ -85,7 +93,7 @@ func (s *DB) Directory(ctx context.Context) ([]DirectoryEntry, error) {
 // when the group is not in it.
 func (s *DB) DirectoryGroup(ctx context.Context, jid string) (e DirectoryEntry, ok bool, err error) {
 	var seen int64
-	err = s.read.QueryRowContext(ctx, `SELECT jid, subject, last_seen FROM directory WHERE jid = ?`, jid).Scan(&e.JID, &e.Subject, &seen)
+	err = s.queryRow(ctx, `SELECT jid, subject, last_seen FROM directory WHERE jid = ?`, jid).Scan(&e.JID, &e.Subject, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DirectoryEntry{}, false, nil
 	}
@@ -113,7 +121,7 @@ func (s *DB) DirectoryRefreshed(ctx context.Context) (time.Time, error) {
 // RemoveFromDirectory drops one group, which the instance has just left,
 // so that its name stops resolving before the next refresh.
 func (s *DB) RemoveFromDirectory(ctx context.Context, jid string) error {
-	if _, err := s.write.ExecContext(ctx, `DELETE FROM directory WHERE jid = ?`, jid); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM directory WHERE jid = ?`, jid); err != nil {
 		return fmt.Errorf("remove from directory: %w", err)
 	}
 	return nil
@@ -133,7 +141,7 @@ type Pick struct {
 // SavePick stores p, replacing the user's previous pick in that channel:
 // only the newest list of candidates can be answered.
 func (s *DB) SavePick(ctx context.Context, p Pick) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO group_picks (user_id, channel_id, command, candidates, created_at) VALUES (?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO group_picks (user_id, channel_id, command, candidates, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, channel_id) DO UPDATE SET command = excluded.command, candidates = excluded.candidates, created_at = excluded.created_at`,
 		p.UserID, p.ChannelID, p.Command, encodeJIDs(p.Candidates), ms(p.CreatedAt))
 	if err != nil {
@@ -148,11 +156,13 @@ func (s *DB) SavePick(ctx context.Context, p Pick) error {
 // there is no such pick (none, too old, or jid was not offered in it).
 func (s *DB) TakePick(ctx context.Context, user, channel, jid string, since time.Time) (*Pick, error) {
 	var out *Pick
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx dbTx) error {
 		p := Pick{UserID: user, ChannelID: channel}
 		var candidates string
 		var created int64
-		err := tx.QueryRowContext(ctx, `SELECT command, candidates, created_at FROM group_picks WHERE user_id = ? AND channel_id = ?`, user, channel).
+		// Locked until the delete below, so two replicas handling a
+		// double click cannot both take the pick.
+		err := tx.queryRow(ctx, `SELECT command, candidates, created_at FROM group_picks WHERE user_id = ? AND channel_id = ?`+tx.dialect.forUpdate(), user, channel).
 			Scan(&p.Command, &candidates, &created)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
@@ -163,7 +173,7 @@ func (s *DB) TakePick(ctx context.Context, user, channel, jid string, since time
 		p.Candidates, p.CreatedAt = decodeJIDs(candidates), fromMS(created)
 		if p.CreatedAt.Before(since) {
 			// Expired: drop it, and say there is nothing to pick.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM group_picks WHERE user_id = ? AND channel_id = ?`, user, channel); err != nil {
+			if _, err := tx.exec(ctx, `DELETE FROM group_picks WHERE user_id = ? AND channel_id = ?`, user, channel); err != nil {
 				return fmt.Errorf("take pick: %w", err)
 			}
 			out = nil
@@ -172,7 +182,7 @@ func (s *DB) TakePick(ctx context.Context, user, channel, jid string, since time
 		if !slices.Contains(p.Candidates, jid) {
 			return ErrNotFound
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM group_picks WHERE user_id = ? AND channel_id = ?`, user, channel); err != nil {
+		if _, err := tx.exec(ctx, `DELETE FROM group_picks WHERE user_id = ? AND channel_id = ?`, user, channel); err != nil {
 			return fmt.Errorf("take pick: %w", err)
 		}
 		out = &p
@@ -215,7 +225,7 @@ type Details struct {
 // pending and has no details yet (or only "unavailable" ones, which a
 // late answer may replace), and reports whether it did.
 func (s *DB) SetDetails(ctx context.Context, id string, d Details, now time.Time) (bool, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE requests SET details_state = ?,
+	res, err := s.exec(ctx, `UPDATE requests SET details_state = ?,
 		group_subject = CASE WHEN ? <> '' THEN ? ELSE group_subject END,
 		group_size = ?, is_admin = ?, only_admin = ?, successors = ?,
 		updated_at = ?, card_version = card_version + 1
@@ -252,8 +262,8 @@ func (s *DB) SetSuccessor(ctx context.Context, id, jid, by string, now time.Time
 // SetPromoted records that the successor was made admin, with an audit
 // row, so that a retry does not promote again.
 func (s *DB) SetPromoted(ctx context.Context, id, jid, detail string, status int, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE requests SET promoted_at = ?, updated_at = ? WHERE id = ?`, ms(now), ms(now), id); err != nil {
+	return s.inTx(ctx, func(tx dbTx) error {
+		if _, err := tx.exec(ctx, `UPDATE requests SET promoted_at = ?, updated_at = ? WHERE id = ?`, ms(now), ms(now), id); err != nil {
 			return fmt.Errorf("set promoted: %w", err)
 		}
 		if detail == "" {
@@ -268,8 +278,8 @@ func (s *DB) SetPromoted(ctx context.Context, id, jid, detail string, status int
 // SetInviteLink keeps the group's invite link on the request, with an
 // audit row holding it, so the group can be rejoined after the leave.
 func (s *DB) SetInviteLink(ctx context.Context, id, link string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE requests SET invite_link = ?, updated_at = ? WHERE id = ?`, link, ms(now), id); err != nil {
+	return s.inTx(ctx, func(tx dbTx) error {
+		if _, err := tx.exec(ctx, `UPDATE requests SET invite_link = ?, updated_at = ? WHERE id = ?`, link, ms(now), id); err != nil {
 			return fmt.Errorf("set invite link: %w", err)
 		}
 		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "invite link kept", Detail: link})

@@ -18,7 +18,7 @@ type OwedRef struct {
 // re-reads each row when it sends); Lease claims the ones the caller can
 // send.
 func (s *DB) Owed(ctx context.Context, now time.Time, limit int) ([]OwedRef, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, channel_id FROM requests
+	rows, err := s.queryRows(ctx, `SELECT id, channel_id FROM requests
 		WHERE (card_version > card_posted_version OR reply_needed = 1) AND outbox_lease < ?
 		ORDER BY updated_at, id LIMIT ?`, ms(now), limit)
 	if err != nil {
@@ -41,7 +41,7 @@ func (s *DB) Owed(ctx context.Context, now time.Time, limit int) ([]OwedRef, err
 // reports false when someone else holds an unexpired lease. A lease that
 // runs out (the poster died) makes the row eligible again.
 func (s *DB) Lease(ctx context.Context, id string, now, until time.Time) (bool, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ? AND outbox_lease < ?`, ms(until), id, ms(now))
+	res, err := s.exec(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ? AND outbox_lease < ?`, ms(until), id, ms(now))
 	if err != nil {
 		return false, fmt.Errorf("lease outbox: %w", err)
 	}
@@ -49,20 +49,36 @@ func (s *DB) Lease(ctx context.Context, id string, now, until time.Time) (bool, 
 	return n == 1, err
 }
 
+// Extend renews a lease this poster holds: it moves the lease that runs
+// out at held to until, and reports false when the row's lease is no
+// longer held (it ran out and another poster took the row, or it was
+// released). A poster extends before each send, so a message is never
+// sent by two posters at once however long it waited in its queue.
+func (s *DB) Extend(ctx context.Context, id string, held, until time.Time) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ? AND outbox_lease = ?`, ms(until), id, ms(held))
+	if err != nil {
+		return false, fmt.Errorf("extend outbox lease: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // CardPosted records that version of the request's card is in Slack at
-// ts, and releases the outbox lease.
+// ts. The lease stays: the poster may owe the outcome reply too, and
+// releases the row when it is done (RetryOutboxAt with a zero time).
 func (s *DB) CardPosted(ctx context.Context, id, ts string, version int) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE requests SET card_ts = ?,
-		card_posted_version = MAX(card_posted_version, ?), outbox_lease = 0 WHERE id = ?`, ts, version, id)
+	_, err := s.exec(ctx, `UPDATE requests SET card_ts = ?,
+		card_posted_version = `+s.dialect.greatest()+`(card_posted_version, ?) WHERE id = ?`, ts, version, id)
 	if err != nil {
 		return fmt.Errorf("record card post: %w", err)
 	}
 	return nil
 }
 
-// ReplyPosted records that the outcome reply is in the card's thread.
+// ReplyPosted records that the outcome reply is in the card's thread;
+// like CardPosted it leaves the lease to the poster.
 func (s *DB) ReplyPosted(ctx context.Context, id, ts string) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE requests SET reply_needed = 0, reply_ts = ?, outbox_lease = 0 WHERE id = ?`, ts, id)
+	_, err := s.exec(ctx, `UPDATE requests SET reply_needed = 0, reply_ts = ? WHERE id = ?`, ts, id)
 	if err != nil {
 		return fmt.Errorf("record reply post: %w", err)
 	}
@@ -72,7 +88,7 @@ func (s *DB) ReplyPosted(ctx context.Context, id, ts string) error {
 // RetryOutboxAt releases the request's lease so that it is claimed again
 // at the given time (after a Slack rate limit or outage).
 func (s *DB) RetryOutboxAt(ctx context.Context, id string, at time.Time) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ?`, ms(at), id)
+	_, err := s.exec(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ?`, ms(at), id)
 	if err != nil {
 		return fmt.Errorf("reschedule outbox: %w", err)
 	}
@@ -82,7 +98,7 @@ func (s *DB) RetryOutboxAt(ctx context.Context, id string, at time.Time) error {
 // DropOutbox gives up on Slack delivery for a request (the channel is gone
 // or the bot was removed), so the outbox does not retry it forever.
 func (s *DB) DropOutbox(ctx context.Context, id string) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE requests SET card_posted_version = card_version, reply_needed = 0, outbox_lease = 0 WHERE id = ?`, id)
+	_, err := s.exec(ctx, `UPDATE requests SET card_posted_version = card_version, reply_needed = 0, outbox_lease = 0 WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("drop outbox: %w", err)
 	}
@@ -92,9 +108,10 @@ func (s *DB) DropOutbox(ctx context.Context, id string) error {
 // ReleaseLeases drops every outbox lease. With SQLite only one process
 // uses the database, so at start-up any lease was left by a process that
 // died mid-delivery, and waiting for it to run out would delay that
-// request's Slack messages by the lease time.
+// request's Slack messages by the lease time. Never call it on a shared
+// database (see SingleProcess): other replicas hold live leases.
 func (s *DB) ReleaseLeases(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx, `UPDATE requests SET outbox_lease = 0 WHERE outbox_lease > 0`); err != nil {
+	if _, err := s.exec(ctx, `UPDATE requests SET outbox_lease = 0 WHERE outbox_lease > 0`); err != nil {
 		return fmt.Errorf("release outbox leases: %w", err)
 	}
 	return nil

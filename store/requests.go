@@ -183,11 +183,11 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 	if enqueue == nil {
 		return s.createBatched(ctx, r)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx dbTx) error {
 		if err := s.insertRequest(ctx, tx, r); err != nil {
 			return err
 		}
-		return enqueue(ctx, tx)
+		return enqueue(ctx, tx.Tx)
 	})
 }
 
@@ -195,7 +195,7 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 // the write connection (parsing SQL is a large part of a small insert's
 // cost in SQLite). The row is its own "requested" audit entry (see Audit),
 // which keeps the hot path to one table.
-func (s *DB) insertRequest(ctx context.Context, tx *sql.Tx, r *Request) error {
+func (s *DB) insertRequest(ctx context.Context, tx dbTx, r *Request) error {
 	_, err := tx.StmtContext(ctx, s.stmtInsertRequest).ExecContext(ctx,
 		r.ID, r.TeamID, r.ChannelID, r.RequesterID, r.ResponseURL, r.GroupJID, r.GroupSubject,
 		r.InviteCode, r.Goodbye, r.State, ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt),
@@ -213,15 +213,21 @@ const insertRequestSQL = `INSERT INTO requests (id, team_id, channel_id, request
 
 // Request returns the request with the given ID, or ErrNotFound.
 func (s *DB) Request(ctx context.Context, id string) (*Request, error) {
-	r, err := scanRequest(s.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	r, err := scanRequest(s.queryRow(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("get request %s: %w", id, err)
 	}
 	return r, err
 }
 
-func getRequestTx(ctx context.Context, tx *sql.Tx, id string) (*Request, error) {
-	r, err := scanRequest(tx.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+// getRequestTx reads a request inside a write transaction; with lock it
+// also locks the row (see Dialect.forUpdate) until the transaction ends.
+func getRequestTx(ctx context.Context, tx dbTx, id string, lock bool) (*Request, error) {
+	q := `SELECT ` + requestColumns + ` FROM requests WHERE id = ?`
+	if lock {
+		q += tx.dialect.forUpdate()
+	}
+	r, err := scanRequest(tx.queryRow(ctx, q, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("get request %s: %w", id, err)
 	}
@@ -250,8 +256,12 @@ type change struct {
 // it was with ErrConflict/ErrExpired when the change is refused.
 func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueue) (*Request, error) {
 	var out *Request
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		r, err := getRequestTx(ctx, tx, id)
+	err := s.inTx(ctx, func(tx dbTx) error {
+		// The row is read, checked and then written: it is locked for
+		// the rest of the transaction so that a concurrent transition of
+		// the same request (a second replica's click) waits for this one
+		// and then sees its result.
+		r, err := getRequestTx(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
@@ -271,18 +281,18 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 		set := append([]string{"state = ?", "updated_at = ?", "card_version = card_version + 1"}, c.set...)
 		args := append([]any{c.to, ms(c.now)}, c.args...)
 		args = append(args, id)
-		if _, err := tx.ExecContext(ctx, `UPDATE requests SET `+strings.Join(set, ", ")+` WHERE id = ?`, args...); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE requests SET `+strings.Join(set, ", ")+` WHERE id = ?`, args...); err != nil {
 			return fmt.Errorf("update request %s: %w", id, err)
 		}
 		if err := addAudit(ctx, tx, AuditEntry{RequestID: id, At: c.now, Actor: c.actor, Action: c.action, Detail: c.detail, GatewayStatus: c.status}); err != nil {
 			return err
 		}
 		if enqueue != nil {
-			if err := enqueue(ctx, tx); err != nil {
+			if err := enqueue(ctx, tx.Tx); err != nil {
 				return err
 			}
 		}
-		out, err = getRequestTx(ctx, tx, id)
+		out, err = getRequestTx(ctx, tx, id, false)
 		return err
 	})
 	return out, err
@@ -361,8 +371,8 @@ func (s *DB) Progress(ctx context.Context, id, note, detail string, status int, 
 // the call, "sent" or "unknown" after, "" when it failed for sure) with an
 // audit row.
 func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail string, status int, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE requests SET goodbye_state = ?, goodbye_id = ?, updated_at = ? WHERE id = ?`, state, messageID, ms(now), id); err != nil {
+	return s.inTx(ctx, func(tx dbTx) error {
+		if _, err := tx.exec(ctx, `UPDATE requests SET goodbye_state = ?, goodbye_id = ?, updated_at = ? WHERE id = ?`, state, messageID, ms(now), id); err != nil {
 			return fmt.Errorf("set goodbye state: %w", err)
 		}
 		action := "goodbye " + state
@@ -375,8 +385,8 @@ func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail s
 
 // SetLeaveUnknown records that a leave call's outcome is unknown.
 func (s *DB) SetLeaveUnknown(ctx context.Context, id, detail string, now time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE requests SET leave_unknown = 1, updated_at = ? WHERE id = ?`, ms(now), id); err != nil {
+	return s.inTx(ctx, func(tx dbTx) error {
+		if _, err := tx.exec(ctx, `UPDATE requests SET leave_unknown = 1, updated_at = ? WHERE id = ?`, ms(now), id); err != nil {
 			return fmt.Errorf("set leave unknown: %w", err)
 		}
 		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave unknown", Detail: detail})
@@ -413,8 +423,8 @@ func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*
 // reminded.
 func (s *DB) MarkReminded(ctx context.Context, id string, now time.Time) (bool, error) {
 	var done bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET reminded_at = ?, updated_at = ? WHERE id = ? AND state = ? AND reminded_at = 0`, ms(now), ms(now), id, Pending)
+	err := s.inTx(ctx, func(tx dbTx) error {
+		res, err := tx.exec(ctx, `UPDATE requests SET reminded_at = ?, updated_at = ? WHERE id = ? AND state = ? AND reminded_at = 0`, ms(now), ms(now), id, Pending)
 		if err != nil {
 			return fmt.Errorf("mark reminded: %w", err)
 		}
@@ -474,7 +484,7 @@ func (s *DB) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+strings.Join(where, " AND ")+
+	rows, err := s.queryRows(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+strings.Join(where, " AND ")+
 		fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT %d`, limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)

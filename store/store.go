@@ -1,8 +1,12 @@
 // Package store keeps waleave's requests and their audit trail in SQL:
-// SQLite (embedded, the default) through modernc.org/sqlite. Each exported
-// method is one transaction; a state change and its audit row are written
-// together, and callers can add their own writes (a River job) to the same
-// transaction through an Enqueue callback.
+// SQLite (embedded, the default) through modernc.org/sqlite, or PostgreSQL
+// through pgx's database/sql driver when several replicas share one
+// database. Both speak one set of queries, written with ? placeholders
+// and rebound for PostgreSQL in one place (see dialect.rebind); the few
+// places where the dialects differ say so. Each exported method is one
+// transaction; a state change and its audit row are written together, and
+// callers can add their own writes (a River job) to the same transaction
+// through an Enqueue callback.
 package store
 
 import (
@@ -17,7 +21,9 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
 
 //go:embed migrations
@@ -40,14 +46,19 @@ type Enqueue func(ctx context.Context, tx *sql.Tx) error
 
 // DB is the store. It is safe for concurrent use.
 type DB struct {
-	// write has one connection: SQLite allows one writer at a time, and
-	// queueing writers in Go is cheaper than SQLITE_BUSY retries.
+	dialect Dialect
+	// write has one connection on SQLite: SQLite allows one writer at a
+	// time, and queueing writers in Go is cheaper than SQLITE_BUSY
+	// retries. On PostgreSQL write, read and jobs are one pool.
 	write *sql.DB
-	// read serves queries concurrently thanks to WAL.
+	// read serves queries concurrently (thanks to WAL on SQLite).
 	read *sql.DB
-	// jobs is River's own pool (one connection, as riversqlite asks).
+	// jobs is River's own pool (one connection on SQLite, as riversqlite
+	// asks).
 	jobs *sql.DB
-	path string
+	// listen hands River dedicated connections for LISTEN (PostgreSQL
+	// only; nil on SQLite).
+	listen *pgxpool.Pool
 
 	stmtInsertRequest *sql.Stmt
 
@@ -56,14 +67,42 @@ type DB struct {
 	stopped chan struct{}
 }
 
-// Open opens (creating if needed) the database named by dsn, which is
-// "sqlite:PATH", and applies the embedded migrations.
+// Open opens the database named by dsn, "sqlite:PATH" (created if
+// needed) or "postgres://…" / "postgresql://…", and applies the embedded
+// migrations. Replicas opening one PostgreSQL database at the same time
+// migrate it once: the migrations run under an advisory lock.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	path, ok := strings.CutPrefix(dsn, "sqlite:")
-	if !ok || path == "" {
-		return nil, fmt.Errorf("open store: unsupported DATABASE_URL scheme (want sqlite:PATH)")
+	var s *DB
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		s, err = openSQLiteStore(strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s, err = openPostgresStore(ctx, dsn)
+	default:
+		return nil, errors.New("open store: unsupported DATABASE_URL scheme (want sqlite:PATH or postgres://…)")
 	}
-	s := &DB{path: path}
+	if err != nil {
+		return nil, err
+	}
+	s.creates, s.stopped = make(chan createOp, 1024), make(chan struct{})
+	go s.batchCreates()
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.stmtInsertRequest, err = s.write.PrepareContext(ctx, s.dialect.rebind(insertRequestSQL)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	return s, nil
+}
+
+func openSQLiteStore(path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open store: DATABASE_URL sqlite: needs a path")
+	}
+	s := &DB{dialect: SQLite}
 	var err error
 	if s.write, err = openSQLite(path, 1); err != nil {
 		return nil, err
@@ -77,17 +116,44 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.read.Close()
 		return nil, err
 	}
-	s.creates, s.stopped = make(chan createOp, 1024), make(chan struct{})
-	go s.batchCreates()
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if s.stmtInsertRequest, err = s.write.PrepareContext(ctx, insertRequestSQL); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
 	return s, nil
+}
+
+// openPostgresStore opens one database/sql pool for the store and River
+// (so a River job insert joins a store transaction as a plain *sql.Tx)
+// and a one-connection pgx pool from which River takes its LISTEN
+// connection. Errors never quote dsn: pgx redacts the password in its own.
+func openPostgresStore(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	// Enough for the HTTP handlers, the outbox and River's workers and
+	// maintenance; PostgreSQL's default max_connections (100) leaves room
+	// for several replicas.
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(5)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	// River hijacks the listener connection from this pool for good; it
+	// needs no more than one at a time.
+	cfg.MaxConns, cfg.MinConns = 1, 0
+	listen, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres listener pool: %w", err)
+	}
+	return &DB{dialect: PostgreSQL, write: db, read: db, jobs: db, listen: listen}, nil
 }
 
 // openSQLite opens one pool on the file with the settings every connection
@@ -117,6 +183,10 @@ func openSQLite(path string, conns int) (*sql.DB, error) {
 func (s *DB) Close() error {
 	close(s.creates)
 	<-s.stopped
+	if s.dialect == PostgreSQL {
+		s.listen.Close()
+		return s.write.Close()
+	}
 	return errors.Join(s.jobs.Close(), s.read.Close(), s.write.Close())
 }
 
@@ -129,66 +199,114 @@ func (s *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// JobPool is the pool River uses; River's transactions from InsertTx on the
-// store's own transactions work because both pools share the file.
+// Dialect is the SQL database behind the store.
+func (s *DB) Dialect() Dialect { return s.dialect }
+
+// SingleProcess reports whether only this process uses the database
+// (SQLite). Then whatever is marked in progress at start-up was left by a
+// process that died, and can be taken back at once; with PostgreSQL other
+// replicas may own it, and it must be left to time out.
+func (s *DB) SingleProcess() bool { return s.dialect == SQLite }
+
+// JobPool is the pool River uses. On SQLite it is a pool of its own;
+// River's InsertTx on the store's transactions works because both pools
+// share the file. On PostgreSQL it is the store's pool.
 func (s *DB) JobPool() *sql.DB { return s.jobs }
 
-// migrate applies, in lexical order, each embedded migration not yet
-// recorded in schema_migrations, each in its own transaction.
-func (s *DB) migrate(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+// ListenerPool is where River takes its LISTEN connection from on
+// PostgreSQL, so that a job inserted by any replica wakes the others at
+// once instead of at their next poll. It is nil on SQLite, which has no
+// LISTEN/NOTIFY.
+func (s *DB) ListenerPool() *pgxpool.Pool { return s.listen }
+
+// migrationLock is the PostgreSQL advisory lock key held while migrating
+// ("waleave" in ASCII).
+const migrationLock = 0x77616c65617665
+
+// WithMigrationLock runs fn while holding a database-wide lock, so that
+// replicas starting together migrate one after the other instead of
+// racing to create the same tables. On PostgreSQL it is a session
+// advisory lock on a connection of its own (released even if the process
+// dies); fn's queries use other connections. On SQLite, which one process
+// uses, it just runs fn.
+func (s *DB) WithMigrationLock(ctx context.Context, fn func(ctx context.Context) error) error {
+	if s.dialect != PostgreSQL {
+		return fn(ctx)
 	}
-	names, err := fs.Glob(migrations, "migrations/sqlite/*.sql")
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	defer func() {
+		// The unlock must run even when ctx has ended: a pooled
+		// connection would otherwise keep the lock.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, int64(migrationLock)); err != nil {
+			_ = conn.Raw(func(any) error { return errors.New("drop the connection") })
+		}
+	}()
+	return fn(ctx)
+}
+
+// migrate applies, in lexical order, each embedded migration of the
+// store's dialect not yet recorded in schema_migrations, each in its own
+// transaction, under the migration lock.
+func (s *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/"+string(s.dialect)+"/*.sql")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		if err := s.migrateOne(ctx, name); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
+	return s.WithMigrationLock(ctx, func(ctx context.Context) error {
+		if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
 		}
-	}
-	return nil
+		for _, name := range names {
+			if err := s.migrateOne(ctx, name); err != nil {
+				return fmt.Errorf("migrate %s: %w", name, err)
+			}
+		}
+		return nil
+	})
 }
 
 func (s *DB) migrateOne(ctx context.Context, name string) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
+	return s.inTx(ctx, func(tx dbTx) error {
+		var n int
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		body, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, time.Now().UnixMilli())
 		return err
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	body, err := fs.ReadFile(migrations, name)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, time.Now().UnixMilli()); err != nil {
-		return err
-	}
-	return tx.Commit()
+	})
 }
 
 // inTx runs fn in one write transaction.
-func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *DB) inTx(ctx context.Context, fn func(tx dbTx) error) error {
+	t, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	defer t.Rollback()
+	if err := fn(dbTx{Tx: t, dialect: s.dialect}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := t.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

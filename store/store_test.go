@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,12 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/store/storetest"
 )
 
-// mustOpen opens a fresh store in a temporary directory.
-func mustOpen(tb testing.TB) *store.DB {
+// mustOpen opens the store at dsn and closes it when tb ends.
+func mustOpen(tb testing.TB, dsn string) *store.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(tb.TempDir(), "waleave.db"))
+	db, err := store.Open(context.Background(), dsn)
 	require.NoError(tb, err)
 	tb.Cleanup(func() { db.Close() })
 	return db
@@ -39,244 +39,265 @@ func TestOpen_RejectsUnknownScheme(t *testing.T) {
 }
 
 func TestOpen_MigratesOnceAndReopens(t *testing.T) {
-	path := "sqlite:" + filepath.Join(t.TempDir(), "w.db")
-	db, err := store.Open(context.Background(), path)
-	require.NoError(t, err)
-	r := newRequest(t, db)
-	require.NoError(t, db.Close())
-	db, err = store.Open(context.Background(), path)
-	require.NoError(t, err)
-	defer db.Close()
-	got, err := db.Request(context.Background(), r.ID)
-	require.NoError(t, err)
-	require.Equal(t, store.Pending, got.State)
-	require.NoError(t, db.Ping(context.Background()))
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		db, err := store.Open(context.Background(), dsn)
+		require.NoError(t, err)
+		r := newRequest(t, db)
+		require.NoError(t, db.Close())
+		db, err = store.Open(context.Background(), dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		got, err := db.Request(context.Background(), r.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.Pending, got.State)
+		require.NoError(t, db.Ping(context.Background()))
+	})
 }
 
 func TestCreateRequest_RoundTripsAndAudits(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	r := newRequest(t, db)
-	got, err := db.Request(ctx, r.ID)
-	require.NoError(t, err)
-	require.Equal(t, "C1", got.ChannelID)
-	require.Equal(t, "bye", got.Goodbye)
-	require.True(t, got.ExpiresAt.Equal(t0.Add(24*time.Hour)))
-	require.Equal(t, 1, got.CardVersion)
-	require.Equal(t, 0, got.CardPostedVersion)
-	audit, err := db.Audit(ctx, r.ID)
-	require.NoError(t, err)
-	require.Len(t, audit, 1)
-	require.Equal(t, "requested", audit[0].Action)
-	require.Equal(t, "U1", audit[0].Actor)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		got, err := db.Request(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, "C1", got.ChannelID)
+		require.Equal(t, "bye", got.Goodbye)
+		require.True(t, got.ExpiresAt.Equal(t0.Add(24*time.Hour)))
+		require.Equal(t, 1, got.CardVersion)
+		require.Equal(t, 0, got.CardPostedVersion)
+		audit, err := db.Audit(ctx, r.ID)
+		require.NoError(t, err)
+		require.Len(t, audit, 1)
+		require.Equal(t, "requested", audit[0].Action)
+		require.Equal(t, "U1", audit[0].Actor)
 
-	_, err = db.Request(ctx, "nope")
-	require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = db.Request(ctx, "nope")
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
 }
 
 func TestCreateRequest_EnqueueFailureRollsBack(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	boom := errors.New("boom")
-	err := db.CreateRequest(ctx, r, func(context.Context, *sql.Tx) error { return boom })
-	require.ErrorIs(t, err, boom)
-	_, err = db.Request(ctx, r.ID)
-	require.ErrorIs(t, err, store.ErrNotFound)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		boom := errors.New("boom")
+		err := db.CreateRequest(ctx, r, func(context.Context, *sql.Tx) error { return boom })
+		require.ErrorIs(t, err, boom)
+		_, err = db.Request(ctx, r.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
 }
 
 func TestConfirm_OnceUnderConcurrency(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	r := newRequest(t, db)
-	var ok, conflict, enqueued atomic.Int32
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(time.Minute), func(context.Context, *sql.Tx) error {
-				enqueued.Add(1)
-				return nil
-			})
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, store.ErrConflict):
-				conflict.Add(1)
-			default:
-				t.Errorf("confirm: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	require.EqualValues(t, 1, ok.Load())
-	require.EqualValues(t, 19, conflict.Load())
-	require.EqualValues(t, 1, enqueued.Load())
-	got, err := db.Request(ctx, r.ID)
-	require.NoError(t, err)
-	require.Equal(t, store.Confirmed, got.State)
-	require.Equal(t, "U2", got.ConfirmedBy)
-	require.Equal(t, 2, got.CardVersion, "the confirmation bumps the card once")
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		var ok, conflict, enqueued atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(time.Minute), func(context.Context, *sql.Tx) error {
+					enqueued.Add(1)
+					return nil
+				})
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, store.ErrConflict):
+					conflict.Add(1)
+				default:
+					t.Errorf("confirm: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		require.EqualValues(t, 1, ok.Load())
+		require.EqualValues(t, 19, conflict.Load())
+		require.EqualValues(t, 1, enqueued.Load())
+		got, err := db.Request(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.Confirmed, got.State)
+		require.Equal(t, "U2", got.ConfirmedBy)
+		require.Equal(t, 2, got.CardVersion, "the confirmation bumps the card once")
+	})
 }
 
 func TestConfirm_RefusesExpired(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	r := newRequest(t, db)
-	_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(25*time.Hour), nil)
-	require.ErrorIs(t, err, store.ErrExpired)
-	got, _ := db.Request(ctx, r.ID)
-	require.Equal(t, store.Pending, got.State)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(25*time.Hour), nil)
+		require.ErrorIs(t, err, store.ErrExpired)
+		got, _ := db.Request(ctx, r.ID)
+		require.Equal(t, store.Pending, got.State)
+	})
 }
 
 func TestLifecycle_ConfirmStartFinish(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	r := newRequest(t, db)
-	_, err := db.Confirm(ctx, r.ID, "U2", t0, nil)
-	require.NoError(t, err)
-	got, err := db.Start(ctx, r.ID, t0)
-	require.NoError(t, err)
-	require.Equal(t, store.Running, got.State)
-	require.Equal(t, 1, got.Attempts)
-	got, err = db.Start(ctx, r.ID, t0)
-	require.NoError(t, err)
-	require.Equal(t, 2, got.Attempts)
-	require.NoError(t, db.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, "M1", "", 200, t0))
-	got, err = db.Finish(ctx, r.ID, store.Outcome{Code: "left", Success: true, WasAdmin: true, Status: 200}, t0)
-	require.NoError(t, err)
-	require.Equal(t, store.Done, got.State)
-	require.True(t, got.WasAdmin)
-	require.True(t, got.ReplyNeeded)
-	require.Equal(t, store.GoodbyeSent, got.GoodbyeState)
-	_, err = db.Cancel(ctx, r.ID, "U1", t0)
-	require.ErrorIs(t, err, store.ErrConflict)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		_, err := db.Confirm(ctx, r.ID, "U2", t0, nil)
+		require.NoError(t, err)
+		got, err := db.Start(ctx, r.ID, t0)
+		require.NoError(t, err)
+		require.Equal(t, store.Running, got.State)
+		require.Equal(t, 1, got.Attempts)
+		got, err = db.Start(ctx, r.ID, t0)
+		require.NoError(t, err)
+		require.Equal(t, 2, got.Attempts)
+		require.NoError(t, db.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, "M1", "", 200, t0))
+		got, err = db.Finish(ctx, r.ID, store.Outcome{Code: "left", Success: true, WasAdmin: true, Status: 200}, t0)
+		require.NoError(t, err)
+		require.Equal(t, store.Done, got.State)
+		require.True(t, got.WasAdmin)
+		require.True(t, got.ReplyNeeded)
+		require.Equal(t, store.GoodbyeSent, got.GoodbyeState)
+		_, err = db.Cancel(ctx, r.ID, "U1", t0)
+		require.ErrorIs(t, err, store.ErrConflict)
 
-	audit, err := db.Audit(ctx, r.ID)
-	require.NoError(t, err)
-	var actions []string
-	for _, e := range audit {
-		actions = append(actions, e.Action)
-	}
-	require.Equal(t, []string{"requested", "confirmed", "attempt", "attempt", "goodbye sent", "done"}, actions)
+		audit, err := db.Audit(ctx, r.ID)
+		require.NoError(t, err)
+		var actions []string
+		for _, e := range audit {
+			actions = append(actions, e.Action)
+		}
+		require.Equal(t, []string{"requested", "confirmed", "attempt", "attempt", "goodbye sent", "done"}, actions)
+	})
 }
 
 func TestCancelAndExpire(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	r := newRequest(t, db)
-	_, err := db.Expire(ctx, r.ID, t0.Add(time.Hour))
-	require.ErrorIs(t, err, store.ErrConflict, "not yet past its TTL")
-	got, err := db.Expire(ctx, r.ID, t0.Add(24*time.Hour))
-	require.NoError(t, err)
-	require.Equal(t, store.Expired, got.State)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		_, err := db.Expire(ctx, r.ID, t0.Add(time.Hour))
+		require.ErrorIs(t, err, store.ErrConflict, "not yet past its TTL")
+		got, err := db.Expire(ctx, r.ID, t0.Add(24*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, store.Expired, got.State)
 
-	r2 := newRequest(t, db)
-	got, err = db.Cancel(ctx, r2.ID, "U1", t0)
-	require.NoError(t, err)
-	require.Equal(t, store.Cancelled, got.State)
-	_, err = db.Confirm(ctx, r2.ID, "U2", t0, nil)
-	require.ErrorIs(t, err, store.ErrConflict)
+		r2 := newRequest(t, db)
+		got, err = db.Cancel(ctx, r2.ID, "U1", t0)
+		require.NoError(t, err)
+		require.Equal(t, store.Cancelled, got.State)
+		_, err = db.Confirm(ctx, r2.ID, "U2", t0, nil)
+		require.ErrorIs(t, err, store.ErrConflict)
+	})
 }
 
 func TestMarkReminded_Once(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	r := newRequest(t, db)
-	first, err := db.MarkReminded(ctx, r.ID, t0)
-	require.NoError(t, err)
-	second, err := db.MarkReminded(ctx, r.ID, t0)
-	require.NoError(t, err)
-	require.True(t, first)
-	require.False(t, second)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		first, err := db.MarkReminded(ctx, r.ID, t0)
+		require.NoError(t, err)
+		second, err := db.MarkReminded(ctx, r.ID, t0)
+		require.NoError(t, err)
+		require.True(t, first)
+		require.False(t, second)
+	})
 }
 
 func TestOutbox_OwedLeaseAndPost(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	r := newRequest(t, db)
-	got, err := db.Owed(ctx, t0, 10)
-	require.NoError(t, err)
-	require.Len(t, got, 1)
-	ok, err := db.Lease(ctx, r.ID, t0, t0.Add(30*time.Second))
-	require.NoError(t, err)
-	require.True(t, ok)
-	ok, err = db.Lease(ctx, r.ID, t0.Add(time.Second), t0.Add(31*time.Second))
-	require.NoError(t, err)
-	require.False(t, ok, "a leased row is not handed out twice")
-	again, err := db.Owed(ctx, t0.Add(time.Second), 10)
-	require.NoError(t, err)
-	require.Empty(t, again, "a leased row is not owed to other posters")
-	require.Equal(t, r.ID, got[0].ID)
-	require.Equal(t, "C1", got[0].ChannelID)
-	require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", r.CardVersion))
-	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
-	require.NoError(t, err)
-	require.Empty(t, again, "a posted card owes nothing")
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		got, err := db.Owed(ctx, t0, 10)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		ok, err := db.Lease(ctx, r.ID, t0, t0.Add(30*time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = db.Lease(ctx, r.ID, t0.Add(time.Second), t0.Add(31*time.Second))
+		require.NoError(t, err)
+		require.False(t, ok, "a leased row is not handed out twice")
+		again, err := db.Owed(ctx, t0.Add(time.Second), 10)
+		require.NoError(t, err)
+		require.Empty(t, again, "a leased row is not owed to other posters")
+		require.Equal(t, r.ID, got[0].ID)
+		require.Equal(t, "C1", got[0].ChannelID)
+		require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", r.CardVersion))
+		again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
+		require.NoError(t, err)
+		require.Empty(t, again, "a posted card owes nothing")
 
-	_, err = db.Cancel(ctx, r.ID, "U1", t0)
-	require.NoError(t, err)
-	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
-	require.NoError(t, err)
-	require.Len(t, again, 1, "a state change makes the card owed again")
-	posted, err := db.Request(ctx, r.ID)
-	require.NoError(t, err)
-	require.Equal(t, "111.222", posted.CardTS)
+		_, err = db.Cancel(ctx, r.ID, "U1", t0)
+		require.NoError(t, err)
+		again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
+		require.NoError(t, err)
+		require.Len(t, again, 1, "a state change makes the card owed again")
+		posted, err := db.Request(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, "111.222", posted.CardTS)
 
-	require.NoError(t, db.RetryOutboxAt(ctx, r.ID, t0.Add(2*time.Minute)))
-	again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
-	require.NoError(t, err)
-	require.Empty(t, again, "not before its retry time")
+		require.NoError(t, db.RetryOutboxAt(ctx, r.ID, t0.Add(2*time.Minute)))
+		again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
+		require.NoError(t, err)
+		require.Empty(t, again, "not before its retry time")
+	})
 }
 
 func TestListRequests_Filters(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	a := newRequest(t, db)
-	b := newRequest(t, db)
-	_, err := db.Cancel(ctx, b.ID, "U1", t0)
-	require.NoError(t, err)
-	got, err := db.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}})
-	require.NoError(t, err)
-	require.Len(t, got, 1)
-	require.Equal(t, a.ID, got[0].ID)
-	got, err = db.ListRequests(ctx, store.Filter{RequesterID: "U1"})
-	require.NoError(t, err)
-	require.Len(t, got, 2)
-	got, err = db.ListRequests(ctx, store.Filter{RequesterID: "U9"})
-	require.NoError(t, err)
-	require.Empty(t, got)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		a := newRequest(t, db)
+		b := newRequest(t, db)
+		_, err := db.Cancel(ctx, b.ID, "U1", t0)
+		require.NoError(t, err)
+		got, err := db.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, a.ID, got[0].ID)
+		got, err = db.ListRequests(ctx, store.Filter{RequesterID: "U1"})
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		got, err = db.ListRequests(ctx, store.Filter{RequesterID: "U9"})
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
 }
 
 func TestCreateRequest_ConcurrentCallsAllPersisted(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 200)
-	for i := 0; i < 200; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-			if i%50 == 0 {
-				r.ID = "RDUPLICATE" // all but the first of these must fail, alone
-			}
-			errs <- db.CreateRequest(ctx, r, nil)
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	failed := 0
-	for err := range errs {
-		if err != nil {
-			failed++
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		var wg sync.WaitGroup
+		errs := make(chan error, 200)
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+				if i%50 == 0 {
+					r.ID = "RDUPLICATE" // all but the first of these must fail, alone
+				}
+				errs <- db.CreateRequest(ctx, r, nil)
+			}(i)
 		}
-	}
-	require.Equal(t, 3, failed, "only the duplicate IDs fail")
-	all, err := db.ListRequests(ctx, store.Filter{})
-	require.NoError(t, err)
-	require.Len(t, all, 197)
+		wg.Wait()
+		close(errs)
+		failed := 0
+		for err := range errs {
+			if err != nil {
+				failed++
+			}
+		}
+		require.Equal(t, 3, failed, "only the duplicate IDs fail")
+		all, err := db.ListRequests(ctx, store.Filter{})
+		require.NoError(t, err)
+		require.Len(t, all, 197)
+	})
 }
 
 func TestNewID_OrderedAndUnique(t *testing.T) {
@@ -294,4 +315,98 @@ func TestNewID_OrderedAndUnique(t *testing.T) {
 		}
 		prev = id
 	}
+}
+
+// TestOpen_ReplicasStartingTogetherMigrateOnce opens one new PostgreSQL
+// database from several stores at once, as replicas of a fresh
+// deployment do: the migration lock lets each find the schema whole.
+func TestOpen_ReplicasStartingTogetherMigrateOnce(t *testing.T) {
+	dsn := storetest.Postgres(t)
+	var wg sync.WaitGroup
+	dbs := make([]*store.DB, 4)
+	errs := make([]error, len(dbs))
+	for i := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = store.Open(context.Background(), dsn)
+		}()
+	}
+	wg.Wait()
+	for i, db := range dbs {
+		require.NoError(t, errs[i])
+		t.Cleanup(func() { db.Close() })
+	}
+	r := newRequest(t, dbs[0])
+	got, err := dbs[3].Request(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, r.ID, got.ID)
+}
+
+// TestConfirm_OnceAcrossReplicas confirms one request through two stores
+// on the same database, as two replicas handling a double click do.
+func TestConfirm_OnceAcrossReplicas(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		a, b := mustOpen(t, dsn), mustOpen(t, dsn)
+		r := newRequest(t, a)
+		var ok, conflict, enqueued atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db := []*store.DB{a, b}[i%2]
+				_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(time.Minute), func(context.Context, *sql.Tx) error {
+					enqueued.Add(1)
+					return nil
+				})
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, store.ErrConflict):
+					conflict.Add(1)
+				default:
+					t.Errorf("confirm: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		require.EqualValues(t, 1, ok.Load())
+		require.EqualValues(t, 19, conflict.Load())
+		require.EqualValues(t, 1, enqueued.Load())
+	})
+}
+
+func TestOutbox_ExtendOnlyWhileHeld(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		held := t0.Add(45 * time.Second)
+		ok, err := db.Lease(ctx, r.ID, t0, held)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = db.Extend(ctx, r.ID, held, held.Add(time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok, "the holder extends its lease")
+		held = held.Add(time.Minute)
+
+		// The lease runs out and another poster takes the row.
+		ok, err = db.Lease(ctx, r.ID, held.Add(time.Second), held.Add(time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = db.Extend(ctx, r.ID, held, held.Add(2*time.Minute))
+		require.NoError(t, err)
+		require.False(t, ok, "a lost lease cannot be extended")
+
+		// Version 2 is still owed after version 1 is posted, yet no other
+		// poster may take the row: posting keeps the lease.
+		_, err = db.Cancel(ctx, r.ID, "U1", t0)
+		require.NoError(t, err)
+		require.NoError(t, db.CardPosted(ctx, r.ID, "1.2", 1))
+		again, err := db.Owed(ctx, held.Add(2*time.Second), 10)
+		require.NoError(t, err)
+		require.Empty(t, again, "posting keeps the lease until the poster releases it")
+	})
 }

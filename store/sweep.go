@@ -25,20 +25,20 @@ type Due struct {
 func (s *DB) DueWork(ctx context.Context, now, remindBefore time.Time, lead time.Duration) (Due, error) {
 	var d Due
 	var err error
-	if d.Expire, err = s.query(ctx, `state = ? AND expires_at <= ?`, Pending, ms(now)); err != nil {
+	if d.Expire, err = s.queryRequests(ctx, `state = ? AND expires_at <= ?`, Pending, ms(now)); err != nil {
 		return d, err
 	}
-	if d.Remind, err = s.query(ctx, `state = ? AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, Pending, ms(remindBefore), ms(now)); err != nil {
+	if d.Remind, err = s.queryRequests(ctx, `state = ? AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, Pending, ms(remindBefore), ms(now)); err != nil {
 		return d, err
 	}
-	if d.OpsRemind, err = s.query(ctx, `state = ? AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, Confirmed, ms(now.Add(lead))); err != nil {
+	if d.OpsRemind, err = s.queryRequests(ctx, `state = ? AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, Confirmed, ms(now.Add(lead))); err != nil {
 		return d, err
 	}
 	return d, nil
 }
 
-func (s *DB) query(ctx context.Context, where string, args ...any) ([]*Request, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where+` ORDER BY created_at LIMIT 500`, args...)
+func (s *DB) queryRequests(ctx context.Context, where string, args ...any) ([]*Request, error) {
+	rows, err := s.queryRows(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where+` ORDER BY created_at LIMIT 500`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query requests: %w", err)
 	}
@@ -57,7 +57,7 @@ func (s *DB) query(ctx context.Context, where string, args ...any) ([]*Request, 
 // UnmarkReminded undoes MarkReminded when the reminder could not be
 // posted, so the next sweep tries again.
 func (s *DB) UnmarkReminded(ctx context.Context, id string) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE requests SET reminded_at = 0 WHERE id = ?`, id)
+	_, err := s.exec(ctx, `UPDATE requests SET reminded_at = 0 WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unmark reminded: %w", err)
 	}
@@ -68,8 +68,8 @@ func (s *DB) UnmarkReminded(ctx context.Context, id string) error {
 // scheduled leave; it reports false when another sweep already did.
 func (s *DB) MarkOpsReminded(ctx context.Context, id string, now time.Time) (bool, error) {
 	var done bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET ops_reminded_at = ? WHERE id = ? AND ops_reminded_at = 0`, ms(now), id)
+	err := s.inTx(ctx, func(tx dbTx) error {
+		res, err := tx.exec(ctx, `UPDATE requests SET ops_reminded_at = ? WHERE id = ? AND ops_reminded_at = 0`, ms(now), id)
 		if err != nil {
 			return fmt.Errorf("mark ops reminded: %w", err)
 		}
@@ -84,7 +84,7 @@ func (s *DB) MarkOpsReminded(ctx context.Context, id string, now time.Time) (boo
 
 // UnmarkOpsReminded undoes MarkOpsReminded after a failed post.
 func (s *DB) UnmarkOpsReminded(ctx context.Context, id string) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE requests SET ops_reminded_at = 0 WHERE id = ?`, id)
+	_, err := s.exec(ctx, `UPDATE requests SET ops_reminded_at = 0 WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unmark ops reminded: %w", err)
 	}
@@ -94,7 +94,7 @@ func (s *DB) UnmarkOpsReminded(ctx context.Context, id string) error {
 // Meta returns a stored named value, or "" when unset.
 func (s *DB) Meta(ctx context.Context, key string) (string, error) {
 	var v string
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := s.queryRow(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -106,7 +106,7 @@ func (s *DB) Meta(ctx context.Context, key string) (string, error) {
 
 // SetMeta stores a named value.
 func (s *DB) SetMeta(ctx context.Context, key, value string) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := s.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	if err != nil {
 		return fmt.Errorf("set meta %s: %w", key, err)
 	}
