@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/slack-go/slack"
@@ -144,12 +146,32 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}}
 	b.outbox = newOutbox(b)
 
-	driver := riversqlite.New(db.JobPool())
+	// Both drivers work on *sql.Tx, so a job insert joins the store's
+	// transaction the same way on either database.
+	var driver riverdriver.Driver[*sql.Tx]
+	// With LISTEN/NOTIFY a job inserted by any replica wakes every
+	// replica's fetcher at once; polling is then only the fallback for a
+	// lost connection. SQLite has no LISTEN/NOTIFY: River polls, and a
+	// short poll keeps click → leave latency low (about 25 ms).
+	jobPoll := 50 * time.Millisecond
+	switch db.Dialect() {
+	case store.PostgreSQL:
+		driver = riverdatabasesql.NewWithPgxListener(db.JobPool(), db.ListenerPool())
+		jobPoll = time.Second
+	default:
+		driver = riversqlite.New(db.JobPool())
+	}
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
 		return nil, fmt.Errorf("river migrator: %w", err)
 	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+	// rivermigrate takes no lock of its own: replicas starting together
+	// would race to create River's tables.
+	err = db.WithMigrationLock(ctx, func(ctx context.Context) error {
+		_, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("migrate river: %w", err)
 	}
 	workers := river.NewWorkers()
@@ -157,18 +179,18 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	river.AddWorker(workers, &sweepWorker{b: b})
 	river.AddWorker(workers, &digestWorker{b: b})
 	river.AddWorker(workers, &directoryWorker{b: b})
-	jobPoll := 50 * time.Millisecond
 	b.jobs, err = river.NewClient(driver, &river.Config{
-		Logger: log.With("component", "river"),
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
-		// SQLite has no LISTEN/NOTIFY: River finds new jobs by polling, so
-		// a short poll keeps click → leave latency low (about 25 ms).
+		Logger:            log.With("component", "river"),
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: jobPoll,
 		// One attempt makes at most three gateway calls (promote, goodbye,
 		// leave) after a group lookup bounded by DetailsTimeout; keeping
 		// it short lets the rescuer re-run a job orphaned by a dead
-		// replica quickly.
+		// replica quickly. The rescuer (on the leader) looks every 30 s
+		// for jobs running longer than RescueStuckJobsAfter (34 s with the
+		// defaults), so a dead replica's job runs again on another within
+		// about a minute.
 		JobTimeout:           3*opts.GatewayTimeout + opts.DetailsTimeout + 5*time.Second,
 		RescueStuckJobsAfter: 3*opts.GatewayTimeout + opts.DetailsTimeout + 8*time.Second,
 		MaxAttempts:          25,
@@ -181,14 +203,31 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	return b, nil
 }
 
-// Start starts the job workers and the Slack outbox. Jobs that were
-// running, outbox leases held and River's leadership, when the previous
-// process died, are released at once:
-// with SQLite only one process uses the database, so a job left
-// "running" has no worker, and waiting for River's rescuer (which only
-// looks at jobs older than RescueStuckJobsAfter) would delay it.
+// Start starts the job workers and the Slack outbox. On SQLite, jobs
+// that were running, outbox leases held and River's leadership, when the
+// previous process died, are released at once: only one process uses the
+// database, so a job left "running" has no worker, and waiting for
+// River's rescuer (which only looks at jobs older than
+// RescueStuckJobsAfter) would delay it. On PostgreSQL all three may
+// belong to live replicas: a dead replica's jobs are left to the rescuer,
+// its leases and its leadership to run out.
 func (b *Bot) Start(ctx context.Context) error {
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if b.store.SingleProcess() {
+		if err := b.reclaim(ctx); err != nil {
+			return err
+		}
+	}
+	if err := b.jobs.Start(b.ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	b.outbox.start(b.ctx)
+	return nil
+}
+
+// reclaim takes back, at start-up, what a dead process left marked in
+// progress. Only for a single-process database (see Start).
+func (b *Bot) reclaim(ctx context.Context) error {
 	if _, err := b.store.JobPool().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
 		return fmt.Errorf("requeue orphaned jobs: %w", err)
 	}
@@ -197,14 +236,7 @@ func (b *Bot) Start(ctx context.Context) error {
 	if _, err := b.store.JobPool().ExecContext(ctx, `DELETE FROM river_leader`); err != nil {
 		return fmt.Errorf("clear stale leader: %w", err)
 	}
-	if err := b.store.ReleaseLeases(ctx); err != nil {
-		return err
-	}
-	if err := b.jobs.Start(b.ctx); err != nil {
-		return fmt.Errorf("start jobs: %w", err)
-	}
-	b.outbox.start(b.ctx)
-	return nil
+	return b.store.ReleaseLeases(ctx)
 }
 
 // Stop stops taking new jobs, lets running ones finish until ctx ends

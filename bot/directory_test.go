@@ -58,10 +58,15 @@ func (tb *testBot) requests(t *testing.T) []*store.Request {
 }
 
 // deliver brings one request's Slack messages up to date, as the outbox
-// does, without its scanner.
+// does (lease, then send), without its scanner.
 func (tb *testBot) deliver(id string) {
-	q := &channelQueue{items: make(chan string, 1), limiter: rate.NewLimiter(rate.Inf, 1)}
-	tb.outbox.deliver(context.Background(), q, id)
+	q := &channelQueue{items: make(chan leased, 1), limiter: rate.NewLimiter(rate.Inf, 1)}
+	now := tb.opts.Now()
+	until := now.Add(outboxLease)
+	if ok, err := tb.db.Lease(context.Background(), id, now, until); err != nil || !ok {
+		panic(fmt.Sprintf("lease %s: %v %v", id, ok, err))
+	}
+	tb.outbox.deliver(context.Background(), q, leased{id: id, until: until})
 }
 
 func TestCommand_NameResolvedFromDirectory(t *testing.T) {

@@ -32,18 +32,29 @@ type outbox struct {
 
 // channelQueue serialises one channel's messages behind its rate limiter.
 type channelQueue struct {
-	items   chan string
+	items   chan leased
 	limiter *rate.Limiter
+}
+
+// leased is a request whose outbox work this process has claimed until
+// the lease runs out.
+type leased struct {
+	id    string
+	until time.Time
 }
 
 const (
 	// outboxLease is how long a claimed row is left alone by other
-	// scanners; a channel queue holds at most what its rate can send in
-	// about a third of that.
-	outboxLease = 3 * time.Minute
-	// queuePerChannel bounds one channel's backlog in memory; the rest
-	// waits in the table.
-	queuePerChannel = 64
+	// scanners (other replicas). It is what a replica's death costs: its
+	// claimed messages go out from another replica once it runs out, so
+	// it stays well under a minute. The poster extends it before each
+	// send, so a message that waited in its queue, or behind a Slack rate
+	// limit, is never sent by two replicas.
+	outboxLease = 45 * time.Second
+	// queuePerChannel bounds one channel's backlog in memory (at Slack's
+	// one message a second, a third of the lease); the rest waits in the
+	// table.
+	queuePerChannel = 15
 )
 
 func newOutbox(b *Bot) *outbox {
@@ -121,11 +132,12 @@ func (o *outbox) dispatch(ctx context.Context, r store.OwedRef) {
 		return
 	}
 	now := o.b.opts.Now()
-	if ok, err := o.b.store.Lease(ctx, r.ID, now, now.Add(outboxLease)); err != nil || !ok {
+	until := now.Add(outboxLease)
+	if ok, err := o.b.store.Lease(ctx, r.ID, now, until); err != nil || !ok {
 		return
 	}
 	if q == nil {
-		q = &channelQueue{items: make(chan string, queuePerChannel), limiter: rate.NewLimiter(rate.Limit(o.b.opts.ChannelRate), 1)}
+		q = &channelQueue{items: make(chan leased, queuePerChannel), limiter: rate.NewLimiter(rate.Limit(o.b.opts.ChannelRate), 1)}
 		o.channels[r.ChannelID] = q
 		o.wg.Add(1)
 		go func() {
@@ -133,7 +145,7 @@ func (o *outbox) dispatch(ctx context.Context, r store.OwedRef) {
 			o.drain(ctx, r.ChannelID, q)
 		}()
 	}
-	q.items <- r.ID
+	q.items <- leased{id: r.ID, until: until}
 	o.inflight[r.ID] = true
 }
 
@@ -145,10 +157,10 @@ func (o *outbox) drain(ctx context.Context, channel string, q *channelQueue) {
 		select {
 		case <-ctx.Done():
 			return
-		case id := <-q.items:
-			o.deliver(ctx, q, id)
+		case item := <-q.items:
+			o.deliver(ctx, q, item)
 			o.mu.Lock()
-			delete(o.inflight, id)
+			delete(o.inflight, item.id)
 			o.mu.Unlock()
 			idle.Reset(time.Minute)
 		case <-idle.C:
@@ -166,14 +178,25 @@ func (o *outbox) drain(ctx context.Context, channel string, q *channelQueue) {
 
 // deliver brings one request's Slack messages up to date. It re-reads the
 // row so that several changes queued while waiting become one update.
-func (o *outbox) deliver(ctx context.Context, q *channelQueue, id string) {
+func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 	b := o.b
+	id := item.id
 	r, err := b.store.Request(ctx, id)
 	if err != nil {
 		b.log.Error("outbox read", "request", id, "err", err)
 		return
 	}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
+		// Renew the lease before each send; losing it means it ran out
+		// and another replica has the row now.
+		until := b.opts.Now().Add(outboxLease)
+		if ok, err := b.store.Extend(ctx, id, item.until, until); err != nil || !ok {
+			if err != nil {
+				b.log.Warn("outbox lease not renewed", "request", id, "err", err)
+			}
+			return
+		}
+		item.until = until
 		err := o.send(ctx, q, r)
 		if err == nil {
 			// A click may have changed the request while it was being
