@@ -47,8 +47,9 @@ type config struct {
 	DigestCron      string        `envconfig:"WALEAVE_DIGEST_CRON" default:"0 9 * * 1-5" desc:"cron spec for the ops digest"`
 	Timezone        string        `envconfig:"WALEAVE_TIMEZONE" default:"UTC" desc:"zone for the digest schedule and ops-channel times"`
 	DirectoryEvery  time.Duration `envconfig:"WALEAVE_DIRECTORY_REFRESH" default:"6h" desc:"how often the group list is refreshed"`
+	GatewayTimeout  time.Duration `envconfig:"WALEAVE_GATEWAY_TIMEOUT" default:"8s" desc:"bound on one gateway call; also sets how soon another replica re-runs a dead replica's leave"`
 
-	DatabaseURL string `envconfig:"DATABASE_URL" default:"sqlite:waleave.db" desc:"sqlite:PATH or postgres://…"`
+	DatabaseURL string `envconfig:"DATABASE_URL" default:"sqlite:waleave.db" desc:"sqlite:PATH, or postgres://… for several replicas"`
 	ListenAddr  string `envconfig:"LISTEN_ADDR" default:":3000" desc:"HTTP listen address"`
 	LogLevel    string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat   string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
@@ -155,8 +156,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			c.goodbye = g
 		}
 	}
-	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") || len(c.DatabaseURL) == len("sqlite:") {
-		bad("DATABASE_URL must be sqlite:PATH")
+	if c.GatewayTimeout < time.Second || c.GatewayTimeout > time.Minute {
+		bad("WALEAVE_GATEWAY_TIMEOUT must be between 1s and 1m")
+	}
+	if problem := checkDatabaseURL(c.DatabaseURL); problem != "" {
+		bad("DATABASE_URL %s", problem)
 	}
 	if err := c.level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad("LOG_LEVEL must be debug, info, warn or error")
@@ -213,11 +217,42 @@ func printConfigHelp(w io.Writer) error {
 	return envconfig.Usagef("", &config{}, w, envconfig.DefaultTableFormat)
 }
 
-// redactedDSN is DATABASE_URL safe to log (no password).
-func (c config) redactedDSN() string {
-	if u, err := url.Parse(c.DatabaseURL); err == nil && u.User != nil {
-		u.User = url.User(u.User.Username())
-		return u.String()
+// checkDatabaseURL says what is wrong with a DATABASE_URL ("" when
+// nothing is), without quoting it: a PostgreSQL URL may hold a password.
+func checkDatabaseURL(dsn string) string {
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		if path == "" {
+			return "must name a file: sqlite:PATH"
+		}
+		return ""
 	}
-	return c.DatabaseURL
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "must be sqlite:PATH or postgres://user:password@host:5432/database"
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return "must name the database: postgres://user:password@host:5432/database"
+	}
+	return ""
+}
+
+// redactedDSN is DATABASE_URL safe to log: no password, whether in the
+// URL's user part or in a password= parameter, and nothing of a URL that
+// cannot be read (it might hold one where the parser did not look).
+func (c config) redactedDSN() string {
+	if strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		return c.DatabaseURL
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		return "(unreadable DATABASE_URL)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "REDACTED")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }

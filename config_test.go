@@ -88,3 +88,38 @@ func TestRun_HelpListsVariables(t *testing.T) {
 	}
 	require.Error(t, run(t.Context(), []string{"frobnicate"}, envOf(nil), &out, &out))
 }
+
+func TestLoadConfig_DatabaseURL(t *testing.T) {
+	for dsn, ok := range map[string]bool{
+		"sqlite:/var/lib/waleave/w.db":                              true,
+		"postgres://waleave:pw@db:5432/waleave?sslmode=require":     true,
+		"postgresql://waleave@db/waleave":                           true,
+		"postgres:///waleave?host=/var/run/postgresql&user=waleave": true,
+		"sqlite:":                         false,
+		"postgres://waleave:pw@db:5432/":  false,
+		"mysql://waleave:pw@db/waleave":   false,
+		"waleave.db":                      false,
+		"postgres://waleave:pw@db:5432/w": true,
+	} {
+		env := validEnv()
+		env["DATABASE_URL"] = dsn
+		_, err := loadConfig(envOf(env))
+		if ok {
+			require.NoError(t, err, dsn)
+			continue
+		}
+		require.ErrorContains(t, err, "DATABASE_URL", dsn)
+		require.NotContains(t, err.Error(), "pw@", "the password is not quoted")
+	}
+}
+
+func TestRedactedDSN_HidesPasswords(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"sqlite:w.db": "sqlite:w.db",
+		"postgres://waleave:s3cret@db:5432/waleave?sslmode=require": "postgres://waleave@db:5432/waleave?sslmode=require",
+		"postgres://db/waleave?user=waleave&password=s3cret":        "postgres://db/waleave?password=REDACTED&user=waleave",
+		"postgres://waleave:s3cret@db:bad/waleave":                  "(unreadable DATABASE_URL)",
+	} {
+		require.Equal(t, want, config{DatabaseURL: dsn}.redactedDSN(), dsn)
+	}
+}

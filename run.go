@@ -96,7 +96,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		TwoPerson: cfg.TwoPerson, DefaultGoodbye: cfg.goodbye, RequestTTL: cfg.RequestTTL,
 		RemindAfter: cfg.RemindAfter, MaxAttempts: cfg.MaxAttempts, Location: cfg.location,
 		OpsChannel: cfg.OpsChannel, Digest: cfg.schedule, SweepEvery: sweepEvery(cfg),
-		DirectoryEvery: cfg.DirectoryEvery,
+		DirectoryEvery: cfg.DirectoryEvery, GatewayTimeout: cfg.GatewayTimeout,
 	})
 	if err != nil {
 		return err
