@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waleave/waleave/bot"
+	"github.com/waleave/waleave/store/storetest"
 )
 
 const (
@@ -56,8 +56,14 @@ type app struct {
 	stop  func()
 }
 
-// baseEnv is a complete configuration pointing at the fakes.
+// baseEnv is a complete configuration pointing at the fakes, on a new
+// SQLite database.
 func baseEnv(t *testing.T, sl *fakeSlack, gw *fakeGateway) map[string]string {
+	return baseEnvOn(t, sl, gw, storetest.SQLite(t))
+}
+
+// baseEnvOn is baseEnv on the database at dsn.
+func baseEnvOn(t *testing.T, sl *fakeSlack, gw *fakeGateway, dsn string) map[string]string {
 	return map[string]string{
 		"SLACK_BOT_TOKEN":       testBotToken,
 		"SLACK_SIGNING_SECRET":  testSecret,
@@ -67,7 +73,7 @@ func baseEnv(t *testing.T, sl *fakeSlack, gw *fakeGateway) map[string]string {
 		"WA_INSTANCE":           "1101000001",
 		"WA_TOKEN":              testWAToken,
 		"WALEAVE_ALLOWED_USERS": "U0REQ1,U0CNF2,U0CNF3",
-		"DATABASE_URL":          "sqlite:" + filepath.Join(t.TempDir(), "waleave.db"),
+		"DATABASE_URL":          dsn,
 		"LISTEN_ADDR":           "127.0.0.1:0",
 		"LOG_LEVEL":             "debug",
 	}
@@ -197,54 +203,56 @@ func TestE2E_LeaveFlowEachProvider(t *testing.T) {
 	for _, provider := range []string{"greenapi", "wawp", "ryzeapi"} {
 		t.Run(provider, func(t *testing.T) {
 			t.Parallel()
-			sl, gw := newFakeSlack(t), newFakeGateway(t, provider)
-			a := startApp(t, sl, gw, baseEnv(t, sl, gw))
+			storetest.Each(t, func(t *testing.T, dsn string) {
+				sl, gw := newFakeSlack(t), newFakeGateway(t, provider)
+				a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 
-			id, ts := a.requestCard("U0REQ1", "C1", testGroup+" Thanks everyone, goodbye!")
-			card := sl.cards()[0]
-			require.Equal(t, "C1", card.Form.Get("channel"))
-			blocks := unescapeJSON(card.Form.Get("blocks"))
-			for _, want := range []string{"leave_confirm", "leave_cancel", testGroup, "Thanks everyone, goodbye!", "<@U0REQ1>", `"style":"danger"`, `"confirm":`} {
-				require.Contains(t, blocks, want)
-			}
-			require.True(t, card.Auth == "Bearer "+testBotToken || card.Form.Get("token") == testBotToken, "the bot token authenticates the post")
-
-			status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
-			require.Equal(t, 200, status)
-			eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
-
-			reply := sl.threadReplies()[0]
-			require.Equal(t, ts, reply.Form.Get("thread_ts"))
-			text := strings.ToLower(reply.Form.Get("text"))
-			require.Contains(t, text, "left")
-			require.NotContains(t, text, "not left")
-			require.Contains(t, text, testGroup)
-
-			sends, leaves := gw.Calls("send"), gw.Calls("leave")
-			require.Len(t, sends, 1, "one goodbye")
-			require.Len(t, leaves, 1, "one leave")
-			require.Contains(t, sends[0].Body, "Thanks everyone, goodbye!")
-			all := gw.Calls("")
-			iSend, iLeave := -1, -1
-			for i, c := range all {
-				if c.Path == sends[0].Path && iSend < 0 {
-					iSend = i
+				id, ts := a.requestCard("U0REQ1", "C1", testGroup+" Thanks everyone, goodbye!")
+				card := sl.cards()[0]
+				require.Equal(t, "C1", card.Form.Get("channel"))
+				blocks := unescapeJSON(card.Form.Get("blocks"))
+				for _, want := range []string{"leave_confirm", "leave_cancel", testGroup, "Thanks everyone, goodbye!", "<@U0REQ1>", `"style":"danger"`, `"confirm":`} {
+					require.Contains(t, blocks, want)
 				}
-				if c.Path == leaves[0].Path {
-					iLeave = i
-				}
-			}
-			require.Less(t, iSend, iLeave, "goodbye before leave")
+				require.True(t, card.Auth == "Bearer "+testBotToken || card.Form.Get("token") == testBotToken, "the bot token authenticates the post")
 
-			eventually(t, 5*time.Second, func() bool {
-				for _, u := range sl.Calls("chat.update") {
-					if strings.Contains(strings.ToLower(u.Form.Get("blocks")), "done") && !strings.Contains(u.Form.Get("blocks"), "leave_confirm") {
-						return true
+				status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+				require.Equal(t, 200, status)
+				eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
+
+				reply := sl.threadReplies()[0]
+				require.Equal(t, ts, reply.Form.Get("thread_ts"))
+				text := strings.ToLower(reply.Form.Get("text"))
+				require.Contains(t, text, "left")
+				require.NotContains(t, text, "not left")
+				require.Contains(t, text, testGroup)
+
+				sends, leaves := gw.Calls("send"), gw.Calls("leave")
+				require.Len(t, sends, 1, "one goodbye")
+				require.Len(t, leaves, 1, "one leave")
+				require.Contains(t, sends[0].Body, "Thanks everyone, goodbye!")
+				all := gw.Calls("")
+				iSend, iLeave := -1, -1
+				for i, c := range all {
+					if c.Path == sends[0].Path && iSend < 0 {
+						iSend = i
+					}
+					if c.Path == leaves[0].Path {
+						iLeave = i
 					}
 				}
-				return false
-			}, "card not updated to its final state")
-			assertNoSecretsInSlack(t, sl)
+				require.Less(t, iSend, iLeave, "goodbye before leave")
+
+				eventually(t, 5*time.Second, func() bool {
+					for _, u := range sl.Calls("chat.update") {
+						if strings.Contains(strings.ToLower(u.Form.Get("blocks")), "done") && !strings.Contains(u.Form.Get("blocks"), "leave_confirm") {
+							return true
+						}
+					}
+					return false
+				}, "card not updated to its final state")
+				assertNoSecretsInSlack(t, sl)
+			})
 		})
 	}
 }
@@ -259,119 +267,131 @@ func assertNoSecretsInSlack(t *testing.T, sl *fakeSlack) {
 
 func TestE2E_CancelSendsNothing(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
-	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
-	status, _ := a.click("U0REQ1", "C1", "leave_cancel", id, ts)
-	require.Equal(t, 200, status)
-	eventually(t, 5*time.Second, func() bool {
-		for _, u := range sl.Calls("chat.update") {
-			if strings.Contains(strings.ToLower(u.Form.Get("blocks")), "cancelled") {
-				return true
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
+		id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+		status, _ := a.click("U0REQ1", "C1", "leave_cancel", id, ts)
+		require.Equal(t, 200, status)
+		eventually(t, 5*time.Second, func() bool {
+			for _, u := range sl.Calls("chat.update") {
+				if strings.Contains(strings.ToLower(u.Form.Get("blocks")), "cancelled") {
+					return true
+				}
 			}
-		}
-		return false
-	}, "card not updated to cancelled")
-	// A confirm after the cancel changes nothing.
-	status, _ = a.click("U0CNF2", "C1", "leave_confirm", id, ts)
-	require.Equal(t, 200, status)
-	eventually(t, 5*time.Second, func() bool { return len(sl.Calls("chat.postEphemeral")) == 1 }, "late click not answered")
-	time.Sleep(300 * time.Millisecond)
-	require.Empty(t, gw.Calls("leave"))
-	require.Empty(t, gw.Calls("send"))
+			return false
+		}, "card not updated to cancelled")
+		// A confirm after the cancel changes nothing.
+		status, _ = a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+		require.Equal(t, 200, status)
+		eventually(t, 5*time.Second, func() bool { return len(sl.Calls("chat.postEphemeral")) == 1 }, "late click not answered")
+		time.Sleep(300 * time.Millisecond)
+		require.Empty(t, gw.Calls("leave"))
+		require.Empty(t, gw.Calls("send"))
+	})
 }
 
 func TestE2E_ConcurrentClicksLeaveOnce(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "ryzeapi")
-	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
-	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" bye")
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			status, _ := a.click([]string{"U0REQ1", "U0CNF2", "U0CNF3"}[i%3], "C1", "leave_confirm", id, ts)
-			if status != 200 {
-				t.Errorf("click %d: status %d", i, status)
-			}
-		}(i)
-	}
-	wg.Wait()
-	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) >= 1 }, "no reply")
-	time.Sleep(500 * time.Millisecond)
-	require.Len(t, gw.Calls("leave"), 1)
-	require.Len(t, gw.Calls("send"), 1)
-	require.Len(t, sl.threadReplies(), 1)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "ryzeapi")
+		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
+		id, ts := a.requestCard("U0REQ1", "C1", testGroup+" bye")
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				status, _ := a.click([]string{"U0REQ1", "U0CNF2", "U0CNF3"}[i%3], "C1", "leave_confirm", id, ts)
+				if status != 200 {
+					t.Errorf("click %d: status %d", i, status)
+				}
+			}(i)
+		}
+		wg.Wait()
+		eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) >= 1 }, "no reply")
+		time.Sleep(500 * time.Millisecond)
+		require.Len(t, gw.Calls("leave"), 1)
+		require.Len(t, gw.Calls("send"), 1)
+		require.Len(t, sl.threadReplies(), 1)
+	})
 }
 
 func TestE2E_SignaturesRejected(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
-	form := url.Values{"command": {"/wa-leave"}, "text": {testGroup}, "user_id": {"U0REQ1"}, "channel_id": {"C1"}}
-	cases := map[string]func(req *http.Request, body []byte){
-		"forged": func(req *http.Request, body []byte) {
-			ts := time.Now()
-			req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts.Unix(), 10))
-			req.Header.Set("X-Slack-Signature", bot.Sign("wrong-secret", ts, body))
-		},
-		"stale": func(req *http.Request, body []byte) {
-			ts := time.Now().Add(-6 * time.Minute)
-			req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts.Unix(), 10))
-			req.Header.Set("X-Slack-Signature", bot.Sign(testSecret, ts, body))
-		},
-		"missing": func(req *http.Request, body []byte) {},
-	}
-	for name, sign := range cases {
-		for _, path := range []string{"/slack/commands", "/slack/interactions"} {
-			status, _ := a.post(path, form, sign)
-			require.Equal(t, http.StatusUnauthorized, status, "%s %s", name, path)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
+		form := url.Values{"command": {"/wa-leave"}, "text": {testGroup}, "user_id": {"U0REQ1"}, "channel_id": {"C1"}}
+		cases := map[string]func(req *http.Request, body []byte){
+			"forged": func(req *http.Request, body []byte) {
+				ts := time.Now()
+				req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+				req.Header.Set("X-Slack-Signature", bot.Sign("wrong-secret", ts, body))
+			},
+			"stale": func(req *http.Request, body []byte) {
+				ts := time.Now().Add(-6 * time.Minute)
+				req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+				req.Header.Set("X-Slack-Signature", bot.Sign(testSecret, ts, body))
+			},
+			"missing": func(req *http.Request, body []byte) {},
 		}
-	}
-	time.Sleep(300 * time.Millisecond)
-	require.Empty(t, sl.Calls(""), "nothing was sent to Slack")
-	require.Empty(t, gw.Calls("send"), "no goodbye was sent")
-	require.Empty(t, gw.Calls("leave"), "no group was left")
+		for name, sign := range cases {
+			for _, path := range []string{"/slack/commands", "/slack/interactions"} {
+				status, _ := a.post(path, form, sign)
+				require.Equal(t, http.StatusUnauthorized, status, "%s %s", name, path)
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+		require.Empty(t, sl.Calls(""), "nothing was sent to Slack")
+		require.Empty(t, gw.Calls("send"), "no goodbye was sent")
+		require.Empty(t, gw.Calls("leave"), "no group was left")
+	})
 }
 
 func TestE2E_UnauthorizedUserRefused(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
-	status, body := a.command("U0BAD9", "C1", testGroup)
-	require.Equal(t, 200, status)
-	require.Contains(t, body, "ephemeral")
-	require.NotRegexp(t, requestIDPattern, body)
-	time.Sleep(300 * time.Millisecond)
-	require.Empty(t, sl.cards())
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
+		status, body := a.command("U0BAD9", "C1", testGroup)
+		require.Equal(t, 200, status)
+		require.Contains(t, body, "ephemeral")
+		require.NotRegexp(t, requestIDPattern, body)
+		time.Sleep(300 * time.Millisecond)
+		require.Empty(t, sl.cards())
+	})
 }
 
 func TestE2E_DenyByDefault(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	env := baseEnv(t, sl, gw)
-	delete(env, "WALEAVE_ALLOWED_USERS")
-	a := startApp(t, sl, gw, env)
-	status, body := a.command("U0REQ1", "C1", testGroup)
-	require.Equal(t, 200, status)
-	require.Contains(t, body, "WALEAVE_ALLOWED_USERS")
-	time.Sleep(200 * time.Millisecond)
-	require.Empty(t, sl.cards())
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		env := baseEnvOn(t, sl, gw, dsn)
+		delete(env, "WALEAVE_ALLOWED_USERS")
+		a := startApp(t, sl, gw, env)
+		status, body := a.command("U0REQ1", "C1", testGroup)
+		require.Equal(t, 200, status)
+		require.Contains(t, body, "WALEAVE_ALLOWED_USERS")
+		time.Sleep(200 * time.Millisecond)
+		require.Empty(t, sl.cards())
+	})
 }
 
 func TestE2E_BadInputRecordsNothing(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
-	for _, text := range []string{"", "--bogus " + testGroup, testGroup + " --bogus", "12@g.us"} {
-		status, body := a.command("U0REQ1", "C1", text)
-		require.Equal(t, 200, status)
-		require.Contains(t, body, "ephemeral", text)
-		require.NotRegexp(t, requestIDPattern, body, text)
-	}
-	time.Sleep(200 * time.Millisecond)
-	require.Empty(t, sl.cards())
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
+		for _, text := range []string{"", "--bogus " + testGroup, testGroup + " --bogus", "12@g.us"} {
+			status, body := a.command("U0REQ1", "C1", text)
+			require.Equal(t, 200, status)
+			require.Contains(t, body, "ephemeral", text)
+			require.NotRegexp(t, requestIDPattern, body, text)
+		}
+		time.Sleep(200 * time.Millisecond)
+		require.Empty(t, sl.cards())
+	})
 }
 
 func TestE2E_GatewayOutcomes(t *testing.T) {
@@ -399,33 +419,37 @@ func TestE2E_GatewayOutcomes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sl, gw := newFakeSlack(t), newFakeGateway(t, tc.provider)
-			gw.leave = tc.leave
-			env := baseEnv(t, sl, gw)
-			env["WALEAVE_MAX_ATTEMPTS"] = "2"
-			a := startApp(t, sl, gw, env)
-			id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
-			status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
-			require.Equal(t, 200, status)
-			eventually(t, 15*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
-			text := strings.ToLower(sl.threadReplies()[0].Form.Get("text"))
-			require.Contains(t, text, tc.phrase)
-			require.Contains(t, text, testGroup)
-			require.Len(t, gw.Calls("leave"), tc.leaves)
-			assertNoSecretsInSlack(t, sl)
+			storetest.Each(t, func(t *testing.T, dsn string) {
+				sl, gw := newFakeSlack(t), newFakeGateway(t, tc.provider)
+				gw.leave = tc.leave
+				env := baseEnvOn(t, sl, gw, dsn)
+				env["WALEAVE_MAX_ATTEMPTS"] = "2"
+				a := startApp(t, sl, gw, env)
+				id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+				status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+				require.Equal(t, 200, status)
+				eventually(t, 15*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
+				text := strings.ToLower(sl.threadReplies()[0].Form.Get("text"))
+				require.Contains(t, text, tc.phrase)
+				require.Contains(t, text, testGroup)
+				require.Len(t, gw.Calls("leave"), tc.leaves)
+				assertNoSecretsInSlack(t, sl)
+			})
 		})
 	}
 }
 
 func TestE2E_NotInChannel(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	sl.errFor["C404"] = "not_in_channel"
-	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
-	status, _ := a.command("U0REQ1", "C404", testGroup)
-	require.Equal(t, 200, status)
-	eventually(t, 5*time.Second, func() bool { return len(sl.Calls("response_url")) == 1 }, "requester not told")
-	require.Contains(t, sl.Calls("response_url")[0].Form.Get("body"), "invite")
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl.errFor["C404"] = "not_in_channel"
+		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
+		status, _ := a.command("U0REQ1", "C404", testGroup)
+		require.Equal(t, 200, status)
+		eventually(t, 5*time.Second, func() bool { return len(sl.Calls("response_url")) == 1 }, "requester not told")
+		require.Contains(t, sl.Calls("response_url")[0].Form.Get("body"), "invite")
+	})
 }
 
 // TestE2E_CrashDuringLeave kills the program hard while the leave call is
@@ -542,48 +566,50 @@ func dumpJobs(t *testing.T, dsn string) string {
 // the reminder, the expiry and the scheduled leave each happen once, and
 // the leave not before its time.
 func TestE2E_ScheduledWorkSurvivesRestart(t *testing.T) {
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	env := baseEnv(t, sl, gw)
-	env["WALEAVE_REQUEST_TTL"] = "8s"
-	env["WALEAVE_REMIND_AFTER"] = "2s"
-	a := startApp(t, sl, gw, env)
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		env := baseEnvOn(t, sl, gw, dsn)
+		env["WALEAVE_REQUEST_TTL"] = "8s"
+		env["WALEAVE_REMIND_AFTER"] = "2s"
+		a := startApp(t, sl, gw, env)
 
-	idle, idleTS := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
-	runAt := time.Now().Add(7 * time.Second).Truncate(time.Second)
-	sched, schedTS := a.requestCard("U0REQ1", "C2", "11001234567-1587570015@g.us --no-goodbye --at "+runAt.UTC().Format(time.RFC3339))
-	status, _ := a.click("U0CNF2", "C2", "leave_confirm", sched, schedTS)
-	require.Equal(t, 200, status)
-	_ = idle
+		idle, idleTS := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+		runAt := time.Now().Add(7 * time.Second).Truncate(time.Second)
+		sched, schedTS := a.requestCard("U0REQ1", "C2", "11001234567-1587570015@g.us --no-goodbye --at "+runAt.UTC().Format(time.RFC3339))
+		status, _ := a.click("U0CNF2", "C2", "leave_confirm", sched, schedTS)
+		require.Equal(t, 200, status)
+		_ = idle
 
-	a.stop()
-	a.stop = nil
-	time.Sleep(500 * time.Millisecond)
-	require.Empty(t, gw.Calls("leave"), "nothing left before its time")
-	startApp(t, sl, gw, env)
+		a.stop()
+		a.stop = nil
+		time.Sleep(500 * time.Millisecond)
+		require.Empty(t, gw.Calls("leave"), "nothing left before its time")
+		startApp(t, sl, gw, env)
 
-	eventually(t, 20*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "scheduled leave did not run")
-	require.False(t, gw.Calls("leave")[0].At.Before(runAt), "left at %s, before %s", gw.Calls("leave")[0].At, runAt)
-	eventually(t, 10*time.Second, func() bool {
-		for _, u := range sl.Calls("chat.update") {
-			if u.Form.Get("ts") == idleTS && strings.Contains(strings.ToLower(u.Form.Get("blocks")), "expired") {
-				return true
+		eventually(t, 20*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "scheduled leave did not run")
+		require.False(t, gw.Calls("leave")[0].At.Before(runAt), "left at %s, before %s", gw.Calls("leave")[0].At, runAt)
+		eventually(t, 10*time.Second, func() bool {
+			for _, u := range sl.Calls("chat.update") {
+				if u.Form.Get("ts") == idleTS && strings.Contains(strings.ToLower(u.Form.Get("blocks")), "expired") {
+					return true
+				}
+			}
+			return false
+		}, "unconfirmed request did not expire")
+		time.Sleep(1500 * time.Millisecond)
+
+		var reminders, outcomes int
+		for _, r := range sl.threadReplies() {
+			switch r.Form.Get("thread_ts") {
+			case idleTS:
+				reminders++
+				require.Contains(t, r.Form.Get("text"), "<@U0REQ1>")
+			case schedTS:
+				outcomes++
 			}
 		}
-		return false
-	}, "unconfirmed request did not expire")
-	time.Sleep(1500 * time.Millisecond)
-
-	var reminders, outcomes int
-	for _, r := range sl.threadReplies() {
-		switch r.Form.Get("thread_ts") {
-		case idleTS:
-			reminders++
-			require.Contains(t, r.Form.Get("text"), "<@U0REQ1>")
-		case schedTS:
-			outcomes++
-		}
-	}
-	require.Equal(t, 1, reminders, "one reminder")
-	require.Equal(t, 1, outcomes, "one outcome reply")
-	require.Len(t, gw.Calls("leave"), 1, "one leave")
+		require.Equal(t, 1, reminders, "one reminder")
+		require.Equal(t, 1, outcomes, "one outcome reply")
+		require.Len(t, gw.Calls("leave"), 1, "one leave")
+	})
 }
