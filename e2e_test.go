@@ -463,37 +463,7 @@ func TestE2E_CrashDuringLeave(t *testing.T) {
 	gw.block = make(chan struct{})
 	env := baseEnv(t, sl, gw)
 
-	start := func() (*exec.Cmd, string, *syncBuffer) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "WALEAVE_E2E_CHILD=1")
-		for k, v := range env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		logs := &syncBuffer{}
-		stderr, err := cmd.StderrPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
-		addr := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			sent := false
-			for sc.Scan() {
-				logs.Write(append(sc.Bytes(), '\n'))
-				if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil && !sent {
-					addr <- m[1]
-					sent = true
-				}
-			}
-		}()
-		select {
-		case a := <-addr:
-			return cmd, "http://" + a, logs
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatalf("child did not start: %s", logs.String())
-		}
-		return nil, "", nil
-	}
+	start := func() (*exec.Cmd, string, *syncBuffer) { return startChild(t, env) }
 
 	child, u, logs := start()
 	a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
@@ -528,6 +498,43 @@ func TestE2E_CrashDuringLeave(t *testing.T) {
 	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
 }
 
+// startChild runs the program as a child process (the test binary, see
+// TestMain) with env added to this process's environment, and waits
+// until it serves; it returns the process, its base URL and its logs.
+// Unlike startApp's, a child can be killed with SIGKILL.
+func startChild(t *testing.T, env map[string]string) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "WALEAVE_E2E_CHILD=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &syncBuffer{}
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			logs.Write(append(sc.Bytes(), '\n'))
+			if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				addr <- m[1]
+				sent = true
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return cmd, "http://" + a, logs
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("child did not start: %s", logs.String())
+	}
+	return nil, "", nil
+}
+
 // unescapeJSON undoes encoding/json's HTML escaping of <, > and &, so
 // assertions can look for mrkdwn such as <@U…>.
 func unescapeJSON(s string) string {
@@ -536,14 +543,18 @@ func unescapeJSON(s string) string {
 
 // dumpJobs describes River's jobs and the requests, for failure messages.
 func dumpJobs(t *testing.T, dsn string) string {
-	db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:"))
+	driver, source, errorsText := "sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:"), "coalesce(errors, '')"
+	if !strings.HasPrefix(dsn, "sqlite:") {
+		driver, source, errorsText = "pgx", dsn, "coalesce(errors::text, '')"
+	}
+	db, err := sql.Open(driver, source)
 	if err != nil {
 		return err.Error()
 	}
 	defer db.Close()
 	var sb strings.Builder
 	for _, q := range []string{
-		`SELECT id || ' ' || kind || ' ' || state || ' attempt=' || attempt || ' scheduled=' || scheduled_at || ' errors=' || coalesce(errors, '') FROM river_job`,
+		`SELECT id || ' ' || kind || ' ' || state || ' attempt=' || attempt || ' scheduled=' || scheduled_at || ' errors=' || ` + errorsText + ` FROM river_job`,
 		`SELECT id || ' ' || state || ' goodbye=' || goodbye_state || ' attempts=' || attempts || ' outcome=' || outcome FROM requests`,
 	} {
 		rows, err := db.Query(q)

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/store/storetest"
+)
+
+// Several replicas on one PostgreSQL database, as a Deployment with two
+// or more pods runs them: the same fakes stand for Slack and the gateway
+// behind every replica, so their calls add up as Slack and WhatsApp would
+// see them.
+
+// TestE2E_Replicas_ClicksOnBothLeaveOnce sends a command to one replica
+// and twenty confirm clicks, from three people, split across two: one
+// leave, one goodbye, one card and one thread reply.
+func TestE2E_Replicas_ClicksOnBothLeaveOnce(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
+	a := startApp(t, sl, gw, env)
+	b := startApp(t, sl, gw, env)
+
+	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" bye all")
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replica := []*app{a, b}[i%2]
+			status, _ := replica.click([]string{"U0REQ1", "U0CNF2", "U0CNF3"}[i%3], "C1", "leave_confirm", id, ts)
+			if status != 200 {
+				t.Errorf("click %d: status %d", i, status)
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, 15*time.Second, func() bool { return len(sl.threadReplies()) >= 1 }, "no outcome reply")
+	// Long enough for a second job, had there been one, to be fetched
+	// (LISTEN wakes the other replica at once) and to call the gateway.
+	time.Sleep(1500 * time.Millisecond)
+	require.Len(t, gw.Calls("leave"), 1, "one leave")
+	require.Len(t, gw.Calls("send"), 1, "one goodbye")
+	require.Len(t, sl.threadReplies(), 1, "one thread reply")
+	require.Len(t, sl.cards(), 1, "one card")
+	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
+	// 19 clicks were refused, each with one ephemeral answer from the
+	// replica that took it.
+	eventually(t, 5*time.Second, func() bool { return len(sl.Calls("chat.postEphemeral")) == 19 }, "refused clicks not answered: %d", len(sl.Calls("chat.postEphemeral")))
+}
+
+// TestE2E_Replicas_KilledMidLeaveFinishedByAnother kills the replica that
+// is waiting on the gateway's leave call (SIGKILL: no shutdown, its job
+// stays "running" and it stays River's leader until its lease runs out)
+// and checks that the other replica carries the request through: one
+// goodbye, one outcome reply.
+//
+// The survivor runs with WALEAVE_GATEWAY_TIMEOUT=1s so that River's
+// rescuer takes a job running for 13 s as orphaned (34 s with the
+// default 8 s); the rescuer passes every 30 s and the survivor must first
+// wait for the dead leader's lease, so with the defaults this takes
+// about a minute, here about 20 to 45 seconds.
+func TestE2E_Replicas_KilledMidLeaveFinishedByAnother(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process and waits for River's rescuer")
+	}
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	gw.block = make(chan struct{})
+	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
+
+	child, u, childLogs := startChild(t, env)
+	defer func() {
+		if child.ProcessState == nil {
+			_ = child.Process.Kill()
+			_ = child.Wait()
+		}
+	}()
+	a := &app{t: t, url: u, slack: sl, gw: gw, logs: childLogs}
+	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" so long")
+	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+	require.Equal(t, 200, status)
+	eventually(t, 10*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "leave not started")
+
+	survivorEnv := map[string]string{"WALEAVE_GATEWAY_TIMEOUT": "1s"}
+	for k, v := range env {
+		if _, set := survivorEnv[k]; !set {
+			survivorEnv[k] = v
+		}
+	}
+	b := startApp(t, sl, gw, survivorEnv)
+
+	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+	_ = child.Wait()
+	killed := time.Now()
+	close(gw.block) // the gateway answers promptly from now on
+
+	deadline := killed.Add(60 * time.Second)
+	for len(sl.threadReplies()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(sl.threadReplies()) == 0 {
+		t.Fatalf("request not completed within 60s of the replica's death:\n%s\njobs:\n%s", b.logs.String(), dumpJobs(t, env["DATABASE_URL"]))
+	}
+	t.Logf("outcome reply %.1fs after the replica was killed", time.Since(killed).Seconds())
+	time.Sleep(time.Second)
+	require.Len(t, gw.Calls("send"), 1, "one goodbye: the dead replica's is not sent again")
+	require.Len(t, sl.threadReplies(), 1, "one reply")
+	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
+	require.NotContains(t, childLogs.String(), testWAToken)
+}
+
+// TestE2E_Replicas_DigestAndReminderOnce runs two replicas with a digest
+// due every two seconds and a request awaiting confirmation: each due
+// digest is posted once (River runs periodic jobs on its leader only),
+// and the request's reminder is posted once.
+func TestE2E_Replicas_DigestAndReminderOnce(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
+	env["WALEAVE_OPS_CHANNEL"] = "C0OPS"
+	env["WALEAVE_DIGEST_CRON"] = "@every 2s"
+	env["WALEAVE_REMIND_AFTER"] = "2s"
+	a := startApp(t, sl, gw, env)
+	startApp(t, sl, gw, env)
+
+	_, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+	digests := func() []slackCall {
+		var out []slackCall
+		for _, c := range sl.Calls("chat.postMessage") {
+			if c.Form.Get("channel") == "C0OPS" && strings.Contains(c.Form.Get("text"), "digest") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	eventually(t, 15*time.Second, func() bool { return len(digests()) >= 1 }, "no digest")
+	first := digests()[0].At
+	time.Sleep(7 * time.Second)
+	got := digests()
+	elapsed := got[len(got)-1].At.Sub(first)
+	require.GreaterOrEqual(t, len(got), 3, "a digest every two seconds")
+	// Due times fall on whole seconds, so two may be a little under two
+	// seconds apart.
+	require.LessOrEqual(t, len(got), int((elapsed+time.Second)/(2*time.Second))+1, "no more digests than were due")
+	for i := 1; i < len(got); i++ {
+		require.Greater(t, got[i].At.Sub(got[i-1].At), time.Second, "digest %d follows %d at once: posted twice", i, i-1)
+	}
+
+	var reminders int
+	for _, r := range sl.threadReplies() {
+		if r.Form.Get("thread_ts") == ts && strings.Contains(r.Form.Get("text"), "<@U0REQ1>") {
+			reminders++
+		}
+	}
+	require.Equal(t, 1, reminders, "one reminder")
+}
