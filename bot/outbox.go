@@ -156,7 +156,14 @@ func (o *outbox) drain(ctx context.Context, channel string, q *channelQueue) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			for {
+				select {
+				case item := <-q.items:
+					o.release(item)
+				default:
+					return
+				}
+			}
 		case item := <-q.items:
 			o.deliver(ctx, q, item)
 			o.mu.Lock()
@@ -181,6 +188,11 @@ func (o *outbox) drain(ctx context.Context, channel string, q *channelQueue) {
 func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 	b := o.b
 	id := item.id
+	defer func() {
+		if ctx.Err() != nil {
+			o.release(item)
+		}
+	}()
 	r, err := b.store.Request(ctx, id)
 	if err != nil {
 		b.log.Error("outbox read", "request", id, "err", err)
@@ -232,6 +244,17 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			_ = b.store.RetryOutboxAt(ctx, id, b.opts.Now().Add(backoff(2*time.Second, attempt+1)))
 			return
 		}
+	}
+}
+
+// release gives back a row claimed by a process that is stopping, so
+// another replica sends its messages at once rather than when the lease
+// runs out. The lease is dropped only if it is still the one item holds.
+func (o *outbox) release(item leased) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := o.b.store.Extend(ctx, item.id, item.until, time.Time{}); err != nil {
+		o.b.log.Warn("outbox lease not released", "request", item.id, "err", err)
 	}
 }
 

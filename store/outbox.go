@@ -53,7 +53,8 @@ func (s *DB) Lease(ctx context.Context, id string, now, until time.Time) (bool, 
 // out at held to until, and reports false when the row's lease is no
 // longer held (it ran out and another poster took the row, or it was
 // released). A poster extends before each send, so a message is never
-// sent by two posters at once however long it waited in its queue.
+// sent by two posters at once however long it waited in its queue. A
+// zero until releases the lease.
 func (s *DB) Extend(ctx context.Context, id string, held, until time.Time) (bool, error) {
 	res, err := s.exec(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ? AND outbox_lease = ?`, ms(until), id, ms(held))
 	if err != nil {

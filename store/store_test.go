@@ -408,5 +408,12 @@ func TestOutbox_ExtendOnlyWhileHeld(t *testing.T) {
 		again, err := db.Owed(ctx, held.Add(2*time.Second), 10)
 		require.NoError(t, err)
 		require.Empty(t, again, "posting keeps the lease until the poster releases it")
+
+		ok, err = db.Extend(ctx, r.ID, held.Add(time.Minute), time.Time{})
+		require.NoError(t, err)
+		require.True(t, ok, "the holder releases its lease")
+		again, err = db.Owed(ctx, held.Add(2*time.Second), 10)
+		require.NoError(t, err)
+		require.Len(t, again, 1, "a released row is owed again at once")
 	})
 }
