@@ -70,7 +70,11 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 	}
 	report("WhatsApp gateway ("+cfg.WAProvider+")", err, gatewayFix(err))
 
-	report("database ("+cfg.redactedDSN()+")", checkDatabase(ctx, cfg.DatabaseURL), "check DATABASE_URL and that its directory is writable")
+	dbFix := "check DATABASE_URL and that its directory is writable"
+	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
+		dbFix = "check DATABASE_URL (host, port, user, password, database name) and that the server accepts connections from here"
+	}
+	report("database ("+cfg.redactedDSN()+")", checkDatabase(ctx, cfg.DatabaseURL), dbFix)
 
 	if failed > 0 {
 		return fmt.Errorf("%d check(s) failed", failed)
