@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/store/storetest"
 )
 
 // checkSlack is a Slack Web API fake for `waleave check`: it answers
@@ -216,4 +219,19 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckDatabase_Postgres opens a PostgreSQL database as `waleave
+// check` does, and checks that a refused login does not show the
+// password it was given.
+func TestCheckDatabase_Postgres(t *testing.T) {
+	dsn := storetest.Postgres(t)
+	require.NoError(t, checkDatabase(t.Context(), dsn))
+
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	u.User = url.UserPassword(u.User.Username(), "wrong-pw-4711")
+	err = checkDatabase(t.Context(), u.String())
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "wrong-pw-4711")
 }
