@@ -156,8 +156,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			c.goodbye = g
 		}
 	}
-	if c.GatewayTimeout < time.Second || c.GatewayTimeout > time.Minute {
-		bad("WALEAVE_GATEWAY_TIMEOUT must be between 1s and 1m")
+	// The gateway's HTTP client gives up after 30 s whatever this says.
+	if c.GatewayTimeout < time.Second || c.GatewayTimeout > 30*time.Second {
+		bad("WALEAVE_GATEWAY_TIMEOUT must be between 1s and 30s")
 	}
 	if problem := checkDatabaseURL(c.DatabaseURL); problem != "" {
 		bad("DATABASE_URL %s", problem)
