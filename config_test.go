@@ -123,3 +123,15 @@ func TestRedactedDSN_HidesPasswords(t *testing.T) {
 		require.Equal(t, want, config{DatabaseURL: dsn}.redactedDSN(), dsn)
 	}
 }
+
+func TestLoadConfig_GatewayTimeout(t *testing.T) {
+	env := validEnv()
+	c, err := loadConfig(envOf(env))
+	require.NoError(t, err)
+	require.Equal(t, 8*time.Second, c.GatewayTimeout, "default")
+	for _, v := range []string{"500ms", "31s", "soon"} {
+		env["WALEAVE_GATEWAY_TIMEOUT"] = v
+		_, err := loadConfig(envOf(env))
+		require.ErrorContains(t, err, "WALEAVE_GATEWAY_TIMEOUT", v)
+	}
+}
