@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,20 +93,11 @@ func BenchmarkCommand(b *testing.B) {
 // change state and insert the River job in one transaction) with the
 // floor, each click on a distinct pending request.
 func BenchmarkClick(b *testing.B) {
-	click := func(id string) url.Values {
-		p, _ := json.Marshal(map[string]any{
-			"type": "block_actions", "user": map[string]any{"id": "U0BENCH1"},
-			"container": map[string]any{"type": "message", "message_ts": "1.2", "channel_id": "C0BENCH"},
-			"channel":   map[string]any{"id": "C0BENCH"},
-			"actions":   []map[string]any{{"type": "button", "action_id": "leave_confirm", "value": id}},
-		})
-		return url.Values{"payload": {string(p)}}
-	}
 	b.Run("floor", func(b *testing.B) {
 		h := floorHandler()
 		b.ReportAllocs()
 		for b.Loop() {
-			serve(b, h, signedRequest("/slack/interactions", click("R1")))
+			serve(b, h, signedRequest("/slack/interactions", clickForm("R1")))
 		}
 	})
 	b.Run("waleave", func(b *testing.B) {
@@ -125,7 +118,7 @@ func BenchmarkClick(b *testing.B) {
 			}
 			id := ids[len(ids)-1]
 			ids = ids[:len(ids)-1]
-			req := signedRequest("/slack/interactions", click(id))
+			req := signedRequest("/slack/interactions", clickForm(id))
 			b.StartTimer()
 			serve(b, h, req)
 		}
@@ -154,4 +147,79 @@ func BenchmarkCommandParallel(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkClickParallel is the confirm path under concurrency, each click
+// on a distinct pending request, beside the floor.
+func BenchmarkClickParallel(b *testing.B) {
+	b.Run("floor", func(b *testing.B) {
+		h := floorHandler()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				serve(b, h, signedRequest("/slack/interactions", clickForm("R1")))
+			}
+		})
+	})
+	b.Run("waleave", func(b *testing.B) {
+		tb, h := benchBot(b)
+		ids := seedPending(b, tb, b.N)
+		var next atomic.Int64
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				serve(b, h, signedRequest("/slack/interactions", clickForm(ids[next.Add(1)-1])))
+			}
+		})
+		b.StopTimer()
+		var jobs int
+		err := tb.db.JobPool().QueryRow(`SELECT count(*) FROM river_job`).Scan(&jobs)
+		if err != nil || jobs != b.N {
+			b.Fatalf("%d clicks made %d jobs (%v)", b.N, jobs, err)
+		}
+	})
+}
+
+// clickForm is a leave_confirm click on request id, as Slack sends it.
+func clickForm(id string) url.Values {
+	p, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": "U0BENCH1"},
+		"container": map[string]any{"type": "message", "message_ts": "1.2", "channel_id": "C0BENCH"},
+		"channel":   map[string]any{"id": "C0BENCH"},
+		"actions":   []map[string]any{{"type": "button", "block_id": "decide", "action_id": "leave_confirm", "value": id}},
+	})
+	return url.Values{"payload": {string(p)}}
+}
+
+// seedPending records n pending requests, concurrently so they share
+// commits, and returns their IDs.
+func seedPending(b *testing.B, tb *testBot, n int) []string {
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	sem := make(chan struct{}, 64)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r := &store.Request{ChannelID: "C0BENCH", RequesterID: "U0BENCH1", GroupJID: "120363406289005073@g.us", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+			if err := tb.db.CreateRequest(context.Background(), r, nil); err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
+			}
+			ids[i] = r.ID
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	return ids
 }
