@@ -123,7 +123,10 @@ type Bot struct {
 	opts    Options
 	metrics *metrics
 	jobs    *river.Client[*sql.Tx]
-	outbox  *outbox
+	// confirmer confirms concurrent clicks in shared transactions, with
+	// their leave jobs.
+	confirmer *store.Confirmer
+	outbox    *outbox
 	// dir coordinates group directory refreshes; groupInfo shares and
 	// briefly caches gateway.Group answers.
 	dir       directory
@@ -202,7 +205,25 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
+	b.confirmer = db.NewConfirmer(b.enqueueLeaves)
 	return b, nil
+}
+
+// enqueueLeaves inserts the leave jobs of requests just confirmed in tx,
+// in one statement. A scheduled request's job waits for its time.
+func (b *Bot) enqueueLeaves(ctx context.Context, tx *sql.Tx, confirmed []*store.Request) error {
+	params := make([]river.InsertManyParams, len(confirmed))
+	for i, r := range confirmed {
+		opts := &river.InsertOpts{MaxAttempts: 25}
+		if !r.RunAt.IsZero() {
+			opts.ScheduledAt = r.RunAt
+		}
+		params[i] = river.InsertManyParams{Args: leaveArgs{RequestID: r.ID}, InsertOpts: opts}
+	}
+	if _, err := b.jobs.InsertManyFastTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue leave jobs: %w", err)
+	}
+	return nil
 }
 
 // Start starts the job workers and the Slack outbox. On SQLite, jobs

@@ -2,13 +2,11 @@ package bot
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/slack-go/slack"
 
 	"github.com/waleave/waleave/store"
@@ -326,14 +324,11 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 		b.refuse(ic, "confirm", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err = b.store.Confirm(ctx, id, user, now, func(ctx context.Context, tx *sql.Tx) error {
-		opts := &river.InsertOpts{MaxAttempts: 25}
-		if !r.RunAt.IsZero() {
-			opts.ScheduledAt = r.RunAt
-		}
-		_, err := b.jobs.InsertTx(ctx, tx, leaveArgs{RequestID: id}, opts)
-		return err
-	})
+	prev := r
+	r, err = b.confirmer.Confirm(ctx, id, user, now)
+	if r == nil {
+		r = prev
+	}
 	switch {
 	case err == nil:
 		b.log.Info("leave confirmed", "request", id, "user", user)

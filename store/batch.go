@@ -5,60 +5,64 @@ import (
 	"time"
 )
 
-// createOp is one request waiting for the group-commit writer.
-type createOp struct {
-	r    *Request
-	done chan error
-}
-
 // maxBatch bounds one group commit, so a huge burst still commits often.
 const maxBatch = 256
 
-// batchLinger is how long a busy writer waits for more requests to join a
-// commit; it is small next to Slack's three seconds and next to the
+// batchLinger is how long a busy writer waits for more operations to join
+// a commit; it is small next to Slack's three seconds and next to the
 // commit it saves.
 const batchLinger = 500 * time.Microsecond
 
-// createBatched hands r to the group-commit writer and waits until the
-// transaction holding it has committed: when it returns nil the request
-// is durable.
-func (s *DB) createBatched(ctx context.Context, r *Request) error {
-	op := createOp{r: r, done: make(chan error, 1)}
+// groupCommit collects operations from concurrent callers and hands them
+// to write in batches, one transaction each. A database's cost for a
+// small write is mostly per commit (on SQLite the WAL frames of every
+// page touched; on PostgreSQL a WAL flush and a round trip), so under
+// load many operations share it, while a lone operation on an idle writer
+// is written at once, adding no latency. Each operation carries its own
+// way of telling its caller the result.
+type groupCommit[T any] struct {
+	ops     chan T
+	stopped chan struct{}
+}
+
+// startGroupCommit starts the writer goroutine; stop ends it.
+func startGroupCommit[T any](write func(batch []T)) *groupCommit[T] {
+	g := &groupCommit[T]{ops: make(chan T, 1024), stopped: make(chan struct{})}
+	go g.run(write)
+	return g
+}
+
+// submit queues op, or gives up when ctx ends first.
+func (g *groupCommit[T]) submit(ctx context.Context, op T) error {
 	select {
-	case s.creates <- op:
+	case g.ops <- op:
+		return nil
 	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-op.done:
-		return err
-	case <-ctx.Done():
-		// The write may still commit; the caller only stops waiting.
 		return ctx.Err()
 	}
 }
 
-// batchCreates is the group-commit writer: it takes whatever requests are
-// waiting (at least one) and inserts them in one transaction. SQLite's
-// cost is mostly per commit (the WAL frames of every page touched), so
-// under load many requests share it; an idle writer commits a lone
-// request at once, adding no latency. A failed insert is rolled back to
-// its savepoint and fails only its own caller.
-func (s *DB) batchCreates() {
-	defer close(s.stopped)
-	ctx := context.Background()
-	for op := range s.creates {
-		batch := []createOp{op}
-		// More waiting means a burst: give the requests still arriving a
-		// moment to share this commit. An idle writer commits at once.
+// stop writes what is queued and waits for the writer to end. Nothing may
+// be submitted after it.
+func (g *groupCommit[T]) stop() {
+	close(g.ops)
+	<-g.stopped
+}
+
+func (g *groupCommit[T]) run(write func(batch []T)) {
+	defer close(g.stopped)
+	for op := range g.ops {
+		batch := []T{op}
+		// More waiting means a burst: give the operations still arriving
+		// a moment to share this commit. An idle writer commits at once.
 		var linger <-chan time.Time
-		if len(s.creates) > 0 {
+		if len(g.ops) > 0 {
 			linger = time.After(batchLinger)
 		}
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case op, ok := <-s.creates:
+			case op, ok := <-g.ops:
 				if !ok {
 					break fill
 				}
@@ -68,7 +72,7 @@ func (s *DB) batchCreates() {
 					break fill
 				}
 				select {
-				case op, ok := <-s.creates:
+				case op, ok := <-g.ops:
 					if !ok {
 						break fill
 					}
@@ -78,22 +82,48 @@ func (s *DB) batchCreates() {
 				}
 			}
 		}
-		errs := make([]error, len(batch))
-		txErr := s.writeBatch(ctx, batch, errs)
-		for i, op := range batch {
-			if txErr != nil {
-				op.done <- txErr
-			} else {
-				op.done <- errs[i]
-			}
-		}
+		write(batch)
 	}
 }
 
-// writeBatch inserts the batch in one transaction. If any insert fails
+// wait returns what the writer sent on done, or ctx's error when the
+// caller stops waiting first (the write may still commit).
+func wait[R any](ctx context.Context, done <-chan R) (R, error) {
+	select {
+	case r := <-done:
+		return r, nil
+	case <-ctx.Done():
+		var zero R
+		return zero, ctx.Err()
+	}
+}
+
+// createOp is one request waiting for the group-commit writer.
+type createOp struct {
+	r    *Request
+	done chan error
+}
+
+// createBatched hands r to the group-commit writer and waits until the
+// transaction holding it has committed: when it returns nil the request
+// is durable.
+func (s *DB) createBatched(ctx context.Context, r *Request) error {
+	op := createOp{r: r, done: make(chan error, 1)}
+	if err := s.creates.submit(ctx, op); err != nil {
+		return err
+	}
+	err, waitErr := wait(ctx, op.done)
+	if waitErr != nil {
+		return waitErr
+	}
+	return err
+}
+
+// writeCreates inserts the batch in one transaction. If any insert fails
 // the transaction is abandoned and each request is retried in its own
 // transaction, so a bad request fails only its caller.
-func (s *DB) writeBatch(ctx context.Context, batch []createOp, errs []error) error {
+func (s *DB) writeCreates(batch []createOp) {
+	ctx := context.Background()
 	err := s.inTx(ctx, func(tx dbTx) error {
 		for _, op := range batch {
 			if err := s.insertRequest(ctx, tx, op.r); err != nil {
@@ -103,10 +133,12 @@ func (s *DB) writeBatch(ctx context.Context, batch []createOp, errs []error) err
 		return nil
 	})
 	if err == nil || len(batch) == 1 {
-		return err
+		for _, op := range batch {
+			op.done <- err
+		}
+		return
 	}
-	for i, op := range batch {
-		errs[i] = s.inTx(ctx, func(tx dbTx) error { return s.insertRequest(ctx, tx, op.r) })
+	for _, op := range batch {
+		op.done <- s.inTx(ctx, func(tx dbTx) error { return s.insertRequest(ctx, tx, op.r) })
 	}
-	return nil
 }

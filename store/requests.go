@@ -213,7 +213,7 @@ const insertRequestSQL = `INSERT INTO requests (id, team_id, channel_id, request
 
 // Request returns the request with the given ID, or ErrNotFound.
 func (s *DB) Request(ctx context.Context, id string) (*Request, error) {
-	r, err := scanRequest(s.queryRow(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	r, err := scanRequest(s.stmtRequest.QueryRowContext(ctx, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("get request %s: %w", id, err)
 	}
@@ -296,22 +296,6 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 		return err
 	})
 	return out, err
-}
-
-// Confirm moves a pending, unexpired request to confirmed and runs enqueue
-// (the leave job) in the same transaction. A request past its expiry is
-// refused with ErrExpired; one that is no longer pending with ErrConflict.
-func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
-	return s.transition(ctx, id, change{
-		from: []State{Pending}, to: Confirmed, actor: by, action: "confirmed", now: now,
-		set: []string{"confirmed_by = ?", "confirmed_at = ?"}, args: []any{by, ms(now)},
-		check: func(r *Request) error {
-			if !now.Before(r.ExpiresAt) {
-				return ErrExpired
-			}
-			return nil
-		},
-	}, enqueue)
 }
 
 // Cancel moves a pending request, or a confirmed one whose work has not

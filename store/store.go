@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -60,11 +61,19 @@ type DB struct {
 	// only; nil on SQLite).
 	listen *pgxpool.Pool
 
-	stmtInsertRequest *sql.Stmt
+	// Statements of the hot paths, prepared once on the write pool.
+	stmtInsertRequest    *sql.Stmt
+	stmtRequestForUpdate *sql.Stmt
+	stmtConfirm          *sql.Stmt
+	stmtInsertAudit      *sql.Stmt
+	// stmtRequest reads one request on the read pool (every click does).
+	stmtRequest *sql.Stmt
 
-	// creates feeds the group-commit writer (see batch.go).
-	creates chan createOp
-	stopped chan struct{}
+	// creates feeds the group-commit writer of new requests (batch.go).
+	creates *groupCommit[createOp]
+	// confirmers are stopped by Close (see NewConfirmer).
+	mu         sync.Mutex
+	confirmers []*Confirmer
 }
 
 // Open opens the database named by dsn, "sqlite:PATH" (created if
@@ -85,17 +94,41 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.creates, s.stopped = make(chan createOp, 1024), make(chan struct{})
-	go s.batchCreates()
+	s.creates = startGroupCommit(s.writeCreates)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if s.stmtInsertRequest, err = s.write.PrepareContext(ctx, s.dialect.rebind(insertRequestSQL)); err != nil {
+	if err := s.prepare(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("prepare: %w", err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// prepare prepares the hot paths' statements. It runs before any
+// transaction: on SQLite the write pool's one connection would be busy
+// with it.
+func (s *DB) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		q    string
+	}{
+		{&s.stmtInsertRequest, insertRequestSQL},
+		{&s.stmtRequestForUpdate, `SELECT ` + requestColumns + ` FROM requests WHERE id = ?` + s.dialect.forUpdate()},
+		{&s.stmtConfirm, confirmSQL},
+		{&s.stmtInsertAudit, insertAuditSQL},
+	} {
+		var err error
+		if *p.stmt, err = s.write.PrepareContext(ctx, s.dialect.rebind(p.q)); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	var err error
+	if s.stmtRequest, err = s.read.PrepareContext(ctx, s.dialect.rebind(`SELECT `+requestColumns+` FROM requests WHERE id = ?`)); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	return nil
 }
 
 func openSQLiteStore(path string) (*DB, error) {
@@ -181,8 +214,14 @@ func openSQLite(path string, conns int) (*sql.DB, error) {
 
 // Close closes every pool.
 func (s *DB) Close() error {
-	close(s.creates)
-	<-s.stopped
+	s.mu.Lock()
+	confirmers := s.confirmers
+	s.confirmers = nil
+	s.mu.Unlock()
+	for _, c := range confirmers {
+		c.confirms.stop()
+	}
+	s.creates.stop()
 	if s.dialect == PostgreSQL {
 		s.listen.Close()
 		return s.write.Close()

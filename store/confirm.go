@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// EnqueueMany adds the caller's writes for requests that a transaction
+// has just confirmed (typically one River job each, inserted together),
+// so that they commit or roll back with the confirmations.
+type EnqueueMany func(ctx context.Context, tx *sql.Tx, confirmed []*Request) error
+
+// Confirmer confirms requests for concurrent callers in shared
+// transactions: a burst of clicks costs a few commits and one enqueue per
+// commit instead of one each, which is most of a click's cost. Each caller
+// still waits for its own commit, so a confirmation it is told about is
+// durable along with its job.
+type Confirmer struct {
+	s        *DB
+	enqueue  EnqueueMany
+	confirms *groupCommit[confirmOp]
+}
+
+// confirmOp is one click waiting for the Confirmer's writer.
+type confirmOp struct {
+	id, by string
+	now    time.Time
+	done   chan confirmResult
+}
+
+type confirmResult struct {
+	r   *Request
+	err error
+}
+
+// NewConfirmer starts a Confirmer whose transactions run enqueue. It
+// runs until the DB is closed.
+func (s *DB) NewConfirmer(enqueue EnqueueMany) *Confirmer {
+	c := &Confirmer{s: s, enqueue: enqueue}
+	c.confirms = startGroupCommit(c.write)
+	s.mu.Lock()
+	s.confirmers = append(s.confirmers, c)
+	s.mu.Unlock()
+	return c
+}
+
+// Confirm is DB.Confirm for concurrent callers: it moves a pending,
+// unexpired request to confirmed and enqueues its work, returning once
+// that has committed. A request past its expiry is refused with
+// ErrExpired, one that is no longer pending with ErrConflict (and the
+// request as it is).
+func (c *Confirmer) Confirm(ctx context.Context, id, by string, now time.Time) (*Request, error) {
+	op := confirmOp{id: id, by: by, now: now, done: make(chan confirmResult, 1)}
+	if err := c.confirms.submit(ctx, op); err != nil {
+		return nil, err
+	}
+	res, err := wait(ctx, op.done)
+	if err != nil {
+		return nil, err
+	}
+	return res.r, res.err
+}
+
+// write confirms a batch in one transaction. Refusals (not found, not
+// pending, expired) are answers for their own callers and do not stop
+// the others; any other failure abandons the transaction and each click
+// is retried in a transaction of its own, so it fails only its caller.
+func (c *Confirmer) write(batch []confirmOp) {
+	ctx := context.Background()
+	// Rows are locked in ID order, so that two replicas confirming
+	// overlapping batches on PostgreSQL cannot deadlock.
+	slices.SortFunc(batch, func(a, b confirmOp) int { return strings.Compare(a.id, b.id) })
+	results := make([]confirmResult, len(batch))
+	err := c.s.inTx(ctx, func(tx dbTx) error {
+		var confirmed []*Request
+		for i, op := range batch {
+			r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.now)
+			results[i] = confirmResult{r, err}
+			switch {
+			case err == nil:
+				confirmed = append(confirmed, r)
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrExpired):
+			default:
+				return err
+			}
+		}
+		if len(confirmed) == 0 {
+			return nil
+		}
+		return c.enqueue(ctx, tx.Tx, confirmed)
+	})
+	if err != nil && len(batch) > 1 {
+		for _, op := range batch {
+			c.write([]confirmOp{op})
+		}
+		return
+	}
+	for i, op := range batch {
+		if err != nil {
+			results[i] = confirmResult{err: err}
+		}
+		op.done <- results[i]
+	}
+}
+
+// Confirm moves a pending, unexpired request to confirmed and runs enqueue
+// (the leave job) in the same transaction. A request past its expiry is
+// refused with ErrExpired; one that is no longer pending with ErrConflict.
+func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
+	var out *Request
+	err := s.inTx(ctx, func(tx dbTx) error {
+		r, err := s.confirmInTx(ctx, tx, id, by, now)
+		out = r
+		if err != nil || enqueue == nil {
+			return err
+		}
+		return enqueue(ctx, tx.Tx)
+	})
+	return out, err
+}
+
+// confirmInTx is the confirmation itself, with statements prepared once
+// (parsing SQL costs more than running these): read and lock the row,
+// check it, update it and add the audit entry. It returns the request as
+// it is afterwards, or as it was with a refusal.
+func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.Time) (*Request, error) {
+	r, err := scanRequest(tx.StmtContext(ctx, s.stmtRequestForUpdate).QueryRowContext(ctx, id))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("get request %s: %w", id, err)
+	}
+	if r.State != Pending {
+		return r, ErrConflict
+	}
+	if !now.Before(r.ExpiresAt) {
+		return r, ErrExpired
+	}
+	if _, err := tx.StmtContext(ctx, s.stmtConfirm).ExecContext(ctx, Confirmed, ms(now), by, ms(now), id); err != nil {
+		return r, fmt.Errorf("confirm request %s: %w", id, err)
+	}
+	if _, err := tx.StmtContext(ctx, s.stmtInsertAudit).ExecContext(ctx, id, ms(now), by, "confirmed", "", 0); err != nil {
+		return r, fmt.Errorf("insert audit: %w", err)
+	}
+	r.State, r.UpdatedAt, r.CardVersion = Confirmed, fromMS(ms(now)), r.CardVersion+1
+	r.ConfirmedBy, r.ConfirmedAt = by, fromMS(ms(now))
+	return r, nil
+}
+
+const confirmSQL = `UPDATE requests SET state = ?, updated_at = ?,
+	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ? WHERE id = ?`

@@ -1,0 +1,175 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/store/storetest"
+)
+
+// confirmAll confirms each ID from its own goroutine, all at once, and
+// returns each caller's error.
+func confirmAll(c *store.Confirmer, ids []string, now time.Time) []error {
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.Confirm(context.Background(), id, "U2", now)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+func TestConfirmer_SharesTransactionsAndEnqueuesEachOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		var mu sync.Mutex
+		enqueued := map[string]int{}
+		calls := 0
+		c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []*store.Request) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			for _, r := range confirmed {
+				require.Equal(t, store.Confirmed, r.State)
+				enqueued[r.ID]++
+			}
+			return nil
+		})
+		var ids []string
+		for range 200 {
+			ids = append(ids, newRequest(t, db).ID)
+		}
+		// Every request is clicked twice at once: one click confirms it,
+		// the other is told it is already decided.
+		clicks := append(append([]string{}, ids...), ids...)
+		errs := confirmAll(c, clicks, t0.Add(time.Minute))
+		conflicts := map[string]int{}
+		for i, err := range errs {
+			switch {
+			case err == nil:
+			case errors.Is(err, store.ErrConflict):
+				conflicts[clicks[i]]++
+			default:
+				t.Fatalf("click %d: %v", i, err)
+			}
+		}
+		for _, id := range ids {
+			require.Equal(t, 1, enqueued[id], "request %s enqueued once", id)
+			require.Equal(t, 1, conflicts[id], "request %s: the second click is refused", id)
+			got, err := db.Request(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, store.Confirmed, got.State)
+			require.Equal(t, "U2", got.ConfirmedBy)
+			require.Equal(t, 2, got.CardVersion)
+			audit, err := db.Audit(ctx, id)
+			require.NoError(t, err)
+			require.Len(t, audit, 2)
+			require.Equal(t, "confirmed", audit[1].Action)
+		}
+		require.Less(t, calls, len(ids), "concurrent clicks share transactions")
+	})
+}
+
+func TestConfirmer_RefusalsDoNotFailOthers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		c := db.NewConfirmer(func(context.Context, *sql.Tx, []*store.Request) error { return nil })
+		fresh := newRequest(t, db)
+		late := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Second)}
+		require.NoError(t, db.CreateRequest(ctx, late, nil))
+		errs := confirmAll(c, []string{fresh.ID, late.ID, "R000000000000000"}, t0.Add(time.Minute))
+		require.NoError(t, errs[0])
+		require.ErrorIs(t, errs[1], store.ErrExpired)
+		require.ErrorIs(t, errs[2], store.ErrNotFound)
+		got, err := db.Request(ctx, late.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.Pending, got.State, "an expired request is left for the sweep")
+	})
+}
+
+func TestConfirmer_FailedEnqueueRollsBackOnlyItsRequest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		var bad string
+		c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []*store.Request) error {
+			for _, r := range confirmed {
+				if r.ID == bad {
+					return errors.New("queue is full")
+				}
+			}
+			return nil
+		})
+		var ids []string
+		for range 50 {
+			ids = append(ids, newRequest(t, db).ID)
+		}
+		bad = ids[17]
+		errs := confirmAll(c, ids, t0.Add(time.Minute))
+		for i, id := range ids {
+			got, err := db.Request(ctx, id)
+			require.NoError(t, err)
+			if id == bad {
+				require.Error(t, errs[i])
+				require.Equal(t, store.Pending, got.State, "a click whose job failed is not confirmed")
+				continue
+			}
+			require.NoError(t, errs[i])
+			require.Equal(t, store.Confirmed, got.State)
+		}
+	})
+}
+
+func TestConfirmer_ConfirmsAcrossReplicasOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		a, b := mustOpen(t, dsn), mustOpen(t, dsn)
+		var mu sync.Mutex
+		enqueued := map[string]int{}
+		enqueue := func(ctx context.Context, tx *sql.Tx, confirmed []*store.Request) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range confirmed {
+				enqueued[r.ID]++
+			}
+			return nil
+		}
+		ca, cb := a.NewConfirmer(enqueue), b.NewConfirmer(enqueue)
+		var ids []string
+		for range 100 {
+			ids = append(ids, newRequest(t, a).ID)
+		}
+		// Both replicas confirm every request at once, in opposite orders:
+		// overlapping batches must neither deadlock nor confirm twice.
+		var rev []string
+		for i := len(ids) - 1; i >= 0; i-- {
+			rev = append(rev, ids[i])
+		}
+		var wg sync.WaitGroup
+		var errsA, errsB []error
+		wg.Add(2)
+		go func() { defer wg.Done(); errsA = confirmAll(ca, ids, t0.Add(time.Minute)) }()
+		go func() { defer wg.Done(); errsB = confirmAll(cb, rev, t0.Add(time.Minute)) }()
+		wg.Wait()
+		for _, err := range append(errsA, errsB...) {
+			if err != nil {
+				require.ErrorIs(t, err, store.ErrConflict)
+			}
+		}
+		for _, id := range ids {
+			require.Equal(t, 1, enqueued[id], "request %s enqueued once", id)
+		}
+	})
+}
