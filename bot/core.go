@@ -304,12 +304,20 @@ func channelOf(ic slack.InteractionCallback) string {
 func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id string) {
 	user, channel := ic.User.ID, channelOf(ic)
 	now := b.opts.Now()
-	r, err := b.store.Request(ctx, id)
-	if err != nil {
-		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
-		return
+	// Only the two-person rule needs the request before the change (to
+	// know who asked); otherwise the confirmation itself says whether the
+	// request exists, which saves a read on every click.
+	var r *store.Request
+	var requester string
+	if b.opts.TwoPerson {
+		var err error
+		if r, err = b.store.Request(ctx, id); err != nil {
+			b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
+			return
+		}
+		requester = r.RequesterID
 	}
-	switch b.mayConfirm(user, channel, r.RequesterID) {
+	switch b.mayConfirm(user, channel, requester) {
 	case allowed:
 	case notConfigured:
 		b.refuse(ic, "confirm", "refused", templates.NotConfigured(), nil)
@@ -324,11 +332,7 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 		b.refuse(ic, "confirm", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	prev := r
-	r, err = b.confirmer.Confirm(ctx, id, user, now)
-	if r == nil {
-		r = prev
-	}
+	r, err := b.confirmer.Confirm(ctx, id, user, now)
 	switch {
 	case err == nil:
 		b.log.Info("leave confirmed", "request", id, "user", user)
@@ -339,6 +343,8 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 			b.outbox.poke()
 		}
 		b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
+	case errors.Is(err, store.ErrNotFound):
+		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
 		if r.State == store.Cancelled {

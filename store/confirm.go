@@ -124,34 +124,46 @@ func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue 
 	return out, err
 }
 
-// confirmInTx is the confirmation itself, with statements prepared once
-// (parsing SQL costs more than running these): read and lock the row,
-// check it, update it and add the audit entry. It returns the request as
-// it is afterwards, or as it was with a refusal.
+// confirmInTx is the confirmation itself, in two statements prepared
+// once (parsing SQL costs more than running these): a conditional update
+// that returns the row as it is afterwards, and the audit entry. Only when
+// the update refuses is the row read again, to say why. On PostgreSQL the
+// update's row lock makes a concurrent confirmation of the same request
+// wait, then find it no longer pending.
 func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.Time) (*Request, error) {
-	r, err := scanRequest(tx.StmtContext(ctx, s.stmtRequestForUpdate).QueryRowContext(ctx, id))
+	r, err := scanRequest(tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
+		Confirmed, ms(now), by, ms(now), id, Pending, ms(now)))
+	if errors.Is(err, ErrNotFound) {
+		return refusal(ctx, tx, id, now)
+	}
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("get request %s: %w", id, err)
-	}
-	if r.State != Pending {
-		return r, ErrConflict
-	}
-	if !now.Before(r.ExpiresAt) {
-		return r, ErrExpired
-	}
-	if _, err := tx.StmtContext(ctx, s.stmtConfirm).ExecContext(ctx, Confirmed, ms(now), by, ms(now), id); err != nil {
-		return r, fmt.Errorf("confirm request %s: %w", id, err)
+		return nil, fmt.Errorf("confirm request %s: %w", id, err)
 	}
 	if _, err := tx.StmtContext(ctx, s.stmtInsertAudit).ExecContext(ctx, id, ms(now), by, "confirmed", "", 0); err != nil {
 		return r, fmt.Errorf("insert audit: %w", err)
 	}
-	r.State, r.UpdatedAt, r.CardVersion = Confirmed, fromMS(ms(now)), r.CardVersion+1
-	r.ConfirmedBy, r.ConfirmedAt = by, fromMS(ms(now))
 	return r, nil
 }
 
+// refusal says why a request could not be confirmed: it does not exist
+// (ErrNotFound), is no longer pending (ErrConflict) or has expired
+// (ErrExpired); the request is returned as it is.
+func refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*Request, error) {
+	r, err := getRequestTx(ctx, tx, id, false)
+	switch {
+	case err != nil:
+		return nil, err
+	case r.State != Pending:
+		return r, ErrConflict
+	case !now.Before(r.ExpiresAt):
+		return r, ErrExpired
+	}
+	// Pending and unexpired, yet the update matched nothing: the two
+	// statements see the same row and the same now, so this is a bug.
+	return r, fmt.Errorf("confirm request %s: refused for no reason", id)
+}
+
 const confirmSQL = `UPDATE requests SET state = ?, updated_at = ?,
-	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ? WHERE id = ?`
+	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ?
+	WHERE id = ? AND state = ? AND expires_at > ?
+	RETURNING ` + requestColumns

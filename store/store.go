@@ -62,10 +62,9 @@ type DB struct {
 	listen *pgxpool.Pool
 
 	// Statements of the hot paths, prepared once on the write pool.
-	stmtInsertRequest    *sql.Stmt
-	stmtRequestForUpdate *sql.Stmt
-	stmtConfirm          *sql.Stmt
-	stmtInsertAudit      *sql.Stmt
+	stmtInsertRequest *sql.Stmt
+	stmtConfirm       *sql.Stmt
+	stmtInsertAudit   *sql.Stmt
 	// stmtRequest reads one request on the read pool (every click does).
 	stmtRequest *sql.Stmt
 
@@ -115,7 +114,6 @@ func (s *DB) prepare(ctx context.Context) error {
 		q    string
 	}{
 		{&s.stmtInsertRequest, insertRequestSQL},
-		{&s.stmtRequestForUpdate, `SELECT ` + requestColumns + ` FROM requests WHERE id = ?` + s.dialect.forUpdate()},
 		{&s.stmtConfirm, confirmSQL},
 		{&s.stmtInsertAudit, insertAuditSQL},
 	} {
