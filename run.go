@@ -80,7 +80,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	slackOpts := []slack.Option{slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second})}
+	slackOpts := []slack.Option{slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second, Transport: slackTransport()})}
 	if cfg.SlackAppToken != "" {
 		// Only apps.connections.open uses the app-level token; every other
 		// call still goes out with the bot token.
@@ -171,4 +171,15 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 // so a request expires within a small fraction of its TTL.
 func sweepEvery(c config) time.Duration {
 	return max(min(10*time.Second, c.RemindAfter/4, c.RequestTTL/4), time.Second)
+}
+
+// slackTransport is net/http's default transport keeping more idle
+// connections to Slack: every Web API call goes to one host, and the
+// default two idle connections per host made each burst of follow-ups
+// (cards, ephemeral replies) open, and pay TLS for, most of its
+// connections anew.
+func slackTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	return t
 }

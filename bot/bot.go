@@ -133,8 +133,9 @@ type Bot struct {
 	groupInfo *groupCache
 
 	// side tracks short follow-up calls made after an ack (ephemeral
-	// replies), so Stop can wait for them.
-	side sync.WaitGroup
+	// replies), so Stop can wait for them; follow bounds them.
+	side   sync.WaitGroup
+	follow *followups
 	// ctx is the bot's lifetime, set by Start; follow-ups use it rather
 	// than the request's context, which ends with the response.
 	ctx    context.Context
@@ -146,7 +147,7 @@ type Bot struct {
 func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client, gw whatsapp.Gateway, reg prometheus.Registerer, opts Options) (*Bot, error) {
 	opts.setDefaults()
 	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg),
-		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}}
+		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, follow: newFollowups(opts.Now)}
 	b.outbox = newOutbox(b)
 
 	// Both drivers work on *sql.Tx, so a job insert joins the store's
@@ -278,19 +279,44 @@ func (b *Bot) Stop(ctx context.Context) error {
 	return err
 }
 
-// later runs fn after the ack, bounded by a timeout and by the bot's life.
+// later runs fn after the ack, on one of at most maxFollowupsRunning
+// workers, bounded by a timeout and by the bot's life; when too many are
+// waiting it is dropped and counted (see followups).
 func (b *Bot) later(fn func(ctx context.Context)) {
-	b.side.Add(1)
-	go func() {
-		defer b.side.Done()
-		ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
-		defer cancel()
-		fn(ctx)
-	}()
+	ok, start := b.follow.add(fn)
+	if !ok {
+		b.metrics.followupsDropped.Inc()
+		return
+	}
+	if start {
+		b.side.Add(1)
+		go b.followupWorker()
+	}
 }
 
-// ephemeral tells one user something in a channel, after the ack.
-func (b *Bot) ephemeral(channel, user, text string) {
+// followupWorker runs queued follow-ups until the queue is empty.
+func (b *Bot) followupWorker() {
+	defer b.side.Done()
+	for {
+		fu, ok := b.follow.next()
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithDeadline(b.ctx, fu.deadline)
+		if ctx.Err() == nil {
+			fu.fn(ctx)
+		}
+		cancel()
+	}
+}
+
+// ephemeral tells one user something in a channel, after the ack, unless
+// they were told the same about the same card (the message clicked; empty
+// for none) moments ago: a double click is answered once.
+func (b *Bot) ephemeral(channel, user, card, text string) {
+	if b.follow.repeat(ephemeralKey{channel, user, card, text}) {
+		return
+	}
 	b.later(func(ctx context.Context) {
 		if _, err := b.slack.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false)); err != nil {
 			b.log.Warn("ephemeral reply failed", "channel", channel, "user", user, "err", err)

@@ -287,7 +287,7 @@ func (b *Bot) pickGroup(ctx context.Context, ic slack.InteractionCallback, jid s
 // ephemerally.
 func (b *Bot) replacePicker(ic slack.InteractionCallback, text string) {
 	if ic.ResponseURL == "" {
-		b.ephemeral(channelOf(ic), ic.User.ID, text)
+		b.ephemeral(channelOf(ic), ic.User.ID, ic.Container.MessageTs, text)
 		return
 	}
 	b.later(func(ctx context.Context) {

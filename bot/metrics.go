@@ -11,6 +11,9 @@ type metrics struct {
 	gateway      *prometheus.CounterVec
 	slackCalls   *prometheus.CounterVec
 	reconnects   prometheus.Counter
+	// followupsDropped counts ephemeral replies not sent because too many
+	// were waiting.
+	followupsDropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,9 +36,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "waleave_socket_reconnects_total", Help: "Socket Mode reconnections.",
 		}),
+		followupsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waleave_followups_dropped_total", Help: "Ephemeral replies dropped because too many were waiting to be sent.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.interactions, m.outcomes, m.gateway, m.slackCalls, m.reconnects)
+		reg.MustRegister(m.commands, m.interactions, m.outcomes, m.gateway, m.slackCalls, m.reconnects, m.followupsDropped)
 	}
 	return m
 }

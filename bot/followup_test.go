@@ -1,0 +1,93 @@
+package bot
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+)
+
+func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	r := tb.pending(t, nil)
+	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+
+	onCard := func(user, ts string) slack.InteractionCallback {
+		ic := click(user, "C1", templates.ActionConfirm, r.ID)
+		ic.Container.MessageTs = ts
+		return ic
+	}
+	for range 5 {
+		tb.Interaction(ctx, onCard("U0REQ1", "1700000000.000001"))
+	}
+	tb.Interaction(ctx, onCard("U0CNF2", "1700000000.000001"))
+	tb.side.Wait()
+	eph := tb.slack.of("chat.postEphemeral")
+	require.Len(t, eph, 2, "one answer per person, not one per click")
+	require.Contains(t, eph[0].form.Get("text"), "already")
+
+	// The same words about another card are another answer.
+	tb.Interaction(ctx, onCard("U0REQ1", "1700000000.000002"))
+	tb.side.Wait()
+	require.Len(t, tb.slack.of("chat.postEphemeral"), 3)
+
+	tb.clock.Add(repeatWindow)
+	tb.Interaction(ctx, onCard("U0REQ1", "1700000000.000001"))
+	tb.side.Wait()
+	require.Len(t, tb.slack.of("chat.postEphemeral"), 4, "told again once the window has passed")
+	got, err := tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.Confirmed, got.State)
+}
+
+func TestLater_DropsFollowupsBeyondTheBacklog(t *testing.T) {
+	tb := newTestBot(t, Options{})
+	release := make(chan struct{})
+	started := make(chan struct{}, maxFollowupsRunning+maxFollowupsPending)
+	var ran sync.WaitGroup
+	block := func(ctx context.Context) {
+		defer ran.Done()
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	}
+	// Every worker busy, then a full queue behind them.
+	for range maxFollowupsRunning {
+		ran.Add(1)
+		tb.later(block)
+	}
+	for range maxFollowupsRunning {
+		<-started
+	}
+	for range maxFollowupsPending {
+		ran.Add(1)
+		tb.later(block)
+	}
+	require.Zero(t, testutil.ToFloat64(tb.metrics.followupsDropped))
+	tb.later(func(context.Context) { t.Error("a follow-up beyond the backlog ran") })
+	require.Equal(t, 1.0, testutil.ToFloat64(tb.metrics.followupsDropped))
+	close(release)
+	ran.Wait()
+	tb.side.Wait()
+	require.Len(t, started, maxFollowupsPending, "every queued follow-up ran")
+
+	// With the backlog drained, follow-ups run again.
+	done := make(chan struct{})
+	tb.later(func(context.Context) { close(done) })
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a follow-up after the backlog drained did not run")
+	}
+}
