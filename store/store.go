@@ -191,11 +191,15 @@ func openPostgresStore(ctx context.Context, dsn string) (*DB, error) {
 // needs: WAL so readers don't block the writer, a busy timeout so the
 // store's and River's pools wait for each other instead of failing,
 // synchronous=NORMAL (durable across process crashes in WAL mode; only an
-// OS crash can lose the last transactions) and foreign keys, which SQLite
-// leaves off by default.
+// OS crash can lose the last transactions), foreign keys, which SQLite
+// leaves off by default, and a 512 KiB page cache per connection instead
+// of 2 MiB: the hot pages (the ends of the indexes a burst appends to)
+// fit, everything else is in the OS's page cache a read call away, and
+// the four connections' caches were a quarter of the peak memory under
+// load (peak RSS at c=64 38 → 35 MB, same throughput).
 func openSQLite(path string, conns int) (*sql.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-512)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
