@@ -25,16 +25,16 @@ WORK=$(mktemp -d)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-go build -o "$WORK/waleave" .
+CGO_ENABLED=0 go build -trimpath -o "$WORK/waleave" .
 (cd "$SHARED" && go build -o "$WORK/loadgen" ./loadgen && go build -o "$WORK/stub" ./stub)
 
 "$WORK/stub" -addr "127.0.0.1:$STUB_PORT" >"$WORK/stub.log" 2>&1 &
 pids+=($!)
+disown # killed by cleanup, without a "Killed" line
 db="$WORK/clicks.db"
 secret=bench-clicks
 (
@@ -48,6 +48,7 @@ secret=bench-clicks
 ) >"$WORK/waleave.log" 2>&1 &
 pid=$!
 pids+=($pid)
+disown
 "$WORK/loadgen" -url "http://127.0.0.1:$PORT/healthz" -wait -wait-timeout 30s >/dev/null
 
 echo "creating $N pending requests"
