@@ -13,6 +13,12 @@ const maxBatch = 256
 // commit it saves.
 const batchLinger = 500 * time.Microsecond
 
+// batchTimeout bounds one batch's transaction, so that a stuck database
+// (a lock held by a hung replica, say) fails the batch's callers instead
+// of stopping the writer for good. Callers stop waiting much sooner
+// (Slack's three seconds), but the writer serves everyone after them.
+const batchTimeout = 10 * time.Second
+
 // groupCommit collects operations from concurrent callers and hands them
 // to write in batches, one transaction each. A database's cost for a
 // small write is mostly per commit (on SQLite the WAL frames of every
@@ -123,7 +129,8 @@ func (s *DB) createBatched(ctx context.Context, r *Request) error {
 // the transaction is abandoned and each request is retried in its own
 // transaction, so a bad request fails only its caller.
 func (s *DB) writeCreates(batch []createOp) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	err := s.inTx(ctx, func(tx dbTx) error {
 		for _, op := range batch {
 			if err := s.insertRequest(ctx, tx, op.r); err != nil {
@@ -139,6 +146,6 @@ func (s *DB) writeCreates(batch []createOp) {
 		return
 	}
 	for _, op := range batch {
-		op.done <- s.inTx(ctx, func(tx dbTx) error { return s.insertRequest(ctx, tx, op.r) })
+		s.writeCreates([]createOp{op})
 	}
 }

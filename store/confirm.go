@@ -71,7 +71,8 @@ func (c *Confirmer) Confirm(ctx context.Context, id, by string, now time.Time) (
 // the others; any other failure abandons the transaction and each click
 // is retried in a transaction of its own, so it fails only its caller.
 func (c *Confirmer) write(batch []confirmOp) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	// Rows are locked in ID order, so that two replicas confirming
 	// overlapping batches on PostgreSQL cannot deadlock.
 	slices.SortFunc(batch, func(a, b confirmOp) int { return strings.Compare(a.id, b.id) })
