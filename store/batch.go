@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 )
 
@@ -29,7 +31,14 @@ const batchTimeout = 10 * time.Second
 type groupCommit[T any] struct {
 	ops     chan T
 	stopped chan struct{}
+	// mu guards closed, so that an operation submitted after stop (a
+	// handler outliving a timed-out shutdown) fails instead of panicking.
+	mu     sync.RWMutex
+	closed bool
 }
+
+// ErrClosed is returned for writes submitted after the DB was closed.
+var ErrClosed = errors.New("store is closed")
 
 // startGroupCommit starts the writer goroutine; stop ends it.
 func startGroupCommit[T any](write func(batch []T)) *groupCommit[T] {
@@ -40,6 +49,11 @@ func startGroupCommit[T any](write func(batch []T)) *groupCommit[T] {
 
 // submit queues op, or gives up when ctx ends first.
 func (g *groupCommit[T]) submit(ctx context.Context, op T) error {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return ErrClosed
+	}
 	select {
 	case g.ops <- op:
 		return nil
@@ -48,10 +62,15 @@ func (g *groupCommit[T]) submit(ctx context.Context, op T) error {
 	}
 }
 
-// stop writes what is queued and waits for the writer to end. Nothing may
-// be submitted after it.
+// stop writes what is queued and waits for the writer to end; later
+// submissions fail with ErrClosed.
 func (g *groupCommit[T]) stop() {
-	close(g.ops)
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.ops)
+	}
+	g.mu.Unlock()
 	<-g.stopped
 }
 

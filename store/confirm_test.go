@@ -173,3 +173,17 @@ func TestConfirmer_ConfirmsAcrossReplicasOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestWritesAfterClose_FailInsteadOfPanicking(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/w.db")
+	require.NoError(t, err)
+	c := db.NewConfirmer(func(context.Context, *sql.Tx, []*store.Request) error { return nil })
+	r := newRequest(t, db)
+	require.NoError(t, db.Close())
+
+	_, err = c.Confirm(ctx, r.ID, "U2", t0.Add(time.Minute))
+	require.ErrorIs(t, err, store.ErrClosed)
+	err = db.CreateRequest(ctx, &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, nil)
+	require.ErrorIs(t, err, store.ErrClosed)
+}
