@@ -76,7 +76,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	defer db.Close()
 
-	gw, err := whatsapp.New(cfg.WAProvider, whatsapp.Config{BaseURL: cfg.WAAPIURL, Instance: cfg.WAInstance, Token: cfg.WAToken}, &http.Client{Timeout: 30 * time.Second})
+	waCfg := whatsapp.Config{BaseURL: cfg.WAAPIURL, Instance: cfg.WAInstance, Token: cfg.WAToken}
+	if !db.SingleProcess() {
+		// Replicas share the gateway's rate limits through the database;
+		// limiters in each process would each allow the whole rate.
+		waCfg.Limiter = db
+	}
+	gw, err := whatsapp.New(cfg.WAProvider, waCfg, &http.Client{Timeout: 30 * time.Second})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

@@ -58,6 +58,11 @@ type client struct {
 	// separately); methods without one share the shared limiter.
 	limiters map[string]*rate.Limiter
 	shared   *rate.Limiter
+	// across, when set, takes the limiters' rates and bursts across
+	// processes instead (see Config.Limiter), under keys that start with
+	// limitKey (provider and instance: never the token).
+	across   Limiter
+	limitKey string
 	// classify turns an answer into an *Error, or nil when it is a success.
 	classify func(rq *request, r *response) *Error
 	// resetHeader says that the gateway's X-RateLimit-Reset header is
@@ -126,6 +131,8 @@ func newClient(provider string, cfg Config, hc *http.Client) (*client, error) {
 		token:    cfg.Token,
 		header:   http.Header{"Accept": {"application/json"}},
 		now:      time.Now,
+		across:   cfg.Limiter,
+		limitKey: provider + "/" + cfg.Instance + "/",
 	}
 	for _, s := range []string{cfg.Token, url.PathEscape(cfg.Token), url.QueryEscape(cfg.Token)} {
 		if !contains(c.secrets, s) {
@@ -162,6 +169,20 @@ func newLimiter(perSecond float64, burst int) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(perSecond*rateMargin), burst)
 }
 
+// wait waits for op's turn under its rate limit: this process's limiter,
+// or the same rate and burst shared across processes.
+func (c *client) wait(ctx context.Context, op string) error {
+	l := c.limiter(op)
+	if c.across == nil {
+		return l.Wait(ctx)
+	}
+	key := c.limitKey + op
+	if _, own := c.limiters[op]; !own {
+		key = c.limitKey + "*"
+	}
+	return c.across.WaitRate(ctx, key, float64(l.Limit()), l.Burst())
+}
+
 func (c *client) limiter(op string) *rate.Limiter {
 	if l, ok := c.limiters[op]; ok {
 		return l
@@ -179,7 +200,7 @@ func (c *client) call(ctx context.Context, rq *request, out any) (*response, err
 	}
 	// Nothing has been sent when the wait fails, so this is reported as a
 	// rate limit (transient, outcome known) rather than as unavailability.
-	if err := c.limiter(rq.op).Wait(ctx); err != nil {
+	if err := c.wait(ctx, rq.op); err != nil {
 		return nil, c.fail(rq.op, 0, ErrRateLimited, "not sent: no slot under the client-side rate limit before the deadline", err)
 	}
 

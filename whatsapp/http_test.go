@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -601,4 +602,41 @@ func TestExcerptIsShortAndClean(t *testing.T) {
 	assert.Equal(t, "(empty)", c.excerpt([]byte(" \n")))
 	assert.Equal(t, "a REDACTED b", c.clean("a "+testToken+" b"))
 	assert.Equal(t, "a REDACTED b", c.clean("a "+url.QueryEscape(testToken)+" b"))
+}
+
+// recordingLimiter is a Config.Limiter that records what it is asked and
+// answers with err.
+type recordingLimiter struct {
+	mu    sync.Mutex
+	calls []string
+	err   error
+}
+
+func (l *recordingLimiter) WaitRate(_ context.Context, key string, perSecond float64, burst int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, fmt.Sprintf("%s %.2f/s burst %d", key, perSecond, burst))
+	return l.err
+}
+
+func TestSharedLimiterTakesTheMethodsRates(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"leaveGroup":true,"removeAdmin":false}`))
+	}))
+	defer srv.Close()
+	lim := &recordingLimiter{}
+	gw, err := New("greenapi", Config{BaseURL: srv.URL, Instance: testInstance, Token: testToken, Limiter: lim}, nil)
+	require.NoError(t, err)
+	_, err = gw.Leave(context.Background(), testGroup)
+	require.NoError(t, err)
+	l := clientOf(gw).limiter(greenLeave)
+	require.Equal(t, []string{fmt.Sprintf("greenapi/%s/leaveGroup %.2f/s burst %d", testInstance, float64(l.Limit()), l.Burst())}, lim.calls)
+	assert.Equal(t, 1.0, l.Tokens(), "the process's own limiter is left alone")
+
+	// No slot: nothing is sent, and the job layer sees a rate limit.
+	lim.err = context.DeadlineExceeded
+	_, err = gw.Leave(context.Background(), testGroup)
+	require.ErrorIs(t, err, ErrRateLimited)
+	assert.NotContains(t, err.Error(), testToken)
 }

@@ -88,6 +88,16 @@ type Config struct {
 	// Rate overrides the provider's request rate per second for methods the
 	// gateway documents no limit for (Wawp); zero means the default.
 	Rate float64
+	// Limiter, when set, keeps the gateway's rate limits across processes
+	// (replicas sharing a database); nil keeps them in this process.
+	Limiter Limiter
+}
+
+// Limiter spaces calls of one kind (key) to perSecond a second, in bursts
+// of at most burst, across every process that shares it; store.DB
+// implements it with a table.
+type Limiter interface {
+	WaitRate(ctx context.Context, key string, perSecond float64, burst int) error
 }
 
 // LeaveResult is what a successful leave reports.
