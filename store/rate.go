@@ -23,6 +23,11 @@ func (s *DB) WaitRate(ctx context.Context, key string, perSecond float64, burst 
 		if err != nil || wait == 0 {
 			return err
 		}
+		// Like rate.Limiter.Wait: a token due after the deadline is not
+		// waited for.
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
+			return fmt.Errorf("rate %s: next token in %s, after the deadline: %w", key, wait.Round(time.Millisecond), context.DeadlineExceeded)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

@@ -48,9 +48,11 @@ func TestWaitRate_KeysAreIndependentAndWaitsEndWithContext(t *testing.T) {
 		require.NoError(t, db.WaitRate(ctx, "a", 0.1, 1))
 		// "a" is now empty for ten seconds; "b" is not.
 		require.NoError(t, db.WaitRate(ctx, "b", 0.1, 1))
-		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
+		start := time.Now()
 		require.ErrorIs(t, db.WaitRate(short, "a", 0.1, 1), context.DeadlineExceeded)
+		require.Less(t, time.Since(start), 4*time.Second, "a token due after the deadline is not waited for")
 		require.Error(t, db.WaitRate(ctx, "c", 0, 1), "a zero rate is refused")
 	})
 }
