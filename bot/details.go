@@ -303,6 +303,30 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 	}
 }
 
+// inviteLinker is a gateway that gives a group's invite link by a call of
+// its own, because its group details do not carry it (Wawp).
+type inviteLinker interface {
+	InviteLink(ctx context.Context, groupJID string) (string, error)
+}
+
+// inviteLink asks such a gateway for the group's invite link, within one
+// gateway timeout. No link is no harm: only admins may see it, and the
+// leave goes ahead without it.
+func (b *Bot) inviteLink(ctx context.Context, groupJID string) string {
+	il, ok := b.gateway.(inviteLinker)
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
+	defer cancel()
+	link, err := il.InviteLink(ctx, groupJID)
+	if err != nil {
+		b.log.Info("no invite link from the gateway", "group", groupJID, "err", err)
+		return ""
+	}
+	return link
+}
+
 // prepareLeave does what must happen before the goodbye and the leave:
 // it keeps the group's invite link, so the group can be rejoined, and
 // makes the chosen successor an admin when the instance is the only one.
@@ -323,6 +347,9 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	}
 	if needLink {
 		link := g.InviteLink
+		if link == "" {
+			link = b.inviteLink(ctx, r.GroupJID)
+		}
 		if link == "" && r.InviteCode != "" {
 			// The link the request was made with is still worth keeping
 			// when the gateway does not give one (only admins see it).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -548,4 +549,53 @@ func TestCommand_DefaultGoodbyeNamesAGroupGivenByJID(t *testing.T) {
 	require.Len(t, reqs, 1)
 	require.Equal(t, "Leaving Marketing, bye!", reqs[0].Goodbye)
 	require.Equal(t, []string{"groups"}, tb.gw.callsOf(""), "no gateway call for a JID")
+}
+
+// linkingGateway is a gateway whose group details carry no invite link
+// and which gives it by a call of its own, as Wawp does.
+type linkingGateway struct {
+	*fakeGateway
+	link string
+	err  error
+}
+
+func (g *linkingGateway) InviteLink(_ context.Context, groupJID string) (string, error) {
+	g.called("invite-link")
+	return g.link, g.err
+}
+
+func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		link string
+		err  error
+		want string
+	}{
+		{"given", "https://chat.whatsapp.com/ZyXwVuTsRqPo0987", nil, "https://chat.whatsapp.com/ZyXwVuTsRqPo0987"},
+		{"refused (not an admin): the leave goes ahead without it", "", whatsapp.ErrForbidden, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			tb := newTestBot(t, Options{})
+			tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+				g := onlyAdminGroup(ref)
+				g.Participants[1].IsAdmin = true
+				g.InviteLink = ""
+				return g, nil
+			}
+			tb.Bot.gateway = &linkingGateway{fakeGateway: tb.gw, link: tt.link, err: tt.err}
+			r := tb.pending(t, func(r *store.Request) { r.Goodbye = "" })
+			_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+			require.NoError(t, err)
+			w := &leaveWorker{b: tb.Bot}
+			require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
+
+			got, _ := tb.db.Request(ctx, r.ID)
+			require.Equal(t, store.Done, got.State)
+			require.Equal(t, tt.want, got.InviteLink)
+			calls := tb.gw.callsOf("")
+			require.Contains(t, calls, "invite-link")
+			require.Less(t, slices.Index(calls, "invite-link"), slices.Index(calls, "leave"), "asked before leaving")
+		})
+	}
 }

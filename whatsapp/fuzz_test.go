@@ -121,6 +121,13 @@ func fuzzAnswer(t *testing.T, provider string, status int, header string, body [
 	if err == nil && g.JID == "" {
 		t.Fatal("Group succeeded without a JID")
 	}
+	if w, ok := gw.(*Wawp); ok {
+		link, err := w.InviteLink(ctx, testGroup)
+		check("InviteLink", err)
+		if _, valid := InviteCode(link); err == nil && !valid {
+			t.Fatalf("InviteLink returned %q", link)
+		}
+	}
 	gs, err := gw.Groups(ctx)
 	check("Groups", err)
 	for _, s := range gs {

@@ -3,8 +3,11 @@ package whatsapp
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // The credentials as every Wawp request carries them.
@@ -79,6 +82,18 @@ func TestWawpWire(t *testing.T) {
 				{JID: "111@lid", IsAdmin: true},
 				{JID: "79001234569@c.us"},
 			}},
+		},
+		{
+			name: "InviteLink, a link", call: inviteLink,
+			answer: `"https://chat.whatsapp.com/AbCdEfGhIj0123"`,
+			method: http.MethodGet, path: "/v2/groups/120363406289005073%40g.us/invite-code", query: wawpQuery,
+			want: "https://chat.whatsapp.com/AbCdEfGhIj0123",
+		},
+		{
+			name: "InviteLink, a bare code in an object", call: inviteLink,
+			answer: `{"inviteCode": "AbCdEfGhIj0123"}`,
+			method: http.MethodGet, path: "/v2/groups/120363406289005073%40g.us/invite-code", query: wawpQuery,
+			want: "https://chat.whatsapp.com/AbCdEfGhIj0123",
 		},
 		{
 			name: "Groups, array", call: groups,
@@ -159,4 +174,22 @@ func TestWawpErrors(t *testing.T) {
 		{name: "200 group list not a list", call: "Groups", answer: answer{body: `{"groups": "none"}`}, kind: ErrUnavailable, status: 200, msg: "no group list"},
 		{name: "200 participants truncated", call: "Group", answer: answer{body: `[{"id": "1@c.us"`}, kind: ErrUnavailable, status: 200, msg: "malformed answer"},
 	})
+}
+
+// inviteLink calls Wawp's InviteLink on the test group.
+func inviteLink(ctx context.Context, gw Gateway) (any, error) {
+	return gw.(*Wawp).InviteLink(ctx, testGroup)
+}
+
+func TestWawpInviteLinkUnknownShape(t *testing.T) {
+	t.Parallel()
+	for _, answer := range []string{`{}`, `"not a code!"`, `{"link": "https://example.com/AbCdEfGhIj0123"}`, `[]`} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(answer))
+		}))
+		_, err := newGateway(t, "wawp", srv.URL, nil).(*Wawp).InviteLink(context.Background(), testGroup)
+		srv.Close()
+		require.ErrorIs(t, err, ErrUnavailable, "answer %s", answer)
+		require.NotContains(t, err.Error(), testToken)
+	}
 }
