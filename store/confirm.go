@@ -135,7 +135,7 @@ func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.T
 	r, err := scanRequest(tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
 		Confirmed, ms(now), by, ms(now), id, Pending, ms(now)))
 	if errors.Is(err, ErrNotFound) {
-		return refusal(ctx, tx, id, now)
+		return s.refusal(ctx, tx, id, now)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("confirm request %s: %w", id, err)
@@ -149,11 +149,13 @@ func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.T
 // refusal says why a request could not be confirmed: it does not exist
 // (ErrNotFound), is no longer pending (ErrConflict) or has expired
 // (ErrExpired); the request is returned as it is.
-func refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*Request, error) {
-	r, err := getRequestTx(ctx, tx, id, false)
+func (s *DB) refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*Request, error) {
+	r, err := scanRequest(tx.StmtContext(ctx, s.stmtRequestWrite).QueryRowContext(ctx, id))
 	switch {
-	case err != nil:
+	case errors.Is(err, ErrNotFound):
 		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("get request %s: %w", id, err)
 	case r.State != Pending:
 		return r, ErrConflict
 	case !now.Before(r.ExpiresAt):

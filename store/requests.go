@@ -211,6 +211,8 @@ const insertRequestSQL = `INSERT INTO requests (id, team_id, channel_id, request
 	expires_at, run_at, tz, details_state, group_size, is_admin, only_admin, card_version)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+const requestByIDSQL = `SELECT ` + requestColumns + ` FROM requests WHERE id = ?`
+
 // Request returns the request with the given ID, or ErrNotFound.
 func (s *DB) Request(ctx context.Context, id string) (*Request, error) {
 	r, err := scanRequest(s.stmtRequest.QueryRowContext(ctx, id))

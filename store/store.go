@@ -61,11 +61,14 @@ type DB struct {
 	// only; nil on SQLite).
 	listen *pgxpool.Pool
 
-	// Statements of the hot paths, prepared once on the write pool.
+	// Statements of the hot paths, prepared once on the write pool
+	// (stmtRequestWrite reads a request inside a write transaction: a
+	// click on a decided card does).
 	stmtInsertRequest *sql.Stmt
 	stmtConfirm       *sql.Stmt
 	stmtInsertAudit   *sql.Stmt
-	// stmtRequest reads one request on the read pool (every click does).
+	stmtRequestWrite  *sql.Stmt
+	// stmtRequest reads one request on the read pool.
 	stmtRequest *sql.Stmt
 
 	// creates feeds the group-commit writer of new requests (batch.go).
@@ -116,6 +119,7 @@ func (s *DB) prepare(ctx context.Context) error {
 		{&s.stmtInsertRequest, insertRequestSQL},
 		{&s.stmtConfirm, confirmSQL},
 		{&s.stmtInsertAudit, insertAuditSQL},
+		{&s.stmtRequestWrite, requestByIDSQL},
 	} {
 		var err error
 		if *p.stmt, err = s.write.PrepareContext(ctx, s.dialect.rebind(p.q)); err != nil {
@@ -123,7 +127,7 @@ func (s *DB) prepare(ctx context.Context) error {
 		}
 	}
 	var err error
-	if s.stmtRequest, err = s.read.PrepareContext(ctx, s.dialect.rebind(`SELECT `+requestColumns+` FROM requests WHERE id = ?`)); err != nil {
+	if s.stmtRequest, err = s.read.PrepareContext(ctx, s.dialect.rebind(requestByIDSQL)); err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
 	return nil
