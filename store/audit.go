@@ -22,8 +22,9 @@ type AuditEntry struct {
 
 const insertAuditSQL = `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status) VALUES (?, ?, ?, ?, ?, ?)`
 
-func addAudit(ctx context.Context, tx dbTx, e AuditEntry) error {
-	_, err := tx.exec(ctx, insertAuditSQL,
+// addAudit appends e in tx, with the statement prepared at Open.
+func (s *DB) addAudit(ctx context.Context, tx dbTx, e AuditEntry) error {
+	_, err := tx.StmtContext(ctx, s.stmtInsertAudit).ExecContext(ctx,
 		e.RequestID, ms(e.At), e.Actor, e.Action, e.Detail, e.GatewayStatus)
 	if err != nil {
 		return fmt.Errorf("insert audit: %w", err)
@@ -33,7 +34,7 @@ func addAudit(ctx context.Context, tx dbTx, e AuditEntry) error {
 
 // AddAudit appends one entry to a request's history.
 func (s *DB) AddAudit(ctx context.Context, e AuditEntry) error {
-	return s.inTx(ctx, func(tx dbTx) error { return addAudit(ctx, tx, e) })
+	return s.inTx(ctx, func(tx dbTx) error { return s.addAudit(ctx, tx, e) })
 }
 
 // Audit returns a request's history, oldest first, starting with its

@@ -125,12 +125,11 @@ func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue 
 	return out, err
 }
 
-// confirmInTx is the confirmation itself, in two statements prepared
-// once (parsing SQL costs more than running these): a conditional update
-// that returns the row as it is afterwards, and the audit entry. Only when
-// the update refuses is the row read again, to say why. On PostgreSQL the
-// update's row lock makes a concurrent confirmation of the same request
-// wait, then find it no longer pending.
+// confirmInTx is the confirmation itself, in two prepared statements: a
+// conditional update that returns the row as it is afterwards, and the
+// audit entry. Only when the update refuses is the row read again, to say
+// why. On PostgreSQL the update's row lock makes a concurrent
+// confirmation of the same request wait, then find it no longer pending.
 func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.Time) (*Request, error) {
 	r, err := scanRequest(tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
 		Confirmed, ms(now), by, ms(now), id, Pending, ms(now)))
@@ -140,8 +139,8 @@ func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.T
 	if err != nil {
 		return nil, fmt.Errorf("confirm request %s: %w", id, err)
 	}
-	if _, err := tx.StmtContext(ctx, s.stmtInsertAudit).ExecContext(ctx, id, ms(now), by, "confirmed", "", 0); err != nil {
-		return r, fmt.Errorf("insert audit: %w", err)
+	if err := s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: by, Action: "confirmed"}); err != nil {
+		return r, err
 	}
 	return r, nil
 }
@@ -150,12 +149,10 @@ func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.T
 // (ErrNotFound), is no longer pending (ErrConflict) or has expired
 // (ErrExpired); the request is returned as it is.
 func (s *DB) refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*Request, error) {
-	r, err := scanRequest(tx.StmtContext(ctx, s.stmtRequestWrite).QueryRowContext(ctx, id))
+	r, err := s.requestTx(ctx, tx, id, false)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil, err
 	case err != nil:
-		return nil, fmt.Errorf("get request %s: %w", id, err)
+		return nil, err
 	case r.State != Pending:
 		return r, ErrConflict
 	case !now.Before(r.ExpiresAt):

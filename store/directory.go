@@ -271,7 +271,7 @@ func (s *DB) SetPromoted(ctx context.Context, id, jid, detail string, status int
 		} else {
 			detail = jid + ": " + detail
 		}
-		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "successor promoted", Detail: detail, GatewayStatus: status})
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "successor promoted", Detail: detail, GatewayStatus: status})
 	})
 }
 
@@ -282,7 +282,7 @@ func (s *DB) SetInviteLink(ctx context.Context, id, link string, now time.Time) 
 		if _, err := tx.exec(ctx, `UPDATE requests SET invite_link = ?, updated_at = ? WHERE id = ?`, link, ms(now), id); err != nil {
 			return fmt.Errorf("set invite link: %w", err)
 		}
-		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "invite link kept", Detail: link})
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "invite link kept", Detail: link})
 	})
 }
 

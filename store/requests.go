@@ -222,14 +222,14 @@ func (s *DB) Request(ctx context.Context, id string) (*Request, error) {
 	return r, err
 }
 
-// getRequestTx reads a request inside a write transaction; with lock it
+// requestTx reads a request inside a write transaction; with lock it
 // also locks the row (see Dialect.forUpdate) until the transaction ends.
-func getRequestTx(ctx context.Context, tx dbTx, id string, lock bool) (*Request, error) {
-	q := `SELECT ` + requestColumns + ` FROM requests WHERE id = ?`
+func (s *DB) requestTx(ctx context.Context, tx dbTx, id string, lock bool) (*Request, error) {
+	stmt := s.stmtRequestTx
 	if lock {
-		q += tx.dialect.forUpdate()
+		stmt = s.stmtRequestForUpdate
 	}
-	r, err := scanRequest(tx.queryRow(ctx, q, id))
+	r, err := scanRequest(tx.StmtContext(ctx, stmt).QueryRowContext(ctx, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("get request %s: %w", id, err)
 	}
@@ -263,7 +263,7 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 		// the rest of the transaction so that a concurrent transition of
 		// the same request (a second replica's click) waits for this one
 		// and then sees its result.
-		r, err := getRequestTx(ctx, tx, id, true)
+		r, err := s.requestTx(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
@@ -286,7 +286,7 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 		if _, err := tx.exec(ctx, `UPDATE requests SET `+strings.Join(set, ", ")+` WHERE id = ?`, args...); err != nil {
 			return fmt.Errorf("update request %s: %w", id, err)
 		}
-		if err := addAudit(ctx, tx, AuditEntry{RequestID: id, At: c.now, Actor: c.actor, Action: c.action, Detail: c.detail, GatewayStatus: c.status}); err != nil {
+		if err := s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: c.now, Actor: c.actor, Action: c.action, Detail: c.detail, GatewayStatus: c.status}); err != nil {
 			return err
 		}
 		if enqueue != nil {
@@ -294,7 +294,7 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 				return err
 			}
 		}
-		out, err = getRequestTx(ctx, tx, id, false)
+		out, err = s.requestTx(ctx, tx, id, false)
 		return err
 	})
 	return out, err
@@ -365,7 +365,7 @@ func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail s
 		if state == "" {
 			action = "goodbye failed"
 		}
-		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: action, Detail: detail, GatewayStatus: status})
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: action, Detail: detail, GatewayStatus: status})
 	})
 }
 
@@ -375,7 +375,7 @@ func (s *DB) SetLeaveUnknown(ctx context.Context, id, detail string, now time.Ti
 		if _, err := tx.exec(ctx, `UPDATE requests SET leave_unknown = 1, updated_at = ? WHERE id = ?`, ms(now), id); err != nil {
 			return fmt.Errorf("set leave unknown: %w", err)
 		}
-		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave unknown", Detail: detail})
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave unknown", Detail: detail})
 	})
 }
 
@@ -419,7 +419,7 @@ func (s *DB) MarkReminded(ctx context.Context, id string, now time.Time) (bool, 
 			return err
 		}
 		done = true
-		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "reminded"})
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "reminded"})
 	})
 	return done, err
 }

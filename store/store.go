@@ -62,12 +62,14 @@ type DB struct {
 	listen *pgxpool.Pool
 
 	// Statements of the hot paths, prepared once on the write pool
-	// (stmtRequestWrite reads a request inside a write transaction: a
-	// click on a decided card does).
-	stmtInsertRequest *sql.Stmt
-	stmtConfirm       *sql.Stmt
-	stmtInsertAudit   *sql.Stmt
-	stmtRequestWrite  *sql.Stmt
+	// (parsing SQL costs more than running these small statements):
+	// every state change reads its request (stmtRequestTx, or
+	// stmtRequestForUpdate to lock it) and adds an audit row.
+	stmtInsertRequest    *sql.Stmt
+	stmtConfirm          *sql.Stmt
+	stmtInsertAudit      *sql.Stmt
+	stmtRequestTx        *sql.Stmt
+	stmtRequestForUpdate *sql.Stmt
 	// stmtRequest reads one request on the read pool.
 	stmtRequest *sql.Stmt
 
@@ -119,7 +121,8 @@ func (s *DB) prepare(ctx context.Context) error {
 		{&s.stmtInsertRequest, insertRequestSQL},
 		{&s.stmtConfirm, confirmSQL},
 		{&s.stmtInsertAudit, insertAuditSQL},
-		{&s.stmtRequestWrite, requestByIDSQL},
+		{&s.stmtRequestTx, requestByIDSQL},
+		{&s.stmtRequestForUpdate, requestByIDSQL + s.dialect.forUpdate()},
 	} {
 		var err error
 		if *p.stmt, err = s.write.PrepareContext(ctx, s.dialect.rebind(p.q)); err != nil {

@@ -77,7 +77,7 @@ func (s *DB) MarkOpsReminded(ctx context.Context, id string, now time.Time) (boo
 			return err
 		}
 		done = true
-		return addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "ops reminded"})
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "ops reminded"})
 	})
 	return done, err
 }
