@@ -307,15 +307,14 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 	// Only the two-person rule needs the request before the change (to
 	// know who asked); otherwise the confirmation itself says whether the
 	// request exists, which saves a read on every click.
-	var r *store.Request
 	var requester string
 	if b.opts.TwoPerson {
-		var err error
-		if r, err = b.store.Request(ctx, id); err != nil {
+		asked, err := b.store.Request(ctx, id)
+		if err != nil {
 			b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
 			return
 		}
-		requester = r.RequesterID
+		requester = asked.RequesterID
 	}
 	switch b.mayConfirm(user, channel, requester) {
 	case allowed:

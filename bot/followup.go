@@ -22,7 +22,8 @@ const (
 	// that could not even start by then is stale, and is dropped.
 	followupTimeout = 15 * time.Second
 	// repeatWindow is how long an identical ephemeral message to the same
-	// person in the same channel is not sent again.
+	// person, in the same channel and about the same card, is not sent
+	// again.
 	repeatWindow = 10 * time.Second
 	// maxRemembered bounds the memory of recent messages.
 	maxRemembered = 4096
