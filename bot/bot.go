@@ -212,14 +212,14 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 
 // enqueueLeaves inserts the leave jobs of requests just confirmed in tx,
 // in one statement. A scheduled request's job waits for its time.
-func (b *Bot) enqueueLeaves(ctx context.Context, tx *sql.Tx, confirmed []*store.Request) error {
+func (b *Bot) enqueueLeaves(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {
 	params := make([]river.InsertManyParams, len(confirmed))
-	for i, r := range confirmed {
+	for i, c := range confirmed {
 		opts := &river.InsertOpts{MaxAttempts: 25}
-		if !r.RunAt.IsZero() {
-			opts.ScheduledAt = r.RunAt
+		if !c.RunAt.IsZero() {
+			opts.ScheduledAt = c.RunAt
 		}
-		params[i] = river.InsertManyParams{Args: leaveArgs{RequestID: r.ID}, InsertOpts: opts}
+		params[i] = river.InsertManyParams{Args: leaveArgs{RequestID: c.RequestID}, InsertOpts: opts}
 	}
 	if _, err := b.jobs.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue leave jobs: %w", err)

@@ -4,6 +4,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -31,4 +32,33 @@ func BenchmarkCreateSerial(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkConfirmParallel is a click's write alone: concurrent
+// confirmations of distinct pending requests through a Confirmer, with
+// no job to enqueue, so the store's share of a click is visible.
+func BenchmarkConfirmParallel(b *testing.B) {
+	db := mustOpen(b, storetest.SQLite(b))
+	ctx := context.Background()
+	now := time.Now()
+	ids := make(chan string, b.N)
+	for range b.N {
+		r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := db.CreateRequest(ctx, r, nil); err != nil {
+			b.Fatal(err)
+		}
+		ids <- r.ID
+	}
+	close(ids)
+	c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Confirm(ctx, <-ids, "U2", now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -13,7 +13,16 @@ import (
 // EnqueueMany adds the caller's writes for requests that a transaction
 // has just confirmed (typically one River job each, inserted together),
 // so that they commit or roll back with the confirmations.
-type EnqueueMany func(ctx context.Context, tx *sql.Tx, confirmed []*Request) error
+type EnqueueMany func(ctx context.Context, tx *sql.Tx, confirmed []Confirmation) error
+
+// Confirmation is what the work queued for a just-confirmed request needs
+// to know. It is not the whole request: reading back a request's every
+// column on each click cost more than the rest of the confirmation.
+type Confirmation struct {
+	RequestID string
+	// RunAt is when a scheduled leave runs; zero means now.
+	RunAt time.Time
+}
 
 // Confirmer confirms requests for concurrent callers in shared
 // transactions: a burst of clicks costs a few commits and one enqueue per
@@ -34,7 +43,7 @@ type confirmOp struct {
 }
 
 type confirmResult struct {
-	r   *Request
+	r   *Request // only for a refusal: the request as it is
 	err error
 }
 
@@ -50,10 +59,10 @@ func (s *DB) NewConfirmer(enqueue EnqueueMany) *Confirmer {
 }
 
 // Confirm is DB.Confirm for concurrent callers: it moves a pending,
-// unexpired request to confirmed and enqueues its work, returning once
+// unexpired request to confirmed and enqueues its work, returning nil once
 // that has committed. A request past its expiry is refused with
-// ErrExpired, one that is no longer pending with ErrConflict (and the
-// request as it is).
+// ErrExpired, one that is no longer pending with ErrConflict; both come
+// with the request as it is, to say who decided it and how.
 func (c *Confirmer) Confirm(ctx context.Context, id, by string, now time.Time) (*Request, error) {
 	op := confirmOp{id: id, by: by, now: now, done: make(chan confirmResult, 1)}
 	if err := c.confirms.submit(ctx, op); err != nil {
@@ -78,13 +87,13 @@ func (c *Confirmer) write(batch []confirmOp) {
 	slices.SortFunc(batch, func(a, b confirmOp) int { return strings.Compare(a.id, b.id) })
 	results := make([]confirmResult, len(batch))
 	err := c.s.inTx(ctx, func(tx dbTx) error {
-		var confirmed []*Request
+		var confirmed []Confirmation
 		for i, op := range batch {
-			r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.now)
+			runAt, r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.now)
 			results[i] = confirmResult{r, err}
 			switch {
 			case err == nil:
-				confirmed = append(confirmed, r)
+				confirmed = append(confirmed, Confirmation{RequestID: op.id, RunAt: runAt})
 			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrExpired):
 			default:
 				return err
@@ -115,34 +124,45 @@ func (c *Confirmer) write(batch []confirmOp) {
 func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
 	var out *Request
 	err := s.inTx(ctx, func(tx dbTx) error {
-		r, err := s.confirmInTx(ctx, tx, id, by, now)
+		_, r, err := s.confirmInTx(ctx, tx, id, by, now)
 		out = r
-		if err != nil || enqueue == nil {
+		if err != nil {
 			return err
 		}
-		return enqueue(ctx, tx.Tx)
+		if enqueue != nil {
+			if err := enqueue(ctx, tx.Tx); err != nil {
+				return err
+			}
+		}
+		// One confirmation at a time is the slow path (tests, tools), so
+		// the caller gets the whole request back.
+		out, err = s.requestTx(ctx, tx, id, false)
+		return err
 	})
 	return out, err
 }
 
 // confirmInTx is the confirmation itself, in two prepared statements: a
-// conditional update that returns the row as it is afterwards, and the
-// audit entry. Only when the update refuses is the row read again, to say
-// why. On PostgreSQL the update's row lock makes a concurrent
-// confirmation of the same request wait, then find it no longer pending.
-func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.Time) (*Request, error) {
-	r, err := scanRequest(tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
-		Confirmed, ms(now), by, ms(now), id, Pending, ms(now)))
-	if errors.Is(err, ErrNotFound) {
-		return s.refusal(ctx, tx, id, now)
+// conditional update that returns only the request's run_at (the one
+// column its job needs), and the audit entry. Only when the update
+// refuses is the row read, to say why; that request is returned. On
+// PostgreSQL the update's row lock makes a concurrent confirmation of
+// the same request wait, then find it no longer pending.
+func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.Time) (runAt time.Time, refused *Request, err error) {
+	var at int64
+	err = tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
+		Confirmed, ms(now), by, ms(now), id, Pending, ms(now)).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		refused, err = s.refusal(ctx, tx, id, now)
+		return time.Time{}, refused, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("confirm request %s: %w", id, err)
+		return time.Time{}, nil, fmt.Errorf("confirm request %s: %w", id, err)
 	}
 	if err := s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: by, Action: "confirmed"}); err != nil {
-		return r, err
+		return time.Time{}, nil, err
 	}
-	return r, nil
+	return fromMS(at), nil, nil
 }
 
 // refusal says why a request could not be confirmed: it does not exist
@@ -166,4 +186,4 @@ func (s *DB) refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*R
 const confirmSQL = `UPDATE requests SET state = ?, updated_at = ?,
 	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ?
 	WHERE id = ? AND state = ? AND expires_at > ?
-	RETURNING ` + requestColumns
+	RETURNING run_at`

@@ -37,13 +37,12 @@ func TestConfirmer_SharesTransactionsAndEnqueuesEachOnce(t *testing.T) {
 		var mu sync.Mutex
 		enqueued := map[string]int{}
 		calls := 0
-		c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []*store.Request) error {
+		c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {
 			mu.Lock()
 			defer mu.Unlock()
 			calls++
-			for _, r := range confirmed {
-				require.Equal(t, store.Confirmed, r.State)
-				enqueued[r.ID]++
+			for _, c := range confirmed {
+				enqueued[c.RequestID]++
 			}
 			return nil
 		})
@@ -86,7 +85,7 @@ func TestConfirmer_RefusalsDoNotFailOthers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
-		c := db.NewConfirmer(func(context.Context, *sql.Tx, []*store.Request) error { return nil })
+		c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
 		fresh := newRequest(t, db)
 		late := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Second)}
 		require.NoError(t, db.CreateRequest(ctx, late, nil))
@@ -105,9 +104,9 @@ func TestConfirmer_FailedEnqueueRollsBackOnlyItsRequest(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		var bad string
-		c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []*store.Request) error {
-			for _, r := range confirmed {
-				if r.ID == bad {
+		c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {
+			for _, c := range confirmed {
+				if c.RequestID == bad {
 					return errors.New("queue is full")
 				}
 			}
@@ -138,11 +137,11 @@ func TestConfirmer_ConfirmsAcrossReplicasOnce(t *testing.T) {
 		a, b := mustOpen(t, dsn), mustOpen(t, dsn)
 		var mu sync.Mutex
 		enqueued := map[string]int{}
-		enqueue := func(ctx context.Context, tx *sql.Tx, confirmed []*store.Request) error {
+		enqueue := func(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {
 			mu.Lock()
 			defer mu.Unlock()
-			for _, r := range confirmed {
-				enqueued[r.ID]++
+			for _, c := range confirmed {
+				enqueued[c.RequestID]++
 			}
 			return nil
 		}
@@ -178,7 +177,7 @@ func TestWritesAfterClose_FailInsteadOfPanicking(t *testing.T) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/w.db")
 	require.NoError(t, err)
-	c := db.NewConfirmer(func(context.Context, *sql.Tx, []*store.Request) error { return nil })
+	c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
 	r := newRequest(t, db)
 	require.NoError(t, db.Close())
 
@@ -186,4 +185,27 @@ func TestWritesAfterClose_FailInsteadOfPanicking(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrClosed)
 	err = db.CreateRequest(ctx, &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, nil)
 	require.ErrorIs(t, err, store.ErrClosed)
+}
+
+func TestConfirmer_HandsTheJobItsRunTime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		db := mustOpen(t, dsn)
+		runAt := t0.Add(3 * time.Hour)
+		scheduled := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour), RunAt: runAt}
+		require.NoError(t, db.CreateRequest(context.Background(), scheduled, nil))
+		now := newRequest(t, db)
+		got := map[string]time.Time{}
+		c := db.NewConfirmer(func(_ context.Context, _ *sql.Tx, confirmed []store.Confirmation) error {
+			for _, c := range confirmed {
+				got[c.RequestID] = c.RunAt
+			}
+			return nil
+		})
+		for _, err := range confirmAll(c, []string{scheduled.ID, now.ID}, t0.Add(time.Minute)) {
+			require.NoError(t, err)
+		}
+		require.True(t, runAt.Equal(got[scheduled.ID]), "scheduled: %v", got[scheduled.ID])
+		require.Contains(t, got, now.ID)
+		require.True(t, got[now.ID].IsZero(), "unscheduled: %v", got[now.ID])
+	})
 }
