@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,6 +69,51 @@ func TestE2E_Replicas_ClicksOnBothLeaveOnce(t *testing.T) {
 		require.LessOrEqual(t, n, 2, "%s told %q %d times", k[0], k[1], n)
 	}
 	require.Less(t, len(sl.Calls("chat.postEphemeral")), 19, "repeated clicks are not each answered")
+}
+
+// TestE2E_Replicas_ShareTheGatewayRate sends commands for four groups to
+// two replicas at once. Each command looks its group up (Green API's
+// getGroupData, documented at one request a second per instance), so
+// without a shared limiter each replica would space only its own two
+// calls and the first of each would reach the gateway together. The
+// replicas take turns from one bucket in the database instead: no two
+// lookups arrive closer than the documented rate allows.
+func TestE2E_Replicas_ShareTheGatewayRate(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
+	a := startApp(t, sl, gw, env)
+	b := startApp(t, sl, gw, env)
+
+	groups := []string{"120363406289005071@g.us", "120363406289005072@g.us", "120363406289005073@g.us", "120363406289005074@g.us"}
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Go(func() {
+			if status, body := []*app{a, b}[i%2].command("U0REQ1", "C1", g+" bye"); status != 200 {
+				t.Errorf("command %d: %d %s", i, status, body)
+			}
+		})
+	}
+	wg.Wait()
+	lookups := func() []gatewayCall {
+		var out []gatewayCall
+		for _, c := range gw.Calls("") {
+			if strings.Contains(c.Path, "/getGroupData/") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	eventually(t, 15*time.Second, func() bool { return len(lookups()) >= len(groups) }, "group lookups: %d", len(lookups()))
+	calls := lookups()
+	slices.SortFunc(calls, func(x, y gatewayCall) int { return x.At.Compare(y.At) })
+	// One a second less the client's 10 % margin is 1.11 s; the bound
+	// leaves room for scheduling jitter while still failing for two
+	// independent limiters, whose first calls come within milliseconds.
+	for i := 1; i < len(calls); i++ {
+		require.GreaterOrEqual(t, calls[i].At.Sub(calls[i-1].At), 800*time.Millisecond,
+			"lookups %d and %d of %d came too close together", i-1, i, len(calls))
+	}
 }
 
 // TestE2E_Replicas_KilledMidLeaveFinishedByAnother kills the replica that
