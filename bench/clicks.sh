@@ -11,6 +11,8 @@
 # whether every click made exactly one leave job.
 #
 #   bench/clicks.sh [N]        # N pending requests (default 24000)
+#   BOLT=1 bench/clicks.sh     # also Bolt's clicks at the same concurrency,
+#                              # right after, for a ratio from one run
 #
 # Needs: Go, the sqlite3 CLI, ../shared/bench beside this repository.
 # Settings: CONCURRENCY (64), PORT (28430), STUB_PORT (28431).
@@ -77,4 +79,12 @@ jobs=$(sqlite3 "$db" "SELECT count(*) FROM river_job WHERE kind = 'leave'")
 distinct=$(sqlite3 "$db" "SELECT count(DISTINCT args) FROM river_job WHERE kind = 'leave'")
 confirmed=$(sqlite3 "$db" "SELECT count(*) FROM requests WHERE confirmed_at > 0")
 echo "clicks: $clicks, confirmed: $confirmed, leave jobs: $jobs for $distinct requests"
+if [ -n "${BOLT:-}" ]; then
+	# Bolt answers a click without persisting it, so a repeated value costs
+	# it what a first one does: ../shared/bench/run.sh measures it as is.
+	kill -9 "$pid" 2>/dev/null || true
+	(cd "$SHARED" && ./run.sh --targets bolt --kinds interaction --concurrency "$C" --rounds 3 -o "$WORK/bolt.md") >"$WORK/bolt.log" 2>&1 ||
+		{ tail -5 "$WORK/bolt.log"; exit 1; }
+	grep -E "^\| bolt \| $C \|" "$WORK/bolt.md" | head -1 | awk -F'|' '{gsub(/ /, "", $4); print "bolt: " $4 " req/s (median of 3 rounds)"}'
+fi
 [ "$jobs" -eq "$clicks" ] && [ "$confirmed" -eq "$clicks" ] && [ "$distinct" -eq "$jobs" ]
