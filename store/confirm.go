@@ -119,27 +119,23 @@ func (c *Confirmer) write(batch []confirmOp) {
 }
 
 // Confirm moves a pending, unexpired request to confirmed and runs enqueue
-// (the leave job) in the same transaction. A request past its expiry is
-// refused with ErrExpired; one that is no longer pending with ErrConflict.
+// (the leave job) in the same transaction, returning the request as it is
+// afterwards. A request past its expiry is refused with ErrExpired; one
+// that is no longer pending with ErrConflict. It is the one-at-a-time
+// form of Confirmer.Confirm, for tests and tools: the same change through
+// the generic transition.
 func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
-	var out *Request
-	err := s.inTx(ctx, func(tx dbTx) error {
-		_, r, err := s.confirmInTx(ctx, tx, id, by, now)
-		out = r
-		if err != nil {
-			return err
-		}
-		if enqueue != nil {
-			if err := enqueue(ctx, tx.Tx); err != nil {
-				return err
+	return s.transition(ctx, id, change{
+		from: []State{Pending}, to: Confirmed, actor: by, action: "confirmed", now: now,
+		set:  []string{"confirmed_by = ?", "confirmed_at = ?"},
+		args: []any{by, ms(now)},
+		check: func(r *Request) error {
+			if !now.Before(r.ExpiresAt) {
+				return ErrExpired
 			}
-		}
-		// One confirmation at a time is the slow path (tests, tools), so
-		// the caller gets the whole request back.
-		out, err = s.requestTx(ctx, tx, id, false)
-		return err
-	})
-	return out, err
+			return nil
+		},
+	}, enqueue)
 }
 
 // confirmInTx is the confirmation itself, in two prepared statements: a
