@@ -455,6 +455,50 @@ func TestE2E_NotInChannel(t *testing.T) {
 // TestE2E_CrashDuringLeave kills the program hard while the leave call is
 // in flight, restarts it on the same database, and checks the request
 // completes with one goodbye and one reply.
+// TestE2E_StopWithCardsInFlight stops the bot while Slack is still
+// answering its card posts and while more cards wait their turn: stopping
+// is not a failure, so nothing is logged as an error or a retry, and the
+// cards are posted by the next start.
+func TestE2E_StopWithCardsInFlight(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	release := sl.holdPosts()
+	env := baseEnv(t, sl, gw)
+	a := startApp(t, sl, gw, env)
+	var ids []string
+	for _, ch := range []string{"C1", "C1", "C2", "C3"} {
+		status, body := a.command("U0REQ1", ch, testGroup+" bye")
+		require.Equal(t, 200, status, body)
+		ids = append(ids, requestIDPattern.FindString(body))
+	}
+	eventually(t, 10*time.Second, func() bool { return sl.heldPosts() >= 3 }, "card posts not in flight: %d", sl.heldPosts())
+	a.stop()
+	a.stop = nil
+	release()
+	for _, line := range strings.Split(a.logs.String(), "\n") {
+		require.NotContains(t, line, "level=ERROR", "stopping logged an error")
+		require.NotContains(t, line, "level=WARN", "stopping logged a warning")
+	}
+
+	// A post Slack received just as the bot gave up on it may be sent
+	// again (Slack has no idempotency key), so this counts requests whose
+	// card is in Slack, not posts.
+	startApp(t, sl, gw, env)
+	posted := func() int {
+		n := 0
+		for _, id := range ids {
+			for _, c := range sl.cards() {
+				if strings.Contains(c.Form.Get("blocks"), id) {
+					n++
+					break
+				}
+			}
+		}
+		return n
+	}
+	eventually(t, 10*time.Second, func() bool { return posted() == len(ids) }, "requests with a card after restart: %d of %d", posted(), len(ids))
+}
+
 func TestE2E_CrashDuringLeave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")

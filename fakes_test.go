@@ -38,6 +38,10 @@ type fakeSlack struct {
 	rate     float64
 	lastPost map[string]time.Time
 	tz       string
+	// hold, when set, keeps chat.postMessage calls waiting until it is
+	// closed or the caller gives up; held counts those that arrived.
+	hold chan struct{}
+	held int
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
@@ -58,6 +62,19 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		f.calls = append(f.calls, slackCall{Method: "response_url", Form: url.Values{"body": {string(body)}}, At: time.Now()})
 		f.mu.Unlock()
 		return
+	}
+	f.mu.Lock()
+	hold := f.hold
+	if hold != nil && method == "chat.postMessage" {
+		f.held++
+	}
+	f.mu.Unlock()
+	if hold != nil && method == "chat.postMessage" {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	_ = r.ParseForm()
 	f.mu.Lock()
@@ -93,6 +110,22 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": ch, "ts": ts, "message_ts": ts})
 	}
+}
+
+// holdPosts keeps chat.postMessage calls waiting until release is called.
+func (f *fakeSlack) holdPosts() (release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hold = make(chan struct{})
+	hold := f.hold
+	return sync.OnceFunc(func() { close(hold) })
+}
+
+// heldPosts is how many chat.postMessage calls arrived while held.
+func (f *fakeSlack) heldPosts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held
 }
 
 // Calls returns the recorded calls of one method ("" for all).

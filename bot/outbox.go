@@ -195,7 +195,9 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 	}()
 	r, err := b.store.Request(ctx, id)
 	if err != nil {
-		b.log.Error("outbox read", "request", id, "err", err)
+		if ctx.Err() == nil { // stopping is no failure: the row is released
+			b.log.Error("outbox read", "request", id, "err", err)
+		}
 		return
 	}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
@@ -203,13 +205,18 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 		// and another replica has the row now.
 		until := b.opts.Now().Add(outboxLease)
 		if ok, err := b.store.Extend(ctx, id, item.until, until); err != nil || !ok {
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				b.log.Warn("outbox lease not renewed", "request", id, "err", err)
 			}
 			return
 		}
 		item.until = until
 		err := o.send(ctx, q, r)
+		if ctx.Err() != nil {
+			// Stopping cut the call short; the row is released for the
+			// next start or another replica, and nothing failed.
+			return
+		}
 		if err == nil {
 			// A click may have changed the request while it was being
 			// sent: bring that change out now rather than at the next scan.
