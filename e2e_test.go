@@ -469,7 +469,9 @@ func TestE2E_StopWithCardsInFlight(t *testing.T) {
 	for _, ch := range []string{"C1", "C1", "C2", "C3"} {
 		status, body := a.command("U0REQ1", ch, testGroup+" bye")
 		require.Equal(t, 200, status, body)
-		ids = append(ids, requestIDPattern.FindString(body))
+		id := requestIDPattern.FindString(body)
+		require.NotEmpty(t, id, "ack names the request: %s", body) // else the card check below passes on ""
+		ids = append(ids, id)
 	}
 	eventually(t, 10*time.Second, func() bool { return sl.heldPosts() >= 3 }, "card posts not in flight: %d", sl.heldPosts())
 	a.stop()

@@ -63,13 +63,7 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		return
 	}
-	f.mu.Lock()
-	hold := f.hold
-	if hold != nil && method == "chat.postMessage" {
-		f.held++
-	}
-	f.mu.Unlock()
-	if hold != nil && method == "chat.postMessage" {
+	if hold := f.holding(method); hold != nil {
 		select {
 		case <-hold:
 		case <-r.Context().Done():
@@ -119,6 +113,18 @@ func (f *fakeSlack) holdPosts() (release func()) {
 	f.hold = make(chan struct{})
 	hold := f.hold
 	return sync.OnceFunc(func() { close(hold) })
+}
+
+// holding returns the channel a call of method must wait on, if any,
+// and counts it.
+func (f *fakeSlack) holding(method string) chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hold == nil || method != "chat.postMessage" {
+		return nil
+	}
+	f.held++
+	return f.hold
 }
 
 // heldPosts is how many chat.postMessage calls arrived while held.
