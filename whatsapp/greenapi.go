@@ -121,8 +121,13 @@ func (g *GreenAPI) SendText(ctx context.Context, chatID, text string) (string, e
 		IDMessage string `json:"idMessage"`
 	}
 	body := map[string]string{"chatId": asCUs(chatID), "message": text}
-	if _, err := g.c.call(ctx, g.request(http.MethodPost, greenSend, body, IsGroupJID(chatID)), &out); err != nil {
+	rq := g.request(http.MethodPost, greenSend, body, IsGroupJID(chatID))
+	r, err := g.c.call(ctx, rq, &out)
+	if err != nil {
 		return "", err
+	}
+	if out.IDMessage == "" {
+		return "", g.c.unexpected(rq, r, "no idMessage in the answer", nil)
 	}
 	return out.IDMessage, nil
 }
@@ -183,7 +188,7 @@ func (g *GreenAPI) Groups(ctx context.Context) ([]GroupSummary, error) {
 	var groups []GroupSummary
 	for _, e := range list {
 		id, typ := str(e, "id"), str(e, "type")
-		if typ == "group" || (typ == "" && strings.HasSuffix(id, "@g.us")) {
+		if (typ == "group" || typ == "") && IsGroupJID(id) {
 			groups = append(groups, GroupSummary{JID: id, Subject: str(e, "name", "subject", "contactName")})
 		}
 	}

@@ -92,9 +92,10 @@ func TestGreenAPIWire(t *testing.T) {
 				{"archive": false, "id": "120363406289005073@g.us", "name": "Ops team", "type": "group", "ephemeralExpiration": 0},
 				{"id": "11001234567-1587570015@g.us", "name": "", "type": "group"},
 				{"id": 12345, "name": ["odd"], "type": "group"},
+				{"id": "79001234568@c.us", "name": "typed as a group, but a person", "type": "group"},
 				"not an object"]`,
 			method: http.MethodGet, path: greenPath("getChats"),
-			want: []GroupSummary{{JID: testGroup, Subject: "Ops team"}, {JID: testOldGroup}, {JID: "12345"}},
+			want: []GroupSummary{{JID: testGroup, Subject: "Ops team"}, {JID: testOldGroup}},
 		},
 		{
 			name: "Promote",
@@ -158,7 +159,12 @@ func TestGreenAPIErrors(t *testing.T) {
 		{name: "400 deleted", call: "State", answer: answer{status: 400, body: "Instance is deleted"}, kind: ErrNotConnected, status: 400, msg: "deleted"},
 		{name: "401 wrong token", call: "Leave", answer: answer{status: 401, body: "Unauthorized"}, kind: ErrUnauthorized, status: 401, msg: "Unauthorized"},
 		{name: "403 wrong idInstance", call: "Leave", answer: answer{status: 403, body: "Forbidden"}, kind: ErrUnauthorized, status: 403, msg: "Forbidden"},
-		{name: "404 on a group", call: "Leave", answer: answer{status: 404, body: "Not Found"}, kind: ErrNotMember, status: 404, msg: "Not Found"},
+		// Green API documents its 404 as "wrong HTTP method": nothing about
+		// the group, so never "not a member" (which would report a group
+		// left that never was).
+		{name: "404 on a group (wrong method)", call: "Leave", answer: answer{status: 404, body: "Not Found"}, kind: ErrUnavailable, status: 404, msg: "no such endpoint"},
+		{name: "404 on a send to a group", call: "SendText", answer: answer{status: 404, body: "Not Found"}, kind: ErrUnavailable, status: 404, msg: "check WA_API_URL"},
+		{name: "404 saying item-not-found", call: "Group", answer: answer{status: 404, body: `{"message": "item-not-found"}`}, kind: ErrNotMember, status: 404, msg: "item-not-found"},
 		{name: "404 on the state (wrong URL)", call: "State", answer: answer{status: 404, body: "Not Found"}, kind: ErrInvalid, status: 404, msg: "Not Found"},
 		{name: "429", call: "Leave", answer: answer{status: 429, header: map[string]string{"Retry-After": "2"}, body: "Too Many Requests"}, kind: ErrRateLimited, status: 429, msg: "Too Many Requests", retryAfter: 2 * time.Second},
 		{name: "429 without Retry-After", call: "SendText", answer: answer{status: 429}, kind: ErrRateLimited, status: 429, msg: "(empty)"},
@@ -178,6 +184,7 @@ func TestGreenAPIErrors(t *testing.T) {
 		{name: "200 wrong type", call: "Leave", answer: answer{body: `{"leaveGroup": "yes"}`}, kind: ErrUnavailable, status: 200, msg: "malformed answer"},
 		{name: "200 state missing", call: "State", answer: answer{body: `{"state": "authorized"}`}, kind: ErrUnavailable, status: 200, msg: "no stateInstance"},
 		{name: "200 group without groupId", call: "Group", answer: answer{body: `{"participants": []}`}, kind: ErrUnavailable, status: 200, msg: "no groupId"},
+		{name: "200 send without idMessage", call: "SendText", answer: answer{body: `{}`}, kind: ErrUnavailable, status: 200, msg: "no idMessage"},
 		{name: "200 group item-not-found", call: "Group", answer: answer{body: `Error: item-not-found`}, kind: ErrNotMember, status: 200, msg: "item-not-found"},
 		{name: "200 chats not a list", call: "Groups", answer: answer{body: `{"chats": 3}`}, kind: ErrUnavailable, status: 200, msg: "no chat list"},
 		{name: "200 promote participant not found", call: "Promote", answer: answer{body: `{"setGroupAdmin": false, "error": "participant not found"}`}, kind: ErrInvalid, status: 200, msg: "participant not found"},

@@ -77,9 +77,14 @@ type request struct {
 	path   string // already escaped; appended to the base URL
 	query  url.Values
 	body   any // sent as JSON when non-nil
-	// group is set for calls about one group, where a 404 means the group
-	// is not there for us; elsewhere a 404 means a wrong URL.
+	// group is set for calls about one group, where the gateway's own 404
+	// means the group is not there for us; elsewhere a 404 means a wrong
+	// URL.
 	group bool
+	// sessionStatus is set where a "status" string in a 2xx answer is the
+	// session's state, so "FAILED" (WAHA's) is a state, not the call's
+	// outcome.
+	sessionStatus bool
 	// limit overrides maxBody.
 	limit int64
 }
@@ -394,6 +399,11 @@ var (
 	notMemberText    = regexp.MustCompile(`(?i)not\s+an?\s+(member|participant)|not\s+in\s+(the|this)\s+group|group\s+(was\s+)?not\s+found|item-not-found|no\s+such\s+group`)
 	forbiddenText    = regexp.MustCompile(`(?i)not\s+allowed|forbidden|permission|not\s+(an?\s+)?admin|super[\s-]?admin|only\s+admins?|failed\s+to\s+set\s+group\s+admin`)
 	invalidText      = regexp.MustCompile(`(?i)validation|invalid|required|bad\s+request|participant\s+not\s+found|malformed`)
+	// routeMissText is a web framework's 404 for a path or method it has
+	// no route for (Express/NestJS "Cannot POST /x", FastAPI's bare "Not
+	// Found"): the gateway never saw the call, so it says nothing about
+	// the group.
+	routeMissText = regexp.MustCompile(`(?i)^\s*not\s+found\s*$|\bcannot\s+(get|post|put|patch|delete)\s+/|\bno\s+route\b|\broute\s+not\s+found|\b(endpoint|method)\s+not\s+(found|allowed|supported)`)
 )
 
 // messageKind reads a failure's kind from the gateway's words, or nil when
@@ -428,6 +438,9 @@ func statusKind(status int) error {
 		return ErrNotMember
 	case status == http.StatusTooManyRequests:
 		return ErrRateLimited
+	case status == http.StatusNotImplemented:
+		// RyzeAPI: "not supported by whatsmeow"; asking again cannot help.
+		return ErrInvalid
 	case status == http.StatusRequestTimeout, status == 499, status >= 500:
 		return ErrUnavailable
 	case status >= 400:
@@ -462,6 +475,26 @@ func (c *client) statusError(rq *request, r *response, status int, msg string, s
 		// "disconnected" about itself.
 		if structured && messageKind(msg) == ErrNotConnected {
 			kind = ErrNotConnected
+		}
+	case status == http.StatusForbidden:
+		// A refusal, unless it says the credentials are wrong or the group
+		// is not ours. "You are not authorized to leave this group" is a
+		// refusal, though Green API's 400s use the same words for a
+		// logged-out instance.
+		if k := messageKind(msg); k == ErrUnauthorized || k == ErrNotMember {
+			kind = k
+		}
+	case status == http.StatusNotFound:
+		// A group call's 404 means "not a member" only when the gateway
+		// itself answered: the gateway's words, or its own JSON. A web
+		// server's route miss or an HTML page (a wrong WA_API_URL or
+		// method; Green API documents its 404 as "wrong HTTP method")
+		// would otherwise report a group left that never was.
+		if k := messageKind(msg); k != nil {
+			kind = k
+		} else if rq.group && (!structured || routeMissText.MatchString(msg)) {
+			kind = ErrUnavailable
+			msg = "no such endpoint (check WA_API_URL): " + msg
 		}
 	default:
 		if k := messageKind(msg); k != nil {
@@ -501,7 +534,7 @@ func (c *client) bodyError(rq *request, r *response) *Error {
 	case map[string]any:
 		failed = failed || len(e) > 0
 	}
-	if s, ok := m["status"].(string); ok && (strings.EqualFold(s, "error") || strings.EqualFold(s, "failed")) {
+	if s, ok := m["status"].(string); ok && (strings.EqualFold(s, "error") || strings.EqualFold(s, "failed") && !rq.sessionStatus) {
 		failed = true
 	}
 	if !failed {
@@ -622,6 +655,27 @@ func (c *client) expectJSON(rq *request, r *response) error {
 		return c.unexpected(rq, r, "answer is not JSON", nil)
 	}
 	return nil
+}
+
+// expectTrue accepts only an answer that is a JSON object whose key is
+// true: the success marker the gateway documents ({"ok": true},
+// {"success": true}). Anything else, an empty body included, leaves the
+// outcome unknown; for a leave, the retry's "not a member" settles it.
+func (c *client) expectTrue(rq *request, r *response, key string) error {
+	if m, ok := decodeAny(r.body).(map[string]any); ok && m[key] == true {
+		return nil
+	}
+	return c.unexpected(rq, r, fmt.Sprintf("answer does not say %q: true", key), nil)
+}
+
+// expectObject accepts only an answer that is a JSON object: a message
+// the gateway took, in whatever undocumented shape, rather than a web
+// page or nothing.
+func (c *client) expectObject(rq *request, r *response) error {
+	if _, ok := decodeAny(r.body).(map[string]any); ok && !r.truncated {
+		return nil
+	}
+	return c.unexpected(rq, r, "answer is not a JSON object", nil)
 }
 
 // embeddedStatus is an HTTP-like failure status that a gateway put in the

@@ -75,7 +75,7 @@ func (y *RyzeAPI) Leave(ctx context.Context, groupJID string) (LeaveResult, erro
 	if err != nil {
 		return LeaveResult{}, err
 	}
-	return LeaveResult{}, y.c.expectJSON(rq, r)
+	return LeaveResult{}, y.c.expectTrue(rq, r, "success")
 }
 
 // SendText calls POST /api/message/text/{instance} and returns the
@@ -90,8 +90,12 @@ func (y *RyzeAPI) SendText(ctx context.Context, chatID, text string) (string, er
 		return "", err
 	}
 	body := map[string]string{"number": ryzeNumber(chatID), "message": text}
-	r, err := y.c.call(ctx, y.request(http.MethodPost, ryzeSend, "/api/message/text", nil, body, IsGroupJID(chatID)), nil)
+	rq := y.request(http.MethodPost, ryzeSend, "/api/message/text", nil, body, IsGroupJID(chatID))
+	r, err := y.c.call(ctx, rq, nil)
 	if err != nil {
+		return "", err
+	}
+	if err := y.c.expectTrue(rq, r, "success"); err != nil {
 		return "", err
 	}
 	return str(decodeAny(r.body), "data.messageId", "messageId", "data.id", "data.key.id", "data.message.id", "id", "key.id"), nil

@@ -96,13 +96,13 @@ func (w *Wawp) Leave(ctx context.Context, groupJID string) (LeaveResult, error) 
 	if err != nil {
 		return LeaveResult{}, err
 	}
-	return LeaveResult{}, w.c.expectJSON(rq, r)
+	return LeaveResult{}, w.c.expectTrue(rq, r, "ok")
 }
 
 // SendText calls POST /v2/send/text. The answer is a whatsapp-web.js
 // message whose exact shape is undocumented, so the ID is looked for in
 // the places such messages keep it, and is empty when none is found: the
-// message was accepted either way.
+// message was accepted either way, as long as the answer is a JSON object.
 //
 // See https://api.wawp.net/en/docs/v2/send/text
 func (w *Wawp) SendText(ctx context.Context, chatID, text string) (string, error) {
@@ -115,6 +115,9 @@ func (w *Wawp) SendText(ctx context.Context, chatID, text string) (string, error
 	rq := w.post(wawpSend, "/v2/send/text", map[string]any{"chatId": asCUs(chatID), "message": text}, IsGroupJID(chatID))
 	r, err := w.c.call(ctx, rq, nil)
 	if err != nil {
+		return "", err
+	}
+	if err := w.c.expectObject(rq, r); err != nil {
 		return "", err
 	}
 	return str(decodeAny(r.body), "id", "_data.id", "key.id", "messageId", "message.id",
@@ -234,6 +237,7 @@ var wawpConnected = []string{"WORKING", "CONNECTED", "AUTHENTICATED", "AUTHORIZE
 // STOPPED) is looked for in the likely places.
 func (w *Wawp) State(ctx context.Context) (State, error) {
 	rq := w.get(wawpState, "/v2/session/info", false)
+	rq.sessionStatus = true
 	var out any
 	r, err := w.c.call(ctx, rq, &out)
 	if err != nil {
