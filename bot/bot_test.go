@@ -242,7 +242,7 @@ func click(user, channel, action, id string) slack.InteractionCallback {
 // cardText renders a request's card (blocks and fallback) as one string.
 func cardText(t *testing.T, r *store.Request) string {
 	t.Helper()
-	c := cardFor(r, time.UTC)
+	c := cardFor(r, requesterZone(r, time.UTC))
 	b, err := json.Marshal(templates.CardBlocks(c))
 	require.NoError(t, err)
 	return templates.CardText(c) + string(b)

@@ -277,7 +277,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		if err := q.limiter.Wait(ctx); err != nil {
 			return err
 		}
-		card := cardFor(r, b.opts.Location)
+		card := cardFor(r, requesterZone(r, b.opts.Location))
 		opts := []slack.MsgOption{slack.MsgOptionBlocks(templates.CardBlocks(card)...), slack.MsgOptionText(templates.CardText(card), false)}
 		ts := r.CardTS
 		var err error
@@ -379,13 +379,20 @@ func (b *Bot) countSlack(method string, err error) {
 	b.metrics.slackCalls.WithLabelValues(method, result).Inc()
 }
 
-// cardFor is the card's view of a request.
-func cardFor(r *store.Request, loc *time.Location) templates.Card {
+// requesterZone is the zone the request's own card shows times in: the
+// requester's (from Slack), or fallback when it is unknown. Messages to
+// the ops channel use WALEAVE_TIMEZONE instead.
+func requesterZone(r *store.Request, fallback *time.Location) *time.Location {
 	if r.TZ != "" {
 		if l, err := time.LoadLocation(r.TZ); err == nil {
-			loc = l
+			return l
 		}
 	}
+	return fallback
+}
+
+// cardFor is the card's view of a request, with times in loc.
+func cardFor(r *store.Request, loc *time.Location) templates.Card {
 	successors := make([]templates.Participant, len(r.Successors))
 	for i, jid := range r.Successors {
 		successors[i] = templates.Participant{JID: jid}

@@ -140,7 +140,8 @@ const digestLines = 15
 
 // Digest posts the ops digest: requests awaiting confirmation, leaves that
 // failed since the previous digest, and scheduled leaves in the next seven
-// days, each linked to its card. Nothing to report means no message.
+// days, each linked to its card. With nothing to report it says so: a
+// quiet morning and a bot that stopped posting look different.
 func (b *Bot) Digest(ctx context.Context) error {
 	if b.opts.OpsChannel == "" {
 		return nil
@@ -169,9 +170,6 @@ func (b *Bot) Digest(ctx context.Context) error {
 		if !r.RunAt.IsZero() && r.RunAt.Before(now.Add(7*24*time.Hour)) {
 			scheduled = append(scheduled, r)
 		}
-	}
-	if len(pending)+len(failed)+len(scheduled) == 0 {
-		return b.store.SetMeta(ctx, "last_digest", strconv.FormatInt(now.UnixMilli(), 10))
 	}
 	item := func(r *store.Request, at time.Time) templates.DigestItem {
 		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: templates.Outcome(r.Outcome),

@@ -67,8 +67,11 @@ func TestConfirm_PastTTLBeforeSweepIsRefused(t *testing.T) {
 
 func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
 	ctx := context.Background()
-	tb := newTestBot(t, Options{OpsChannel: "COPS"})
-	r := tb.pending(t, func(r *store.Request) { r.RunAt = r.CreatedAt.Add(90 * time.Minute) })
+	newYork, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	tb := newTestBot(t, Options{OpsChannel: "COPS", Location: newYork})
+	// The requester is in Tokyo; the ops channel reads WALEAVE_TIMEZONE.
+	r := tb.pending(t, func(r *store.Request) { r.RunAt = r.CreatedAt.Add(90 * time.Minute); r.TZ = "Asia/Tokyo" })
 	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
 	got, _ := tb.db.Request(ctx, r.ID)
 	require.Equal(t, store.Confirmed, got.State)
@@ -84,6 +87,9 @@ func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
 	require.Len(t, posts, 1)
 	require.Equal(t, "COPS", posts[0].form.Get("channel"))
 	blocks := posts[0].form.Get("blocks")
+	runAt := r.RunAt.In(newYork).Format("15:04 MST")
+	require.Contains(t, blocks, runAt, "the run time in WALEAVE_TIMEZONE")
+	require.NotContains(t, blocks, "JST")
 	require.Contains(t, blocks, `"action_id":"leave_cancel"`)
 	require.Contains(t, blocks, `"value":"`+r.ID+`"`)
 
@@ -144,10 +150,15 @@ func TestDigest_MixOfStates(t *testing.T) {
 	require.NotContains(t, posts[1].form.Get("text"), "quota")
 }
 
-func TestDigest_NothingToReportPostsNothing(t *testing.T) {
+// A quiet day still gets its digest, so ops can tell it from a bot that
+// stopped posting.
+func TestDigest_NothingToReportSaysSo(t *testing.T) {
 	tb := newTestBot(t, Options{OpsChannel: "COPS"})
 	require.NoError(t, tb.Digest(context.Background()))
-	require.Zero(t, tb.slack.count("chat.postMessage"))
+	posts := tb.slack.of("chat.postMessage")
+	require.Len(t, posts, 1)
+	require.Equal(t, "COPS", posts[0].form.Get("channel"))
+	require.Contains(t, posts[0].form.Get("text"), "nothing waiting for confirmation")
 }
 
 func TestZonedSchedule_DigestInTimezone(t *testing.T) {
