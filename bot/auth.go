@@ -27,10 +27,16 @@ func (b *Bot) mayRequest(user, channel string) decision {
 }
 
 // mayConfirm reports whether user may confirm requester's request in
-// channel: they must be allowed to request there, be an approver when
-// approvers are configured, and differ from the requester under the
-// two-person rule.
+// channel. When approvers are configured they, and only they, confirm, in
+// any channel (they replace the allow-lists for confirming, as the README
+// says); otherwise the confirmer must be allowed to request there. Under
+// the two-person rule the confirmer must differ from the requester. With
+// no allow-list at all nobody confirms, approvers included: deny by
+// default.
 func (b *Bot) mayConfirm(user, channel, requester string) decision {
+	if len(b.opts.AllowedUsers) == 0 && len(b.opts.AllowedChannels) == 0 {
+		return notConfigured
+	}
 	if len(b.opts.Approvers) > 0 {
 		if !slices.Contains(b.opts.Approvers, user) {
 			return notApprover
@@ -45,10 +51,13 @@ func (b *Bot) mayConfirm(user, channel, requester string) decision {
 }
 
 // mayCancel: the requester can always withdraw their own request; anyone
-// else needs the right to confirm it.
+// else must be allowed to request there, or be an approver.
 func (b *Bot) mayCancel(user, channel, requester string) decision {
 	if user == requester {
 		return allowed
+	}
+	if d := b.mayRequest(user, channel); d == notConfigured {
+		return d
 	}
 	if len(b.opts.Approvers) > 0 && slices.Contains(b.opts.Approvers, user) {
 		return allowed
