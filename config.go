@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -109,10 +110,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.WAAPIURL == "" {
 		c.WAAPIURL = whatsapp.DefaultBaseURL(c.WAProvider)
-	} else if u, err := url.Parse(c.WAAPIURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		bad("WA_API_URL must be an absolute http(s) URL")
 	}
 	c.WAAPIURL = strings.TrimSuffix(c.WAAPIURL, "/")
+	if whatsapp.DefaultBaseURL(c.WAProvider) != "" {
+		// The gateway's own rules (Green API's idInstance is a number),
+		// named as the variables that set them; a missing one was
+		// reported above.
+		vars := map[string]struct{ name, value string }{
+			"BaseURL": {"WA_API_URL", c.WAAPIURL}, "Instance": {"WA_INSTANCE", c.WAInstance}, "Token": {"WA_TOKEN", c.WAToken},
+		}
+		for _, p := range whatsapp.CheckConfig(c.WAProvider, whatsapp.Config{BaseURL: c.WAAPIURL, Instance: c.WAInstance, Token: c.WAToken}) {
+			if v := vars[p.Field]; v.value != "" {
+				bad("%s %s", v.name, p.Problem)
+			}
+		}
+	}
+	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		bad("LISTEN_ADDR must be host:port or :port")
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("LISTEN_ADDR: port %q is not a number from 0 to 65535", port)
+	}
 	for _, l := range []struct {
 		key  string
 		ids  []string

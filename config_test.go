@@ -135,3 +135,33 @@ func TestLoadConfig_GatewayTimeout(t *testing.T) {
 		require.ErrorContains(t, err, "WALEAVE_GATEWAY_TIMEOUT", v)
 	}
 }
+
+// The gateway's own rules and the listen address are checked with the
+// rest, so one start names every bad variable.
+func TestLoadConfig_GatewayRulesAndListenAddrInTheSameMessage(t *testing.T) {
+	env := validEnv()
+	env["WA_PROVIDER"] = "greenapi"
+	env["WA_INSTANCE"] = "my-instance"
+	env["WA_API_URL"] = "https://api.green-api.com/?x=1"
+	env["WA_TOKEN"] = "secret token"
+	env["LISTEN_ADDR"] = "nonsense"
+	env["LOG_LEVEL"] = "loud"
+	_, err := loadConfig(envOf(env))
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{"WA_INSTANCE must be a number", "WA_API_URL", "must not have a query", "WA_TOKEN contains spaces", "LISTEN_ADDR", "LOG_LEVEL"} {
+		require.Contains(t, msg, want)
+	}
+	require.NotContains(t, msg, "secret token")
+
+	for addr, ok := range map[string]bool{":3000": true, "127.0.0.1:0": true, "[::1]:8080": true, "3000": false, ":http": false, ":70000": false} {
+		env := validEnv()
+		env["LISTEN_ADDR"] = addr
+		_, err := loadConfig(envOf(env))
+		if ok {
+			require.NoError(t, err, addr)
+		} else {
+			require.ErrorContains(t, err, "LISTEN_ADDR", addr)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package whatsapp
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -59,9 +58,6 @@ func NewGreenAPI(cfg Config, hc *http.Client) (*GreenAPI, error) {
 	c, err := newClient("greenapi", cfg, hc)
 	if err != nil {
 		return nil, err
-	}
-	if strings.Trim(cfg.Instance, "0123456789") != "" {
-		return nil, fmt.Errorf("whatsapp: greenapi: Instance (idInstance) must be a number")
 	}
 	g := &GreenAPI{c: c, instance: cfg.Instance}
 	c.limiters = make(map[string]*rate.Limiter)

@@ -100,35 +100,18 @@ type response struct {
 // newClient checks the configuration every provider needs and builds the
 // shared plumbing. hc may be nil; it is copied, never modified.
 func newClient(provider string, cfg Config, hc *http.Client) (*client, error) {
-	var problems []string
+	if problems := CheckConfig(provider, cfg); len(problems) > 0 {
+		texts := make([]string, len(problems))
+		for i, p := range problems {
+			texts[i] = p.Field + " " + p.Problem
+		}
+		return nil, fmt.Errorf("whatsapp: %s: %s", provider, strings.Join(texts, "; "))
+	}
 	base := cfg.BaseURL
 	if base == "" {
 		base = DefaultBaseURL(provider)
 	}
-	u, err := url.Parse(base)
-	switch {
-	case err != nil:
-		problems = append(problems, "BaseURL is not a URL")
-	case (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		problems = append(problems, fmt.Sprintf("BaseURL %q must be an absolute http(s) URL", u.Redacted()))
-	case u.RawQuery != "" || u.Fragment != "":
-		problems = append(problems, fmt.Sprintf("BaseURL %q must not have a query or fragment", u.Redacted()))
-	}
-	if strings.TrimSpace(cfg.Instance) == "" {
-		problems = append(problems, "Instance is required")
-	} else if strings.IndexFunc(cfg.Instance, unicode.IsControl) >= 0 {
-		problems = append(problems, "Instance contains control characters")
-	}
-	if cfg.Token == "" {
-		problems = append(problems, "Token is required")
-	} else if strings.IndexFunc(cfg.Token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		// The token goes into headers and URLs, where such characters
-		// would be rejected or mangled; say so here rather than per call.
-		problems = append(problems, "Token contains spaces or control characters")
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("whatsapp: %s: %s", provider, strings.Join(problems, "; "))
-	}
+	u, _ := url.Parse(base) // checked by CheckConfig
 
 	c := &client{
 		provider: provider,

@@ -165,7 +165,7 @@ func TestNew(t *testing.T) {
 		{name: "token with a newline", provider: "ryzeapi", cfg: Config{Instance: "x", Token: testToken + "\n"}, wantErr: "Token contains spaces or control characters"},
 		{name: "relative base URL", provider: "wawp", cfg: Config{BaseURL: "api.wawp.net", Instance: "x", Token: testToken}, wantErr: "must be an absolute http(s) URL"},
 		{name: "base URL with a query", provider: "wawp", cfg: Config{BaseURL: "https://api.wawp.net/?a=b", Instance: "x", Token: testToken}, wantErr: "must not have a query"},
-		{name: "green api instance not a number", provider: "greenapi", cfg: Config{Instance: "../x", Token: testToken}, wantErr: "Instance (idInstance) must be a number"},
+		{name: "green api instance not a number", provider: "greenapi", cfg: Config{Instance: "../x", Token: testToken}, wantErr: "Instance must be a number (Green API's idInstance)"},
 		{name: "negative wawp rate", provider: "wawp", cfg: Config{Instance: "x", Token: testToken, Rate: -1}, wantErr: "Rate must be a positive number"},
 		{name: "NaN wawp rate", provider: "wawp", cfg: Config{Instance: "x", Token: testToken, Rate: math.NaN()}, wantErr: "Rate must be a positive number"},
 	}

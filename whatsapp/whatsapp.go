@@ -19,8 +19,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // New returns the Gateway for provider ("greenapi", "wawp" or "ryzeapi";
@@ -91,6 +93,53 @@ type Config struct {
 	// Limiter, when set, keeps the gateway's rate limits across processes
 	// (replicas sharing a database); nil keeps them in this process.
 	Limiter Limiter
+}
+
+// ConfigProblem is one thing wrong with a Config: the field (BaseURL,
+// Instance or Token) and what is wrong with it. It never quotes the token.
+type ConfigProblem struct {
+	Field   string
+	Problem string
+}
+
+// CheckConfig lists everything wrong with cfg for provider at once, so a
+// caller can name its own settings for each; New refuses a Config with
+// any problem.
+func CheckConfig(provider string, cfg Config) []ConfigProblem {
+	var problems []ConfigProblem
+	bad := func(field, format string, args ...any) {
+		problems = append(problems, ConfigProblem{field, fmt.Sprintf(format, args...)})
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL(provider)
+	}
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		bad("BaseURL", "is not a URL")
+	case (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		bad("BaseURL", "%q must be an absolute http(s) URL", u.Redacted())
+	case u.RawQuery != "" || u.Fragment != "":
+		bad("BaseURL", "%q must not have a query or fragment", u.Redacted())
+	}
+	switch {
+	case strings.TrimSpace(cfg.Instance) == "":
+		bad("Instance", "is required")
+	case strings.IndexFunc(cfg.Instance, unicode.IsControl) >= 0:
+		bad("Instance", "contains control characters")
+	case provider == "greenapi" && strings.Trim(cfg.Instance, "0123456789") != "":
+		bad("Instance", "must be a number (Green API's idInstance)")
+	}
+	switch {
+	case cfg.Token == "":
+		bad("Token", "is required")
+	case strings.IndexFunc(cfg.Token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		// The token goes into headers and URLs, where such characters
+		// would be rejected or mangled; say so here rather than per call.
+		bad("Token", "contains spaces or control characters")
+	}
+	return problems
 }
 
 // Limiter spaces calls of one kind (key) to perSecond a second, in bursts
