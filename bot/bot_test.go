@@ -85,6 +85,9 @@ type fakeGateway struct {
 	groupsErr error
 	promote   func(group, participant string) error
 	me        string
+	// sendErrs and leaveErrs are the answers of the next SendText and
+	// Leave calls, in order; once used up, the calls succeed.
+	sendErrs, leaveErrs []error
 	// calls lists every call in order ("leave", "send", "group", "groups",
 	// "promote", "state"), for tests of ordering and call counts.
 	calls []string
@@ -114,6 +117,11 @@ func (g *fakeGateway) Leave(_ context.Context, jid string) (whatsapp.LeaveResult
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.leaves = append(g.leaves, jid)
+	if len(g.leaveErrs) > 0 {
+		err := g.leaveErrs[0]
+		g.leaveErrs = g.leaveErrs[1:]
+		return whatsapp.LeaveResult{}, err
+	}
 	return whatsapp.LeaveResult{}, nil
 }
 func (g *fakeGateway) SendText(_ context.Context, chat, text string) (string, error) {
@@ -121,6 +129,11 @@ func (g *fakeGateway) SendText(_ context.Context, chat, text string) (string, er
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.sends = append(g.sends, chat+": "+text)
+	if len(g.sendErrs) > 0 {
+		err := g.sendErrs[0]
+		g.sendErrs = g.sendErrs[1:]
+		return "", err
+	}
 	return "M1", nil
 }
 func (g *fakeGateway) Group(ctx context.Context, ref string) (whatsapp.Group, error) {

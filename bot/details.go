@@ -366,7 +366,7 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	}
 	for _, p := range g.Participants {
 		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
-			return false, b.store.SetPromoted(ctx, r.ID, r.Successor, "already an admin", 0, b.opts.Now())
+			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "already an admin", 0, b.opts.Now()))
 		}
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
@@ -375,7 +375,7 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	b.countGateway("promote", perr)
 	switch {
 	case perr == nil:
-		return false, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now())
+		return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now()))
 	case whatsapp.Transient(perr):
 		return true, w.retry(ctx, r, perr)
 	}

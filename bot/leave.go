@@ -91,7 +91,7 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	case store.GoodbyeSending:
 		// The process died during the send: it may have been posted, and
 		// posting it twice is worse than not knowing.
-		return false, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", "outcome unknown after restart; not sent again", 0, b.opts.Now())
+		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", "outcome unknown after restart; not sent again", 0, b.opts.Now()))
 	}
 	if err := b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSending, "", "", 0, b.opts.Now()); err != nil {
 		return true, err
@@ -103,9 +103,9 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	now := b.opts.Now()
 	switch {
 	case sendErr == nil:
-		return false, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, msgID, "", 200, now)
+		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, msgID, "", 200, now))
 	case whatsapp.Transient(sendErr) && outcomeUnknown(sendErr):
-		return false, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), 0, now)
+		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), 0, now))
 	}
 	if err := b.store.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
 		return true, err
@@ -114,6 +114,16 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 		return true, w.retry(ctx, r, sendErr)
 	}
 	return true, w.finish(ctx, r, failure(sendErr, true))
+}
+
+// stepDone follows the store once a step (promotion, goodbye) is recorded
+// as over: this run becomes the next step's first attempt, so each step
+// gets WALEAVE_MAX_ATTEMPTS tries of its own (SPEC §2).
+func (w *leaveWorker) stepDone(r *store.Request, recordErr error) error {
+	if recordErr == nil {
+		r.Attempts = 1
+	}
+	return recordErr
 }
 
 // retry schedules another attempt after a transient error, honouring the

@@ -1,12 +1,14 @@
 package bot
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
 )
@@ -78,4 +80,44 @@ func TestBackoffGrowsAndIsBounded(t *testing.T) {
 		total += backoff(time.Second, a)
 	}
 	require.LessOrEqual(t, total, 23*time.Second)
+}
+
+// WALEAVE_MAX_ATTEMPTS counts the tries of one step (SPEC §2): a goodbye
+// that needed every try but the last leaves the leave its own tries.
+func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
+	ctx := context.Background()
+	limited := &whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited, Message: "Too Many Requests"}
+	run := func(t *testing.T, sendFails, leaveFails int) (*store.Request, *testBot) {
+		tb := newTestBot(t, Options{MaxAttempts: 3})
+		for range sendFails {
+			tb.gw.sendErrs = append(tb.gw.sendErrs, limited)
+		}
+		for range leaveFails {
+			tb.gw.leaveErrs = append(tb.gw.leaveErrs, limited)
+		}
+		r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
+		_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+		require.NoError(t, err)
+		w := &leaveWorker{b: tb.Bot}
+		for range 10 {
+			_ = w.Work(ctx, leaveJob(r.ID)) // a snooze or nil
+			got, err := tb.db.Request(ctx, r.ID)
+			require.NoError(t, err)
+			if got.State == store.Done || got.State == store.Failed {
+				return got, tb
+			}
+		}
+		t.Fatal("the leave never finished")
+		return nil, nil
+	}
+
+	got, tb := run(t, 2, 2)
+	require.Equal(t, store.Done, got.State, "outcome %s", got.Outcome)
+	require.Len(t, tb.gw.callsOf("send"), 3)
+	require.Len(t, tb.gw.callsOf("leave"), 3)
+
+	got, tb = run(t, 0, 3)
+	require.Equal(t, store.Failed, got.State)
+	require.Equal(t, string(templates.OutcomeRateLimit), got.Outcome)
+	require.Len(t, tb.gw.callsOf("leave"), 3, "no more than WALEAVE_MAX_ATTEMPTS leave calls")
 }

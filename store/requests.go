@@ -66,7 +66,10 @@ type Request struct {
 	ConfirmedBy string
 	ConfirmedAt time.Time
 	CancelledBy string
-	// Attempts counts the leave job's attempts.
+	// Attempts counts the tries of the current gateway step (promotion,
+	// goodbye, leave): each run of the leave job is one, and a step that
+	// is done hands the run it finished in to the next step as its first
+	// (WALEAVE_MAX_ATTEMPTS is per step).
 	Attempts     int
 	Progress     string
 	GoodbyeState string
@@ -357,8 +360,13 @@ func (s *DB) Progress(ctx context.Context, id, note, detail string, status int, 
 // the call, "sent" or "unknown" after, "" when it failed for sure) with an
 // audit row.
 func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail string, status int, now time.Time) error {
+	set := `goodbye_state = ?, goodbye_id = ?, updated_at = ?`
+	if state == GoodbyeSent || state == GoodbyeUnknown {
+		// The goodbye step is over; the leave starts its own count.
+		set += `, attempts = 1`
+	}
 	return s.inTx(ctx, func(tx dbTx) error {
-		if _, err := tx.exec(ctx, `UPDATE requests SET goodbye_state = ?, goodbye_id = ?, updated_at = ? WHERE id = ?`, state, messageID, ms(now), id); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE requests SET `+set+` WHERE id = ?`, state, messageID, ms(now), id); err != nil {
 			return fmt.Errorf("set goodbye state: %w", err)
 		}
 		action := "goodbye " + state
