@@ -155,13 +155,26 @@ func (b *Bot) resolveGroup(ctx context.Context, sc slack.SlashCommand, cmd Comma
 		g, err := b.gateway.Group(ctx, ref.InviteCode)
 		if err != nil || !whatsapp.IsGroupJID(g.JID) {
 			b.log.Info("invite code lookup failed", "err", err)
-			return ephemeralMsg(templates.BadCommand("that invite link could not be resolved to a group; use the group's id (…@g.us) instead"))
+			return ephemeralMsg(templates.BadCommand(inviteProblem(err)))
 		}
 		r.GroupJID, r.GroupSubject, r.InviteCode = g.JID, g.Subject, ref.InviteCode
 		return nil
 	default:
 		return b.resolveName(ctx, sc, cmd, r)
 	}
+}
+
+// inviteProblem says why an invite link or code did not give a group.
+func inviteProblem(err error) string {
+	switch {
+	case errors.Is(err, whatsapp.ErrInvalid) && statusOf(err) == 0:
+		// Refused before anything was sent: Green API and Wawp look
+		// groups up by id only.
+		return "this WhatsApp gateway cannot look up invite links; use the group's name or its id (…@g.us) instead"
+	case whatsapp.Transient(err):
+		return "the WhatsApp gateway did not answer in time to look up that invite link; try again, or use the group's name or its id (…@g.us)"
+	}
+	return "that invite link could not be resolved to a group; use the group's name or its id (…@g.us) instead"
 }
 
 // matchGroups finds groups by subject: exact matches win over

@@ -3,9 +3,11 @@ package bot
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -598,4 +600,48 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 			require.Less(t, slices.Index(calls, "invite-link"), slices.Index(calls, "leave"), "asked before leaving")
 		})
 	}
+}
+
+// An invite link says why it gave no group: the gateway cannot look links
+// up (Green API and Wawp refuse before sending anything), the gateway did
+// not answer, or it knows no such group.
+func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
+	ctx := context.Background()
+	var sent atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		http.Error(w, `{"success": false, "error": {"message": "Group not found or you are not a member of this group"}}`, http.StatusNotFound)
+	}))
+	t.Cleanup(srv.Close)
+	link := "https://chat.whatsapp.com/HfVhvqMA9Y4G4LhRT0mZ1q"
+
+	for _, tc := range []struct {
+		provider, instance, want string
+	}{
+		{"greenapi", "1101000001", "cannot look up invite links"},
+		{"wawp", "ABC123", "cannot look up invite links"},
+		{"ryzeapi", "main", "could not be resolved to a group"},
+	} {
+		tb := newTestBot(t, Options{})
+		gw, err := whatsapp.New(tc.provider, whatsapp.Config{BaseURL: srv.URL, Instance: tc.instance, Token: "tok"}, srv.Client())
+		require.NoError(t, err)
+		tb.Bot.gateway = gw
+		before := sent.Load()
+		msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: link})
+		require.Contains(t, msg.Text, tc.want, tc.provider)
+		require.Contains(t, msg.Text, "Nothing was recorded")
+		reqs, err := tb.db.ListRequests(ctx, store.Filter{})
+		require.NoError(t, err)
+		require.Empty(t, reqs)
+		if tc.provider != "ryzeapi" {
+			require.Equal(t, before, sent.Load(), "%s: nothing is sent for a lookup it cannot make", tc.provider)
+		}
+	}
+
+	tb := newTestBot(t, Options{})
+	tb.gw.group = func(context.Context, string) (whatsapp.Group, error) {
+		return whatsapp.Group{}, &whatsapp.Error{Provider: "ryzeapi", Status: 503, Kind: whatsapp.ErrUnavailable}
+	}
+	msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: link})
+	require.Contains(t, msg.Text, "did not answer in time")
 }
