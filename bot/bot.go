@@ -140,6 +140,10 @@ type Bot struct {
 	// than the request's context, which ends with the response.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// beats is the heartbeat goroutine (PostgreSQL only, see
+	// replicas.go); stopBeating ends it.
+	beats       sync.WaitGroup
+	stopBeating context.CancelFunc
 }
 
 // New builds the bot and migrates River's tables. Call Start to begin
@@ -191,12 +195,11 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: jobPoll,
 		// One attempt makes at most three gateway calls (promote, goodbye,
-		// leave) after a group lookup bounded by DetailsTimeout; keeping
-		// it short lets the rescuer re-run a job orphaned by a dead
-		// replica quickly. The rescuer (on the leader) looks every 30 s
-		// for jobs running longer than RescueStuckJobsAfter (34 s with the
-		// defaults), so a dead replica's job runs again on another within
-		// about a minute.
+		// leave) after a group lookup bounded by DetailsTimeout. A dead
+		// replica's jobs are requeued when its heartbeat stops
+		// (replicas.go); the rescuer (on the leader, every 30 s, for jobs
+		// running longer than RescueStuckJobsAfter) is the backstop for
+		// clients that never beat.
 		JobTimeout:           3*opts.GatewayTimeout + opts.DetailsTimeout + 5*time.Second,
 		RescueStuckJobsAfter: 3*opts.GatewayTimeout + opts.DetailsTimeout + 8*time.Second,
 		MaxAttempts:          25,
@@ -233,16 +236,26 @@ func (b *Bot) enqueueLeaves(ctx context.Context, tx *sql.Tx, confirmed []store.C
 // database, so a job left "running" has no worker, and waiting for
 // River's rescuer (which only looks at jobs older than
 // RescueStuckJobsAfter) would delay it. On PostgreSQL all three may
-// belong to live replicas: a dead replica's jobs are left to the rescuer,
-// its leases and its leadership to run out.
+// belong to live replicas: a dead replica's jobs are requeued once its
+// heartbeat stops (replicas.go), its leases and its leadership run out.
 func (b *Bot) Start(ctx context.Context) error {
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if b.store.SingleProcess() {
 		if err := b.reclaim(ctx); err != nil {
 			return err
 		}
+	} else {
+		var beatCtx context.Context
+		beatCtx, b.stopBeating = context.WithCancel(b.ctx)
+		if err := b.startHeartbeat(beatCtx); err != nil {
+			return err
+		}
 	}
 	if err := b.jobs.Start(b.ctx); err != nil {
+		if b.stopBeating != nil {
+			b.stopHeartbeat(b.stopBeating)
+		}
+		b.cancel()
 		return fmt.Errorf("start jobs: %w", err)
 	}
 	b.outbox.start(b.ctx)
@@ -272,6 +285,9 @@ func (b *Bot) Stop(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = b.jobs.StopAndCancel(cctx)
 		cancel()
+	}
+	if b.stopBeating != nil {
+		b.stopHeartbeat(b.stopBeating)
 	}
 	b.cancel()
 	b.outbox.wait()

@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// errSingleProcess refuses the replica methods on SQLite, where there
+// are no other replicas (see SingleProcess).
+var errSingleProcess = errors.New("replicas share only a PostgreSQL database")
+
+// Heartbeat records that the replica whose River client ID is id is alive,
+// by the database's clock: replicas compare their heartbeats with each
+// other's, and the database's clock is the one they share.
+func (s *DB) Heartbeat(ctx context.Context, id string) error {
+	if s.SingleProcess() {
+		return errSingleProcess
+	}
+	_, err := s.write.ExecContext(ctx, `INSERT INTO replicas (id, seen_at) VALUES ($1, `+pgNowMillis+`)
+		ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, id)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+// ReplicaGone marks the replica as dead at once, so that any job it
+// leaves running (a stop that ran out of time) is requeued by the others
+// at their next look instead of after the staleness delay.
+func (s *DB) ReplicaGone(ctx context.Context, id string) error {
+	if s.SingleProcess() {
+		return errSingleProcess
+	}
+	if _, err := s.write.ExecContext(ctx, `UPDATE replicas SET seen_at = 0 WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("mark replica gone: %w", err)
+	}
+	return nil
+}
+
+// RequeueJobsOfDead makes runnable again every River job still running on
+// a replica whose last heartbeat is older than staleAfter, and forgets
+// those replicas. It returns how many jobs it requeued.
+//
+// Only replicas that ever wrote a heartbeat count: a job running on a
+// client that never did (an older version, during a rolling upgrade) is
+// left to River's rescuer, since nothing says that client is dead.
+func (s *DB) RequeueJobsOfDead(ctx context.Context, staleAfter time.Duration) (int64, error) {
+	if s.SingleProcess() {
+		return 0, errSingleProcess
+	}
+	var n int64
+	err := s.write.QueryRowContext(ctx, `WITH dead AS (
+			SELECT id FROM replicas WHERE seen_at < `+pgNowMillis+` - $1
+		), requeued AS (
+			UPDATE river_job SET state = 'available', scheduled_at = now()
+			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] IN (SELECT id FROM dead)
+			RETURNING 1
+		), forgotten AS (
+			DELETE FROM replicas WHERE id IN (SELECT id FROM dead)
+		)
+		SELECT count(*) FROM requeued`, staleAfter.Milliseconds()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("requeue jobs of dead replicas: %w", err)
+	}
+	return n, nil
+}
+
+// pgNowMillis is PostgreSQL's clock in unix milliseconds.
+const pgNowMillis = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
