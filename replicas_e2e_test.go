@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"slices"
 	"strings"
 	"sync"
@@ -212,4 +213,39 @@ func TestE2E_Replicas_DigestAndReminderOnce(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, reminders, "one reminder")
+}
+
+// TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued: a job running on a
+// replica whose heartbeat stopped is requeued (and, its request being
+// gone, completes), while a job running on a client that never wrote a
+// heartbeat (an older version during a rolling upgrade) is left to
+// River's rescuer: nothing says that client is dead.
+func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
+	startApp(t, sl, gw, env)
+
+	db, err := sql.Open("pgx", env["DATABASE_URL"])
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := t.Context()
+	_, err = db.ExecContext(ctx, `INSERT INTO replicas (id, seen_at) VALUES ('dead-replica', 0)`)
+	require.NoError(t, err)
+	var dead, unknown int64
+	insert := `INSERT INTO river_job (args, kind, max_attempts, state, attempt, attempted_at, attempted_by)
+		VALUES ('{"request_id": "R-gone"}', 'leave', 25, 'running', 1, now(), ARRAY['earlier', $1]) RETURNING id`
+	require.NoError(t, db.QueryRowContext(ctx, insert, "dead-replica").Scan(&dead))
+	require.NoError(t, db.QueryRowContext(ctx, insert, "never-beat").Scan(&unknown))
+
+	state := func(id int64) string {
+		var s string
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT state FROM river_job WHERE id = $1`, id).Scan(&s))
+		return s
+	}
+	eventually(t, 10*time.Second, func() bool { return state(dead) == "completed" }, "the dead replica's job: %s", state(dead))
+	require.Equal(t, "running", state(unknown), "a client that never beat is not judged")
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM replicas WHERE id = 'dead-replica'`).Scan(&n))
+	require.Zero(t, n, "a dead replica is forgotten once its jobs are requeued")
 }
