@@ -255,8 +255,9 @@ func checkDatabaseURL(dsn string) string {
 }
 
 // redactedDSN is DATABASE_URL safe to log: no password, whether in the
-// URL's user part or in a password= parameter, and nothing of a URL that
-// cannot be read (it might hold one where the parser did not look).
+// URL's user part or in a parameter (password=, and sslpassword=, the
+// client key's passphrase), and nothing of a URL that cannot be read (it
+// might hold one where the parser did not look).
 func (c config) redactedDSN() string {
 	if strings.HasPrefix(c.DatabaseURL, "sqlite:") {
 		return c.DatabaseURL
@@ -268,8 +269,14 @@ func (c config) redactedDSN() string {
 	if u.User != nil {
 		u.User = url.User(u.User.Username())
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "REDACTED")
+	q, redacted := u.Query(), false
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "REDACTED")
+			redacted = true
+		}
+	}
+	if redacted {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()

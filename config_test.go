@@ -118,6 +118,7 @@ func TestRedactedDSN_HidesPasswords(t *testing.T) {
 		"sqlite:w.db": "sqlite:w.db",
 		"postgres://waleave:s3cret@db:5432/waleave?sslmode=require": "postgres://waleave@db:5432/waleave?sslmode=require",
 		"postgres://db/waleave?user=waleave&password=s3cret":        "postgres://db/waleave?password=REDACTED&user=waleave",
+		"postgres://db/waleave?sslkey=k.pem&sslpassword=s3cret":     "postgres://db/waleave?sslkey=k.pem&sslpassword=REDACTED",
 		"postgres://waleave:s3cret@db:bad/waleave":                  "(unreadable DATABASE_URL)",
 	} {
 		require.Equal(t, want, config{DatabaseURL: dsn}.redactedDSN(), dsn)

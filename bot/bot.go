@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -338,4 +340,15 @@ func (b *Bot) ephemeral(channel, user, card, text string) {
 			b.log.Warn("ephemeral reply failed", "channel", channel, "user", user, "err", err)
 		}
 	})
+}
+
+// postResponse posts msg to a Slack response_url. The URL is a credential
+// (anyone holding it may post in the channel for 30 minutes), and Go's
+// *url.Error quotes it, so a failure's error keeps only the cause.
+func postResponse(ctx context.Context, responseURL string, msg *slack.WebhookMessage) error {
+	err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, &http.Client{Timeout: 10 * time.Second}, msg)
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return fmt.Errorf("post to response_url: %s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -291,7 +290,7 @@ func (b *Bot) replacePicker(ic slack.InteractionCallback, text string) {
 		return
 	}
 	b.later(func(ctx context.Context) {
-		err := slack.PostWebhookCustomHTTPContext(ctx, ic.ResponseURL, &http.Client{Timeout: 10 * time.Second}, &slack.WebhookMessage{
+		err := postResponse(ctx, ic.ResponseURL, &slack.WebhookMessage{
 			ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: true, Text: text,
 		})
 		if err != nil {

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -90,4 +92,16 @@ func TestLater_DropsFollowupsBeyondTheBacklog(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a follow-up after the backlog drained did not run")
 	}
+}
+
+// A response_url is a credential: an error posting to it must not quote it.
+func TestPostResponse_ErrorDoesNotQuoteTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // nothing listens there any more
+	secret := "/actions/T0/123/SECRETRESPONSETOKEN"
+	err := postResponse(context.Background(), base+secret, &slack.WebhookMessage{Text: "x"})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "SECRETRESPONSETOKEN")
+	require.Contains(t, err.Error(), "post to response_url")
 }

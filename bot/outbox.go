@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -329,7 +328,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 func (o *outbox) undeliverable(ctx context.Context, r *store.Request, cause error) error {
 	b := o.b
 	if r.ResponseURL != "" {
-		err := slack.PostWebhookCustomHTTPContext(ctx, r.ResponseURL, &http.Client{Timeout: 10 * time.Second}, &slack.WebhookMessage{
+		err := postResponse(ctx, r.ResponseURL, &slack.WebhookMessage{
 			ResponseType: slack.ResponseTypeEphemeral, Text: templates.NotInChannel(),
 		})
 		if err != nil {

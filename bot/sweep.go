@@ -111,7 +111,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		b.countSlack("chat.postMessage", err)
 		if err != nil {
 			b.log.Warn("reminder not posted; will retry", "request", r.ID, "err", err)
-			_ = b.store.UnmarkReminded(ctx, r.ID)
+			b.unmark(ctx, r.ID, b.store.UnmarkReminded)
 		}
 	}
 	if b.opts.OpsChannel == "" {
@@ -128,7 +128,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		b.countSlack("chat.postMessage", err)
 		if err != nil {
 			b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
-			_ = b.store.UnmarkOpsReminded(ctx, r.ID)
+			b.unmark(ctx, r.ID, b.store.UnmarkOpsReminded)
 		}
 	}
 	return nil
@@ -229,4 +229,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// unmark gives a reminder whose post failed back to the next sweep. It
+// runs even when the post failed because the sweep's context ended (its
+// timeout, or a stop), which is when the sweep's own context can no
+// longer write: a reminder left marked would never be posted.
+func (b *Bot) unmark(ctx context.Context, id string, unmark func(context.Context, string) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := unmark(ctx, id); err != nil {
+		b.log.Warn("reminder left marked as sent", "request", id, "err", err)
+	}
 }

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -189,4 +191,37 @@ func TestCommand_ScheduledTimeInRequesterZone(t *testing.T) {
 	}
 	reqs, _ = tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
 	require.Len(t, reqs, 1, "past and far-future times are refused")
+}
+
+// A reminder whose post is cut short by the sweep's context (its timeout,
+// or a stop) is posted by a later sweep, not lost as "already reminded".
+func TestSweep_ReminderCutShortIsPostedLater(t *testing.T) {
+	tb := newTestBot(t, Options{RemindAfter: time.Hour})
+	r := tb.pending(t, nil)
+	tb.clock.Add(61 * time.Minute)
+
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select { // a Slack that does not answer in time
+		case <-req.Context().Done():
+		case <-time.After(time.Second):
+		}
+	}))
+	defer hang.Close()
+	tb.useSlack(hang.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_ = tb.Sweep(ctx)
+	cancel()
+
+	rec := httptest.NewServer(tb.slack)
+	defer rec.Close()
+	tb.useSlack(rec.URL)
+	require.NoError(t, tb.Sweep(context.Background()))
+	require.NoError(t, tb.Sweep(context.Background()))
+	reminders := 0
+	for _, p := range tb.slack.of("chat.postMessage") {
+		if p.form.Get("thread_ts") != "" && strings.Contains(p.form.Get("text"), "<@U0REQ1>") {
+			reminders++
+		}
+	}
+	require.Equal(t, 1, reminders, "one reminder for %s, after Slack came back", r.ID)
 }
