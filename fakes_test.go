@@ -192,6 +192,8 @@ type fakeGateway struct {
 	send func(n int) (int, string)
 	// block, when set, is waited on before answering leave calls.
 	block chan struct{}
+	// groupDelay, when set, is how long Green API's getGroupData takes.
+	groupDelay time.Duration
 }
 
 func newFakeGateway(t *testing.T, provider string) *fakeGateway {
@@ -233,8 +235,15 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			n++
 		}
 	}
-	leave, send, block := g.leave, g.send, g.block
+	leave, send, block, groupDelay := g.leave, g.send, g.block, g.groupDelay
 	g.mu.Unlock()
+	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
+		select {
+		case <-time.After(groupDelay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 
 	w.Header().Set("Content-Type", "application/json")
 	switch kind {

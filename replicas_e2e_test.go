@@ -216,10 +216,11 @@ func TestE2E_Replicas_DigestAndReminderOnce(t *testing.T) {
 }
 
 // TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued: a job running on a
-// replica whose heartbeat stopped is requeued (and, its request being
-// gone, completes), while a job running on a client that never wrote a
-// heartbeat (an older version during a rolling upgrade) is left to
-// River's rescuer: nothing says that client is dead.
+// replica whose heartbeat stopped is requeued once its run has outlived
+// the run timeout (and, its request being gone, completes); one whose run
+// is younger is left alone, and so is a job running on a client that
+// never wrote a heartbeat (an older version during a rolling upgrade):
+// nothing says that client is dead.
 func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
 	t.Parallel()
 	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
@@ -232,11 +233,12 @@ func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
 	ctx := t.Context()
 	_, err = db.ExecContext(ctx, `INSERT INTO replicas (id, seen_at) VALUES ('dead-replica', 0)`)
 	require.NoError(t, err)
-	var dead, unknown int64
+	var dead, young, unknown int64
 	insert := `INSERT INTO river_job (args, kind, max_attempts, state, attempt, attempted_at, attempted_by)
-		VALUES ('{"request_id": "R-gone"}', 'leave', 25, 'running', 1, now(), ARRAY['earlier', $1]) RETURNING id`
-	require.NoError(t, db.QueryRowContext(ctx, insert, "dead-replica").Scan(&dead))
-	require.NoError(t, db.QueryRowContext(ctx, insert, "never-beat").Scan(&unknown))
+		VALUES ('{"request_id": "R-gone"}', 'leave', 25, 'running', 1, now() - make_interval(secs => $2), ARRAY['earlier', $1]) RETURNING id`
+	require.NoError(t, db.QueryRowContext(ctx, insert, "dead-replica", 60).Scan(&dead))
+	require.NoError(t, db.QueryRowContext(ctx, insert, "dead-replica", 0).Scan(&young))
+	require.NoError(t, db.QueryRowContext(ctx, insert, "never-beat", 60).Scan(&unknown))
 
 	state := func(id int64) string {
 		var s string
@@ -245,7 +247,59 @@ func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, func() bool { return state(dead) == "completed" }, "the dead replica's job: %s", state(dead))
 	require.Equal(t, "running", state(unknown), "a client that never beat is not judged")
+	require.Equal(t, "running", state(young), "a run younger than its timeout is left alone: its replica may only be paused")
 	var n int
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM replicas WHERE id = 'dead-replica'`).Scan(&n))
-	require.Zero(t, n, "a dead replica is forgotten once its jobs are requeued")
+	require.Equal(t, 1, n, "a dead replica is remembered while one of its runs is too young to requeue")
+}
+
+// TestE2E_Replicas_PausedReplicaIsNotRunTwice pauses (SIGSTOP: a VM
+// migration, a frozen container) the replica that runs a leave job, just
+// before its goodbye, for longer than makes it look dead. The other
+// replica takes the job over only once the paused run has outlived its
+// timeout, so when the paused replica resumes it does not send the
+// goodbye a second time.
+func TestE2E_Replicas_PausedReplicaIsNotRunTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process and waits for its run to time out")
+	}
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	gw.groupDelay = time.Second // the job's group lookup, before the goodbye
+	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
+
+	child, u, childLogs := startChild(t, env)
+	defer func() {
+		_ = child.Process.Signal(syscall.SIGCONT)
+		_ = child.Process.Kill()
+		_ = child.Wait()
+	}()
+	a := &app{t: t, url: u, slack: sl, gw: gw, logs: childLogs}
+	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" so long")
+	clicked := time.Now()
+	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+	require.Equal(t, 200, status)
+	eventually(t, 10*time.Second, func() bool {
+		for _, c := range gw.Calls("other") {
+			if strings.Contains(c.Path, "/getGroupData/") && c.At.After(clicked) {
+				return true
+			}
+		}
+		return false
+	}, "the job's group lookup did not start")
+	require.NoError(t, child.Process.Signal(syscall.SIGSTOP))
+	paused := time.Now()
+
+	b := startApp(t, sl, gw, env)
+	eventually(t, 40*time.Second, func() bool { return len(gw.Calls("leave")) > 0 }, "the other replica did not take the job over:\n%s", b.logs.String())
+	took := time.Since(paused)
+	t.Logf("taken over %.1fs after the pause", took.Seconds())
+	// The paused run's timeout (8 s + 2 × 2 s + 5 s) had to pass first.
+	require.GreaterOrEqual(t, took, 15*time.Second, "taken over while the paused run could still go on")
+	require.Less(t, took, 30*time.Second)
+
+	require.NoError(t, child.Process.Signal(syscall.SIGCONT))
+	time.Sleep(3 * time.Second)
+	require.Len(t, gw.Calls("send"), 1, "one goodbye")
+	require.Len(t, sl.threadReplies(), 1, "one reply")
 }

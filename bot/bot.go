@@ -196,14 +196,15 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: jobPoll,
-		// One attempt makes at most three gateway calls (promote, goodbye,
-		// leave) after a group lookup bounded by DetailsTimeout. A dead
-		// replica's jobs are requeued when its heartbeat stops
-		// (replicas.go); the rescuer (on the leader, every 30 s, for jobs
-		// running longer than RescueStuckJobsAfter) is the backstop for
+		// The periodic jobs (sweep, digest, directory) make several
+		// Slack calls; a leave run has its own, shorter timeout
+		// (leaveRunTimeout). A dead replica's leave jobs are requeued when
+		// its heartbeat stops (replicas.go); the rescuer (on the leader,
+		// every 30 s, for jobs running longer than RescueStuckJobsAfter,
+		// which must exceed every job's timeout) is the backstop for
 		// clients that never beat.
-		JobTimeout:           3*opts.GatewayTimeout + opts.DetailsTimeout + 5*time.Second,
-		RescueStuckJobsAfter: 3*opts.GatewayTimeout + opts.DetailsTimeout + 8*time.Second,
+		JobTimeout:           time.Minute,
+		RescueStuckJobsAfter: time.Minute + 10*time.Second,
 		MaxAttempts:          25,
 		Workers:              workers,
 		PeriodicJobs:         b.periodicJobs(),

@@ -317,7 +317,9 @@ func (b *Bot) inviteLink(ctx context.Context, groupJID string) string {
 	if !ok {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
+	// Best effort, so within DetailsTimeout: it must leave the run time
+	// for the step that matters (see leaveRunTimeout).
+	ctx, cancel := context.WithTimeout(ctx, b.opts.DetailsTimeout)
 	defer cancel()
 	link, err := il.InviteLink(ctx, groupJID)
 	if err != nil {
@@ -368,6 +370,9 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
 			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "already an admin", 0, b.opts.Now()))
 		}
+	}
+	if err := w.continueLater(ctx); err != nil {
+		return true, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
 	perr := b.gateway.Promote(callCtx, r.GroupJID, r.Successor)

@@ -20,7 +20,9 @@ type leaveArgs struct {
 }
 
 // Kind names the job in River's table.
-func (leaveArgs) Kind() string { return "leave" }
+func (leaveArgs) Kind() string { return leaveKind }
+
+const leaveKind = "leave"
 
 // leaveWorker posts the goodbye, leaves the group and records the outcome.
 // Each step's result is stored before the next starts, so a retry or a
@@ -29,6 +31,32 @@ func (leaveArgs) Kind() string { return "leave" }
 type leaveWorker struct {
 	river.WorkerDefaults[leaveArgs]
 	b *Bot
+}
+
+// leaveRunTimeout bounds one run of a leave job: the best-effort prelude
+// (the group's details and invite link, each within DetailsTimeout) and
+// one gateway step with a second to spare. A run starts a further step
+// only when it still has that long (see continueLater), so no call is
+// cut short by the run's end. Keeping runs short is what lets another
+// replica take over a dead one's job soon (replicas.go) without ever
+// running it twice at once.
+func leaveRunTimeout(o Options) time.Duration {
+	return o.GatewayTimeout + 2*o.DetailsTimeout + 5*time.Second
+}
+
+// Timeout is the run's deadline (leaveRunTimeout).
+func (w *leaveWorker) Timeout(*river.Job[leaveArgs]) time.Duration {
+	return leaveRunTimeout(w.b.opts)
+}
+
+// continueLater ends the run before a gateway step that might not finish
+// in what is left of it; the next run, at once, continues where this one
+// stopped, and the step's tries are untouched.
+func (w *leaveWorker) continueLater(ctx context.Context) error {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < w.b.opts.GatewayTimeout+time.Second {
+		return river.JobSnooze(0)
+	}
+	return nil
 }
 
 // Work runs one attempt.
@@ -55,6 +83,9 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		}
 	}
 
+	if err := w.continueLater(ctx); err != nil {
+		return err
+	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
 	res, err := b.gateway.Leave(callCtx, r.GroupJID)
 	cancel()
@@ -93,7 +124,12 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 		// posting it twice is worse than not knowing.
 		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", "outcome unknown after restart; not sent again", 0, b.opts.Now()))
 	}
-	if err := b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSending, "", "", 0, b.opts.Now()); err != nil {
+	if err := w.continueLater(ctx); err != nil {
+		return true, err
+	}
+	if err := b.store.ClaimGoodbye(ctx, r.ID, b.opts.Now()); err != nil {
+		// ErrConflict: another run claimed it, and may have sent it. The
+		// job is retried, and the retry reads the goodbye's state afresh.
 		return true, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
@@ -117,11 +153,11 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 }
 
 // stepDone follows the store once a step (promotion, goodbye) is recorded
-// as over: this run becomes the next step's first attempt, so each step
-// gets WALEAVE_MAX_ATTEMPTS tries of its own (SPEC §2).
+// as over: the next step starts with no failed tries, so each step gets
+// WALEAVE_MAX_ATTEMPTS tries of its own (SPEC §2).
 func (w *leaveWorker) stepDone(r *store.Request, recordErr error) error {
 	if recordErr == nil {
-		r.Attempts = 1
+		r.Attempts = 0
 	}
 	return recordErr
 }
@@ -130,15 +166,16 @@ func (w *leaveWorker) stepDone(r *store.Request, recordErr error) error {
 // gateway's requested wait, or gives up after MaxAttempts.
 func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) error {
 	b := w.b
-	if r.Attempts >= b.opts.MaxAttempts {
+	tries := r.Attempts + 1
+	if tries >= b.opts.MaxAttempts {
 		return w.finish(ctx, r, failure(cause, false))
 	}
-	delay := backoff(b.opts.Backoff, r.Attempts)
+	delay := backoff(b.opts.Backoff, tries)
 	if d, ok := whatsapp.RetryAfter(cause); ok {
 		delay = min(d, 2*time.Minute)
 	}
-	note := fmt.Sprintf("retrying after a gateway error (attempt %d of %d)", r.Attempts, b.opts.MaxAttempts)
-	if err := b.store.Progress(ctx, r.ID, note, errText(cause), statusOf(cause), b.opts.Now()); err != nil {
+	note := fmt.Sprintf("retrying after a gateway error (attempt %d of %d)", tries, b.opts.MaxAttempts)
+	if err := b.store.Progress(ctx, r.ID, tries, note, errText(cause), statusOf(cause), b.opts.Now()); err != nil {
 		return err
 	}
 	b.outbox.poke()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waleave/waleave/store"
@@ -120,4 +121,56 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 	require.Equal(t, store.Failed, got.State)
 	require.Equal(t, string(templates.OutcomeRateLimit), got.Outcome)
 	require.Len(t, tb.gw.callsOf("leave"), 3, "no more than WALEAVE_MAX_ATTEMPTS leave calls")
+}
+
+// A run with too little time left for a step ends before it, and the
+// next run continues with the step's tries untouched.
+func TestLeave_RunEndsBeforeAStepItCannotFinish(t *testing.T) {
+	tb := newTestBot(t, Options{GatewayTimeout: 2 * time.Second})
+	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
+	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+	w := &leaveWorker{b: tb.Bot}
+
+	short, cancel := context.WithTimeout(context.Background(), 2*time.Second) // < GatewayTimeout + 1 s
+	defer cancel()
+	err = w.Work(short, leaveJob(r.ID))
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Zero(t, snooze.Duration, "continue at once")
+	require.Empty(t, tb.gw.callsOf("send"))
+	got, err := tb.db.Request(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Zero(t, got.Attempts, "no try was made")
+	require.Empty(t, got.GoodbyeState, "the goodbye was not claimed")
+
+	require.NoError(t, w.Work(context.Background(), leaveJob(r.ID)))
+	require.Len(t, tb.gw.callsOf("send"), 1)
+	require.Len(t, tb.gw.callsOf("leave"), 1)
+}
+
+// Two runs of one job at once (a replica that only seemed dead, or two
+// processes on one SQLite file) post the goodbye once: it is claimed in
+// the database before it is sent.
+func TestLeave_TwoRunsAtOnceSendOneGoodbye(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye all" })
+	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+	// Both runs read the request, then wait for the one group lookup
+	// they share, so neither has claimed the goodbye when the other reads.
+	tb.gw.group = func(ctx context.Context, ref string) (whatsapp.Group, error) {
+		time.Sleep(300 * time.Millisecond)
+		return whatsapp.Group{}, whatsapp.ErrUnavailable
+	}
+	w := &leaveWorker{b: tb.Bot}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- w.Work(ctx, leaveJob(r.ID)) }()
+	}
+	first, second := <-errs, <-errs
+	require.Len(t, tb.gw.callsOf("send"), 1, "one goodbye")
+	require.True(t, errors.Is(first, store.ErrConflict) || errors.Is(second, store.ErrConflict),
+		"the run that lost the claim is retried: %v, %v", first, second)
 }

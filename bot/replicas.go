@@ -7,11 +7,13 @@ import (
 
 // With several replicas on PostgreSQL, a replica that dies leaves its
 // running leave jobs marked "running". River's rescuer would run them
-// again only after RescueStuckJobsAfter, and it looks every 30 s: about
-// a minute in all, and a restart of a lone replica waited as long (SPEC
-// §5 asks for 30 s). So each replica writes a heartbeat, and each one
-// requeues the running jobs of replicas whose heartbeat stopped. The
-// rescuer stays as the backstop for clients that never beat.
+// again only after RescueStuckJobsAfter, and it looks every 30 s: over a
+// minute in all, and a restart of a lone replica waited as long (SPEC §5
+// asks for 30 s). So each replica writes a heartbeat, and each one
+// requeues the leave jobs of replicas whose heartbeat stopped, once the
+// run has outlived its timeout (a replica that was only paused has given
+// up its run by then). The rescuer stays as the backstop for clients
+// that never beat.
 const (
 	// heartbeatEvery is how often a replica says it is alive and looks
 	// for dead ones.
@@ -58,7 +60,7 @@ func (b *Bot) heartbeatLoop(ctx context.Context, lastBeat time.Time) {
 		if gap > deadAfter/2 {
 			continue
 		}
-		n, err := b.store.RequeueJobsOfDead(ctx, deadAfter)
+		n, err := b.store.RequeueJobsOfDead(ctx, leaveKind, deadAfter, leaveRunTimeout(b.opts)+2*time.Second)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			b.log.Warn("requeue jobs of dead replicas", "err", err)

@@ -264,7 +264,7 @@ func (s *DB) SetSuccessor(ctx context.Context, id, jid, by string, now time.Time
 // over, so the next step starts its own attempt count.
 func (s *DB) SetPromoted(ctx context.Context, id, jid, detail string, status int, now time.Time) error {
 	return s.inTx(ctx, func(tx dbTx) error {
-		if _, err := tx.exec(ctx, `UPDATE requests SET promoted_at = ?, attempts = 1, updated_at = ? WHERE id = ?`, ms(now), ms(now), id); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE requests SET promoted_at = ?, attempts = 0, updated_at = ? WHERE id = ?`, ms(now), ms(now), id); err != nil {
 			return fmt.Errorf("set promoted: %w", err)
 		}
 		if detail == "" {

@@ -39,14 +39,20 @@ func (s *DB) ReplicaGone(ctx context.Context, id string) error {
 	return nil
 }
 
-// RequeueJobsOfDead makes runnable again every River job still running on
-// a replica whose last heartbeat is older than staleAfter, and forgets
-// those replicas. It returns how many jobs it requeued.
+// RequeueJobsOfDead makes runnable again the River jobs of kind still
+// running on a replica whose last heartbeat is older than staleAfter, once
+// their run started more than runTimeout ago, and forgets those replicas
+// when none of their jobs is left running. It returns how many jobs it
+// requeued.
+//
+// runTimeout is the job's own timeout: a replica that only seems dead
+// (paused, or cut off from the database) has given up its run by then,
+// so the job never runs in two places at once.
 //
 // Only replicas that ever wrote a heartbeat count: a job running on a
 // client that never did (an older version, during a rolling upgrade) is
 // left to River's rescuer, since nothing says that client is dead.
-func (s *DB) RequeueJobsOfDead(ctx context.Context, staleAfter time.Duration) (int64, error) {
+func (s *DB) RequeueJobsOfDead(ctx context.Context, kind string, staleAfter, runTimeout time.Duration) (int64, error) {
 	if s.SingleProcess() {
 		return 0, errSingleProcess
 	}
@@ -55,12 +61,16 @@ func (s *DB) RequeueJobsOfDead(ctx context.Context, staleAfter time.Duration) (i
 			SELECT id FROM replicas WHERE seen_at < `+pgNowMillis+` - $1
 		), requeued AS (
 			UPDATE river_job SET state = 'available', scheduled_at = now()
-			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] IN (SELECT id FROM dead)
+			WHERE state = 'running' AND kind = $2 AND attempted_at < now() - make_interval(secs => $3)
+				AND attempted_by[array_length(attempted_by, 1)] IN (SELECT id FROM dead)
 			RETURNING 1
 		), forgotten AS (
-			DELETE FROM replicas WHERE id IN (SELECT id FROM dead)
+			DELETE FROM replicas WHERE id IN (SELECT id FROM dead) AND NOT EXISTS (
+				SELECT 1 FROM river_job WHERE state = 'running' AND kind = $2
+					AND attempted_by[array_length(attempted_by, 1)] = replicas.id
+					AND attempted_at >= now() - make_interval(secs => $3))
 		)
-		SELECT count(*) FROM requeued`, staleAfter.Milliseconds()).Scan(&n)
+		SELECT count(*) FROM requeued`, staleAfter.Milliseconds(), kind, runTimeout.Seconds()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("requeue jobs of dead replicas: %w", err)
 	}

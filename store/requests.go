@@ -66,10 +66,10 @@ type Request struct {
 	ConfirmedBy string
 	ConfirmedAt time.Time
 	CancelledBy string
-	// Attempts counts the tries of the current gateway step (promotion,
-	// goodbye, leave): each run of the leave job is one, and a step that
-	// is done hands the run it finished in to the next step as its first
-	// (WALEAVE_MAX_ATTEMPTS is per step).
+	// Attempts counts the failed tries of the current gateway step
+	// (promotion, goodbye, leave); a step that is done starts the next at
+	// zero (WALEAVE_MAX_ATTEMPTS is per step). A run cut short by a crash
+	// records no try: it did not learn the step failed.
 	Attempts     int
 	Progress     string
 	GoodbyeState string
@@ -336,22 +336,21 @@ func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, er
 	}, nil)
 }
 
-// Start marks the beginning of one attempt of the leave work: confirmed or
-// running (a retry, or a restart after a crash) becomes running, and the
-// attempt counter goes up.
+// Start marks the beginning of one run of the leave work: confirmed or
+// running (a retry, or a restart after a crash) becomes running.
 func (s *DB) Start(ctx context.Context, id string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
 		from: []State{Confirmed, Running}, to: Running, actor: "waleave", action: "attempt", now: now,
-		set: []string{"attempts = attempts + 1"},
 	}, nil)
 }
 
-// Progress records a progress note for the card (e.g. "retrying") and an
-// audit row with the gateway's status.
-func (s *DB) Progress(ctx context.Context, id, note, detail string, status int, now time.Time) error {
+// Progress records a failed try of the current step (tries of it so far)
+// and a progress note for the card (e.g. "retrying"), with an audit row
+// holding the gateway's status.
+func (s *DB) Progress(ctx context.Context, id string, tries int, note, detail string, status int, now time.Time) error {
 	_, err := s.transition(ctx, id, change{
 		from: []State{Running}, to: Running, actor: "waleave", action: "retry", detail: detail, status: status, now: now,
-		set: []string{"progress = ?"}, args: []any{note},
+		set: []string{"progress = ?", "attempts = ?"}, args: []any{note, tries},
 	}, nil)
 	return err
 }
@@ -363,7 +362,7 @@ func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail s
 	set := `goodbye_state = ?, goodbye_id = ?, updated_at = ?`
 	if state == GoodbyeSent || state == GoodbyeUnknown {
 		// The goodbye step is over; the leave starts its own count.
-		set += `, attempts = 1`
+		set += `, attempts = 0`
 	}
 	return s.inTx(ctx, func(tx dbTx) error {
 		if _, err := tx.exec(ctx, `UPDATE requests SET `+set+` WHERE id = ?`, state, messageID, ms(now), id); err != nil {
@@ -374,6 +373,23 @@ func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail s
 			action = "goodbye failed"
 		}
 		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: action, Detail: detail, GatewayStatus: status})
+	})
+}
+
+// ClaimGoodbye records that the goodbye is about to be sent ("sending"),
+// only if no run has claimed it before: ErrConflict means another run
+// did, and this one must not send it. A goodbye is never posted twice,
+// even by two runs of one job at once.
+func (s *DB) ClaimGoodbye(ctx context.Context, id string, now time.Time) error {
+	return s.inTx(ctx, func(tx dbTx) error {
+		res, err := tx.exec(ctx, `UPDATE requests SET goodbye_state = ?, updated_at = ? WHERE id = ? AND goodbye_state = ''`, GoodbyeSending, ms(now), id)
+		if err != nil {
+			return fmt.Errorf("claim goodbye: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("claim goodbye of %s: %w", id, ErrConflict)
+		}
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "goodbye " + GoodbyeSending})
 	})
 }
 

@@ -149,16 +149,15 @@ func TestLifecycle_ConfirmStartFinish(t *testing.T) {
 		got, err := db.Start(ctx, r.ID, t0)
 		require.NoError(t, err)
 		require.Equal(t, store.Running, got.State)
-		require.Equal(t, 1, got.Attempts)
+		require.NoError(t, db.ClaimGoodbye(ctx, r.ID, t0))
+		require.NoError(t, db.Progress(ctx, r.ID, 1, "retrying", "429", 429, t0))
 		got, err = db.Start(ctx, r.ID, t0)
 		require.NoError(t, err)
-		require.Equal(t, 2, got.Attempts)
-		require.NoError(t, db.SetGoodbyeState(ctx, r.ID, store.GoodbyeSending, "", "", 0, t0))
-		got, _ = db.Request(ctx, r.ID)
-		require.Equal(t, 2, got.Attempts, "a send under way is still the goodbye step")
+		require.Equal(t, 1, got.Attempts, "a run records no try; a failure does")
+		require.ErrorIs(t, db.ClaimGoodbye(ctx, r.ID, t0), store.ErrConflict, "claimed once")
 		require.NoError(t, db.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, "M1", "", 200, t0))
 		got, _ = db.Request(ctx, r.ID)
-		require.Equal(t, 1, got.Attempts, "the goodbye is done: this run is the leave's first try")
+		require.Zero(t, got.Attempts, "the goodbye is done: the leave starts with no failed tries")
 		got, err = db.Finish(ctx, r.ID, store.Outcome{Code: "left", Success: true, WasAdmin: true, Status: 200}, t0)
 		require.NoError(t, err)
 		require.Equal(t, store.Done, got.State)
@@ -174,7 +173,7 @@ func TestLifecycle_ConfirmStartFinish(t *testing.T) {
 		for _, e := range audit {
 			actions = append(actions, e.Action)
 		}
-		require.Equal(t, []string{"requested", "confirmed", "attempt", "attempt", "goodbye sending", "goodbye sent", "done"}, actions)
+		require.Equal(t, []string{"requested", "confirmed", "attempt", "goodbye sending", "retry", "attempt", "goodbye sent", "done"}, actions)
 	})
 }
 
