@@ -116,6 +116,9 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 	if err := b.store.CreateRequest(ctx, r, nil); err != nil {
 		b.log.Error("record request", "err", err)
 		b.metrics.commands.WithLabelValues("error").Inc()
+		if errors.Is(err, store.ErrPending) {
+			return ephemeralMsg(templates.StillRecording())
+		}
 		return ephemeralMsg(templates.Internal())
 	}
 	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
@@ -367,6 +370,8 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 			return
 		}
 		b.refuse(ic, "confirm", "duplicate", templates.AlreadyDecided(templates.State(r.State), by), nil)
+	case errors.Is(err, store.ErrPending):
+		b.refuse(ic, "confirm", "pending", templates.StillConfirming(), err)
 	default:
 		b.refuse(ic, "confirm", "error", templates.Internal(), err)
 	}

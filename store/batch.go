@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -119,7 +120,7 @@ func wait[R any](ctx context.Context, done <-chan R) (R, error) {
 		return r, nil
 	case <-ctx.Done():
 		var zero R
-		return zero, ctx.Err()
+		return zero, fmt.Errorf("%w: %w", ErrPending, ctx.Err())
 	}
 }
 

@@ -39,6 +39,9 @@ var (
 	ErrConflict = errors.New("request state does not allow this")
 	// ErrExpired: the request was pending but is past its expiry time.
 	ErrExpired = errors.New("request expired")
+	// ErrPending: the caller stopped waiting (its context ended) after
+	// handing its write over; the write may still commit.
+	ErrPending = errors.New("write handed over but not yet committed")
 )
 
 // Enqueue adds the caller's own writes, typically River job inserts, to a

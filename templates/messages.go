@@ -154,6 +154,21 @@ func Internal() string {
 	return ":warning: Something went wrong on our side; it has been logged. Please try again in a minute."
 }
 
+// StillRecording answers a command whose request was handed to the
+// database but not yet written when Slack's time ran out: it may well be
+// recorded, so asking again could make a second request.
+func StillRecording() string {
+	return ":hourglass: This is taking longer than usual, and your request may still be recorded: its card will appear here if it is. " +
+		"Check with `/wa-leave status` before asking again."
+}
+
+// StillConfirming answers a click whose confirmation was handed to the
+// database but not yet written when Slack's time ran out.
+func StillConfirming() string {
+	return ":hourglass: This is taking longer than usual, and your confirmation may still go through: the card will show it if it does. " +
+		"Press the button again only if the card still asks after a minute."
+}
+
 // Candidate is a group whose name matched an ambiguous /wa-leave name.
 type Candidate struct {
 	JID     string

@@ -31,6 +31,8 @@ func messageCases() []struct{ name, text string } {
 		{"NotFound/empty", NotFound(" ")},
 		{"Reminder", Reminder("U012ABCDEF", 61*time.Minute)},
 		{"Internal", Internal()},
+		{"StillRecording", StillRecording()},
+		{"StillConfirming", StillConfirming()},
 		{"ScheduledReminderText", ScheduledReminderText(card)},
 		{"PickGroupText", PickGroupText("Ops", 3)},
 		{"DigestText/empty", DigestText(Digest{})},
