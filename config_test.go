@@ -130,7 +130,7 @@ func TestLoadConfig_GatewayTimeout(t *testing.T) {
 	c, err := loadConfig(envOf(env))
 	require.NoError(t, err)
 	require.Equal(t, 8*time.Second, c.GatewayTimeout, "default")
-	for _, v := range []string{"500ms", "31s", "soon"} {
+	for _, v := range []string{"500ms", "16s", "soon"} {
 		env["WALEAVE_GATEWAY_TIMEOUT"] = v
 		_, err := loadConfig(envOf(env))
 		require.ErrorContains(t, err, "WALEAVE_GATEWAY_TIMEOUT", v)
@@ -155,7 +155,12 @@ func TestLoadConfig_GatewayRulesAndListenAddrInTheSameMessage(t *testing.T) {
 	}
 	require.NotContains(t, msg, "secret token")
 
-	for addr, ok := range map[string]bool{":3000": true, "127.0.0.1:0": true, "[::1]:8080": true, "3000": false, ":http": false, ":70000": false} {
+	env = validEnv()
+	env["WA_API_URL"] = "/"
+	_, err = loadConfig(envOf(env))
+	require.ErrorContains(t, err, "WA_API_URL", "a bare slash is not the provider's default")
+
+	for addr, ok := range map[string]bool{":3000": true, "127.0.0.1:0": true, "[::1]:8080": true, ":http": true, "3000": false, ":no-such-service": false, ":70000": false} {
 		env := validEnv()
 		env["LISTEN_ADDR"] = addr
 		_, err := loadConfig(envOf(env))
