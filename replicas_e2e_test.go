@@ -258,7 +258,10 @@ func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
 // before its goodbye, for longer than makes it look dead. The other
 // replica takes the job over only once the paused run has outlived its
 // timeout, so when the paused replica resumes it does not send the
-// goodbye a second time.
+// goodbye a second time. Its late result puts the job back in the queue
+// while the takeover's leave call is still waiting on the gateway; the
+// run that picks it up finds the takeover's claim and waits, so there is
+// never a second leave call at the same time.
 func TestE2E_Replicas_PausedReplicaIsNotRunTwice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process and waits for its run to time out")
@@ -289,6 +292,10 @@ func TestE2E_Replicas_PausedReplicaIsNotRunTwice(t *testing.T) {
 	}, "the job's group lookup did not start")
 	require.NoError(t, child.Process.Signal(syscall.SIGSTOP))
 	paused := time.Now()
+	slowLeave := make(chan struct{}) // the takeover's leave call waits on it
+	gw.mu.Lock()
+	gw.block = slowLeave
+	gw.mu.Unlock()
 
 	b := startApp(t, sl, gw, env)
 	eventually(t, 40*time.Second, func() bool { return len(gw.Calls("leave")) > 0 }, "the other replica did not take the job over:\n%s", b.logs.String())
@@ -299,7 +306,12 @@ func TestE2E_Replicas_PausedReplicaIsNotRunTwice(t *testing.T) {
 	require.Less(t, took, 30*time.Second)
 
 	require.NoError(t, child.Process.Signal(syscall.SIGCONT))
-	time.Sleep(3 * time.Second)
+	time.Sleep(4 * time.Second)
+	require.Len(t, gw.Calls("leave"), 1, "a second leave call while the first was in flight:\n%s", dumpJobs(t, env["DATABASE_URL"]))
+	close(slowLeave)
+	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
+	time.Sleep(time.Second)
 	require.Len(t, gw.Calls("send"), 1, "one goodbye")
 	require.Len(t, sl.threadReplies(), 1, "one reply")
+	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
 }

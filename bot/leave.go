@@ -63,14 +63,31 @@ func (w *leaveWorker) continueLater(ctx context.Context) error {
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID
-	r, err := b.store.Start(ctx, id, b.opts.Now())
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+	now := b.opts.Now()
+	until := now.Add(leaveRunTimeout(b.opts))
+	r, err := b.store.Start(ctx, id, now, until)
+	switch {
+	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
 		// Cancelled before it ran, or already finished by an earlier run.
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrBusy):
+		// Another run holds the request: a replica that only seemed dead,
+		// whose late result put the job back in the queue. Come back
+		// when its claim, and so its run, has ended.
+		return river.JobSnooze(r.RunUntil.Sub(now) + time.Second)
+	case err != nil:
 		return fmt.Errorf("start request %s: %w", id, err)
 	}
+	defer func() {
+		// The next run (a retry, or a continuation) must not wait for
+		// this one's claim to run out. Even when the run's own context
+		// has ended.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := b.store.EndRun(ctx, id, until); err != nil {
+			b.log.Warn("leave run not ended; the next waits for its claim", "request", id, "err", err)
+		}
+	}()
 	b.outbox.poke()
 
 	if done, err := w.prepareLeave(ctx, r); err != nil || done {

@@ -93,6 +93,9 @@ type Request struct {
 	// PromotedAt is when Successor was made admin (zero: not yet), so a
 	// retried leave does not promote twice.
 	PromotedAt time.Time
+	// RunUntil is when the leave run working on the request gives up its
+	// claim (zero: no run holds it); see Start.
+	RunUntil   time.Time
 	InviteLink string
 	RemindedAt time.Time
 	// The Slack outbox: the card's ts once posted, and whether the card
@@ -134,13 +137,13 @@ const requestColumns = `id, team_id, channel_id, requester_id, response_url, gro
 	confirmed_at, cancelled_by, attempts, progress, goodbye_state, goodbye_id, leave_unknown,
 	outcome, outcome_detail, was_admin, finished_at, details_state, group_size, is_admin,
 	only_admin, successor, invite_link, reminded_at, card_ts, card_version,
-	card_posted_version, reply_needed, reply_ts, successors, promoted_at`
+	card_posted_version, reply_needed, reply_ts, successors, promoted_at, run_until`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner) (*Request, error) {
 	var r Request
-	var created, updated, expires, runAt, confirmedAt, finished, reminded, promoted int64
+	var created, updated, expires, runAt, confirmedAt, finished, reminded, promoted, runUntil int64
 	var successors string
 	var leaveUnknown, wasAdmin, isAdmin, onlyAdmin, replyNeeded int
 	err := row.Scan(&r.ID, &r.TeamID, &r.ChannelID, &r.RequesterID, &r.ResponseURL, &r.GroupJID,
@@ -149,7 +152,7 @@ func scanRequest(row scanner) (*Request, error) {
 		&r.GoodbyeState, &r.GoodbyeID, &leaveUnknown, &r.Outcome, &r.OutcomeDetail, &wasAdmin,
 		&finished, &r.DetailsState, &r.GroupSize, &isAdmin, &onlyAdmin, &r.Successor, &r.InviteLink,
 		&reminded, &r.CardTS, &r.CardVersion, &r.CardPostedVersion, &replyNeeded, &r.ReplyTS,
-		&successors, &promoted)
+		&successors, &promoted, &runUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -160,7 +163,7 @@ func scanRequest(row scanner) (*Request, error) {
 	r.RunAt, r.ConfirmedAt, r.FinishedAt, r.RemindedAt = fromMS(runAt), fromMS(confirmedAt), fromMS(finished), fromMS(reminded)
 	r.LeaveUnknown, r.WasAdmin, r.IsAdmin, r.OnlyAdmin = leaveUnknown == 1, wasAdmin == 1, isAdmin == 1, onlyAdmin == 1
 	r.ReplyNeeded = replyNeeded == 1
-	r.PromotedAt = fromMS(promoted)
+	r.PromotedAt, r.RunUntil = fromMS(promoted), fromMS(runUntil)
 	r.Successors = decodeJIDs(successors)
 	return &r, nil
 }
@@ -337,11 +340,33 @@ func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, er
 }
 
 // Start marks the beginning of one run of the leave work: confirmed or
-// running (a retry, or a restart after a crash) becomes running.
-func (s *DB) Start(ctx context.Context, id string, now time.Time) (*Request, error) {
+// running (a retry, or a restart after a crash) becomes running, and the
+// run claims the request until the given time, its deadline. While
+// another run's claim is unexpired Start refuses with ErrBusy and the
+// request, whose RunUntil says when to try again: that run may belong to
+// a replica that only seems dead (paused), and two runs at once would
+// call the gateway twice. EndRun gives the claim up.
+func (s *DB) Start(ctx context.Context, id string, now, until time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
 		from: []State{Confirmed, Running}, to: Running, actor: "waleave", action: "attempt", now: now,
+		set: []string{"run_until = ?"}, args: []any{ms(until)},
+		check: func(r *Request) error {
+			if r.RunUntil.After(now) {
+				return ErrBusy
+			}
+			return nil
+		},
 	}, nil)
+}
+
+// EndRun gives up the claim that Start took until the given time, if it
+// is still that run's: a run that outlived its claim does not release
+// the next run's.
+func (s *DB) EndRun(ctx context.Context, id string, until time.Time) error {
+	if _, err := s.exec(ctx, `UPDATE requests SET run_until = 0 WHERE id = ? AND run_until = ?`, id, ms(until)); err != nil {
+		return fmt.Errorf("end run: %w", err)
+	}
+	return nil
 }
 
 // Progress records a failed try of the current step (tries of it so far)

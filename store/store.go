@@ -39,6 +39,9 @@ var (
 	ErrConflict = errors.New("request state does not allow this")
 	// ErrExpired: the request was pending but is past its expiry time.
 	ErrExpired = errors.New("request expired")
+	// ErrBusy: another run of the request's leave job holds it (see
+	// Start); the returned *Request's RunUntil says until when.
+	ErrBusy = errors.New("request is held by another run")
 	// ErrPending: the caller stopped waiting (its context ended) after
 	// handing its write over; the write may still commit.
 	ErrPending = errors.New("write handed over but not yet committed")
