@@ -63,21 +63,22 @@ func (w *leaveWorker) continueLater(ctx context.Context) error {
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID
-	now := b.opts.Now()
-	until := now.Add(leaveRunTimeout(b.opts))
-	r, err := b.store.Start(ctx, id, now, until)
+	r, err := b.store.Start(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
+	var busy *store.BusyError
 	switch {
 	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
 		// Cancelled before it ran, or already finished by an earlier run.
 		return nil
-	case errors.Is(err, store.ErrBusy):
+	case errors.As(err, &busy):
 		// Another run holds the request: a replica that only seemed dead,
 		// whose late result put the job back in the queue. Come back
-		// when its claim, and so its run, has ended.
-		return river.JobSnooze(r.RunUntil.Sub(now) + time.Second)
+		// when its claim, and so its run, has ended; no claim is longer
+		// than a run.
+		return river.JobSnooze(min(busy.Left, leaveRunTimeout(b.opts)) + time.Second)
 	case err != nil:
 		return fmt.Errorf("start request %s: %w", id, err)
 	}
+	until := r.RunUntil
 	defer func() {
 		// The next run (a retry, or a continuation) must not wait for
 		// this one's claim to run out. Even when the run's own context

@@ -179,3 +179,22 @@ func TestLeave_TwoRunsAtOnceSendOneGoodbye(t *testing.T) {
 	require.True(t, errors.As(first, &snooze) || errors.As(second, &snooze), "the second run waits: %v, %v", first, second)
 	require.Equal(t, leaveRunTimeout(tb.opts)+time.Second, snooze.Duration, "until the first run's claim ends")
 }
+
+// A run that finds another's claim waits no longer than a run lasts, even
+// if the claim says otherwise (a clock that was far ahead when it was
+// taken).
+func TestLeave_WaitForAnotherRunIsBounded(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	r := tb.pending(t, nil)
+	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+	_, err = tb.db.Start(ctx, r.ID, tb.clock.Now().Add(10*time.Minute), leaveRunTimeout(tb.opts))
+	require.NoError(t, err)
+
+	err = (&leaveWorker{b: tb.Bot}).Work(ctx, leaveJob(r.ID))
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Equal(t, leaveRunTimeout(tb.opts)+time.Second, snooze.Duration)
+	require.Empty(t, tb.gw.callsOf("leave"))
+}

@@ -111,7 +111,7 @@ func TestDigest_MixOfStates(t *testing.T) {
 	f := tb.pending(t, func(r *store.Request) { r.GroupJID = "11001234567-1587570015@g.us" })
 	_, err := tb.db.Confirm(ctx, f.ID, "U0CNF2", tb.clock.Now(), nil)
 	require.NoError(t, err)
-	_, err = tb.db.Start(ctx, f.ID, tb.clock.Now(), tb.clock.Now().Add(time.Minute))
+	_, err = tb.db.Start(ctx, f.ID, tb.clock.Now(), time.Minute)
 	require.NoError(t, err)
 	_, err = tb.db.Finish(ctx, f.ID, store.Outcome{Code: "quota"}, tb.clock.Now())
 	require.NoError(t, err)

@@ -341,23 +341,46 @@ func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, er
 
 // Start marks the beginning of one run of the leave work: confirmed or
 // running (a retry, or a restart after a crash) becomes running, and the
-// run claims the request until the given time, its deadline. While
-// another run's claim is unexpired Start refuses with ErrBusy and the
-// request, whose RunUntil says when to try again: that run may belong to
-// a replica that only seems dead (paused), and two runs at once would
-// call the gateway twice. EndRun gives the claim up.
-func (s *DB) Start(ctx context.Context, id string, now, until time.Time) (*Request, error) {
+// run claims the request for runFor, its deadline; the returned request's
+// RunUntil is the claim, for EndRun. While another run's claim is
+// unexpired Start refuses with a *BusyError: that run may belong to a
+// replica that only seems dead (paused), and two runs at once would call
+// the gateway twice.
+//
+// On PostgreSQL claims are set and compared by the database's clock,
+// which every replica shares; their own clocks may disagree by more than
+// the margin a claim has.
+func (s *DB) Start(ctx context.Context, id string, now time.Time, runFor time.Duration) (*Request, error) {
+	clock := now
+	if !s.SingleProcess() {
+		var nowMS int64
+		if err := s.write.QueryRowContext(ctx, `SELECT `+pgNowMillis).Scan(&nowMS); err != nil {
+			return nil, fmt.Errorf("start request %s: read the database's clock: %w", id, err)
+		}
+		clock = time.UnixMilli(nowMS)
+	}
 	return s.transition(ctx, id, change{
 		from: []State{Confirmed, Running}, to: Running, actor: "waleave", action: "attempt", now: now,
-		set: []string{"run_until = ?"}, args: []any{ms(until)},
+		set: []string{"run_until = ?"}, args: []any{ms(clock.Add(runFor))},
 		check: func(r *Request) error {
-			if r.RunUntil.After(now) {
-				return ErrBusy
+			if r.RunUntil.After(clock) {
+				return &BusyError{Left: r.RunUntil.Sub(clock)}
 			}
 			return nil
 		},
 	}, nil)
 }
+
+// BusyError is Start's refusal while another run holds the request: it
+// is ErrBusy, and says how long the other run's claim has left.
+type BusyError struct {
+	Left time.Duration
+}
+
+func (e *BusyError) Error() string { return fmt.Sprintf("%v for %s", ErrBusy, e.Left) }
+
+// Is makes errors.Is(err, ErrBusy) hold.
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
 // EndRun gives up the claim that Start took until the given time, if it
 // is still that run's: a run that outlived its claim does not release
