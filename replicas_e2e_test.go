@@ -121,10 +121,13 @@ func TestE2E_Replicas_ShareTheGatewayRate(t *testing.T) {
 // is waiting on the gateway's leave call (SIGKILL: no shutdown, its job
 // stays "running" and it stays River's leader until its lease runs out)
 // and checks that the other replica carries the request through: one
-// goodbye, one outcome reply. With the default settings River's rescuer
-// would take about a minute; the survivor sees the dead replica's
-// heartbeat stop and requeues its job within about 12 s, so the bound
-// here is 30 s, half of SPEC's minute.
+// goodbye, one outcome reply. The dead replica also dies holding the
+// request's outbox lease (its card update is held open by the fake
+// Slack). With the default settings River's rescuer would take over a
+// minute and the lease 45 s; the survivor sees the dead replica's
+// heartbeat stop, gives its lease back at once and requeues its job once
+// the dead run's timeout has passed, so the bound here is 30 s, half of
+// SPEC's minute.
 func TestE2E_Replicas_KilledMidLeaveFinishedByAnother(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process and waits for River's rescuer")
@@ -143,9 +146,11 @@ func TestE2E_Replicas_KilledMidLeaveFinishedByAnother(t *testing.T) {
 	}()
 	a := &app{t: t, url: u, slack: sl, gw: gw, logs: childLogs}
 	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" so long")
+	releaseUpdates := sl.holdCalls("chat.update")
 	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 	require.Equal(t, 200, status)
 	eventually(t, 10*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "leave not started")
+	eventually(t, 10*time.Second, func() bool { return sl.heldPosts() > 0 }, "the card update is not under way")
 
 	b := startApp(t, sl, gw, env)
 
@@ -153,6 +158,7 @@ func TestE2E_Replicas_KilledMidLeaveFinishedByAnother(t *testing.T) {
 	_ = child.Wait()
 	killed := time.Now()
 	close(gw.block) // the gateway answers promptly from now on
+	releaseUpdates()
 
 	deadline := killed.Add(30 * time.Second)
 	for len(sl.threadReplies()) == 0 && time.Now().Before(deadline) {
@@ -239,6 +245,13 @@ func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
 	require.NoError(t, db.QueryRowContext(ctx, insert, "dead-replica", 60).Scan(&dead))
 	require.NoError(t, db.QueryRowContext(ctx, insert, "dead-replica", 0).Scan(&young))
 	require.NoError(t, db.QueryRowContext(ctx, insert, "never-beat", 60).Scan(&unknown))
+	// Outbox leases: the dead replica's is given back at once, the one of a
+	// client that never beat is left to run out.
+	for _, l := range []struct{ id, owner string }{{"R-dead-lease", "dead-replica"}, {"R-live-lease", "never-beat"}} {
+		_, err = db.ExecContext(ctx, `INSERT INTO requests (id, team_id, channel_id, requester_id, group_jid, state, created_at, updated_at, expires_at, outbox_lease, outbox_owner)
+			VALUES ($1, 'T1', 'C1', 'U0REQ1', '120363406289005073@g.us', 'done', 0, 0, 0, $2, $3)`, l.id, time.Now().Add(time.Hour).UnixMilli(), l.owner)
+		require.NoError(t, err)
+	}
 
 	state := func(id int64) string {
 		var s string
@@ -248,6 +261,12 @@ func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { return state(dead) == "completed" }, "the dead replica's job: %s", state(dead))
 	require.Equal(t, "running", state(unknown), "a client that never beat is not judged")
 	require.Equal(t, "running", state(young), "a run younger than its timeout is left alone: its replica may only be paused")
+	lease := func(id string) (ms int64) {
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT outbox_lease FROM requests WHERE id = $1`, id).Scan(&ms))
+		return ms
+	}
+	require.Zero(t, lease("R-dead-lease"), "the dead replica's outbox lease is given back")
+	require.NotZero(t, lease("R-live-lease"))
 	var n int
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM replicas WHERE id = 'dead-replica'`).Scan(&n))
 	require.Equal(t, 1, n, "a dead replica is remembered while one of its runs is too young to requeue")

@@ -66,7 +66,7 @@ func (tb *testBot) deliver(id string) {
 	q := &channelQueue{items: make(chan leased, 1), limiter: rate.NewLimiter(rate.Inf, 1)}
 	now := tb.opts.Now()
 	until := now.Add(outboxLease)
-	if ok, err := tb.db.Lease(context.Background(), id, now, until); err != nil || !ok {
+	if ok, err := tb.db.Lease(context.Background(), id, tb.jobs.ID(), now, until); err != nil || !ok {
 		panic(fmt.Sprintf("lease %s: %v %v", id, ok, err))
 	}
 	tb.outbox.deliver(context.Background(), q, leased{id: id, until: until})

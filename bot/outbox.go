@@ -132,7 +132,7 @@ func (o *outbox) dispatch(ctx context.Context, r store.OwedRef) {
 	}
 	now := o.b.opts.Now()
 	until := now.Add(outboxLease)
-	if ok, err := o.b.store.Lease(ctx, r.ID, now, until); err != nil || !ok {
+	if ok, err := o.b.store.Lease(ctx, r.ID, o.b.jobs.ID(), now, until); err != nil || !ok {
 		return
 	}
 	if q == nil {

@@ -60,7 +60,7 @@ func (b *Bot) heartbeatLoop(ctx context.Context, lastBeat time.Time) {
 		if gap > deadAfter/2 {
 			continue
 		}
-		n, err := b.store.RequeueJobsOfDead(ctx, leaveKind, deadAfter, leaveRunTimeout(b.opts)+2*time.Second)
+		n, err := b.store.ReclaimFromDead(ctx, leaveKind, deadAfter, leaveRunTimeout(b.opts)+2*time.Second)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			b.log.Warn("requeue jobs of dead replicas", "err", err)

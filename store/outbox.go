@@ -36,12 +36,13 @@ func (s *DB) Owed(ctx context.Context, now time.Time, limit int) ([]OwedRef, err
 	return out, rows.Err()
 }
 
-// Lease claims a request's outbox work until the given time, so another
-// poster (another replica) leaves it alone while it is being sent. It
-// reports false when someone else holds an unexpired lease. A lease that
-// runs out (the poster died) makes the row eligible again.
-func (s *DB) Lease(ctx context.Context, id string, now, until time.Time) (bool, error) {
-	res, err := s.exec(ctx, `UPDATE requests SET outbox_lease = ? WHERE id = ? AND outbox_lease < ?`, ms(until), id, ms(now))
+// Lease claims a request's outbox work for owner (a replica's River
+// client ID) until the given time, so another poster (another replica)
+// leaves it alone while it is being sent. It reports false when someone
+// else holds an unexpired lease. A lease that runs out, or whose owner's
+// heartbeat stops (ReclaimFromDead), makes the row eligible again.
+func (s *DB) Lease(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE requests SET outbox_lease = ?, outbox_owner = ? WHERE id = ? AND outbox_lease < ?`, ms(until), owner, id, ms(now))
 	if err != nil {
 		return false, fmt.Errorf("lease outbox: %w", err)
 	}

@@ -39,11 +39,13 @@ func (s *DB) ReplicaGone(ctx context.Context, id string) error {
 	return nil
 }
 
-// RequeueJobsOfDead makes runnable again the River jobs of kind still
-// running on a replica whose last heartbeat is older than staleAfter, once
-// their run started more than runTimeout ago, and forgets those replicas
-// when none of their jobs is left running. It returns how many jobs it
-// requeued.
+// ReclaimFromDead takes back what replicas whose last heartbeat is older
+// than staleAfter left behind. It gives back their outbox leases at once
+// (a poster extends its lease before each send, so one that was only
+// paused finds it gone and does not send), makes runnable again the River
+// jobs of kind they were running once each run started more than
+// runTimeout ago, and forgets those replicas when none of their runs is
+// left. It returns how many jobs it requeued.
 //
 // runTimeout is the job's own timeout: a replica that only seems dead
 // (paused, or cut off from the database) has given up its run by then,
@@ -52,7 +54,7 @@ func (s *DB) ReplicaGone(ctx context.Context, id string) error {
 // Only replicas that ever wrote a heartbeat count: a job running on a
 // client that never did (an older version, during a rolling upgrade) is
 // left to River's rescuer, since nothing says that client is dead.
-func (s *DB) RequeueJobsOfDead(ctx context.Context, kind string, staleAfter, runTimeout time.Duration) (int64, error) {
+func (s *DB) ReclaimFromDead(ctx context.Context, kind string, staleAfter, runTimeout time.Duration) (int64, error) {
 	if s.SingleProcess() {
 		return 0, errSingleProcess
 	}
@@ -64,6 +66,8 @@ func (s *DB) RequeueJobsOfDead(ctx context.Context, kind string, staleAfter, run
 			WHERE state = 'running' AND kind = $2 AND attempted_at < now() - make_interval(secs => $3)
 				AND attempted_by[array_length(attempted_by, 1)] IN (SELECT id FROM dead)
 			RETURNING 1
+		), released AS (
+			UPDATE requests SET outbox_lease = 0 WHERE outbox_lease > 0 AND outbox_owner IN (SELECT id FROM dead)
 		), forgotten AS (
 			DELETE FROM replicas WHERE id IN (SELECT id FROM dead) AND NOT EXISTS (
 				SELECT 1 FROM river_job WHERE state = 'running' AND kind = $2
@@ -72,7 +76,7 @@ func (s *DB) RequeueJobsOfDead(ctx context.Context, kind string, staleAfter, run
 		)
 		SELECT count(*) FROM requeued`, staleAfter.Milliseconds(), kind, runTimeout.Seconds()).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("requeue jobs of dead replicas: %w", err)
+		return 0, fmt.Errorf("reclaim from dead replicas: %w", err)
 	}
 	return n, nil
 }
