@@ -59,7 +59,9 @@ func (w *leaveWorker) continueLater(ctx context.Context) error {
 	return nil
 }
 
-// Work runs one attempt.
+// Work runs one run of the leave work: it resumes at the first step not
+// yet done, and ends after the outcome, a retry's snooze, or before a
+// step that would not fit in the run (continueLater).
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID

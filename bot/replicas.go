@@ -9,11 +9,12 @@ import (
 // running leave jobs marked "running". River's rescuer would run them
 // again only after RescueStuckJobsAfter, and it looks every 30 s: over a
 // minute in all, and a restart of a lone replica waited as long (SPEC §5
-// asks for 30 s). So each replica writes a heartbeat, and each one
-// requeues the leave jobs of replicas whose heartbeat stopped, once the
-// run has outlived its timeout (a replica that was only paused has given
-// up its run by then). The rescuer stays as the backstop for clients
-// that never beat.
+// asks for 30 s), and its Slack messages waited 45 s for its outbox
+// leases to run out. So each replica writes a heartbeat, and each one
+// takes back what replicas whose heartbeat stopped left: their outbox
+// leases at once, their leave jobs once each run has outlived its timeout
+// (a replica that was only paused has given up its run by then). The
+// rescuer stays as the backstop for clients that never beat.
 const (
 	// heartbeatEvery is how often a replica says it is alive and looks
 	// for dead ones.
@@ -63,7 +64,7 @@ func (b *Bot) heartbeatLoop(ctx context.Context, lastBeat time.Time) {
 		n, err := b.store.ReclaimFromDead(ctx, leaveKind, deadAfter, leaveRunTimeout(b.opts)+2*time.Second)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			b.log.Warn("requeue jobs of dead replicas", "err", err)
+			b.log.Warn("reclaim from dead replicas", "err", err)
 		case n > 0:
 			b.log.Info("requeued the jobs of a replica that stopped", "jobs", n)
 		}
@@ -71,7 +72,7 @@ func (b *Bot) heartbeatLoop(ctx context.Context, lastBeat time.Time) {
 }
 
 // stopHeartbeat stops beating and marks this replica gone, so the others
-// requeue at once any job it leaves running.
+// take back what it leaves without waiting for its heartbeat to go stale.
 func (b *Bot) stopHeartbeat(stopBeating context.CancelFunc) {
 	stopBeating()
 	b.beats.Wait()

@@ -26,9 +26,10 @@ func (s *DB) Heartbeat(ctx context.Context, id string) error {
 	return nil
 }
 
-// ReplicaGone marks the replica as dead at once, so that any job it
-// leaves running (a stop that ran out of time) is requeued by the others
-// at their next look instead of after the staleness delay.
+// ReplicaGone marks the replica as dead at once, so that the others take
+// back what it leaves (ReclaimFromDead) without waiting for its heartbeat
+// to go stale: its outbox leases at their next look, a job it leaves
+// running (a stop that ran out of time) once that run's time is up.
 func (s *DB) ReplicaGone(ctx context.Context, id string) error {
 	if s.SingleProcess() {
 		return errSingleProcess
