@@ -56,11 +56,9 @@ func (b *Bot) mayCancel(user, channel, requester string) decision {
 	if user == requester {
 		return allowed
 	}
-	if d := b.mayRequest(user, channel); d == notConfigured {
-		return d
-	}
-	if len(b.opts.Approvers) > 0 && slices.Contains(b.opts.Approvers, user) {
+	d := b.mayRequest(user, channel)
+	if d != notConfigured && slices.Contains(b.opts.Approvers, user) {
 		return allowed
 	}
-	return b.mayRequest(user, channel)
+	return d
 }

@@ -309,16 +309,16 @@ type inviteLinker interface {
 	InviteLink(ctx context.Context, groupJID string) (string, error)
 }
 
-// inviteLink asks such a gateway for the group's invite link, within one
-// gateway timeout. No link is no harm: only admins may see it, and the
+// inviteLink asks such a gateway for the group's invite link, within
+// DetailsTimeout. No link is no harm: only admins may see it, and the
 // leave goes ahead without it.
 func (b *Bot) inviteLink(ctx context.Context, groupJID string) string {
 	il, ok := b.gateway.(inviteLinker)
 	if !ok {
 		return ""
 	}
-	// Best effort, so within DetailsTimeout: it must leave the run time
-	// for the step that matters (see leaveRunTimeout).
+	// Best effort, so it must leave the run time for the step that
+	// matters (see leaveRunTimeout).
 	ctx, cancel := context.WithTimeout(ctx, b.opts.DetailsTimeout)
 	defer cancel()
 	link, err := il.InviteLink(ctx, groupJID)

@@ -517,7 +517,7 @@ func (c *client) bodyError(rq *request, r *response) *Error {
 	case map[string]any:
 		failed = failed || len(e) > 0
 	}
-	if s, ok := m["status"].(string); ok && (strings.EqualFold(s, "error") || strings.EqualFold(s, "failed") && !rq.sessionStatus) {
+	if s, ok := m["status"].(string); ok && (strings.EqualFold(s, "error") || (strings.EqualFold(s, "failed") && !rq.sessionStatus)) {
 		failed = true
 	}
 	if !failed {
