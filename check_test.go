@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/store/storetest"
 )
 
@@ -92,6 +93,7 @@ func TestCheck(t *testing.T) {
 		gwBody      string
 		socketMode  bool
 		badDB       bool
+		dbInUse     bool              // a serving process has the database open
 		env         map[string]string // overrides
 		want        string            // the whole output; %DB% is DATABASE_URL, %DBERR% the missing-directory error
 		wantErr     string
@@ -140,6 +142,11 @@ func TestCheck(t *testing.T) {
 			wantAppAuth: true,
 		},
 		{
+			name:  "database in use by the serving process",
+			slack: map[string]string{"auth.test": authOK}, gwStatus: 200, gwBody: authorized, dbInUse: true,
+			want: slackOKLines + "ok   WhatsApp gateway (greenapi)\nok   database (%DB%): in use by a running waleave\n",
+		},
+		{
 			name:  "everything fails",
 			slack: map[string]string{"auth.test": authInvalid, "apps.connections.open": authInvalid}, gwStatus: 200, gwBody: notAuthed, socketMode: true, badDB: true,
 			want: "ok   configuration\nFAIL Slack token (auth.test): invalid_auth; " + slackFix +
@@ -166,6 +173,11 @@ func TestCheck(t *testing.T) {
 				dir = filepath.Join(dir, "missing", "dir")
 			}
 			dsn := "sqlite:" + filepath.Join(dir, "waleave.db")
+			if tc.dbInUse {
+				db, err := store.Open(t.Context(), dsn)
+				require.NoError(t, err)
+				t.Cleanup(func() { db.Close() })
+			}
 			env := map[string]string{
 				"SLACK_BOT_TOKEN":      testBotToken,
 				"SLACK_SIGNING_SECRET": testSecret,

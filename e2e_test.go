@@ -680,3 +680,50 @@ func TestE2E_ScheduledWorkSurvivesRestart(t *testing.T) {
 		require.Len(t, gw.Calls("leave"), 1, "one leave")
 	})
 }
+
+// TestE2E_SecondProcessWaitsForTheSQLiteDatabase starts a second process
+// on the first's SQLite file, as a rollout that starts the new process
+// before stopping the old one does. The second must not serve (it would
+// take back the first's running work as a dead process's) until the
+// first has stopped; then it serves and finishes what the first left.
+func TestE2E_SecondProcessWaitsForTheSQLiteDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	env := baseEnv(t, sl, gw)
+	first := startApp(t, sl, gw, env)
+	id, ts := first.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "WALEAVE_E2E_CHILD=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+
+	eventually(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "waiting for it to stop") }, "the second process did not wait:\n%s", logs.String())
+	time.Sleep(time.Second)
+	require.NotRegexp(t, servingAddr, logs.String(), "the second process serves beside the first")
+
+	first.stop()
+	first.stop = nil
+	eventually(t, 10*time.Second, func() bool { return servingAddr.MatchString(logs.String()) }, "the second process did not take over:\n%s", logs.String())
+	second := &app{t: t, url: "http://" + servingAddr.FindStringSubmatch(logs.String())[1], slack: sl, gw: gw, logs: logs}
+	status, _ := second.click("U0CNF2", "C1", "leave_confirm", id, ts)
+	require.Equal(t, 200, status)
+	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome from the second process")
+	require.Len(t, gw.Calls("leave"), 1)
+}

@@ -25,6 +25,12 @@ import (
 // SIGTERM before they are cancelled (they run again on the next start).
 const shutdownTimeout = 20 * time.Second
 
+// storeLockWait bounds how long serve waits for another process to let go
+// of a SQLite database: a little longer than that process's own shutdown,
+// so a rollout that starts the new process before the old one has stopped
+// goes through, and a second process started by mistake gives up.
+const storeLockWait = shutdownTimeout + 10*time.Second
+
 // run is the whole program: main only calls it, and tests call it with
 // their own arguments, environment and output.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -70,7 +76,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	log := newLogger(cfg, stderr)
 
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := openStore(ctx, log, cfg.DatabaseURL, storeLockWait)
 	if err != nil {
 		return err
 	}
@@ -170,6 +176,33 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		err = nil
 	}
 	return errors.Join(err, shutErr, stopErr)
+}
+
+// openStore opens the database, waiting up to wait while another process
+// has the SQLite database (store.ErrInUse), checking twice a second.
+func openStore(ctx context.Context, log *slog.Logger, dsn string, wait time.Duration) (*store.DB, error) {
+	db, err := store.Open(ctx, dsn)
+	if !errors.Is(err, store.ErrInUse) {
+		return db, err
+	}
+	log.Warn("another waleave process has the SQLite database open; waiting for it to stop", "wait", wait)
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-timeout.C:
+			return nil, fmt.Errorf("waited %s: %w", wait, err)
+		case <-tick.C:
+		}
+		db, err = store.Open(ctx, dsn)
+		if !errors.Is(err, store.ErrInUse) {
+			return db, err
+		}
+	}
 }
 
 // sweepEvery is how often expiries and reminders are checked: every ten

@@ -134,7 +134,7 @@ func TestConfirmer_FailedEnqueueRollsBackOnlyItsRequest(t *testing.T) {
 
 func TestConfirmer_ConfirmsAcrossReplicasOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		a, b := mustOpen(t, dsn), mustOpen(t, dsn)
+		a, b := replicas(t, dsn)
 		var mu sync.Mutex
 		enqueued := map[string]int{}
 		enqueue := func(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {

@@ -18,7 +18,7 @@ import (
 // which a slow machine only makes easier to meet.
 func TestWaitRate_SharedAcrossProcesses(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		a, b := mustOpen(t, dsn), mustOpen(t, dsn)
+		a, b := replicas(t, dsn)
 		const perSecond, burst, calls = 40.0, 2, 22
 		start := time.Now()
 		var wg sync.WaitGroup

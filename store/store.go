@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +46,8 @@ var (
 	// ErrPending: the caller stopped waiting (its context ended) after
 	// handing its write over; the write may still commit.
 	ErrPending = errors.New("write handed over but not yet committed")
+	// ErrInUse: another process has the SQLite database open (see Open).
+	ErrInUse = errors.New("the SQLite database is in use by another process")
 )
 
 // Enqueue adds the caller's own writes, typically River job inserts, to a
@@ -66,6 +69,9 @@ type DB struct {
 	// listen hands River dedicated connections for LISTEN (PostgreSQL
 	// only; nil on SQLite).
 	listen *pgxpool.Pool
+	// lock is held while a SQLite database is open (see Open); nil on
+	// PostgreSQL.
+	lock *os.File
 
 	// Statements of the hot paths, prepared once on the write pool
 	// (parsing SQL costs more than running these small statements):
@@ -90,6 +96,12 @@ type DB struct {
 // needed) or "postgres://…" / "postgresql://…", and applies the embedded
 // migrations. Replicas opening one PostgreSQL database at the same time
 // migrate it once: the migrations run under an advisory lock.
+//
+// A SQLite database is this process's alone: at start-up the bot takes
+// back whatever the database shows in progress (see SingleProcess), which
+// would be a live process's work if two shared the file. So Open locks
+// PATH.lock until Close, and fails with ErrInUse, without waiting, while
+// another process (or another DB in this one) has the database open.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	var s *DB
 	var err error
@@ -146,18 +158,27 @@ func openSQLiteStore(path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open store: DATABASE_URL sqlite: needs a path")
 	}
-	s := &DB{dialect: SQLite}
-	var err error
+	lock, err := lockFile(path + ".lock")
+	if errors.Is(err, ErrInUse) {
+		return nil, fmt.Errorf("open store: %s: %w (only one waleave process may use a SQLite database; replicas need PostgreSQL)", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &DB{dialect: SQLite, lock: lock}
 	if s.write, err = openSQLite(path, 1); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if s.read, err = openSQLite(path, 2); err != nil {
 		s.write.Close()
+		lock.Close()
 		return nil, err
 	}
 	if s.jobs, err = openSQLite(path, 1); err != nil {
 		s.write.Close()
 		s.read.Close()
+		lock.Close()
 		return nil, err
 	}
 	return s, nil
@@ -241,7 +262,12 @@ func (s *DB) Close() error {
 		s.listen.Close()
 		return s.write.Close()
 	}
-	return errors.Join(s.jobs.Close(), s.read.Close(), s.write.Close())
+	err := errors.Join(s.jobs.Close(), s.read.Close(), s.write.Close())
+	// Only now may another process open the database.
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.Close())
+	}
+	return err
 }
 
 // Ping reports whether the database answers.
@@ -257,7 +283,7 @@ func (s *DB) Ping(ctx context.Context) error {
 func (s *DB) Dialect() Dialect { return s.dialect }
 
 // SingleProcess reports whether only this process uses the database
-// (SQLite). Then whatever is marked in progress at start-up was left by a
+// (SQLite, locked by Open). Then whatever is marked in progress at start-up was left by a
 // process that died, and can be taken back at once; with PostgreSQL other
 // replicas may own it, and it must be left to time out.
 func (s *DB) SingleProcess() bool { return s.dialect == SQLite }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,18 @@ func mustOpen(tb testing.TB, dsn string) *store.DB {
 	require.NoError(tb, err)
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// replicas opens the store at dsn twice, as two replicas do, on
+// PostgreSQL. A SQLite database has one process (see Open): there the
+// "replicas" are two handles on one store, whose goroutines still race.
+func replicas(tb testing.TB, dsn string) (a, b *store.DB) {
+	tb.Helper()
+	a = mustOpen(tb, dsn)
+	if strings.HasPrefix(dsn, "sqlite:") {
+		return a, a
+	}
+	return a, mustOpen(tb, dsn)
 }
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
@@ -371,7 +384,7 @@ func TestOpen_ReplicasStartingTogetherMigrateOnce(t *testing.T) {
 func TestConfirm_OnceAcrossReplicas(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		a, b := mustOpen(t, dsn), mustOpen(t, dsn)
+		a, b := replicas(t, dsn)
 		r := newRequest(t, a)
 		var ok, conflict, enqueued atomic.Int32
 		var wg sync.WaitGroup
@@ -439,4 +452,22 @@ func TestOutbox_ExtendOnlyWhileHeld(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, again, 1, "a released row is owed again at once")
 	})
+}
+
+// TestOpen_SQLiteIsOneProcess opens one SQLite database twice: the
+// second open is refused while the first is open (the bot takes back what
+// the database shows in progress at start-up, which would be the first's
+// live work), and succeeds once it is closed.
+func TestOpen_SQLiteIsOneProcess(t *testing.T) {
+	dsn := storetest.SQLite(t)
+	first, err := store.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	_, err = store.Open(context.Background(), dsn)
+	require.ErrorIs(t, err, store.ErrInUse)
+	require.Contains(t, err.Error(), strings.TrimPrefix(dsn, "sqlite:"), "the error names the database")
+
+	require.NoError(t, first.Close())
+	again, err := store.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	require.NoError(t, again.Close())
 }

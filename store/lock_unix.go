@@ -1,0 +1,33 @@
+//go:build unix
+
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// lockFile takes an exclusive advisory lock (flock) on path, creating the
+// file if needed, without waiting: ErrInUse if another open file holds
+// it. The lock lasts until the returned file is closed or the process
+// ends, however it ends, so a crashed process never leaves it behind.
+//
+// It is a file of its own rather than the database: SQLite takes POSIX
+// record locks on the database, and on NFS Linux emulates flock with
+// those, so a flock on the database itself would collide with SQLite's.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, ErrInUse
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
