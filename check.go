@@ -113,6 +113,8 @@ func gatewayFix(err error) string {
 		return "check WA_INSTANCE and WA_TOKEN in the gateway's console"
 	case errors.Is(err, whatsapp.ErrUnavailable):
 		return "check WA_API_URL and the network; the gateway did not answer"
+	case errors.Is(err, whatsapp.ErrInvalid):
+		return "check WA_PROVIDER and WA_API_URL: the gateway does not take the request as sent"
 	case errors.Is(err, whatsapp.ErrQuota):
 		return "the gateway plan's quota is used up"
 	default:

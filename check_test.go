@@ -147,6 +147,13 @@ func TestCheck(t *testing.T) {
 			want: slackOKLines + "ok   WhatsApp gateway (greenapi)\nok   database (%DB%): in use by a running waleave\n",
 		},
 		{
+			name:  "gateway URL wrong",
+			slack: map[string]string{"auth.test": authOK}, gwStatus: 404, gwBody: "<html><h1>404 Not Found</h1></html>",
+			want: slackOKLines + "FAIL WhatsApp gateway (greenapi): greenapi getStateInstance: invalid request (HTTP 404): no such endpoint (check WA_API_URL): <html><h1>404 Not Found</h1></html>; " +
+				"check WA_PROVIDER and WA_API_URL: the gateway does not take the request as sent\nok   database (%DB%)\n",
+			wantErr: "1 check(s) failed",
+		},
+		{
 			name:  "everything fails",
 			slack: map[string]string{"auth.test": authInvalid, "apps.connections.open": authInvalid}, gwStatus: 200, gwBody: notAuthed, socketMode: true, badDB: true,
 			want: "ok   configuration\nFAIL Slack token (auth.test): invalid_auth; " + slackFix +

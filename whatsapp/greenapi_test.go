@@ -165,7 +165,7 @@ func TestGreenAPIErrors(t *testing.T) {
 		{name: "404 on a group (wrong method)", call: "Leave", answer: answer{status: 404, body: "Not Found"}, kind: ErrUnavailable, status: 404, msg: "no such endpoint"},
 		{name: "404 on a send to a group", call: "SendText", answer: answer{status: 404, body: "Not Found"}, kind: ErrUnavailable, status: 404, msg: "check WA_API_URL"},
 		{name: "404 saying item-not-found", call: "Group", answer: answer{status: 404, body: `{"message": "item-not-found"}`}, kind: ErrNotMember, status: 404, msg: "item-not-found"},
-		{name: "404 on the state (wrong URL)", call: "State", answer: answer{status: 404, body: "Not Found"}, kind: ErrInvalid, status: 404, msg: "Not Found"},
+		{name: "404 on the state (wrong URL)", call: "State", answer: answer{status: 404, body: "Not Found"}, kind: ErrInvalid, status: 404, msg: "no such endpoint (check WA_API_URL): Not Found"},
 		{name: "429", call: "Leave", answer: answer{status: 429, header: map[string]string{"Retry-After": "2"}, body: "Too Many Requests"}, kind: ErrRateLimited, status: 429, msg: "Too Many Requests", retryAfter: 2 * time.Second},
 		{name: "429 without Retry-After", call: "SendText", answer: answer{status: 429}, kind: ErrRateLimited, status: 429, msg: "(empty)"},
 		{name: "466 quota", call: "SendText", answer: answer{status: 466, body: greenQuotaBody}, kind: ErrQuota, status: 466, msg: "Monthly quota has been exceeded. To continue, upgrade your plan; Limit of 3 correspondents reached"},

@@ -473,11 +473,15 @@ func (c *client) statusError(rq *request, r *response, status int, msg string, s
 		// server's route miss or an HTML page (a wrong WA_API_URL or
 		// method; Green API documents its 404 as "wrong HTTP method")
 		// would otherwise report a group left that never was.
+		// Other calls' 404s are invalid requests, but they too say which
+		// variable to check: `waleave check` shows them.
 		if k := messageKind(msg); k != nil {
 			kind = k
-		} else if rq.group && (!structured || routeMissText.MatchString(msg)) {
-			kind = ErrUnavailable
+		} else if !structured || routeMissText.MatchString(msg) {
 			msg = "no such endpoint (check WA_API_URL): " + msg
+			if rq.group {
+				kind = ErrUnavailable
+			}
 		}
 	default:
 		if k := messageKind(msg); k != nil {
