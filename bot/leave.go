@@ -220,7 +220,7 @@ func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outc
 	return nil
 }
 
-// backoff is base·2^(attempt-1) with up to 50% jitter, capped at a minute,
+// backoff is base·2^(attempt-1), capped at a minute, plus up to 50% jitter,
 // so that with the defaults five attempts end within about a minute.
 func backoff(base time.Duration, attempt int) time.Duration {
 	d := base << min(max(attempt-1, 0), 6)

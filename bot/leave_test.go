@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -74,7 +75,13 @@ func TestBackoffGrowsAndIsBounded(t *testing.T) {
 		require.Greater(t, d, prev/2)
 		prev = d
 	}
-	require.LessOrEqual(t, backoff(time.Second, 50), 90*time.Second)
+	// Capped at a minute before its jitter (up to half again): a base of
+	// 10 s would otherwise wait 10 s·2⁶ = 640 s from the seventh try on.
+	for _, attempt := range []int{7, 50} {
+		d := backoff(10*time.Second, attempt)
+		require.GreaterOrEqual(t, d, time.Minute)
+		require.LessOrEqual(t, d, 90*time.Second)
+	}
 	// With the defaults, five attempts wait at most 1.5·(1+2+4+8)s = 22.5s.
 	var total time.Duration
 	for a := 1; a < 5; a++ {
@@ -197,4 +204,66 @@ func TestLeave_WaitForAnotherRunIsBounded(t *testing.T) {
 	require.ErrorAs(t, err, &snooze)
 	require.Equal(t, leaveRunTimeout(tb.opts)+time.Second, snooze.Duration)
 	require.Empty(t, tb.gw.callsOf("leave"))
+}
+
+// runUntilOver runs the leave job of r, as River would, until the request
+// is done or failed, returning it and every run's result.
+func runUntilOver(t *testing.T, tb *testBot, id string) (*store.Request, []error) {
+	t.Helper()
+	w := &leaveWorker{b: tb.Bot}
+	var results []error
+	for range 10 {
+		results = append(results, w.Work(context.Background(), leaveJob(id)))
+		got, err := tb.db.Request(context.Background(), id)
+		require.NoError(t, err)
+		if got.State == store.Done || got.State == store.Failed {
+			return got, results
+		}
+	}
+	t.Fatalf("the leave never finished: %v", results)
+	return nil, nil
+}
+
+// A goodbye whose answer was lost (a timeout, a proxy's 502/504) may have
+// been posted: it is not sent again (SPEC §5), however often the job
+// runs after it, and the leave still goes ahead.
+func TestLeave_GoodbyeWithUnknownOutcomeIsNotSentAgain(t *testing.T) {
+	for _, status := range []int{0, 502, 504} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			tb := newTestBot(t, Options{MaxAttempts: 5})
+			tb.gw.sendErrs = []error{gwErr(whatsapp.ErrUnavailable, status)}
+			// The leave needs a second run, which reads the goodbye's state.
+			tb.gw.leaveErrs = []error{&whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited}}
+			r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
+			_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+			require.NoError(t, err)
+
+			got, _ := runUntilOver(t, tb, r.ID)
+			require.Equal(t, store.Done, got.State, "outcome %s", got.Outcome)
+			require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
+			require.Len(t, tb.gw.callsOf("send"), 1, "the goodbye is not sent twice")
+			require.Len(t, tb.gw.callsOf("leave"), 2)
+		})
+	}
+}
+
+// A rate-limited leave waits as long as the gateway asks (SPEC: honouring
+// Retry-After), but no more than two minutes: a request that keeps
+// failing must reach its outcome in about a minute, not in a day because
+// a gateway said so.
+func TestLeave_RetryAfterIsHonouredAndCapped(t *testing.T) {
+	for _, c := range []struct{ asked, want time.Duration }{
+		{30 * time.Second, 30 * time.Second},
+		{24 * time.Hour, 2 * time.Minute},
+	} {
+		tb := newTestBot(t, Options{})
+		tb.gw.leaveErrs = []error{&whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited, RetryAfter: c.asked}}
+		r := tb.pending(t, nil)
+		_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+		require.NoError(t, err)
+		err = (&leaveWorker{b: tb.Bot}).Work(context.Background(), leaveJob(r.ID))
+		var snooze *river.JobSnoozeError
+		require.ErrorAs(t, err, &snooze)
+		require.Equal(t, c.want, snooze.Duration, "Retry-After %s", c.asked)
+	}
 }
