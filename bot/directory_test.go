@@ -645,3 +645,22 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 	msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: link})
 	require.Contains(t, msg.Text, "did not answer in time")
 }
+
+// The filter and the group names a "groups" reply echoes are the user's
+// and the gateway's words: escaped for mrkdwn, so neither can mention
+// @channel or forge a link.
+func TestGroupsCommand_EscapesWhatItEchoes(t *testing.T) {
+	tb := newTestBot(t, Options{})
+	tb.gw.groups = []whatsapp.GroupSummary{
+		{JID: jidOps, Subject: "R&D <core>"},
+		{JID: jidMkt, Subject: "R&D <edge>"},
+	}
+	// Slack sends what was typed with &, < and > escaped.
+	msg := tb.command("groups R&amp;D &lt;")
+	require.Contains(t, msg.Text, "2 groups match “R&amp;D &lt;”")
+
+	msg = tb.command("groups R&amp;D &lt;cores&gt;")
+	require.Contains(t, msg.Text, "No group matches “R&amp;D &lt;cores&gt;”")
+	require.Contains(t, msg.Text, `Did you mean "R&amp;D &lt;core&gt;"?`)
+	require.NotContains(t, msg.Text, "<")
+}

@@ -209,3 +209,26 @@ func TestConfirmer_HandsTheJobItsRunTime(t *testing.T) {
 		require.True(t, got[now.ID].IsZero(), "unscheduled: %v", got[now.ID])
 	})
 }
+
+// A request expires at its ExpiresAt, as the sweep sees it: a click at
+// that instant is refused, one a millisecond (the stored precision)
+// before it is taken, by both ways of confirming.
+func TestConfirm_ExpiryBoundary(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
+		confirmers := map[string]func(id string, now time.Time) error{
+			"Confirm": func(id string, now time.Time) error {
+				_, err := db.Confirm(ctx, id, "U2", now, nil)
+				return err
+			},
+			"Confirmer": func(id string, now time.Time) error { return confirmAll(c, []string{id}, now)[0] },
+		}
+		for name, confirm := range confirmers {
+			at, before := newRequest(t, db), newRequest(t, db)
+			require.ErrorIs(t, confirm(at.ID, at.ExpiresAt), store.ErrExpired, "%s at the expiry", name)
+			require.NoError(t, confirm(before.ID, before.ExpiresAt.Add(-time.Millisecond)), "%s just before it", name)
+		}
+	})
+}
