@@ -171,3 +171,54 @@ func TestLoadConfig_GatewayRulesAndListenAddrInTheSameMessage(t *testing.T) {
 		}
 	}
 }
+
+// Each rule on a value, at and beyond its bounds: a bad value is the one
+// problem reported and names its variable; a value at a bound is taken.
+func TestLoadConfig_ValueRules(t *testing.T) {
+	cases := []struct {
+		key, value string
+		ok         bool
+	}{
+		{"WALEAVE_ALLOWED_USERS", "U0ABC123,W0ABC123", true},
+		{"WALEAVE_ALLOWED_USERS", "U0ABC123,bob", false},
+		{"WALEAVE_ALLOWED_USERS", "u0abc123", false},
+		{"WALEAVE_ALLOWED_USERS", "U0abc123", false},
+		{"WALEAVE_APPROVERS", "C0ABC123", false},
+		{"WALEAVE_ALLOWED_CHANNELS", "C0ABC123,G0ABC123,D0ABC123", true},
+		{"WALEAVE_ALLOWED_CHANNELS", "U0ABC123", false},
+		{"WALEAVE_OPS_CHANNEL", "C0ABC123", true},
+		{"WALEAVE_OPS_CHANNEL", "U0ABC123", false},
+		{"WALEAVE_OPS_CHANNEL", "#ops", false},
+		{"WALEAVE_REQUEST_TTL", "1s", true},
+		{"WALEAVE_REQUEST_TTL", "0s", false},
+		{"WALEAVE_REMIND_AFTER", "1s", true},
+		{"WALEAVE_REMIND_AFTER", "0s", false},
+		{"WALEAVE_REMIND_AFTER", "-1m", false},
+		{"WALEAVE_MAX_ATTEMPTS", "1", true},
+		{"WALEAVE_MAX_ATTEMPTS", "20", true},
+		{"WALEAVE_MAX_ATTEMPTS", "0", false},
+		{"WALEAVE_MAX_ATTEMPTS", "21", false},
+		{"WALEAVE_DIRECTORY_REFRESH", "1m", true},
+		{"WALEAVE_DIRECTORY_REFRESH", "59s", false},
+		{"WALEAVE_GATEWAY_TIMEOUT", "1s", true},
+		{"WALEAVE_GATEWAY_TIMEOUT", "15s", true},
+		{"WALEAVE_GATEWAY_TIMEOUT", "999ms", false},
+		{"WALEAVE_GATEWAY_TIMEOUT", "16s", false},
+		{"LOG_FORMAT", "json", true},
+		{"LOG_FORMAT", "xml", false},
+		{"LISTEN_ADDR", ":http", true},
+		{"LISTEN_ADDR", "3000", false},
+	}
+	for _, c := range cases {
+		env := validEnv()
+		env[c.key] = c.value
+		_, err := loadConfig(envOf(env))
+		if c.ok {
+			require.NoError(t, err, "%s=%s", c.key, c.value)
+			continue
+		}
+		require.Error(t, err, "%s=%s", c.key, c.value)
+		require.Equal(t, 1, strings.Count(err.Error(), "\n  "), "one problem: %v", err)
+		require.Contains(t, err.Error(), "\n  "+c.key, "%s=%s", c.key, c.value)
+	}
+}

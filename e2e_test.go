@@ -439,16 +439,22 @@ func TestE2E_GatewayOutcomes(t *testing.T) {
 	}
 }
 
+// TestE2E_NotInChannel: Slack refuses the card because the bot is not in
+// the channel, "not_in_channel" in a public one and "channel_not_found"
+// in a private one; either way the requester is told to invite it.
 func TestE2E_NotInChannel(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
 		sl.errFor["C404"] = "not_in_channel"
+		sl.errFor["G404"] = "channel_not_found"
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
-		status, _ := a.command("U0REQ1", "C404", testGroup)
-		require.Equal(t, 200, status)
-		eventually(t, 5*time.Second, func() bool { return len(sl.Calls("response_url")) == 1 }, "requester not told")
-		require.Contains(t, sl.Calls("response_url")[0].Form.Get("body"), "invite")
+		for i, channel := range []string{"C404", "G404"} {
+			status, _ := a.command("U0REQ1", channel, testGroup)
+			require.Equal(t, 200, status)
+			eventually(t, 5*time.Second, func() bool { return len(sl.Calls("response_url")) == i+1 }, "requester not told about %s", channel)
+			require.Contains(t, sl.Calls("response_url")[i].Form.Get("body"), "invite", channel)
+		}
 	})
 }
 
