@@ -566,6 +566,9 @@ func TestRetryAfter(t *testing.T) {
 		{name: "on a 503", header: map[string]string{"Retry-After": "3"}, status: 503, want: 3 * time.Second},
 		{name: "reset unix seconds", header: map[string]string{"X-RateLimit-Reset": "1772366445"}, status: 429, resetHeader: true, want: 45 * time.Second},
 		{name: "reset as a delay", header: map[string]string{"X-RateLimit-Reset": "12"}, status: 429, resetHeader: true, want: 12 * time.Second},
+		// Below 1e9 (2001) a value cannot be a reset time to come: it is a
+		// delay, however long, and so capped.
+		{name: "reset as a long delay", header: map[string]string{"X-RateLimit-Reset": "5000000"}, status: 429, resetHeader: true, want: maxWait},
 		{name: "reset passed", header: map[string]string{"X-RateLimit-Reset": "1772366000"}, status: 429, resetHeader: true, want: 0},
 		{name: "reset ignored when not a 429", header: map[string]string{"X-RateLimit-Reset": "1772366445"}, status: 503, resetHeader: true, want: 0},
 		{name: "reset ignored for other gateways", header: map[string]string{"X-RateLimit-Reset": "1772366445"}, status: 429, want: 0},
@@ -598,7 +601,8 @@ func TestExcerptIsShortAndClean(t *testing.T) {
 	long := strings.Repeat("x", 5000) + testToken
 	got := c.excerpt([]byte("line one\n\tline\x00two " + long))
 	assert.True(t, strings.HasPrefix(got, "line one line two xxx"), got)
-	assert.LessOrEqual(t, len([]rune(got)), maxMessage+1)
+	assert.Len(t, []rune(got), maxMessage+1, "cut at maxMessage characters")
+	assert.True(t, strings.HasSuffix(got, "x…"), "and marked as cut: %q", got)
 	assert.Equal(t, "(empty)", c.excerpt([]byte(" \n")))
 	assert.Equal(t, "a REDACTED b", c.clean("a "+testToken+" b"))
 	assert.Equal(t, "a REDACTED b", c.clean("a "+url.QueryEscape(testToken)+" b"))
