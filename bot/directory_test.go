@@ -412,11 +412,16 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	got, _ := tb.db.Request(ctx, r.ID)
 	require.Empty(t, got.Successor, "only offered participants can be chosen")
 
-	tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000003@c.us"))
-	got, _ = tb.db.Request(ctx, r.ID)
-	require.Equal(t, "79000000003@c.us", got.Successor)
-	tb.deliver(r.ID)
-	require.Contains(t, tb.slack.of("chat.update")[0].form.Get("blocks"), "+79000000003 will be made admin first")
+	// A choice can be changed until the request is confirmed.
+	for i, jid := range []string{"79000000002@c.us", "79000000003@c.us"} {
+		tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, jid))
+		got, _ = tb.db.Request(ctx, r.ID)
+		require.Equal(t, jid, got.Successor)
+		tb.deliver(r.ID)
+		blocks := tb.slack.of("chat.update")[i].form.Get("blocks")
+		require.Contains(t, blocks, "+"+strings.TrimSuffix(jid, "@c.us")+" will be made admin first")
+		require.Contains(t, blocks, `"initial_option"`, "the select stays, showing the choice")
+	}
 
 	var promoted []string
 	tb.gw.promote = func(group, participant string) error {

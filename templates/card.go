@@ -288,16 +288,20 @@ func goodbyeText(c Card) string {
 // adminWarning warns that the instance is the group's only admin: when the
 // last admin leaves, WhatsApp makes a member admin at random. While the
 // card is pending it offers the participants, so someone can be chosen
-// to be made admin first.
+// to be made admin first, and the choice changed until it is confirmed.
 func adminWarning(c Card) slack.Block {
 	text := ":warning: *The instance is the only admin of this group.* When it leaves, WhatsApp makes a member admin at random."
 	var accessory *slack.Accessory
 	switch {
+	case c.State == StatePending && len(c.Successors) > 0:
+		if c.Successor != "" {
+			text += " " + escapeClip(participantName(c), 200) + " will be made admin first; to choose someone else, pick them here."
+		} else {
+			text += " To choose who takes over, pick them here before confirming."
+		}
+		accessory = slack.NewAccessory(successorSelect(c))
 	case c.Successor != "":
 		text += " " + escapeClip(participantName(c), 200) + " will be made admin first."
-	case c.State == StatePending && len(c.Successors) > 0:
-		text += " To choose who takes over, pick them here before confirming."
-		accessory = slack.NewAccessory(successorSelect(c))
 	}
 	id := blockID(blockAdmin, c.State)
 	if accessory != nil {

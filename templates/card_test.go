@@ -58,7 +58,7 @@ func cardCases() []struct {
 		c.State = StateConfirmed
 		c.ConfirmedBy = "U0CONFIRM1"
 	}
-	return []struct {
+	cases := []struct {
 		name string
 		card Card
 	}{
@@ -101,7 +101,41 @@ func cardCases() []struct {
 			c.State, c.CancelledBy = StateCancelled, "U0CANCEL01"
 		})},
 		{"expired", with(func(c *Card) { c.State = StateExpired })},
+		{"pending_admin_unknown", with(func(c *Card) { c.AdminUnknown = true })},
+		{"pending_successor_chosen", with(func(c *Card) {
+			c.Size, c.IsAdmin, c.OnlyAdmin = 3, true, true
+			c.Successors = []Participant{
+				{JID: "4915112345678@s.whatsapp.net", Name: "Ana"},
+				{JID: "4917687654321@s.whatsapp.net", Name: ""},
+			}
+			c.Successor = "4917687654321@s.whatsapp.net"
+		})},
+		{"pending_scheduled", with(func(c *Card) { c.RunAt = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC) })},
+		{"done_successor_promoted", with(func(c *Card) {
+			confirmed(c)
+			c.State, c.Outcome, c.IsAdmin, c.OnlyAdmin = StateDone, OutcomeLeftAdmin, true, true
+			c.Successor = "4917687654321@s.whatsapp.net"
+		})},
 	}
+	// Every other outcome, as the card shows it once the request is over
+	// (left and left_admin are above).
+	for _, o := range allOutcomes {
+		if o == OutcomeLeft || o == OutcomeLeftAdmin || o == OutcomeQuota {
+			continue
+		}
+		state, prefix := StateFailed, "failed_"
+		if o.Success() {
+			state, prefix = StateDone, "done_"
+		}
+		cases = append(cases, struct {
+			name string
+			card Card
+		}{prefix + string(o), with(func(c *Card) {
+			confirmed(c)
+			c.State, c.Outcome = state, o
+		})})
+	}
+	return cases
 }
 
 // render is a message as Slack receives it: blocks plus notification
@@ -278,12 +312,23 @@ func TestSuccessorChosen(t *testing.T) {
 	c.Successors = []Participant{{JID: "4915112345678@s.whatsapp.net", Name: "Ana"}, {JID: "4917687654321@s.whatsapp.net", Name: "Ben"}}
 	c.Successor = "4917687654321@s.whatsapp.net"
 
+	// Until the card is confirmed the choice can be changed: the select
+	// stays, showing the one chosen.
 	_, selects := interactive(CardBlocks(c))
-	if len(selects) != 0 {
-		t.Errorf("select still offered after a successor was chosen")
+	if len(selects) != 1 || selects[0].InitialOption == nil || selects[0].InitialOption.Value != c.Successor {
+		t.Fatalf("pending: want the select showing the chosen successor, got %+v", selects)
 	}
-	if got := blockText(t, CardBlocks(c), blockAdmin); !strings.Contains(got, "Ben (+4917687654321) will be made admin first") {
+	if got := blockText(t, CardBlocks(c), blockSuccessor); !strings.Contains(got, "Ben (+4917687654321) will be made admin first; to choose someone else, pick them here.") {
 		t.Errorf("warning does not name the successor: %q", got)
+	}
+
+	c.State, c.ConfirmedBy = StateConfirmed, "U0CONFIRM1"
+	_, selects = interactive(CardBlocks(c))
+	if len(selects) != 0 {
+		t.Errorf("select still offered once confirmed")
+	}
+	if got := blockText(t, CardBlocks(c), blockAdmin); !strings.Contains(got, "Ben (+4917687654321) will be made admin first.") {
+		t.Errorf("confirmed: warning does not name the successor: %q", got)
 	}
 
 	c.State = StateRunning

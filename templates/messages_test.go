@@ -43,6 +43,21 @@ func messageCases() []struct{ name, text string } {
 			Upcoming: []DigestItem{{RequestID: "r3", Group: "Suppliers", At: card.RunAt}},
 		})},
 	}
+	statusAt := testNow.Add(30 * time.Minute)
+	cases = append(cases,
+		struct{ name, text string }{"Status/none", Status(nil, nil, "", testLoc)},
+		struct{ name, text string }{"Status/list", Status([]StatusLine{
+			{RequestID: "r1", Group: "Night shift & friends", State: StatePending, RequesterID: "U0REQ1", CreatedAt: statusAt},
+			{RequestID: "r2", Group: "120363406289005073@g.us", State: StateDone, Outcome: OutcomeLeft, RequesterID: "U0REQ1", CreatedAt: testNow},
+		}, nil, "", testLoc)},
+		struct{ name, text string }{"Status/one", Status([]StatusLine{
+			{RequestID: "r3", Group: "Project <Phoenix>", State: StateFailed, Outcome: OutcomeQuota, RequesterID: "U0REQ1", CreatedAt: testNow},
+		}, []StatusEntry{
+			{At: testNow, Actor: "U0REQ1", Action: "requested"},
+			{At: testNow.Add(time.Minute), Actor: "U0CONFIRM1", Action: "confirmed"},
+			{At: testNow.Add(2 * time.Minute), Actor: "waleave", Action: "failed", GatewayStatus: 466},
+		}, "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv", testLoc)},
+	)
 	for _, st := range []State{StatePending, StateConfirmed, StateRunning, StateDone, StateFailed, StateCancelled, StateExpired, "other"} {
 		cases = append(cases, struct{ name, text string }{"AlreadyDecided/" + string(st), AlreadyDecided(st, "U0DECIDER1")})
 	}
