@@ -131,8 +131,8 @@ func fuzzAnswer(t *testing.T, provider string, status int, header string, body [
 	gs, err := gw.Groups(ctx)
 	check("Groups", err)
 	for _, s := range gs {
-		if !strings.HasSuffix(s.JID, "@g.us") && provider != "greenapi" {
-			t.Fatalf("Groups returned %q", s.JID)
+		if !IsGroupJID(s.JID) {
+			t.Fatalf("Groups returned %q, not a group", s.JID)
 		}
 	}
 	check("Promote", gw.Promote(ctx, testGroup, testUser))

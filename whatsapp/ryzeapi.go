@@ -180,8 +180,8 @@ func (y *RyzeAPI) Groups(ctx context.Context) ([]GroupSummary, error) {
 	var groups []GroupSummary
 	for _, e := range list {
 		jid := str(e, "jid", "id", "groupJid")
-		if !strings.HasSuffix(jid, "@g.us") {
-			continue
+		if !IsGroupJID(jid) {
+			continue // a chat that is not a group, or an ID no group call would take
 		}
 		groups = append(groups, GroupSummary{JID: jid, Subject: str(e, "name", "subject")})
 	}

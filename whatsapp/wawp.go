@@ -201,8 +201,8 @@ func (w *Wawp) Groups(ctx context.Context) ([]GroupSummary, error) {
 	var groups []GroupSummary
 	for _, e := range list {
 		id := str(e, "id", "jid", "groupId", "chatId", "groupMetadata.id")
-		if !strings.HasSuffix(id, "@g.us") {
-			continue
+		if !IsGroupJID(id) {
+			continue // a chat that is not a group, or an ID no group call would take
 		}
 		groups = append(groups, GroupSummary{JID: id, Subject: str(e, "subject", "name", "groupMetadata.subject", "metadata.subject", "title")})
 	}
