@@ -441,19 +441,22 @@ func TestE2E_GatewayOutcomes(t *testing.T) {
 
 // TestE2E_NotInChannel: Slack refuses the card because the bot is not in
 // the channel, "not_in_channel" in a public one and "channel_not_found"
-// in a private one; either way the requester is told to invite it.
+// in a private one; either way the requester is told to invite it. A
+// card refused for another reason (an archived channel) is explained as
+// such. Each request is cancelled, not retried.
 func TestE2E_NotInChannel(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
 		sl.errFor["C404"] = "not_in_channel"
 		sl.errFor["G404"] = "channel_not_found"
+		sl.errFor["C410"] = "is_archived"
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
-		for i, channel := range []string{"C404", "G404"} {
-			status, _ := a.command("U0REQ1", channel, testGroup)
+		for i, c := range []struct{ channel, want string }{{"C404", "invite"}, {"G404", "invite"}, {"C410", "Slack refused to show the confirmation card"}} {
+			status, _ := a.command("U0REQ1", c.channel, testGroup)
 			require.Equal(t, 200, status)
-			eventually(t, 5*time.Second, func() bool { return len(sl.Calls("response_url")) == i+1 }, "requester not told about %s", channel)
-			require.Contains(t, sl.Calls("response_url")[i].Form.Get("body"), "invite", channel)
+			eventually(t, 5*time.Second, func() bool { return len(sl.Calls("response_url")) == i+1 }, "requester not told about %s", c.channel)
+			require.Contains(t, sl.Calls("response_url")[i].Form.Get("body"), c.want, c.channel)
 		}
 	})
 }

@@ -31,6 +31,31 @@ type slackRecorder struct {
 	calls []recorded
 	seq   int
 	tz    string
+	// fail, when set, answers a call with Slack's {"ok": false} and the
+	// error code it returns ("" answers as usual). Refused calls are
+	// recorded in refused, not calls.
+	fail    func(method string, form url.Values) string
+	refused []recorded
+}
+
+// failWith makes the recorder refuse calls (see fail); nil stops it.
+func (s *slackRecorder) failWith(fail func(method string, form url.Values) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = fail
+}
+
+// refusals counts the refused calls of method.
+func (s *slackRecorder) refusals(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.refused {
+		if c.method == method {
+			n++
+		}
+	}
+	return n
 }
 
 type recorded struct {
@@ -42,6 +67,15 @@ func (s *slackRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	s.mu.Lock()
+	if s.fail != nil {
+		if code := s.fail(method, r.Form); code != "" {
+			s.refused = append(s.refused, recorded{method, r.Form})
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"ok":false,"error":%q}`, code)
+			return
+		}
+	}
 	s.calls = append(s.calls, recorded{method, r.Form})
 	s.seq++
 	ts := fmt.Sprintf("1700000000.%06d", s.seq)

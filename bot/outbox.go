@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,11 @@ type outbox struct {
 	mu       sync.Mutex
 	channels map[string]*channelQueue
 	inflight map[string]bool
+	// failures counts each owed row's failed deliveries in a row, so
+	// that its retries back off from 2 s to a minute through an outage.
+	// A row is forgotten once it is delivered or given up; another
+	// replica that takes a row over starts its own count.
+	failures map[string]int
 	wg       sync.WaitGroup
 }
 
@@ -57,7 +63,7 @@ const (
 )
 
 func newOutbox(b *Bot) *outbox {
-	return &outbox{b: b, wake: make(chan struct{}, 1), channels: map[string]*channelQueue{}, inflight: map[string]bool{}}
+	return &outbox{b: b, wake: make(chan struct{}, 1), channels: map[string]*channelQueue{}, inflight: map[string]bool{}, failures: map[string]int{}}
 }
 
 // poke wakes the scanner: something new is owed.
@@ -217,6 +223,7 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			return
 		}
 		if err == nil {
+			o.failed(id, false)
 			// A click may have changed the request while it was being
 			// sent: bring that change out now rather than at the next scan.
 			if r, err = b.store.Request(ctx, id); err != nil || !owed(r) || attempt > 3 {
@@ -238,19 +245,40 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			if r, err = b.store.Request(ctx, id); err != nil {
 				return
 			}
-		case permanent(err):
+		case slackTroubleOf(err) == slackRefused:
+			// send deals with refusals it can work around (see there);
+			// what is left cannot be sent at all.
+			o.failed(id, false)
 			b.log.Error("slack refused a message; giving up on it", "request", id, "channel", r.ChannelID, "err", err)
 			_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: id, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: err.Error()})
 			_ = b.store.DropOutbox(ctx, id)
 			return
 		default:
-			// Outage or network trouble: back off in the table, not here,
-			// so other channels keep moving.
-			b.log.Warn("slack call failed; will retry", "request", id, "err", err)
-			_ = b.store.RetryOutboxAt(ctx, id, b.opts.Now().Add(backoff(2*time.Second, attempt+1)))
+			// Back off in the table, not here, so other channels keep
+			// moving; the message stays owed however long it takes.
+			delay := backoff(2*time.Second, o.failed(id, true))
+			if slackTroubleOf(err) == slackAppBroken {
+				b.log.Error("slack refused the app's token or scopes; messages stay owed until the app is fixed", "request", id, "err", err, "retry_in", delay.Round(time.Second))
+			} else {
+				b.log.Warn("slack call failed; will retry", "request", id, "err", err, "retry_in", delay.Round(time.Second))
+			}
+			_ = b.store.RetryOutboxAt(ctx, id, b.opts.Now().Add(delay))
 			return
 		}
 	}
+}
+
+// failed counts a failed delivery of row id (another == true), returning
+// how many have failed in a row, or forgets the row (another == false).
+func (o *outbox) failed(id string, another bool) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !another {
+		delete(o.failures, id)
+		return 0
+	}
+	o.failures[id]++
+	return o.failures[id]
 }
 
 // release gives back a row claimed by a process that is stopping, so
@@ -283,12 +311,20 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		if ts == "" {
 			_, ts, err = b.slack.PostMessageContext(ctx, r.ChannelID, opts...)
 			b.countSlack("chat.postMessage", err)
-			if err != nil && r.State == store.Pending && notInChannel(err) {
+			if err != nil && r.State == store.Pending && slackTroubleOf(err) == slackRefused {
 				return o.undeliverable(ctx, r, err)
 			}
 		} else {
 			_, _, _, err = b.slack.UpdateMessageContext(ctx, r.ChannelID, ts, opts...)
 			b.countSlack("chat.update", err)
+			if err != nil && slackTroubleOf(err) == slackRefused {
+				// The card was deleted, or the channel archived or left:
+				// the card stays as it was, and the outcome reply, if
+				// one is owed, still goes out (see below).
+				b.log.Warn("slack refused a card update; the card stays as it was", "request", r.ID, "channel", r.ChannelID, "err", err)
+				_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "card update refused", Detail: err.Error()})
+				err = nil
+			}
 		}
 		if err != nil {
 			return err
@@ -311,6 +347,9 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		text := templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail)
 		_, ts, err := b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false))
 		b.countSlack("chat.postMessage", err)
+		if err != nil && slackTroubleOf(err) == slackRefused {
+			ts, err = o.replyElsewhere(ctx, r, text, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -322,23 +361,55 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 	return nil
 }
 
-// undeliverable handles a card the bot may not post: the requester is
-// told how to invite the bot (through the command's response_url, which
-// works without channel membership) and the request is cancelled.
+// undeliverable handles a card Slack refuses to post: the requester is
+// told why (through the command's response_url, which works without
+// channel membership) and the request is cancelled, since nobody can
+// confirm a card they cannot see.
 func (o *outbox) undeliverable(ctx context.Context, r *store.Request, cause error) error {
 	b := o.b
+	text, reason := templates.CardRefused(), "slack refused the card: "+cause.Error()
+	if notInChannel(cause) {
+		text, reason = templates.NotInChannel(), "bot not in channel: "+cause.Error()
+	}
+	b.log.Warn("slack refused a new card; the request is cancelled", "request", r.ID, "channel", r.ChannelID, "err", cause)
 	if r.ResponseURL != "" {
-		err := postResponse(ctx, r.ResponseURL, &slack.WebhookMessage{
-			ResponseType: slack.ResponseTypeEphemeral, Text: templates.NotInChannel(),
-		})
+		err := postResponse(ctx, r.ResponseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text})
 		if err != nil {
-			b.log.Warn("could not tell the requester the bot is not in the channel", "request", r.ID, "err", err)
+			b.log.Warn("could not tell the requester why the card was not posted", "request", r.ID, "err", err)
 		}
 	}
-	if _, err := b.store.CancelUndeliverable(ctx, r.ID, "bot not in channel: "+cause.Error(), b.opts.Now()); err != nil && !errors.Is(err, store.ErrConflict) {
+	if _, err := b.store.CancelUndeliverable(ctx, r.ID, reason, b.opts.Now()); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
 	return nil
+}
+
+// replyElsewhere posts an outcome that Slack refused in the card's thread
+// (the card deleted, the channel archived or left) to the ops channel,
+// so that a leave that happened is never known to nobody. It returns ""
+// and no error when there is nowhere else to post it: the outcome is in
+// the audit trail and /wa-leave status.
+func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text string, cause error) (string, error) {
+	b := o.b
+	detail := "outcome reply refused: " + cause.Error()
+	if b.opts.OpsChannel == "" || b.opts.OpsChannel == r.ChannelID {
+		b.log.Error("slack refused the outcome reply and there is no other channel to post it in", "request", r.ID, "channel", r.ChannelID, "err", cause)
+		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail})
+		return "", nil
+	}
+	_, ts, err := b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.OutcomeElsewhere(r.ChannelID, r.RequesterID, text), false))
+	b.countSlack("chat.postMessage", err)
+	if err != nil && slackTroubleOf(err) == slackRefused {
+		b.log.Error("slack refused the outcome reply in the thread and in the ops channel", "request", r.ID, "channel", r.ChannelID, "err", cause, "ops_err", err)
+		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail + "; ops channel: " + err.Error()})
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	b.log.Warn("slack refused the outcome reply; posted it in the ops channel", "request", r.ID, "channel", r.ChannelID, "err", cause)
+	_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "outcome posted in the ops channel", Detail: detail})
+	return ts, nil
 }
 
 // owed reports whether a request still owes Slack a message.
@@ -347,27 +418,54 @@ func owed(r *store.Request) bool {
 }
 
 func notInChannel(err error) bool {
-	var se slack.SlackErrorResponse
-	if errors.As(err, &se) {
-		return se.Err == "not_in_channel" || se.Err == "channel_not_found"
-	}
-	return err.Error() == "not_in_channel" || err.Error() == "channel_not_found"
+	code := slackErrorCode(err)
+	return code == "not_in_channel" || code == "channel_not_found"
 }
 
-// permanent reports Slack errors that retrying cannot fix.
-func permanent(err error) bool {
-	msg := err.Error()
+// slackTrouble is what a failed Slack call means for the message.
+type slackTrouble int
+
+const (
+	// slackDown: an outage, a timeout or a network error; the same call
+	// may work later.
+	slackDown slackTrouble = iota
+	// slackAppBroken: Slack refused the app's token or scopes. No message
+	// can go out until someone fixes the app (and restarts waleave with
+	// a new token), so every message stays owed rather than being lost.
+	slackAppBroken
+	// slackRefused: Slack refuses this message: the channel or the card
+	// is gone or closed to the bot, or the message is malformed. Sending
+	// it again cannot help.
+	slackRefused
+)
+
+// slackTroubleOf classifies err. An error code Slack does not list as
+// temporary means a refusal: retrying one forever would use the channel's
+// rate for nothing and hold back the outcome reply behind it.
+func slackTroubleOf(err error) slackTrouble {
+	switch slackErrorCode(err) {
+	case "", "fatal_error", "internal_error", "service_unavailable", "request_timeout", "ratelimited", "rate_limited", "team_added_to_org":
+		return slackDown
+	case "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope",
+		"no_permission", "not_allowed_token_type", "team_access_not_granted", "access_denied", "ekm_access_denied", "org_login_required":
+		return slackAppBroken
+	}
+	return slackRefused
+}
+
+// slackErrorCode is the error code of Slack's {"ok": false} answer, or ""
+// when err is no such answer (a network error, a timeout, an HTTP status).
+func slackErrorCode(err error) string {
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
-		msg = se.Err
+		return se.Err
 	}
-	switch msg {
-	case "not_in_channel", "channel_not_found", "is_archived", "invalid_auth", "not_authed",
-		"account_inactive", "token_revoked", "missing_scope", "msg_too_long", "invalid_blocks",
-		"message_not_found", "cant_update_message", "no_text", "restricted_action":
-		return true
+	// Some slack-go paths return the bare code as a plain error.
+	msg := err.Error()
+	if msg == "" || strings.TrimLeft(msg, "abcdefghijklmnopqrstuvwxyz_") != "" {
+		return ""
 	}
-	return false
+	return msg
 }
 
 func (b *Bot) countSlack(method string, err error) {

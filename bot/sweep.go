@@ -109,7 +109,13 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		_, _, err = b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS),
 			slack.MsgOptionText(templates.Reminder(r.RequesterID, now.Sub(r.CreatedAt)), false))
 		b.countSlack("chat.postMessage", err)
-		if err != nil {
+		switch {
+		case err == nil:
+		case slackTroubleOf(err) == slackRefused:
+			// The channel or the card is gone or closed to the bot:
+			// every later sweep would be refused the same way.
+			b.log.Warn("slack refused the reminder; it is not retried", "request", r.ID, "channel", r.ChannelID, "err", err)
+		default:
 			b.log.Warn("reminder not posted; will retry", "request", r.ID, "err", err)
 			b.unmark(ctx, r.ID, b.store.UnmarkReminded)
 		}
@@ -126,7 +132,11 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel,
 			slack.MsgOptionText(templates.ScheduledReminderText(card), false), slack.MsgOptionBlocks(templates.ScheduledReminderBlocks(card)...))
 		b.countSlack("chat.postMessage", err)
-		if err != nil {
+		switch {
+		case err == nil:
+		case slackTroubleOf(err) == slackRefused:
+			b.log.Error("slack refused the ops reminder (check WALEAVE_OPS_CHANNEL and that the bot is in it); it is not retried", "request", r.ID, "channel", b.opts.OpsChannel, "err", err)
+		default:
 			b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
 			b.unmark(ctx, r.ID, b.store.UnmarkOpsReminded)
 		}

@@ -340,9 +340,9 @@ func TestSuccessorChosen(t *testing.T) {
 }
 
 // safeMarkup is the only Slack markup the templates emit themselves: user
-// mentions, date formatting and the digest's links to cards. Any other
-// "<" in mrkdwn is an injection.
-var safeMarkup = regexp.MustCompile(`<@[UW][A-Z0-9]+>|<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^<>|]*>|<https://[^<>| ]+\|card>`)
+// mentions, channel links, date formatting and the digest's links to
+// cards. Any other "<" in mrkdwn is an injection.
+var safeMarkup = regexp.MustCompile(`<@[UW][A-Z0-9]+>|<#[CGD][A-Z0-9]+>|<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^<>|]*>|<https://[^<>| ]+\|card>`)
 
 // checkMarkup fails t if text has markup other than safeMarkup, or a ">"
 // that is not a block quote marker.

@@ -115,6 +115,19 @@ func mention(id string) string {
 	return Escape(id)
 }
 
+// slackChannelID matches the IDs Slack gives channels: public (C…),
+// private (G…) and direct (D…).
+var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
+
+// channelRef renders a Slack channel ID as a link to the channel, or
+// escaped when it does not look like one (as mention does).
+func channelRef(id string) string {
+	if slackChannelID.MatchString(id) {
+		return "<#" + id + ">"
+	}
+	return Escape(id)
+}
+
 // code renders s as inline code. Backticks would end the span early, so
 // they become plain quotes.
 func code(s string) string {

@@ -91,6 +91,21 @@ func NotInChannel() string {
 		"Invite me with `/invite @waleave` (or open the channel's details → *Integrations* → *Add apps*), then run `/wa-leave` again."
 }
 
+// CardRefused tells the requester that Slack refused to show the card for
+// a reason other than the bot's membership (the channel is archived, the
+// card is malformed); the request was cancelled.
+func CardRefused() string {
+	return ":warning: Slack refused to show the confirmation card in this channel, so the request was cancelled and nothing was sent to WhatsApp. " +
+		"Try `/wa-leave` again, or in another channel; if it happens again, ask whoever runs waleave to look at its logs."
+}
+
+// OutcomeElsewhere carries an outcome reply that Slack refused in the
+// card's thread (the card was deleted, the channel archived or left the
+// bot) to the ops channel.
+func OutcomeElsewhere(channelID, requesterID, outcome string) string {
+	return fmt.Sprintf("Outcome of %s's request in %s (Slack refused the reply in the card's thread):\n%s", mention(requesterID), channelRef(channelID), outcome)
+}
+
 // Expired answers a click on a card whose request has expired.
 func Expired() string {
 	return ":hourglass: This request expired before anyone confirmed it; nothing was sent to WhatsApp. Run `/wa-leave` again to start over."

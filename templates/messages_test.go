@@ -26,6 +26,8 @@ func messageCases() []struct{ name, text string } {
 		{"TwoPerson", TwoPerson()},
 		{"Recorded", Recorded(testRequestID)},
 		{"NotInChannel", NotInChannel()},
+		{"CardRefused", CardRefused()},
+		{"OutcomeElsewhere", OutcomeElsewhere("C0CHANNEL1", "U012ABCDEF", OutcomeText(OutcomeLeft, "Night shift & friends", ""))},
 		{"Expired", Expired()},
 		{"NotFound", NotFound("abc")},
 		{"NotFound/empty", NotFound(" ")},
@@ -81,12 +83,13 @@ func TestMessagesMarkup(t *testing.T) {
 	}
 	evil := "<!channel> & <http://evil|x>"
 	for name, text := range map[string]string{
-		"BadCommand":     BadCommand(evil),
-		"NotFound":       NotFound(evil),
-		"Recorded":       Recorded(evil),
-		"Reminder":       Reminder(evil, time.Hour),
-		"AlreadyDecided": AlreadyDecided(StateCancelled, evil),
-		"PickGroupText":  PickGroupText(evil, 2),
+		"BadCommand":       BadCommand(evil),
+		"NotFound":         NotFound(evil),
+		"Recorded":         Recorded(evil),
+		"Reminder":         Reminder(evil, time.Hour),
+		"AlreadyDecided":   AlreadyDecided(StateCancelled, evil),
+		"PickGroupText":    PickGroupText(evil, 2),
+		"OutcomeElsewhere": OutcomeElsewhere(evil, evil, Escape(evil)),
 		"DigestText": DigestText(Digest{
 			Awaiting: []DigestItem{{RequestID: evil, Group: evil}},
 			Failed:   []DigestItem{{RequestID: evil, Group: evil, Outcome: Outcome(evil)}},

@@ -1,0 +1,190 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+)
+
+// refuse answers every call of method with code.
+func refuse(method, code string) func(string, url.Values) string {
+	return func(m string, _ url.Values) string {
+		if m == method {
+			return code
+		}
+		return ""
+	}
+}
+
+// owedAt reports whether the outbox would pick request id up at t.
+func (tb *testBot) owedAt(t *testing.T, id string, at time.Time) bool {
+	t.Helper()
+	rows, err := tb.db.Owed(context.Background(), at, 500)
+	require.NoError(t, err)
+	for _, r := range rows {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSlackTroubleOf(t *testing.T) {
+	for code, want := range map[string]slackTrouble{
+		"fatal_error": slackDown, "internal_error": slackDown, "service_unavailable": slackDown, "request_timeout": slackDown,
+		"invalid_auth": slackAppBroken, "token_revoked": slackAppBroken, "account_inactive": slackAppBroken, "missing_scope": slackAppBroken,
+		"not_in_channel": slackRefused, "is_archived": slackRefused, "message_not_found": slackRefused,
+		"msg_blocks_too_long": slackRefused, "invalid_blocks_format": slackRefused, "edit_window_closed": slackRefused,
+	} {
+		require.Equal(t, want, slackTroubleOf(slackErr(code)), code)
+	}
+	require.Equal(t, slackDown, slackTroubleOf(context.DeadlineExceeded), "a timeout")
+}
+
+// While Slack refuses the app's token, no message is given up: the card
+// stays owed, retried less and less often, and goes out once the token
+// works again.
+func TestOutbox_RefusedTokenKeepsMessagesOwed(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	var logs bytes.Buffer
+	tb.log = slog.New(slog.NewTextHandler(&logs, nil))
+	tb.command("120363406289005073@g.us --no-goodbye")
+	r := tb.requests(t)[0]
+
+	tb.slack.failWith(refuse("chat.postMessage", "token_revoked"))
+	var waits []time.Duration
+	for range 4 {
+		now := tb.clock.Now()
+		tb.deliver(r.ID)
+		wait := time.Duration(0)
+		for !tb.owedAt(t, r.ID, now.Add(wait)) {
+			wait += 500 * time.Millisecond
+			require.Less(t, wait, 2*time.Minute, "the card is no longer owed")
+		}
+		waits = append(waits, wait)
+		tb.clock.Add(wait)
+	}
+	require.Equal(t, 4, tb.slack.refusals("chat.postMessage"))
+	require.LessOrEqual(t, waits[0], 3*time.Second)
+	require.GreaterOrEqual(t, waits[3], 16*time.Second, "retries back off: %v", waits)
+	require.Contains(t, logs.String(), "messages stay owed until the app is fixed")
+	got, err := tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.Pending, got.State)
+
+	tb.slack.failWith(nil)
+	tb.deliver(r.ID)
+	require.Equal(t, 1, tb.slack.count("chat.postMessage"), "the card goes out once the token works")
+}
+
+// A new card Slack refuses for good (here: too big) is not retried: the
+// request is cancelled, and nothing else is held up behind it.
+func TestOutbox_RefusedCardCancelsTheRequest(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	tb.command("120363406289005073@g.us --no-goodbye")
+	r := tb.requests(t)[0]
+	tb.slack.failWith(refuse("chat.postMessage", "msg_blocks_too_long"))
+	tb.deliver(r.ID)
+
+	got, err := tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.Cancelled, got.State)
+	require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)), "not retried")
+	require.Equal(t, 1, tb.slack.refusals("chat.postMessage"))
+	audit, err := tb.db.Audit(ctx, r.ID)
+	require.NoError(t, err)
+	require.Contains(t, audit[len(audit)-1].Detail, "slack refused the card: msg_blocks_too_long")
+}
+
+// The card was deleted (or its channel archived) before the leave ended:
+// the card update is refused, yet the outcome still reaches people — in
+// the thread when Slack takes it, else in the ops channel.
+func TestOutbox_OutcomeOutlivesItsCard(t *testing.T) {
+	finished := func(t *testing.T, opts Options) (*testBot, *store.Request) {
+		ctx := context.Background()
+		tb := newTestBot(t, opts)
+		r := tb.pending(t, nil)
+		_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+		require.NoError(t, err)
+		require.NoError(t, (&leaveWorker{b: tb.Bot}).Work(ctx, leaveJob(r.ID)))
+		return tb, r
+	}
+
+	t.Run("card deleted", func(t *testing.T) {
+		tb, r := finished(t, Options{})
+		tb.slack.failWith(refuse("chat.update", "message_not_found"))
+		tb.deliver(r.ID)
+		require.Equal(t, 1, tb.slack.refusals("chat.update"))
+		replies := tb.slack.of("chat.postMessage")
+		require.Len(t, replies, 1)
+		require.Equal(t, r.CardTS, replies[0].form.Get("thread_ts"))
+		require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)))
+	})
+
+	t.Run("channel archived", func(t *testing.T) {
+		tb, r := finished(t, Options{OpsChannel: "C0OPS"})
+		tb.slack.failWith(func(method string, form url.Values) string {
+			if form.Get("channel") == "C1" {
+				return "is_archived"
+			}
+			return ""
+		})
+		tb.deliver(r.ID)
+		posts := tb.slack.of("chat.postMessage")
+		require.Len(t, posts, 1)
+		require.Equal(t, "C0OPS", posts[0].form.Get("channel"))
+		require.Contains(t, posts[0].form.Get("text"), "request in C1 (Slack refused the reply")
+		require.Contains(t, posts[0].form.Get("text"), templates.OutcomeText(templates.OutcomeLeft, r.GroupJID, ""))
+		got, err := tb.db.Request(context.Background(), r.ID)
+		require.NoError(t, err)
+		require.False(t, got.ReplyNeeded)
+		require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)))
+	})
+
+	t.Run("nowhere else to post", func(t *testing.T) {
+		tb, r := finished(t, Options{})
+		tb.slack.failWith(func(string, url.Values) string { return "is_archived" })
+		tb.deliver(r.ID)
+		require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)), "given up, not retried for ever")
+		audit, err := tb.db.Audit(context.Background(), r.ID)
+		require.NoError(t, err)
+		require.Contains(t, audit[len(audit)-1].Detail, "outcome reply refused: is_archived")
+	})
+}
+
+// A reminder Slack refuses for good is not posted again at every sweep.
+func TestSweep_RefusedReminderIsNotRetried(t *testing.T) {
+	tb := newTestBot(t, Options{RemindAfter: time.Hour})
+	tb.pending(t, nil)
+	tb.clock.Add(61 * time.Minute)
+	tb.slack.failWith(refuse("chat.postMessage", "not_in_channel"))
+	for range 3 {
+		require.NoError(t, tb.Sweep(context.Background()))
+		tb.clock.Add(10 * time.Second)
+	}
+	require.Equal(t, 1, tb.slack.refusals("chat.postMessage"))
+
+	// A passing outage is retried.
+	tb2 := newTestBot(t, Options{RemindAfter: time.Hour})
+	tb2.pending(t, nil)
+	tb2.clock.Add(61 * time.Minute)
+	tb2.slack.failWith(refuse("chat.postMessage", "fatal_error"))
+	require.NoError(t, tb2.Sweep(context.Background()))
+	tb2.slack.failWith(nil)
+	require.NoError(t, tb2.Sweep(context.Background()))
+	require.Equal(t, 1, tb2.slack.count("chat.postMessage"))
+}
+
+// slackErr is Slack's {"ok": false, "error": code} as slack-go returns it.
+func slackErr(code string) error { return slack.SlackErrorResponse{Err: code} }
