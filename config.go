@@ -244,8 +244,13 @@ func printConfigHelp(w io.Writer) error {
 // nothing is), without quoting it: a PostgreSQL URL may hold a password.
 func checkDatabaseURL(dsn string) string {
 	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
-		if path == "" {
+		switch {
+		case path == "":
 			return "must name a file: sqlite:PATH"
+		case strings.Contains(path, ":memory:") || strings.HasPrefix(path, "file:") || strings.Contains(path, "?"):
+			// waleave sets SQLite's options itself, and an in-memory
+			// database would lose every request at a restart.
+			return "must be sqlite: and a file's path, with no file: URI, :memory: or ?options"
 		}
 		return ""
 	}

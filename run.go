@@ -78,6 +78,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	db, err := openStore(ctx, log, cfg.DatabaseURL, storeLockWait)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the database: a clean stop
+		}
 		return err
 	}
 	defer db.Close()
@@ -193,7 +196,7 @@ func openStore(ctx context.Context, log *slog.Logger, dsn string, wait time.Dura
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, fmt.Errorf("stopped waiting: %w", err)
 		case <-timeout.C:
 			return nil, fmt.Errorf("waited %s: %w", wait, err)
 		case <-tick.C:

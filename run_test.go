@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,8 +31,8 @@ func TestOpenStore_WaitsForTheOtherProcess(t *testing.T) {
 	released := make(chan struct{})
 	go func() {
 		time.Sleep(700 * time.Millisecond)
+		close(released) // before the lock goes, so the check below cannot race it
 		other.Close()
-		close(released)
 	}()
 	db, err := openStore(t.Context(), slog.New(slog.NewTextHandler(io.Discard, nil)), dsn, 20*time.Second)
 	require.NoError(t, err)
@@ -39,5 +41,34 @@ func TestOpenStore_WaitsForTheOtherProcess(t *testing.T) {
 	case <-released:
 	default:
 		t.Fatal("opened while the other still had it")
+	}
+}
+
+// A stop signal while waiting for another process's SQLite database is a
+// clean stop, not a failure (a rollout cancelled midway).
+func TestServe_StopWhileWaitingForTheDatabaseIsClean(t *testing.T) {
+	dsn := storetest.SQLite(t)
+	other, err := store.Open(t.Context(), dsn)
+	require.NoError(t, err)
+	defer other.Close()
+	env := map[string]string{
+		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "WA_PROVIDER": "greenapi",
+		"WA_INSTANCE": "1101", "WA_TOKEN": "tok", "DATABASE_URL": dsn, "LISTEN_ADDR": "127.0.0.1:0",
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, &logs) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "waiting for it to stop") {
+		require.True(t, time.Now().Before(deadline), "not waiting: %s", logs.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not stop")
 	}
 }

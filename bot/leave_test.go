@@ -76,12 +76,16 @@ func TestBackoffGrowsAndIsBounded(t *testing.T) {
 		prev = d
 	}
 	// Capped at a minute before its jitter (up to half again): a base of
-	// 10 s would otherwise wait 10 s·2⁶ = 640 s from the seventh try on.
-	for _, attempt := range []int{7, 50} {
-		d := backoff(10*time.Second, attempt)
+	// 10 s would otherwise wait 10 s·2⁶ = 640 s from the seventh try on,
+	// and a cap after the jitter would never exceed the minute.
+	longest := time.Duration(0)
+	for i := range 200 {
+		d := backoff(10*time.Second, 7+i%50)
 		require.GreaterOrEqual(t, d, time.Minute)
 		require.LessOrEqual(t, d, 90*time.Second)
+		longest = max(longest, d)
 	}
+	require.Greater(t, longest, time.Minute, "the jitter comes on top of the cap")
 	// With the defaults, five attempts wait at most 1.5·(1+2+4+8)s = 22.5s.
 	var total time.Duration
 	for a := 1; a < 5; a++ {

@@ -18,7 +18,9 @@ import (
 // record locks on the database, and on NFS Linux emulates flock with
 // those, so a flock on the database itself would collide with SQLite's.
 func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// flock needs no write access: whoever may open the database may
+	// open its lock file (waleave check, run by an operator, included).
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}

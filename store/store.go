@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -128,6 +129,19 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return s, nil
 }
 
+// lockPath names the lock file of the SQLite database at path: beside the
+// database itself, found through symbolic links, so that two spellings of
+// one file share one lock. (Hard links still make two names.)
+func lockPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	return path + ".lock"
+}
+
 // prepare prepares the hot paths' statements. It runs before any
 // transaction: on SQLite the write pool's one connection would be busy
 // with it.
@@ -158,7 +172,7 @@ func openSQLiteStore(path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open store: DATABASE_URL sqlite: needs a path")
 	}
-	lock, err := lockFile(path + ".lock")
+	lock, err := lockFile(lockPath(path))
 	if errors.Is(err, ErrInUse) {
 		return nil, fmt.Errorf("open store: %s: %w (only one waleave process may use a SQLite database; replicas need PostgreSQL)", path, err)
 	}

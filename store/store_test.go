@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -470,4 +472,17 @@ func TestOpen_SQLiteIsOneProcess(t *testing.T) {
 	again, err := store.Open(context.Background(), dsn)
 	require.NoError(t, err)
 	require.NoError(t, again.Close())
+}
+
+// Two spellings of one database, a symbolic link among them, share one
+// lock.
+func TestOpen_SQLiteLockFollowsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.db")
+	first, err := store.Open(context.Background(), "sqlite:"+real)
+	require.NoError(t, err)
+	defer first.Close()
+	require.NoError(t, os.Symlink(real, filepath.Join(dir, "link.db")))
+	_, err = store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "link.db"))
+	require.ErrorIs(t, err, store.ErrInUse)
 }
