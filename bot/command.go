@@ -465,6 +465,17 @@ var atZoneLayouts = []string{
 	"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04Z07:00",
 }
 
+// atHasZone reports whether an --at value names its own offset or Z, so
+// the requester's zone plays no part in it.
+func atHasZone(s string) bool {
+	for _, layout := range atZoneLayouts {
+		if _, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // ResolveAt turns an --at value into an instant. Without a zone in s the wall
 // time is read in loc (nil means UTC); an offset or Z in s wins over loc.
 // Errors are *UsageError.

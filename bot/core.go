@@ -81,8 +81,10 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
 		return msg
 	}
+	zoneUnknown := false
 	if cmd.At != "" || cmd.In > 0 {
-		loc := b.userLocation(ctx, sc.UserID)
+		loc, known := b.userLocation(ctx, sc.UserID)
+		zoneUnknown = !known && cmd.At != "" && !atHasZone(cmd.At)
 		var runAt time.Time
 		if cmd.In > 0 {
 			runAt = now.Add(cmd.In)
@@ -124,6 +126,11 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
 	b.outbox.poke()
+	if zoneUnknown {
+		// A time without a zone was read as UTC: say so now, not only on
+		// the card, so that a wrong hour can be cancelled before it runs.
+		return ephemeralMsg(templates.Recorded(r.ID) + " " + templates.ReadAsUTC())
+	}
 	return ephemeralMsg(templates.Recorded(r.ID))
 }
 
@@ -204,20 +211,23 @@ func matchGroups(groups []whatsapp.GroupSummary, name string) []whatsapp.GroupSu
 	return sub
 }
 
-// userLocation is the requester's Slack time zone, or UTC when Slack
-// cannot tell in time.
-func (b *Bot) userLocation(ctx context.Context, user string) *time.Location {
+// userLocation is the requester's Slack time zone, or UTC (known false)
+// when Slack cannot tell in time.
+func (b *Bot) userLocation(ctx context.Context, user string) (loc *time.Location, known bool) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	u, err := b.slack.GetUserInfoContext(ctx, user)
 	if err != nil || u.TZ == "" {
-		return time.UTC
+		if err != nil {
+			b.log.Warn("time zone lookup failed; times are read as UTC", "user", user, "err", err)
+		}
+		return time.UTC, false
 	}
-	loc, err := time.LoadLocation(u.TZ)
+	loc, err = time.LoadLocation(u.TZ)
 	if err != nil {
-		return time.UTC
+		return time.UTC, false
 	}
-	return loc
+	return loc, true
 }
 
 // status lists the caller's recent requests, or one request's history.

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +62,31 @@ func TestConfirm_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 		got, err := tb.db.Request(context.Background(), r.ID)
 		return err == nil && got.State == store.Confirmed
 	}, 5*time.Second, 20*time.Millisecond, "the confirmation commits after all")
+}
+
+// When Slack cannot say the requester's time zone in time, an --at time
+// without a zone is read as UTC, and the acknowledgement says so.
+func TestCommand_ScheduledTimeReadAsUTCIsSaid(t *testing.T) {
+	for _, c := range []struct {
+		name, at  string
+		lookupErr string
+		want      time.Time
+		warned    bool
+	}{
+		{"zone known", "2026-12-01T09:00", "", time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), false},
+		{"zone unknown", "2026-12-01T09:00", "ratelimited", time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), true},
+		{"zone unknown, offset given", "2026-12-01T09:00+01:00", "ratelimited", time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tb := newTestBot(t, Options{})
+			if c.lookupErr != "" {
+				tb.slack.failWith(refuse("users.info", c.lookupErr))
+			}
+			msg := tb.command("120363406289005073@g.us --no-goodbye --at " + c.at)
+			require.Contains(t, msg.Text, "recorded")
+			require.Equal(t, c.warned, strings.Contains(msg.Text, "read as UTC"), msg.Text)
+			r := tb.requests(t)[0]
+			require.True(t, c.want.Equal(r.RunAt), "runs at %s, want %s", r.RunAt, c.want)
+		})
+	}
 }

@@ -84,6 +84,13 @@ func Recorded(requestID string) string {
 	return "Request " + code(requestID) + " recorded; a confirmation card is on its way to this channel."
 }
 
+// ReadAsUTC follows Recorded when the requester's time zone could not be
+// learnt from Slack, so a --at time without a zone was read as UTC.
+func ReadAsUTC() string {
+	return ":warning: Slack did not tell me your time zone in time, so the time was read as UTC (the card shows it). " +
+		"If that is wrong, cancel and ask again with an offset (`--at 2026-12-01T09:00+01:00`) or `--in`."
+}
+
 // NotInChannel explains that the bot cannot post in the channel (so there
 // is no card, and the request was dropped) and how to invite it.
 func NotInChannel() string {

@@ -27,6 +27,7 @@ func messageCases() []struct{ name, text string } {
 		{"Recorded", Recorded(testRequestID)},
 		{"NotInChannel", NotInChannel()},
 		{"CardRefused", CardRefused()},
+		{"ReadAsUTC", ReadAsUTC()},
 		{"OutcomeElsewhere", OutcomeElsewhere("C0CHANNEL1", "U012ABCDEF", OutcomeText(OutcomeLeft, "Night shift & friends", ""))},
 		{"Expired", Expired()},
 		{"NotFound", NotFound("abc")},
