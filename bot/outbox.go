@@ -29,8 +29,9 @@ type outbox struct {
 	inflight map[string]bool
 	// failures counts each owed row's failed deliveries in a row, so
 	// that its retries back off from 2 s to a minute through an outage.
-	// A row is forgotten once it is delivered or given up; another
-	// replica that takes a row over starts its own count.
+	// A row is forgotten once it is delivered or given up here; another
+	// replica that takes a row over starts its own count (and this
+	// process keeps the row's small entry until it stops).
 	failures map[string]int
 	wg       sync.WaitGroup
 }
@@ -348,7 +349,8 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		_, ts, err := b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false))
 		b.countSlack("chat.postMessage", err)
 		if err != nil && slackTroubleOf(err) == slackRefused {
-			ts, err = o.replyElsewhere(ctx, r, text, err)
+			// reply_ts stays empty: there is no reply in the thread.
+			ts, err = "", o.replyElsewhere(ctx, r, text, err)
 		}
 		if err != nil {
 			return err
@@ -386,30 +388,30 @@ func (o *outbox) undeliverable(ctx context.Context, r *store.Request, cause erro
 
 // replyElsewhere posts an outcome that Slack refused in the card's thread
 // (the card deleted, the channel archived or left) to the ops channel,
-// so that a leave that happened is never known to nobody. It returns ""
-// and no error when there is nowhere else to post it: the outcome is in
-// the audit trail and /wa-leave status.
-func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text string, cause error) (string, error) {
+// so that a leave that happened is never known to nobody. It returns no
+// error when there is nowhere else to post it either: the outcome is in
+// the audit trail and /wa-leave status, and retrying cannot help.
+func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text string, cause error) error {
 	b := o.b
 	detail := "outcome reply refused: " + cause.Error()
 	if b.opts.OpsChannel == "" || b.opts.OpsChannel == r.ChannelID {
 		b.log.Error("slack refused the outcome reply and there is no other channel to post it in", "request", r.ID, "channel", r.ChannelID, "err", cause)
 		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail})
-		return "", nil
+		return nil
 	}
-	_, ts, err := b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.OutcomeElsewhere(r.ChannelID, r.RequesterID, text), false))
+	_, _, err := b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.OutcomeElsewhere(r.ChannelID, r.RequesterID, text), false))
 	b.countSlack("chat.postMessage", err)
 	if err != nil && slackTroubleOf(err) == slackRefused {
 		b.log.Error("slack refused the outcome reply in the thread and in the ops channel", "request", r.ID, "channel", r.ChannelID, "err", cause, "ops_err", err)
 		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail + "; ops channel: " + err.Error()})
-		return "", nil
+		return nil
 	}
 	if err != nil {
-		return "", err
+		return err
 	}
 	b.log.Warn("slack refused the outcome reply; posted it in the ops channel", "request", r.ID, "channel", r.ChannelID, "err", cause)
 	_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "outcome posted in the ops channel", Detail: detail})
-	return ts, nil
+	return nil
 }
 
 // owed reports whether a request still owes Slack a message.
