@@ -27,8 +27,8 @@ const shutdownTimeout = 20 * time.Second
 
 // storeLockWait bounds how long serve waits for another process to let go
 // of a SQLite database: a little longer than that process's own shutdown,
-// so a rollout that starts the new process before the old one has stopped
-// goes through, and a second process started by mistake gives up.
+// so a new process started while the old one is stopping goes on once it
+// has stopped, and a second process started by mistake gives up.
 const storeLockWait = shutdownTimeout + 10*time.Second
 
 // run is the whole program: main only calls it, and tests call it with

@@ -297,9 +297,10 @@ func (s *DB) Ping(ctx context.Context) error {
 func (s *DB) Dialect() Dialect { return s.dialect }
 
 // SingleProcess reports whether only this process uses the database
-// (SQLite, locked by Open). Then whatever is marked in progress at start-up was left by a
-// process that died, and can be taken back at once; with PostgreSQL other
-// replicas may own it, and it must be left to time out.
+// (SQLite, locked by Open). Then whatever is marked in progress at
+// start-up was left by a process that died, and can be taken back at
+// once; with PostgreSQL other replicas may own it, and it must be left to
+// time out.
 func (s *DB) SingleProcess() bool { return s.dialect == SQLite }
 
 // JobPool is the pool River uses. On SQLite it is a pool of its own;
