@@ -306,12 +306,20 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 	return out, err
 }
 
+// endSet is set plus what a request keeps only while it is open: the
+// members offered as successor (other people's phone numbers, up to 100)
+// and the command's response_url (a posting credential for 30 minutes).
+// The chosen successor stays, in the row and the audit trail.
+func endSet(set ...string) []string {
+	return append(set, "successors = ''", "response_url = ''")
+}
+
 // Cancel moves a pending request, or a confirmed one whose work has not
 // started, to cancelled.
 func (s *DB) Cancel(ctx context.Context, id, by string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
 		from: []State{Pending, Confirmed}, to: Cancelled, actor: by, action: "cancelled", now: now,
-		set: []string{"cancelled_by = ?", "finished_at = ?"}, args: []any{by, ms(now)},
+		set: endSet("cancelled_by = ?", "finished_at = ?"), args: []any{by, ms(now)},
 	}, nil)
 }
 
@@ -321,7 +329,7 @@ func (s *DB) CancelUndeliverable(ctx context.Context, id, reason string, now tim
 	return s.transition(ctx, id, change{
 		from: []State{Pending}, to: Cancelled, actor: "waleave", action: "cancelled", detail: reason, now: now,
 		// Nothing to show: the card never reached the channel.
-		set: []string{"finished_at = ?", "card_posted_version = card_version + 1"}, args: []any{ms(now)},
+		set: endSet("finished_at = ?", "card_posted_version = card_version + 1"), args: []any{ms(now)},
 	}, nil)
 }
 
@@ -329,7 +337,7 @@ func (s *DB) CancelUndeliverable(ctx context.Context, id, reason string, now tim
 func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
 		from: []State{Pending}, to: Expired, actor: "waleave", action: "expired", now: now,
-		set: []string{"finished_at = ?"}, args: []any{ms(now)},
+		set: endSet("finished_at = ?"), args: []any{ms(now)},
 		check: func(r *Request) error {
 			if now.Before(r.ExpiresAt) {
 				return ErrConflict
@@ -471,7 +479,7 @@ func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*
 	}
 	return s.transition(ctx, id, change{
 		from: []State{Running}, to: to, actor: "waleave", action: string(to), detail: o.Code + ": " + o.Detail, status: o.Status, now: now,
-		set:  []string{"outcome = ?", "outcome_detail = ?", "was_admin = ?", "finished_at = ?", "progress = ''", "reply_needed = 1"},
+		set:  endSet("outcome = ?", "outcome_detail = ?", "was_admin = ?", "finished_at = ?", "progress = ''", "reply_needed = 1"),
 		args: []any{o.Code, o.Detail, b2i(o.WasAdmin), ms(now)},
 	}, nil)
 }

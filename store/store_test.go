@@ -486,3 +486,56 @@ func TestOpen_SQLiteLockFollowsSymlinks(t *testing.T) {
 	_, err = store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "link.db"))
 	require.ErrorIs(t, err, store.ErrInUse)
 }
+
+// A request that ends forgets the members it offered as successor (other
+// people's phone numbers) and its response_url, however it ends; the
+// chosen successor stays.
+func TestEnd_ForgetsOfferedMembersAndResponseURL(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		open := func() *store.Request {
+			r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", ResponseURL: "https://hooks.slack.com/commands/T1/1/x",
+				CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+			require.NoError(t, db.CreateRequest(ctx, r, nil))
+			ok, err := db.SetDetails(ctx, r.ID, store.Details{State: store.DetailsOK, OnlyAdmin: true, IsAdmin: true, Successors: []string{"79000000002@c.us", "79000000003@c.us"}}, t0)
+			require.NoError(t, err)
+			require.True(t, ok)
+			_, err = db.SetSuccessor(ctx, r.ID, "79000000003@c.us", "U1", t0)
+			require.NoError(t, err)
+			return r
+		}
+		ends := map[string]func(id string) error{
+			"cancelled": func(id string) error { _, err := db.Cancel(ctx, id, "U1", t0); return err },
+			"expired":   func(id string) error { _, err := db.Expire(ctx, id, t0.Add(2*time.Hour)); return err },
+			"undeliverable": func(id string) error {
+				_, err := db.CancelUndeliverable(ctx, id, "slack refused the card", t0)
+				return err
+			},
+			"done": func(id string) error {
+				if _, err := db.Confirm(ctx, id, "U2", t0, nil); err != nil {
+					return err
+				}
+				if _, err := db.Start(ctx, id, t0, time.Minute); err != nil {
+					return err
+				}
+				_, err := db.Finish(ctx, id, store.Outcome{Code: "left", Success: true}, t0)
+				return err
+			},
+		}
+		for name, end := range ends {
+			r := open()
+			got, err := db.Request(ctx, r.ID)
+			require.NoError(t, err)
+			require.Len(t, got.Successors, 2, "%s: offered while open", name)
+			require.NotEmpty(t, got.ResponseURL)
+
+			require.NoError(t, end(r.ID), name)
+			got, err = db.Request(ctx, r.ID)
+			require.NoError(t, err)
+			require.Empty(t, got.Successors, name)
+			require.Empty(t, got.ResponseURL, name)
+			require.Equal(t, "79000000003@c.us", got.Successor, name)
+		}
+	})
+}
