@@ -18,7 +18,8 @@ import (
 // the ack stays well inside Slack's three seconds.
 const lookupTimeout = 1500 * time.Millisecond
 
-// ackBudget bounds all the work before a command's answer.
+// ackBudget bounds all the work before a command's answer or a click's
+// acknowledgement, within Slack's three seconds.
 const ackBudget = 2500 * time.Millisecond
 
 // ephemeralMsg is a command's immediate answer, seen only by its author.
@@ -306,6 +307,11 @@ func (b *Bot) Interaction(ctx context.Context, ic slack.InteractionCallback) {
 	if ic.Type != slack.InteractionTypeBlockActions {
 		return
 	}
+	// A click waits for its write (a row locked by another replica, a
+	// long SQLite write) no longer than Slack waits for the ack; then the
+	// clicker hears that it may still go through.
+	ctx, cancel := context.WithTimeout(ctx, ackBudget)
+	defer cancel()
 	for _, a := range ic.ActionCallback.BlockActions {
 		switch a.ActionID {
 		case templates.ActionConfirm:

@@ -64,6 +64,31 @@ func TestConfirm_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 	}, 5*time.Second, 20*time.Millisecond, "the confirmation commits after all")
 }
 
+// A click acknowledges within Slack's time whatever its caller's context
+// allows: here the caller (the HTTP handler) sets no deadline, and the
+// database stays locked until the click has returned.
+func TestConfirm_WaitsNoLongerThanTheAckBudget(t *testing.T) {
+	tb := newTestBot(t, Options{})
+	r := tb.pending(t, nil)
+	release := holdWrites(t, tb)
+	done := make(chan struct{})
+	go func() {
+		tb.Interaction(context.Background(), click("U0CNF2", "C1", "leave_confirm", r.ID))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(8 * time.Second): // the store's own batch timeout is 10 s
+		release()
+		t.Fatal("the click waited for the database without a deadline")
+	}
+	release()
+	tb.side.Wait()
+	eph := tb.slack.of("chat.postEphemeral")
+	require.Len(t, eph, 1)
+	require.Contains(t, eph[0].form.Get("text"), "may still go through")
+}
+
 // When Slack cannot say the requester's time zone in time, an --at time
 // without a zone is read as UTC, and the acknowledgement says so.
 func TestCommand_ScheduledTimeReadAsUTCIsSaid(t *testing.T) {
