@@ -140,10 +140,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	srv := &http.Server{
 		Handler:           bot.Routes(log, b, cfg.SlackSigningSecret, socket != nil, ready, reg),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Slack's requests carry a few hundred bytes of headers; the
+		// default 1 MiB let each unauthenticated connection hold that much.
+		MaxHeaderBytes: 64 << 10,
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if err := b.Start(ctx); err != nil {
 		ln.Close()

@@ -20,6 +20,10 @@ const (
 	// interaction bodies are a few kilobytes; the cap stops an unauthenticated
 	// client from making us buffer (and hash) an arbitrarily large body.
 	maxBodyBytes = 1 << 20
+	// maxUnsignedBytes bounds what is read of a request without signature
+	// headers: Slack's ssl_check probe (ssl_check=1&token=…) is far
+	// smaller.
+	maxUnsignedBytes = 4 << 10
 
 	// maxSkew is Slack's replay window: a signed request older or newer than
 	// this is refused even if its signature is good.
@@ -46,14 +50,22 @@ func VerifySlack(secret string, now func() time.Time) func(http.Handler) http.Ha
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > maxBodyBytes {
-				http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+			// Only a request whose headers carry a fresh, well-formed
+			// signature may make us read (and hold) up to 1 MiB; without
+			// one, only an ssl_check probe can pass, and it is tiny. So
+			// unsigned requests cost little, however many arrive.
+			limit, tooLarge := int64(maxBodyBytes), http.StatusRequestEntityTooLarge
+			if !signedHeaders(secret, now(), r.Header) {
+				limit, tooLarge = maxUnsignedBytes, http.StatusUnauthorized
+			}
+			if r.ContentLength > limit {
+				http.Error(w, http.StatusText(tooLarge), tooLarge)
 				return
 			}
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			if err != nil {
 				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-					http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+					http.Error(w, http.StatusText(tooLarge), tooLarge)
 					return
 				}
 				unauthorized(w)
@@ -90,25 +102,38 @@ func mac(secret, ts string, body []byte) []byte {
 }
 
 func valid(secret string, now time.Time, h http.Header, body []byte) bool {
+	got, ok := signature(secret, now, h)
+	// Hash the timestamp exactly as sent, not re-formatted: "+1531420618"
+	// parses to the same number but was not what Slack signed.
+	return ok && hmac.Equal(got, mac(secret, h.Get("X-Slack-Request-Timestamp"), body))
+}
+
+// signedHeaders reports whether h carries what a valid request needs
+// before its body is read: a fresh timestamp and a well-formed signature.
+func signedHeaders(secret string, now time.Time, h http.Header) bool {
+	_, ok := signature(secret, now, h)
+	return ok
+}
+
+// signature is the signature h carries, if the secret is set, the
+// timestamp fresh and the signature well formed.
+func signature(secret string, now time.Time, h http.Header) ([]byte, bool) {
 	if secret == "" {
-		return false
+		return nil, false
 	}
-	ts := h.Get("X-Slack-Request-Timestamp")
-	sec, err := strconv.ParseInt(ts, 10, 64)
+	sec, err := strconv.ParseInt(h.Get("X-Slack-Request-Timestamp"), 10, 64)
 	if err != nil || !fresh(sec, now) {
-		return false
+		return nil, false
 	}
 	hexSig, ok := strings.CutPrefix(h.Get("X-Slack-Signature"), signatureVersion+"=")
 	if !ok {
-		return false
+		return nil, false
 	}
 	got, err := hex.DecodeString(hexSig)
 	if err != nil || len(got) != sha256.Size {
-		return false
+		return nil, false
 	}
-	// Hash the timestamp exactly as sent, not re-formatted: "+1531420618"
-	// parses to the same number but was not what Slack signed.
-	return hmac.Equal(got, mac(secret, ts, body))
+	return got, true
 }
 
 // fresh reports whether the Unix time sec lies within maxSkew of now, in

@@ -168,6 +168,49 @@ func TestVerifySlackBodyAtLimit(t *testing.T) {
 	}
 }
 
+// countingReader is an endless body that counts what was read of it.
+type countingReader struct{ n int }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	c.n += len(p)
+	return len(p), nil
+}
+
+// A request without signature headers, or with a stale timestamp or a
+// malformed signature, is refused after a few kilobytes of its body, not
+// a megabyte: many of them must not cost memory.
+func TestVerifySlackReadsLittleOfUnsignedBodies(t *testing.T) {
+	h := VerifySlack(exampleSecret, func() time.Time { return exampleTime })(&recorder{})
+	for name, headers := range map[string]map[string]string{
+		"no headers":          {},
+		"stale timestamp":     {"X-Slack-Request-Timestamp": "1531420000", "X-Slack-Signature": exampleSignature},
+		"malformed signature": {"X-Slack-Request-Timestamp": exampleTimestamp, "X-Slack-Signature": "v0=zz"},
+	} {
+		body := &countingReader{}
+		req := httptest.NewRequest(http.MethodPost, "/slack/commands", body)
+		req.ContentLength = -1
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized || body.n > 2*maxUnsignedBytes {
+			t.Errorf("%s: status %d after reading %d bytes; want 401 after at most %d", name, w.Code, body.n, 2*maxUnsignedBytes)
+		}
+	}
+	// An ssl_check probe needs no signature, and still passes.
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader("ssl_check=1&token=xyzz0WbapA4vBCDEFasx0q6G"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		t.Errorf("ssl_check: status %d, want 200", w.Code)
+	}
+}
+
 func FuzzVerify(f *testing.F) {
 	f.Add(exampleTimestamp, exampleSignature, []byte(exampleBody))
 	f.Add(exampleTimestamp, "v0=", []byte(""))
