@@ -741,3 +741,34 @@ func TestE2E_SecondProcessWaitsForTheSQLiteDatabase(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome from the second process")
 	require.Len(t, gw.Calls("leave"), 1)
 }
+
+// TestE2E_SecondSignalStopsAtOnce: the first SIGTERM lets a running leave
+// finish (up to 20 s); a second one ends the process at once.
+func TestE2E_SecondSignalStopsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	gw.block = make(chan struct{})
+	defer close(gw.block)
+	env := baseEnv(t, sl, gw)
+	child, u, logs := startChild(t, env)
+	a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
+	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
+	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+	require.Equal(t, 200, status)
+	eventually(t, 10*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "leave not started")
+
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+	require.NoError(t, child.Process.Signal(syscall.SIGTERM))
+	eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "shutting down") }, "no shutdown:\n%s", logs.String())
+	require.NoError(t, child.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.Error(t, err, "ended by the signal, not by a clean stop")
+	case <-time.After(10 * time.Second): // the first signal alone waits 20 s for the leave
+		_ = child.Process.Kill()
+		t.Fatalf("a second SIGTERM did not end the process:\n%s", logs.String())
+	}
+}

@@ -169,6 +169,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	case err = <-serveErr:
 		log.Error("http server stopped", "err", err)
 	}
+	// From here a second SIGINT or SIGTERM ends the process at once, for
+	// whoever cannot wait for running leaves to finish (they run again on
+	// the next start).
+	stop()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
