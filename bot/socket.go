@@ -28,13 +28,21 @@ type SocketOptions struct {
 	Silence time.Duration
 	// MinBackoff and MaxBackoff bound the wait before a new connection
 	// after one failed (a refused apps.connections.open, a dial error, a
-	// revoked token, the watchdog); the wait doubles per failure and is
-	// back to MinBackoff after Slack says hello. Defaults 1s and 30s.
+	// revoked token, the watchdog, a connection shorter than StableAfter);
+	// the wait doubles per failure and is back to MinBackoff after a
+	// connection Slack greeted has lasted StableAfter. Defaults 1s and 30s.
 	MinBackoff, MaxBackoff time.Duration
 	// HandlerTimeout bounds one command or click before its ack; default
 	// 2.5s, which leaves room inside Slack's three seconds for the ack to
 	// travel back.
 	HandlerTimeout time.Duration
+	// StableAfter is how long a connection must have lasted for the
+	// backoff to start again from MinBackoff, and for slack-go to open
+	// the next one at once when Slack closes it (a routine refresh).
+	// Connections that end sooner (Slack keeps asking to reconnect, or
+	// closes right after hello) go through the supervisor's growing
+	// backoff instead. Default 30s.
+	StableAfter time.Duration
 }
 
 func (o *SocketOptions) setDefaults() {
@@ -49,6 +57,9 @@ func (o *SocketOptions) setDefaults() {
 	}
 	if o.HandlerTimeout <= 0 {
 		o.HandlerTimeout = 2500 * time.Millisecond
+	}
+	if o.StableAfter <= 0 {
+		o.StableAfter = 30 * time.Second
 	}
 }
 
@@ -131,12 +142,13 @@ func (s *Socket) Run(ctx context.Context) {
 	defer s.inflight.Wait()
 	backoff := s.opts.MinBackoff
 	for {
+		started := time.Now()
 		greeted, err := s.session(ctx)
 		if ctx.Err() != nil {
 			s.setState(errors.New("socket mode: shut down"))
 			return
 		}
-		if greeted {
+		if greeted && time.Since(started) >= s.opts.StableAfter {
 			backoff = s.opts.MinBackoff
 		}
 		wait := backoff
@@ -199,6 +211,8 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 	defer check.Stop()
 	shutdown := ctx.Done()
 	var idle chan struct{}
+	// connectedAt is when slack-go last began to connect in this session.
+	var connectedAt time.Time
 	for {
 		select {
 		case <-shutdown:
@@ -226,6 +240,16 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 			}
 			switch ev.Type {
 			case socketmode.EventTypeConnecting:
+				// slack-go reconnects at once, without backoff, whenever
+				// Slack closes the connection or asks for a new one. That
+				// is right for a refresh after hours, but Slack closing
+				// every connection at once made thousands of attempts a
+				// minute: a connection that did not last goes back to the
+				// supervisor, whose backoff grows.
+				if !connectedAt.IsZero() && time.Since(connectedAt) < s.opts.StableAfter {
+					return finish(fmt.Errorf("Slack closed the connection after %s", time.Since(connectedAt).Round(time.Millisecond)))
+				}
+				connectedAt = time.Now()
 				if s.lastFailure != nil {
 					s.setState(fmt.Errorf("socket mode: connecting; the last attempt failed: %w", s.lastFailure))
 				} else {

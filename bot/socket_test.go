@@ -327,3 +327,41 @@ func TestSocket_ShutdownWaitsForHandlersInFlight(t *testing.T) {
 		}
 	}
 }
+
+// Slack closing every connection at once (asking to reconnect, or closing
+// right after hello) does not make the bot reconnect in a tight loop:
+// without a connection that lasts, the supervisor's backoff grows.
+func TestSocket_ReconnectsBackOffWhenConnectionsDoNotLast(t *testing.T) {
+	t.Parallel()
+	for _, reason := range []string{"refresh_requested", "link_disabled", "close"} {
+		t.Run(reason, func(t *testing.T) {
+			f := newSocketSlack(t)
+			stop := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case c := <-f.conns:
+						go func() {
+							_ = c.ws.WriteJSON(map[string]any{"type": "hello", "num_connections": 1})
+							if reason == "close" {
+								_ = c.ws.Close()
+								return
+							}
+							_ = c.ws.WriteJSON(map[string]any{"type": "disconnect", "reason": reason})
+						}()
+					case <-stop:
+						return
+					}
+				}
+			}()
+			defer close(stop)
+			runSocket(t, f, &fakeCore{}, SocketOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: 400 * time.Millisecond})
+			time.Sleep(2 * time.Second)
+			// Sessions 50, 100, 200, 400, 400 … ms apart, each with at most
+			// two connection attempts: about a dozen in two seconds. An
+			// immediate reconnect loop made thousands.
+			require.Less(t, f.openCount(), 40)
+			require.GreaterOrEqual(t, f.openCount(), 3, "it keeps trying")
+		})
+	}
+}
