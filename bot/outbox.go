@@ -33,7 +33,10 @@ type outbox struct {
 	// replica that takes a row over starts its own count (and this
 	// process keeps the row's small entry until it stops).
 	failures map[string]int
-	wg       sync.WaitGroup
+	// releaseBy is when giving leases back at a stop gives up (see
+	// release); zero until the first release.
+	releaseBy time.Time
+	wg        sync.WaitGroup
 }
 
 // channelQueue serialises one channel's messages behind its rate limiter.
@@ -285,8 +288,19 @@ func (o *outbox) failed(id string, another bool) int {
 // release gives back a row claimed by a process that is stopping, so
 // another replica sends its messages at once rather than when the lease
 // runs out. The lease is dropped only if it is still the one item holds.
+//
+// All releases share one deadline, 2 s after the first: with the database
+// stuck, a stop is delayed by 2 s, not by 2 s for each queued row. A row
+// not given back keeps its lease until it runs out (or, on SQLite, until
+// the next start takes it back).
 func (o *outbox) release(item leased) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	o.mu.Lock()
+	if o.releaseBy.IsZero() {
+		o.releaseBy = time.Now().Add(2 * time.Second)
+	}
+	by := o.releaseBy
+	o.mu.Unlock()
+	ctx, cancel := context.WithDeadline(context.Background(), by)
 	defer cancel()
 	if _, err := o.b.store.Extend(ctx, item.id, item.until, time.Time{}); err != nil {
 		o.b.log.Warn("outbox lease not released", "request", item.id, "err", err)

@@ -3,6 +3,7 @@ package bot
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"testing"
@@ -188,3 +189,23 @@ func TestSweep_RefusedReminderIsNotRetried(t *testing.T) {
 
 // slackErr is Slack's {"ok": false, "error": code} as slack-go returns it.
 func slackErr(code string) error { return slack.SlackErrorResponse{Err: code} }
+
+// Leases given back at a stop share one deadline: with the database
+// stuck, six queued rows delay the stop by about 2 s, not 2 s each.
+func TestOutbox_ReleasesAtStopShareOneDeadline(t *testing.T) {
+	tb := newTestBot(t, Options{})
+	release := holdWrites(t, tb)
+	defer release()
+	done := make(chan struct{})
+	go func() {
+		for i := range 6 {
+			tb.outbox.release(leased{id: fmt.Sprintf("R%015d", i), until: tb.clock.Now()})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(8 * time.Second): // one deadline each would take 12 s
+		t.Fatal("each release waited for the stuck database on its own")
+	}
+}
