@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -323,10 +324,21 @@ func (b *Bot) followupWorker() {
 		}
 		ctx, cancel := context.WithDeadline(b.ctx, fu.deadline)
 		if ctx.Err() == nil {
-			fu.fn(ctx)
+			b.runFollowup(ctx, fu.fn)
 		}
 		cancel()
 	}
+}
+
+// runFollowup runs one follow-up, logging a panic rather than letting it
+// end the process (and the other workers' queued replies with it).
+func (b *Bot) runFollowup(ctx context.Context, fn func(context.Context)) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.log.Error("follow-up panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	fn(ctx)
 }
 
 // ephemeral tells one user something in a channel, after the ack, unless

@@ -105,3 +105,19 @@ func TestPostResponse_ErrorDoesNotQuoteTheURL(t *testing.T) {
 	require.NotContains(t, err.Error(), "SECRETRESPONSETOKEN")
 	require.Contains(t, err.Error(), "post to response_url")
 }
+
+// A follow-up that panics is logged and forgotten; the workers keep
+// serving the others.
+func TestFollowup_PanicDoesNotStopTheWorkers(t *testing.T) {
+	tb := newTestBot(t, Options{})
+	for range 2 * maxFollowupsRunning {
+		tb.later(func(context.Context) { panic("a bug") })
+	}
+	ran := make(chan struct{})
+	tb.later(func(context.Context) { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follow-up after the panics never ran")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -324,7 +325,7 @@ func (s *Socket) serve(base context.Context, client *socketmode.Client, req *soc
 	go func() {
 		defer s.inflight.Done()
 		hctx, cancel := context.WithTimeout(base, s.opts.HandlerTimeout)
-		payload := handle(hctx)
+		payload := s.call(hctx, req, handle)
 		cancel()
 		// AckCtx only queues the ack for the connection's writer; the
 		// bound covers a connection that died meanwhile.
@@ -341,6 +342,19 @@ func (s *Socket) serve(base context.Context, client *socketmode.Client, req *soc
 			s.log.Warn("socket mode: ack failed", "type", req.Type, "err", err)
 		}
 	}()
+}
+
+// call runs handle, turning a panic into a logged error and a bare ack, as
+// net/http does for a panicking HTTP handler: one bad envelope must not
+// end the process, and Slack must not wait for an ack that never comes.
+func (s *Socket) call(ctx context.Context, req *socketmode.Request, handle func(context.Context) any) (payload any) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("socket mode: handler panicked; acknowledging without a payload", "type", req.Type, "panic", p, "stack", string(debug.Stack()))
+			payload = nil
+		}
+	}()
+	return handle(ctx)
 }
 
 // touch records a sign of life.

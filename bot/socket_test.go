@@ -365,3 +365,24 @@ func TestSocket_ReconnectsBackOffWhenConnectionsDoNotLast(t *testing.T) {
 		})
 	}
 }
+
+// panickingCore panics on every command, as a bug in the bot would.
+type panickingCore struct{ fakeCore }
+
+func (*panickingCore) Command(context.Context, slack.SlashCommand) *slack.Msg { panic("a bug") }
+
+// A handler that panics costs its envelope a bare ack, as a panicking
+// HTTP handler costs a closed connection, not the whole process; the
+// next envelope is served as usual.
+func TestSocket_PanickingHandlerIsAckedAndSurvived(t *testing.T) {
+	t.Parallel()
+	f := newSocketSlack(t)
+	runSocket(t, f, &panickingCore{}, SocketOptions{})
+	c := f.next(t)
+	c.hello(t)
+	c.send(t, map[string]any{"type": "slash_commands", "envelope_id": "e1", "payload": map[string]any{"command": "/wa-leave", "text": "x"}})
+	ack := c.ack(t, "e1")
+	require.Nil(t, ack["payload"], "a bare ack")
+	c.send(t, map[string]any{"type": "slash_commands", "envelope_id": "e2", "payload": map[string]any{"command": "/wa-leave", "text": "y"}})
+	require.Equal(t, "e2", c.ack(t, "e2")["envelope_id"])
+}
