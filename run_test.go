@@ -51,10 +51,8 @@ func TestServe_StopWhileWaitingForTheDatabaseIsClean(t *testing.T) {
 	other, err := store.Open(t.Context(), dsn)
 	require.NoError(t, err)
 	defer other.Close()
-	env := map[string]string{
-		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "WA_PROVIDER": "greenapi",
-		"WA_INSTANCE": "1101", "WA_TOKEN": "tok", "DATABASE_URL": dsn, "LISTEN_ADDR": "127.0.0.1:0",
-	}
+	env := validEnv()
+	env["DATABASE_URL"], env["LISTEN_ADDR"] = dsn, "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(t.Context())
 	var logs syncBuffer
 	done := make(chan error, 1)
