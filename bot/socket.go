@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -310,7 +311,20 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 				if ev.Request != nil {
 					s.serve(base, client, ev.Request, func(context.Context) any { return nil })
 				}
-			case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+			case socketmode.EventTypeErrorBadMessage:
+				s.log.Warn("socket mode: "+string(ev.Type), "err", eventErr(ev))
+				// slack-go could not read the envelope, so it reached no
+				// handler; a bare ack stops Slack from sending it again
+				// and the user from waiting for the three seconds to end.
+				if bad, ok := ev.Data.(*socketmode.ErrorBadMessage); ok {
+					var env struct {
+						EnvelopeID string `json:"envelope_id"`
+					}
+					if json.Unmarshal(bad.Message, &env) == nil && env.EnvelopeID != "" {
+						s.serve(base, client, &socketmode.Request{Type: "unreadable", EnvelopeID: env.EnvelopeID}, func(context.Context) any { return nil })
+					}
+				}
+			case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
 				s.log.Warn("socket mode: "+string(ev.Type), "err", eventErr(ev))
 			}
 		}

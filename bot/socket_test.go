@@ -386,3 +386,19 @@ func TestSocket_PanickingHandlerIsAckedAndSurvived(t *testing.T) {
 	c.send(t, map[string]any{"type": "slash_commands", "envelope_id": "e2", "payload": map[string]any{"command": "/wa-leave", "text": "y"}})
 	require.Equal(t, "e2", c.ack(t, "e2")["envelope_id"])
 }
+
+// An envelope slack-go cannot read reaches no handler, but is still
+// acknowledged, so Slack does not send it again.
+func TestSocket_UnreadableEnvelopeIsAcked(t *testing.T) {
+	t.Parallel()
+	f := newSocketSlack(t)
+	core := &fakeCore{}
+	runSocket(t, f, core, SocketOptions{})
+	c := f.next(t)
+	c.hello(t)
+	c.send(t, map[string]any{"type": "slash_commands", "envelope_id": "e1", "payload": "not an object"})
+	require.Equal(t, "e1", c.ack(t, "e1")["envelope_id"])
+	core.mu.Lock()
+	defer core.mu.Unlock()
+	require.Empty(t, core.cmds, "no handler saw it")
+}
