@@ -341,15 +341,25 @@ func (b *Bot) runFollowup(ctx context.Context, fn func(context.Context)) {
 	fn(ctx)
 }
 
-// ephemeral tells one user something in a channel, after the ack, unless
-// they were told the same about the same card (the message clicked; empty
-// for none) moments ago: a double click is answered once.
-func (b *Bot) ephemeral(channel, user, card, text string) {
-	if b.follow.repeat(ephemeralKey{channel, user, card, text}) {
+// ephemeral tells the person who clicked something, after the ack, unless
+// they were told the same about the same card (the message clicked) moments
+// ago: a double click is answered once.
+//
+// It goes through chat.postEphemeral, and through the click's response_url
+// when Slack refuses that: chat.postEphemeral needs the bot in the channel,
+// and cards reach public channels the bot has not joined
+// (chat:write.public).
+func (b *Bot) ephemeral(ic slack.InteractionCallback, text string) {
+	channel, user := channelOf(ic), ic.User.ID
+	if b.follow.repeat(ephemeralKey{channel, user, ic.Container.MessageTs, text}) {
 		return
 	}
 	b.later(func(ctx context.Context) {
-		if _, err := b.slack.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false)); err != nil {
+		_, err := b.slack.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
+		if err != nil && ic.ResponseURL != "" && slackTroubleOf(err) == slackRefused {
+			err = postResponse(ctx, ic.ResponseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text})
+		}
+		if err != nil {
 			b.log.Warn("ephemeral reply failed", "channel", channel, "user", user, "err", err)
 		}
 	})

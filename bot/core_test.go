@@ -2,6 +2,9 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
 )
 
 // holdWrites keeps SQLite's write lock, as a long write by another
@@ -113,5 +117,35 @@ func TestCommand_ScheduledTimeReadAsUTCIsSaid(t *testing.T) {
 			r := tb.requests(t)[0]
 			require.True(t, c.want.Equal(r.RunAt), "runs at %s, want %s", r.RunAt, c.want)
 		})
+	}
+}
+
+// A refusal reaches the clicker even where chat.postEphemeral is refused
+// (a public channel the bot has not joined): through the click's
+// response_url, as a new ephemeral message.
+func TestRefusal_FallsBackToTheResponseURL(t *testing.T) {
+	tb := newTestBot(t, Options{})
+	r := tb.pending(t, nil)
+	got := make(chan map[string]any, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(req.Body).Decode(&m)
+		got <- m
+	}))
+	defer hook.Close()
+	tb.slack.failWith(refuse("chat.postEphemeral", "channel_not_found"))
+
+	ic := click("U0OTHER9", "C1", "leave_confirm", r.ID) // not allowed to confirm
+	ic.ResponseURL = hook.URL + "/actions/T1/1/x"
+	tb.Interaction(context.Background(), ic)
+	tb.side.Wait()
+	require.Equal(t, 1, tb.slack.refusals("chat.postEphemeral"))
+	select {
+	case m := <-got:
+		require.Equal(t, "ephemeral", m["response_type"])
+		require.Equal(t, false, m["replace_original"], "the card stays")
+		require.Equal(t, templates.NotAllowed(), m["text"])
+	default:
+		t.Fatal("nothing posted to the response_url")
 	}
 }
