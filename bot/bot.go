@@ -349,15 +349,20 @@ func (b *Bot) runFollowup(ctx context.Context, fn func(context.Context)) {
 // when Slack refuses that: chat.postEphemeral needs the bot in the channel,
 // and cards reach public channels the bot has not joined
 // (chat:write.public).
-func (b *Bot) ephemeral(ic slack.InteractionCallback, text string) {
-	channel, user := channelOf(ic), ic.User.ID
+//
+// ic is a pointer, and the follow-up keeps only the strings it needs: the
+// callback is almost 4 KB, and one more copy of it on each click's stack,
+// or in each of hundreds of queued follow-ups, showed in peak memory under
+// a burst of clicks.
+func (b *Bot) ephemeral(ic *slack.InteractionCallback, text string) {
+	channel, user, responseURL := channelOf(*ic), ic.User.ID, ic.ResponseURL
 	if b.follow.repeat(ephemeralKey{channel, user, ic.Container.MessageTs, text}) {
 		return
 	}
 	b.later(func(ctx context.Context) {
 		_, err := b.slack.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
-		if err != nil && ic.ResponseURL != "" && slackTroubleOf(err) == slackRefused {
-			err = postResponse(ctx, ic.ResponseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text})
+		if err != nil && responseURL != "" && slackTroubleOf(err) == slackRefused {
+			err = postResponse(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text})
 		}
 		if err != nil {
 			b.log.Warn("ephemeral reply failed", "channel", channel, "user", user, "err", err)

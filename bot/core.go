@@ -427,7 +427,7 @@ func (b *Bot) refuse(ic slack.InteractionCallback, action, result, text string, 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		b.log.Error("interaction failed", "action", action, "err", err)
 	}
-	b.ephemeral(ic, text)
+	b.ephemeral(&ic, text)
 }
 
 // groupName is how a request's group is named to people.

@@ -286,7 +286,7 @@ func (b *Bot) pickGroup(ctx context.Context, ic slack.InteractionCallback, jid s
 // ephemerally.
 func (b *Bot) replacePicker(ic slack.InteractionCallback, text string) {
 	if ic.ResponseURL == "" {
-		b.ephemeral(ic, text)
+		b.ephemeral(&ic, text)
 		return
 	}
 	b.later(func(ctx context.Context) {
