@@ -54,8 +54,9 @@ func VerifySlack(secret string, now func() time.Time) func(http.Handler) http.Ha
 			// signature may make us read (and hold) up to 1 MiB; without
 			// one, only an ssl_check probe can pass, and it is tiny. So
 			// unsigned requests cost little, however many arrive.
+			sig, signed := signature(secret, now(), r.Header)
 			limit, tooLarge := int64(maxBodyBytes), http.StatusRequestEntityTooLarge
-			if !signedHeaders(secret, now(), r.Header) {
+			if !signed {
 				limit, tooLarge = maxUnsignedBytes, http.StatusUnauthorized
 			}
 			if r.ContentLength > limit {
@@ -75,7 +76,10 @@ func VerifySlack(secret string, now func() time.Time) func(http.Handler) http.Ha
 				w.WriteHeader(http.StatusOK)
 				return
 			}
-			if !valid(secret, now(), r.Header, body) {
+			// Hash the timestamp exactly as sent, not re-formatted:
+			// "+1531420618" parses to the same number but was not what
+			// Slack signed.
+			if !signed || !hmac.Equal(sig, mac(secret, r.Header.Get("X-Slack-Request-Timestamp"), body)) {
 				unauthorized(w)
 				return
 			}
@@ -101,22 +105,9 @@ func mac(secret, ts string, body []byte) []byte {
 	return h.Sum(nil)
 }
 
-func valid(secret string, now time.Time, h http.Header, body []byte) bool {
-	got, ok := signature(secret, now, h)
-	// Hash the timestamp exactly as sent, not re-formatted: "+1531420618"
-	// parses to the same number but was not what Slack signed.
-	return ok && hmac.Equal(got, mac(secret, h.Get("X-Slack-Request-Timestamp"), body))
-}
-
-// signedHeaders reports whether h carries what a valid request needs
-// before its body is read: a fresh timestamp and a well-formed signature.
-func signedHeaders(secret string, now time.Time, h http.Header) bool {
-	_, ok := signature(secret, now, h)
-	return ok
-}
-
 // signature is the signature h carries, if the secret is set, the
-// timestamp fresh and the signature well formed.
+// timestamp fresh and the signature well formed: all a request needs
+// before its body is read.
 func signature(secret string, now time.Time, h http.Header) ([]byte, bool) {
 	if secret == "" {
 		return nil, false
