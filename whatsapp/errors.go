@@ -34,6 +34,11 @@ var (
 	// not the documented success. With Status 0 no answer arrived, so the
 	// call may or may not have taken effect.
 	ErrUnavailable = errors.New("gateway unavailable")
+	// ErrUnconfirmed: the gateway answered with a success status but
+	// without the documented success body (Wawp's bare 201 to a leave).
+	// The call may well have worked: the caller checks, by looking the
+	// group up, instead of sending it again. Not transient.
+	ErrUnconfirmed = errors.New("success not confirmed")
 )
 
 // Error is a classified gateway failure. Its text never contains the
