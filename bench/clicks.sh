@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # clicks.sh — leave_confirm clicks on distinct pending requests, against the
-# running product, with ../shared/bench's loadgen and stub.
+# running product, with bench/loadgen and bench/stub.
 #
-# ../shared/bench/run.sh rotates a fixed list of button values, so after one
+# bench/run.sh rotates a fixed list of button values, so after one
 # pass every click is a repeat (already decided). This script measures
 # first clicks: it creates N pending requests through the product's own
 # /slack/commands, reads their IDs from the SQLite file, clicks each once
@@ -14,7 +14,7 @@
 #   BOLT=1 bench/clicks.sh     # also Bolt's clicks at the same concurrency,
 #                              # right after, for a ratio from one run
 #
-# Needs: Go, the sqlite3 CLI, ../shared/bench beside this repository.
+# Needs: Go, the sqlite3 CLI; node and npm for BOLT=1.
 # Settings: CONCURRENCY (64), PORT (28430), STUB_PORT (28431).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,7 +22,6 @@ N=${1:-24000}
 C=${CONCURRENCY:-64}
 PORT=${PORT:-28430}
 STUB_PORT=${STUB_PORT:-28431}
-SHARED=../shared/bench
 WORK=$(mktemp -d)
 pids=()
 cleanup() {
@@ -32,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 CGO_ENABLED=0 go build -trimpath -o "$WORK/waleave" .
-(cd "$SHARED" && go build -o "$WORK/loadgen" ./loadgen && go build -o "$WORK/stub" ./stub)
+(cd bench && go build -o "$WORK/loadgen" ./loadgen && go build -o "$WORK/stub" ./stub)
 
 "$WORK/stub" -addr "127.0.0.1:$STUB_PORT" >"$WORK/stub.log" 2>&1 &
 pids+=($!)
@@ -81,9 +80,9 @@ confirmed=$(sqlite3 "$db" "SELECT count(*) FROM requests WHERE confirmed_at > 0"
 echo "clicks: $clicks, confirmed: $confirmed, leave jobs: $jobs for $distinct requests"
 if [ -n "${BOLT:-}" ]; then
 	# Bolt answers a click without persisting it, so a repeated value costs
-	# it what a first one does: ../shared/bench/run.sh measures it as is.
+	# it what a first one does: bench/run.sh measures it as is.
 	kill -9 "$pid" 2>/dev/null || true
-	(cd "$SHARED" && ./run.sh --targets bolt --kinds interaction --concurrency "$C" --rounds 3 -o "$WORK/bolt.md") >"$WORK/bolt.log" 2>&1 ||
+	(bench/run.sh --targets bolt --kinds interaction --concurrency "$C" --rounds 3 -o "$WORK/bolt.md") >"$WORK/bolt.log" 2>&1 ||
 		{ tail -5 "$WORK/bolt.log"; exit 1; }
 	grep -E "^\| bolt \| $C \|" "$WORK/bolt.md" | head -1 | awk -F'|' '{gsub(/ /, "", $4); print "bolt: " $4 " req/s (median of 3 rounds)"}'
 fi

@@ -42,7 +42,7 @@ func commandForm(user string) url.Values {
 // answer a fixed ephemeral message. The benchmarks below report the
 // product's paths beside it, so the ratio is visible in one run.
 func floorHandler() http.Handler {
-	return VerifySlack(benchSecret, time.Now)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return VerifySlack(discardLog, benchSecret, time.Now)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"response_type":"ephemeral","text":"ok"}`))

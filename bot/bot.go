@@ -193,7 +193,8 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	river.AddWorker(workers, &digestWorker{b: b})
 	river.AddWorker(workers, &directoryWorker{b: b})
 	b.jobs, err = river.NewClient(driver, &river.Config{
-		Logger:            log.With("component", "river"),
+		Logger:            slog.New(riverLogHandler{log.Handler()}).With("component", "river"),
+		ErrorHandler:      jobErrorLog{log},
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: jobPoll,

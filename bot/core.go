@@ -165,7 +165,11 @@ func (b *Bot) resolveGroup(ctx context.Context, sc slack.SlashCommand, cmd Comma
 		defer cancel()
 		g, err := b.gateway.Group(ctx, ref.InviteCode)
 		if err != nil || !whatsapp.IsGroupJID(g.JID) {
-			b.log.Info("invite code lookup failed", "err", err)
+			if err != nil {
+				b.log.Info("invite code lookup failed", "err", err)
+			} else {
+				b.log.Info("invite code lookup failed: the gateway named no group JID", "jid", g.JID)
+			}
 			return ephemeralMsg(templates.BadCommand(inviteProblem(err)))
 		}
 		r.GroupJID, r.GroupSubject, r.InviteCode = g.JID, g.Subject, ref.InviteCode

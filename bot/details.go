@@ -150,8 +150,12 @@ func (b *Bot) selfJID(ctx context.Context) string {
 			b.countGateway("me", err)
 		}
 	}
-	if err != nil || me == "" {
+	if err != nil {
 		b.log.Info("the instance's own JID is unknown; cards will not say whether it is an admin", "err", err)
+		return c.self
+	}
+	if me == "" {
+		b.log.Info("the instance's own JID is unknown (the gateway does not report it); cards will not say whether it is an admin")
 		return c.self
 	}
 	c.self, c.selfAt = me, now

@@ -19,7 +19,7 @@ import (
 func Routes(log *slog.Logger, b *Bot, secret string, socketMode bool, ready func(context.Context) error, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	if !socketMode {
-		verify := VerifySlack(secret, b.opts.Now)
+		verify := VerifySlack(log, secret, b.opts.Now)
 		mux.Handle("POST /slack/commands", verify(handleCommand(log, b)))
 		mux.Handle("POST /slack/interactions", verify(handleInteraction(log, b)))
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -41,35 +42,43 @@ const (
 // reaches no handler.
 // An empty secret refuses every request, so a missing configuration can never
 // open the door. now may be nil for the wall clock.
+// Each refusal is logged at debug with its reason (never the body): at info
+// anyone on the internet could fill the log, but whoever debugs a wrong
+// signing secret or a skewed clock needs to see why.
 //
 // The next handler sees the exact bytes that were verified in r.Body, so
 // slack.SlashCommandParse and slack.InteractionCallbackParse work unchanged.
-func VerifySlack(secret string, now func() time.Time) func(http.Handler) http.Handler {
+func VerifySlack(log *slog.Logger, secret string, now func() time.Time) func(http.Handler) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			refuse := func(status int, reason string) {
+				log.Debug("slack request refused", "path", r.URL.Path, "status", status, "reason", reason)
+				http.Error(w, http.StatusText(status), status)
+			}
 			// Only a request whose headers carry a fresh, well-formed
 			// signature may make us read (and hold) up to 1 MiB; without
 			// one, only an ssl_check probe can pass, and it is tiny. So
 			// unsigned requests cost little, however many arrive.
-			sig, signed := signature(secret, now(), r.Header)
-			limit, tooLarge := int64(maxBodyBytes), http.StatusRequestEntityTooLarge
+			sig, problem := signature(secret, now(), r.Header)
+			signed := problem == ""
+			limit, tooLarge, why := int64(maxBodyBytes), http.StatusRequestEntityTooLarge, "body over 1 MiB"
 			if !signed {
-				limit, tooLarge = maxUnsignedBytes, http.StatusUnauthorized
+				limit, tooLarge, why = maxUnsignedBytes, http.StatusUnauthorized, problem+", and a body too large for an ssl_check probe"
 			}
 			if r.ContentLength > limit {
-				http.Error(w, http.StatusText(tooLarge), tooLarge)
+				refuse(tooLarge, why)
 				return
 			}
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			if err != nil {
 				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-					http.Error(w, http.StatusText(tooLarge), tooLarge)
+					refuse(tooLarge, why)
 					return
 				}
-				unauthorized(w)
+				refuse(http.StatusUnauthorized, "body could not be read")
 				return
 			}
 			if isSSLCheck(r.Header, body) {
@@ -79,8 +88,12 @@ func VerifySlack(secret string, now func() time.Time) func(http.Handler) http.Ha
 			// Hash the timestamp exactly as sent, not re-formatted:
 			// "+1531420618" parses to the same number but was not what
 			// Slack signed.
-			if !signed || !hmac.Equal(sig, mac(secret, r.Header.Get("X-Slack-Request-Timestamp"), body)) {
-				unauthorized(w)
+			if !signed {
+				refuse(http.StatusUnauthorized, problem)
+				return
+			}
+			if !hmac.Equal(sig, mac(secret, r.Header.Get("X-Slack-Request-Timestamp"), body)) {
+				refuse(http.StatusUnauthorized, "signature does not match the body (a wrong SLACK_SIGNING_SECRET?)")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -107,24 +120,28 @@ func mac(secret, ts string, body []byte) []byte {
 
 // signature is the signature h carries, if the secret is set, the
 // timestamp fresh and the signature well formed: all a request needs
-// before its body is read.
-func signature(secret string, now time.Time, h http.Header) ([]byte, bool) {
+// before its body is read. Otherwise problem says which is missing, for
+// the log.
+func signature(secret string, now time.Time, h http.Header) (sig []byte, problem string) {
 	if secret == "" {
-		return nil, false
+		return nil, "no signing secret is configured"
 	}
 	sec, err := strconv.ParseInt(h.Get("X-Slack-Request-Timestamp"), 10, 64)
-	if err != nil || !fresh(sec, now) {
-		return nil, false
+	if err != nil {
+		return nil, "no valid X-Slack-Request-Timestamp"
+	}
+	if !fresh(sec, now) {
+		return nil, "timestamp more than five minutes from now (a replay, or a clock off)"
 	}
 	hexSig, ok := strings.CutPrefix(h.Get("X-Slack-Signature"), signatureVersion+"=")
 	if !ok {
-		return nil, false
+		return nil, "no v0= X-Slack-Signature"
 	}
 	got, err := hex.DecodeString(hexSig)
 	if err != nil || len(got) != sha256.Size {
-		return nil, false
+		return nil, "malformed X-Slack-Signature"
 	}
-	return got, true
+	return got, ""
 }
 
 // fresh reports whether the Unix time sec lies within maxSkew of now, in
@@ -152,8 +169,4 @@ func isSSLCheck(h http.Header, body []byte) bool {
 	}
 	form, err := url.ParseQuery(string(body))
 	return err == nil && form.Get("ssl_check") == "1"
-}
-
-func unauthorized(w http.ResponseWriter) {
-	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
 }

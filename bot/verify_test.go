@@ -113,7 +113,7 @@ func TestVerifySlack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			next := &recorder{}
-			h := VerifySlack(tt.secret, func() time.Time { return tt.now })(next)
+			h := VerifySlack(discardLog, tt.secret, func() time.Time { return tt.now })(next)
 			req := httptest.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader(tt.body))
 			req.Header = tt.header
 			w := httptest.NewRecorder()
@@ -139,7 +139,7 @@ func TestVerifySlack(t *testing.T) {
 // Content-Length, so only the MaxBytesReader can catch it.
 func TestVerifySlackOversizeStream(t *testing.T) {
 	next := &recorder{}
-	h := VerifySlack(exampleSecret, func() time.Time { return exampleTime })(next)
+	h := VerifySlack(discardLog, exampleSecret, func() time.Time { return exampleTime })(next)
 	body := strings.Repeat("a", maxBodyBytes+1)
 	req := httptest.NewRequest(http.MethodPost, "/slack/interactions", io.MultiReader(strings.NewReader(body)))
 	req.ContentLength = -1
@@ -156,7 +156,7 @@ func TestVerifySlackOversizeStream(t *testing.T) {
 // still a request we verify.
 func TestVerifySlackBodyAtLimit(t *testing.T) {
 	next := &recorder{}
-	h := VerifySlack(exampleSecret, func() time.Time { return exampleTime })(next)
+	h := VerifySlack(discardLog, exampleSecret, func() time.Time { return exampleTime })(next)
 	body := strings.Repeat("a", maxBodyBytes)
 	req := httptest.NewRequest(http.MethodPost, "/slack/interactions", strings.NewReader(body))
 	req.Header.Set("X-Slack-Request-Timestamp", exampleTimestamp)
@@ -183,7 +183,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // malformed signature, is refused after a few kilobytes of its body, not
 // a megabyte: many of them must not cost memory.
 func TestVerifySlackReadsLittleOfUnsignedBodies(t *testing.T) {
-	h := VerifySlack(exampleSecret, func() time.Time { return exampleTime })(&recorder{})
+	h := VerifySlack(discardLog, exampleSecret, func() time.Time { return exampleTime })(&recorder{})
 	for name, headers := range map[string]map[string]string{
 		"no headers":          {},
 		"stale timestamp":     {"X-Slack-Request-Timestamp": "1531420000", "X-Slack-Signature": exampleSignature},
@@ -218,7 +218,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("9223372036854775807", exampleSignature, []byte("payload=%7B%7D"))
 	f.Fuzz(func(t *testing.T, ts, sig string, body []byte) {
 		next := &recorder{}
-		h := VerifySlack(exampleSecret, func() time.Time { return exampleTime })(next)
+		h := VerifySlack(discardLog, exampleSecret, func() time.Time { return exampleTime })(next)
 		req := httptest.NewRequest(http.MethodPost, "/slack/commands", bytes.NewReader(body))
 		req.Header.Set("X-Slack-Request-Timestamp", ts)
 		req.Header.Set("X-Slack-Signature", sig)
