@@ -7,7 +7,9 @@ import (
 )
 
 // The kinds of gateway failure. Test for them with errors.Is; an *Error
-// matches exactly one of them.
+// matches exactly one of them, except that a refined kind (below) also
+// matches the kind it refines, so code that knows only the broad kinds
+// keeps treating it as before.
 var (
 	// ErrNotMember: the instance is not in the group, or the group does
 	// not exist (404; RyzeAPI "not a member").
@@ -40,6 +42,42 @@ var (
 	// group up, instead of sending it again. Not transient.
 	ErrUnconfirmed = errors.New("success not confirmed")
 )
+
+// Refined kinds: causes that need their own advice, each a case of a
+// broader kind above (errors.Is matches both). Test for the refined kind
+// first.
+var (
+	// ErrSessionMissing: the gateway has no session or instance by that
+	// name: WAHA's (so Wawp's) 404 "We didn't find a session with name
+	// …", RyzeAPI's "Instance not found", Green API's "Instance is
+	// deleted". A 404 like this says nothing about the group. It refines
+	// ErrUnauthorized: WA_INSTANCE is the first thing to check.
+	ErrSessionMissing error = &refined{"session missing", ErrUnauthorized}
+	// ErrPlanExpired: the instance's paid period is over (Green API
+	// "Instance account is expired. Renew your instance…"). Scanning a QR
+	// code does not fix it; paying does. It refines ErrNotConnected.
+	ErrPlanExpired error = &refined{"plan expired", ErrNotConnected}
+	// ErrNotSupported: the gateway cannot do this at all (RyzeAPI's 501,
+	// "not supported by the embedded whatsmeow"); the group ID is fine.
+	// It refines ErrInvalid: sending it again cannot help.
+	ErrNotSupported error = &refined{"not supported", ErrInvalid}
+	// ErrWrongEndpoint: a call about a group reached something that has
+	// no such route (a web framework's 404, Green API's documented 404
+	// for a wrong method, an HTML page): WA_API_URL is wrong, and the
+	// answer says nothing about the group. It refines ErrInvalid. (A
+	// call that names no group, such as the state check, keeps plain
+	// ErrInvalid with the same words in its Message.)
+	ErrWrongEndpoint error = &refined{"no such endpoint", ErrInvalid}
+)
+
+// refined is a kind that is also a case of a broader one.
+type refined struct {
+	text   string
+	parent error
+}
+
+func (r *refined) Error() string { return r.text }
+func (r *refined) Unwrap() error { return r.parent }
 
 // Error is a classified gateway failure. Its text never contains the
 // instance token.
