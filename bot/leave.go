@@ -234,6 +234,16 @@ func failure(err error, duringGoodbye bool) store.Outcome {
 	switch {
 	case errors.Is(err, whatsapp.ErrNotMember):
 		o.Code, o.Success = string(templates.OutcomeNotMember), true
+	// The refined kinds come before the kinds they refine: each needs its
+	// own advice, and, like the credentials, none is about the goodbye.
+	case errors.Is(err, whatsapp.ErrSessionMissing):
+		o.Code = string(templates.OutcomeSessionMissing)
+	case errors.Is(err, whatsapp.ErrPlanExpired):
+		o.Code = string(templates.OutcomePlanExpired)
+	case errors.Is(err, whatsapp.ErrWrongEndpoint):
+		o.Code = string(templates.OutcomeWrongEndpoint)
+	case errors.Is(err, whatsapp.ErrNotSupported):
+		o.Code = string(templates.OutcomeNotSupported)
 	case errors.Is(err, whatsapp.ErrUnauthorized):
 		o.Code = string(templates.OutcomeCredentials)
 	case errors.Is(err, whatsapp.ErrNotConnected):

@@ -56,6 +56,14 @@ func TestFailureMapsEveryKind(t *testing.T) {
 		{whatsapp.ErrQuota, false, templates.OutcomeQuota, false},
 		{whatsapp.ErrRateLimited, false, templates.OutcomeRateLimit, false},
 		{whatsapp.ErrUnavailable, false, templates.OutcomeUnavailable, false},
+		{whatsapp.ErrSessionMissing, false, templates.OutcomeSessionMissing, false},
+		{whatsapp.ErrSessionMissing, true, templates.OutcomeSessionMissing, false},
+		{whatsapp.ErrPlanExpired, false, templates.OutcomePlanExpired, false},
+		{whatsapp.ErrPlanExpired, true, templates.OutcomePlanExpired, false},
+		{whatsapp.ErrWrongEndpoint, false, templates.OutcomeWrongEndpoint, false},
+		{whatsapp.ErrWrongEndpoint, true, templates.OutcomeWrongEndpoint, false},
+		{whatsapp.ErrNotSupported, false, templates.OutcomeNotSupported, false},
+		{whatsapp.ErrNotSupported, true, templates.OutcomeNotSupported, false},
 	}
 	for _, c := range cases {
 		o := failure(gwErr(c.kind, 400), c.goodbye)
