@@ -160,8 +160,10 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	switch {
 	case sendErr == nil:
 		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, msgID, "", 200, now))
-	case whatsapp.Transient(sendErr) && outcomeUnknown(sendErr):
-		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), 0, now))
+	case whatsapp.Transient(sendErr) && outcomeUnknown(sendErr), errors.Is(sendErr, whatsapp.ErrUnconfirmed):
+		// Unconfirmed: a success status without the documented body, so
+		// the goodbye was probably posted; sending it again is worse.
+		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), statusOf(sendErr), now))
 	}
 	if err := b.store.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
 		return true, err

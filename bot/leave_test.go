@@ -259,6 +259,25 @@ func TestLeave_GoodbyeWithUnknownOutcomeIsNotSentAgain(t *testing.T) {
 	}
 }
 
+// A goodbye answered with a success status but without the documented
+// body (ErrUnconfirmed, e.g. an empty 201) was probably posted: it is
+// not sent again, and the leave goes ahead instead of ending as a
+// goodbye failure.
+func TestLeave_UnconfirmedGoodbyeIsNotSentAgainAndTheLeaveGoesAhead(t *testing.T) {
+	tb := newTestBot(t, Options{MaxAttempts: 5})
+	tb.gw.sendErrs = []error{&whatsapp.Error{Provider: "wawp", Op: "send/text", Status: 201, Kind: whatsapp.ErrUnconfirmed}}
+	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
+	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+
+	got, _ := runUntilOver(t, tb, r.ID)
+	require.Equal(t, store.Done, got.State, "outcome %s", got.Outcome)
+	require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+	require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
+	require.Len(t, tb.gw.callsOf("send"), 1, "the goodbye is not sent twice")
+	require.Len(t, tb.gw.callsOf("leave"), 1)
+}
+
 // A rate-limited leave waits as long as the gateway asks (SPEC: honouring
 // Retry-After), but no more than two minutes: a request that keeps
 // failing must reach its outcome in about a minute, not in a day because
