@@ -12,7 +12,9 @@ import (
 // keeps treating it as before.
 var (
 	// ErrNotMember: the instance is not in the group, or the group does
-	// not exist (404; RyzeAPI "not a member").
+	// not exist: a 404 (or Wawp 400) only when the gateway says so about
+	// the group (RyzeAPI "Group not found or you are not a member"). A 404
+	// about anything else is ErrSessionMissing or ErrWrongEndpoint.
 	ErrNotMember = errors.New("not a member")
 	// ErrForbidden: the gateway refused the operation (403).
 	ErrForbidden = errors.New("forbidden")
@@ -31,13 +33,17 @@ var (
 	// wait when the gateway told. With Status 0 it means the client's own
 	// limiter found no slot before the deadline, and nothing was sent.
 	ErrRateLimited = errors.New("rate limited")
-	// ErrUnavailable: 5xx, timeouts, connection errors, redirects,
-	// malformed or truncated answers, and success statuses whose body is
-	// not the documented success. With Status 0 no answer arrived, so the
-	// call may or may not have taken effect.
+	// ErrUnavailable: 5xx, timeouts, connection errors, redirects, and
+	// success statuses whose body cannot be read (a web page, a cut-off
+	// or malformed answer) or, for lookups, lacks what the call needs.
+	// With Status 0 no answer arrived, so the call may or may not have
+	// taken effect.
 	ErrUnavailable = errors.New("gateway unavailable")
-	// ErrUnconfirmed: the gateway answered with a success status but
-	// without the documented success body (Wawp's bare 201 to a leave).
+	// ErrUnconfirmed: the gateway answered a leave or a message with a
+	// success status but without the documented success body: nothing,
+	// or JSON without the marker (Wawp's bare 201 to a leave, which WAHA
+	// sends; Green API's {"leaveGroup": false}, whose meaning is not
+	// documented).
 	// The call may well have worked: the caller checks, by looking the
 	// group up, instead of sending it again. Not transient.
 	ErrUnconfirmed = errors.New("success not confirmed")
