@@ -33,7 +33,7 @@ const (
 
 // selfReporter is a gateway that names its own instance through a call
 // of its own, because its state answer does not (Green API's
-// getWaSettings; see whatsapp.State.Me).
+// getSettings; see whatsapp.State.Me).
 type selfReporter interface {
 	Me(ctx context.Context) (string, error)
 }

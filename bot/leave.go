@@ -160,8 +160,10 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	switch {
 	case sendErr == nil:
 		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, msgID, "", 200, now))
-	case whatsapp.Transient(sendErr) && outcomeUnknown(sendErr):
-		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), 0, now))
+	case whatsapp.Transient(sendErr) && outcomeUnknown(sendErr), errors.Is(sendErr, whatsapp.ErrUnconfirmed):
+		// Unconfirmed: a success status without the documented body, so
+		// the goodbye was probably posted; sending it again is worse.
+		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), statusOf(sendErr), now))
 	}
 	if err := b.store.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
 		return true, err
@@ -234,6 +236,16 @@ func failure(err error, duringGoodbye bool) store.Outcome {
 	switch {
 	case errors.Is(err, whatsapp.ErrNotMember):
 		o.Code, o.Success = string(templates.OutcomeNotMember), true
+	// The refined kinds come before the kinds they refine: each needs its
+	// own advice, and, like the credentials, none is about the goodbye.
+	case errors.Is(err, whatsapp.ErrSessionMissing):
+		o.Code = string(templates.OutcomeSessionMissing)
+	case errors.Is(err, whatsapp.ErrPlanExpired):
+		o.Code = string(templates.OutcomePlanExpired)
+	case errors.Is(err, whatsapp.ErrWrongEndpoint):
+		o.Code = string(templates.OutcomeWrongEndpoint)
+	case errors.Is(err, whatsapp.ErrNotSupported):
+		o.Code = string(templates.OutcomeNotSupported)
 	case errors.Is(err, whatsapp.ErrUnauthorized):
 		o.Code = string(templates.OutcomeCredentials)
 	case errors.Is(err, whatsapp.ErrNotConnected):

@@ -56,6 +56,14 @@ func TestFailureMapsEveryKind(t *testing.T) {
 		{whatsapp.ErrQuota, false, templates.OutcomeQuota, false},
 		{whatsapp.ErrRateLimited, false, templates.OutcomeRateLimit, false},
 		{whatsapp.ErrUnavailable, false, templates.OutcomeUnavailable, false},
+		{whatsapp.ErrSessionMissing, false, templates.OutcomeSessionMissing, false},
+		{whatsapp.ErrSessionMissing, true, templates.OutcomeSessionMissing, false},
+		{whatsapp.ErrPlanExpired, false, templates.OutcomePlanExpired, false},
+		{whatsapp.ErrPlanExpired, true, templates.OutcomePlanExpired, false},
+		{whatsapp.ErrWrongEndpoint, false, templates.OutcomeWrongEndpoint, false},
+		{whatsapp.ErrWrongEndpoint, true, templates.OutcomeWrongEndpoint, false},
+		{whatsapp.ErrNotSupported, false, templates.OutcomeNotSupported, false},
+		{whatsapp.ErrNotSupported, true, templates.OutcomeNotSupported, false},
 	}
 	for _, c := range cases {
 		o := failure(gwErr(c.kind, 400), c.goodbye)
@@ -249,6 +257,25 @@ func TestLeave_GoodbyeWithUnknownOutcomeIsNotSentAgain(t *testing.T) {
 			require.Len(t, tb.gw.callsOf("leave"), 2)
 		})
 	}
+}
+
+// A goodbye answered with a success status but without the documented
+// body (ErrUnconfirmed, e.g. an empty 201) was probably posted: it is
+// not sent again, and the leave goes ahead instead of ending as a
+// goodbye failure.
+func TestLeave_UnconfirmedGoodbyeIsNotSentAgainAndTheLeaveGoesAhead(t *testing.T) {
+	tb := newTestBot(t, Options{MaxAttempts: 5})
+	tb.gw.sendErrs = []error{&whatsapp.Error{Provider: "wawp", Op: "send/text", Status: 201, Kind: whatsapp.ErrUnconfirmed}}
+	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
+	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+
+	got, _ := runUntilOver(t, tb, r.ID)
+	require.Equal(t, store.Done, got.State, "outcome %s", got.Outcome)
+	require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+	require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
+	require.Len(t, tb.gw.callsOf("send"), 1, "the goodbye is not sent twice")
+	require.Len(t, tb.gw.callsOf("leave"), 1)
 }
 
 // A rate-limited leave waits as long as the gateway asks (SPEC: honouring

@@ -36,6 +36,26 @@ const (
 	// admin, so the group was not left (an only admin leaving would hand
 	// the group to a random member instead).
 	OutcomePromoteFailed Outcome = "promote_failed"
+
+	// Failures whose advice differs from the SPEC's broad ones (SPEC §5:
+	// "the advice fits the cause"). Each gateway error kind that needs a
+	// different next step has its own stored code, so the reply can say
+	// what to check without parsing the gateway's words again later.
+
+	// OutcomeSessionMissing: the gateway has no session or instance by
+	// the configured name (Wawp/WAHA 404 "We didn't find a session…",
+	// RyzeAPI "Instance not found", Green API "Instance is deleted").
+	OutcomeSessionMissing Outcome = "session_missing"
+	// OutcomePlanExpired: the instance's paid period at the gateway is
+	// over (Green API "Instance account is expired"); scanning a QR code
+	// does not fix it.
+	OutcomePlanExpired Outcome = "plan_expired"
+	// OutcomeNotSupported: the gateway cannot do this at all (RyzeAPI
+	// 501); the group ID was fine.
+	OutcomeNotSupported Outcome = "not_supported"
+	// OutcomeWrongEndpoint: WA_API_URL points at something without the
+	// gateway's routes (a 404 route miss, an HTML page).
+	OutcomeWrongEndpoint Outcome = "wrong_endpoint"
 )
 
 // Success reports whether o means the instance is out of the group. A
@@ -147,6 +167,38 @@ func (o Outcome) text() (outcomeText, bool) {
 			before:  "The goodbye message could not be posted to ",
 			after:   ", so the group was not left.",
 			next:    "Check the goodbye text (or use `--no-goodbye`), then run `/wa-leave` again.",
+		}, true
+	case OutcomeSessionMissing:
+		return outcomeText{
+			summary: "the gateway has no session for the instance; group not left",
+			emoji:   ":x:",
+			before:  "The gateway has no session for this WhatsApp instance (deleted, stopped or never started), so ",
+			after:   " was not left.",
+			next:    "Ask an admin to check that `WA_INSTANCE` names an instance that exists and is started in the gateway console, then run `/wa-leave` again.",
+		}, true
+	case OutcomePlanExpired:
+		return outcomeText{
+			summary: "the instance's gateway plan has expired; group not left",
+			emoji:   ":x:",
+			before:  "The gateway plan has expired for this WhatsApp instance, so ",
+			after:   " was not left.",
+			next:    "Renew the plan (pay for the instance) in the gateway console, then run `/wa-leave` again; scanning a QR code will not help.",
+		}, true
+	case OutcomeNotSupported:
+		return outcomeText{
+			summary: "the gateway does not support this; group not left",
+			emoji:   ":x:",
+			before:  "The gateway answered that this is not supported by its WhatsApp engine, so ",
+			after:   " was not left.",
+			next:    "Leave the group from the phone, or ask the gateway's support; running `/wa-leave` again will not help.",
+		}, true
+	case OutcomeWrongEndpoint:
+		return outcomeText{
+			summary: "the gateway address has no such endpoint; group not left",
+			emoji:   ":x:",
+			before:  "The gateway address answered that it has no such endpoint, so ",
+			after:   " was not left.",
+			next:    "Ask an admin to check `WA_API_URL` (and `WA_PROVIDER`), then run `/wa-leave` again.",
 		}, true
 	case OutcomePromoteFailed:
 		return outcomeText{

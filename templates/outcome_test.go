@@ -11,12 +11,14 @@ var allOutcomes = []Outcome{
 	OutcomeLeft, OutcomeLeftAdmin, OutcomeNotMember, OutcomeNotAllowed, OutcomeCredentials,
 	OutcomeInvalidGroup, OutcomeNotConnected, OutcomeQuota, OutcomeRateLimit, OutcomeUnavailable,
 	OutcomeGoodbyeFailed, OutcomePromoteFailed,
+	OutcomeSessionMissing, OutcomePlanExpired, OutcomeNotSupported, OutcomeWrongEndpoint,
 }
 
 // outcomePhrases is SPEC §5's table (lower case; matching ignores case).
 // The first phrase of a failure is the one that identifies it: "not left"
 // is shared by failures, so it is not checked against the others.
-// promote_failed is not in the SPEC; its phrase is ours.
+// promote_failed, session_missing, plan_expired, not_supported and
+// wrong_endpoint are not in the SPEC; their phrases are ours.
 var outcomePhrases = map[Outcome][]string{
 	OutcomeLeft:          {"left"},
 	OutcomeLeftAdmin:     {"left", "admin"},
@@ -30,6 +32,11 @@ var outcomePhrases = map[Outcome][]string{
 	OutcomeUnavailable:   {"unavailable"},
 	OutcomeGoodbyeFailed: {"goodbye", "not left"},
 	OutcomePromoteFailed: {"could not make", "not left"},
+	// Each names its cause and the thing to check.
+	OutcomeSessionMissing: {"no session", "not left", "wa_instance"},
+	OutcomePlanExpired:    {"plan has expired", "not left", "renew"},
+	OutcomeNotSupported:   {"not supported", "not left"},
+	OutcomeWrongEndpoint:  {"no such endpoint", "not left", "wa_api_url"},
 }
 
 func TestOutcomeSuccess(t *testing.T) {

@@ -32,7 +32,7 @@ const (
 	greenChats = "getChats"
 	greenState = "getStateInstance"
 	greenAdmin = "setGroupAdmin"
-	greenWa    = "getWaSettings"
+	greenSelf  = "getSettings"
 )
 
 // greenAPIRate is the documented limit of a method, in requests a second
@@ -61,7 +61,7 @@ func NewGreenAPI(cfg Config, hc *http.Client) (*GreenAPI, error) {
 	}
 	g := &GreenAPI{c: c, instance: cfg.Instance}
 	c.limiters = make(map[string]*rate.Limiter)
-	for _, m := range []string{greenLeave, greenSend, greenGroup, greenChats, greenState, greenAdmin, greenWa} {
+	for _, m := range []string{greenLeave, greenSend, greenGroup, greenChats, greenState, greenAdmin, greenSelf} {
 		c.limiters[m] = newLimiter(greenAPIRate(m), 1)
 	}
 	c.shared = newLimiter(1, 1)
@@ -80,30 +80,33 @@ func (g *GreenAPI) request(method, op string, body any, group bool) *request {
 }
 
 // Leave calls leaveGroup. Green API answers {"leaveGroup": true}, or
-// {"removeAdmin": true} when the instance was an admin; any other answer
-// is a failure, because its failure bodies are not documented.
+// {"removeAdmin": true} when the instance was an admin. Its failure
+// bodies are not documented, so a success status with anything else
+// ({"leaveGroup": false}, {}, nothing) is ErrUnconfirmed: the caller
+// looks the group up instead of guessing.
 //
 // See https://green-api.com/en/docs/api/groups/LeaveGroup/
 func (g *GreenAPI) Leave(ctx context.Context, groupJID string) (LeaveResult, error) {
 	if err := g.c.checkGroup(greenLeave, groupJID); err != nil {
 		return LeaveResult{}, err
 	}
-	var out struct {
-		LeaveGroup  bool `json:"leaveGroup"`
-		RemoveAdmin bool `json:"removeAdmin"`
-	}
 	rq := g.request(http.MethodPost, greenLeave, map[string]string{"groupId": groupJID}, true)
-	r, err := g.c.call(ctx, rq, &out)
+	r, err := g.c.call(ctx, rq, nil)
 	if err != nil {
 		return LeaveResult{}, err
 	}
-	if !out.LeaveGroup && !out.RemoveAdmin {
-		return LeaveResult{}, g.c.unexpected(rq, r, "neither leaveGroup nor removeAdmin is true", nil)
+	v := decodeAny(r.body)
+	if m, ok := v.(map[string]any); ok && !r.truncated && (m["leaveGroup"] == true || m["removeAdmin"] == true) {
+		return LeaveResult{WasAdmin: m["removeAdmin"] == true}, nil
 	}
-	return LeaveResult{WasAdmin: out.RemoveAdmin}, nil
+	if !g.c.readable(r, v) {
+		return LeaveResult{}, g.c.unreadable(rq, r)
+	}
+	return LeaveResult{}, g.c.unconfirmed(rq, r, "neither leaveGroup nor removeAdmin is true")
 }
 
-// SendText calls sendMessage and returns its idMessage.
+// SendText calls sendMessage and returns its idMessage. A success status
+// without one is ErrUnconfirmed: the message may have been queued.
 //
 // See https://green-api.com/en/docs/api/sending/SendMessage/
 func (g *GreenAPI) SendText(ctx context.Context, chatID, text string) (string, error) {
@@ -113,19 +116,20 @@ func (g *GreenAPI) SendText(ctx context.Context, chatID, text string) (string, e
 	if err := g.c.checkText(greenSend, text, greenAPIMaxText); err != nil {
 		return "", err
 	}
-	var out struct {
-		IDMessage string `json:"idMessage"`
-	}
 	body := map[string]string{"chatId": asCUs(chatID), "message": text}
 	rq := g.request(http.MethodPost, greenSend, body, IsGroupJID(chatID))
-	r, err := g.c.call(ctx, rq, &out)
+	r, err := g.c.call(ctx, rq, nil)
 	if err != nil {
 		return "", err
 	}
-	if out.IDMessage == "" {
-		return "", g.c.unexpected(rq, r, "no idMessage in the answer", nil)
+	v := decodeAny(r.body)
+	if id, ok := at(v, "idMessage").(string); ok && id != "" && !r.truncated {
+		return id, nil
 	}
-	return out.IDMessage, nil
+	if !g.c.readable(r, v) {
+		return "", g.c.unreadable(rq, r)
+	}
+	return "", g.c.unconfirmed(rq, r, "no idMessage in the answer")
 }
 
 // Group calls getGroupData. Green API cannot resolve invite codes, so ref
@@ -236,16 +240,20 @@ func (g *GreenAPI) State(ctx context.Context) (State, error) {
 	return State{Connected: out.StateInstance == "authorized", Raw: out.StateInstance}, nil
 }
 
-// Me calls getWaSettings and returns wid, the instance's own JID, which
-// getStateInstance does not report (State.Me stays empty for Green API).
-// It is empty while the instance is not authorized.
+// Me calls getSettings and returns wid, the instance's own JID ("Account
+// ID in WhatsApp"), which getStateInstance does not report (State.Me
+// stays empty for Green API). getWaSettings, despite its name, has no
+// wid: it answers {avatar, phone, stateInstance, deviceId} (newer pages
+// add chatId, the account's @lid). wid is empty while the instance is not
+// authorized.
 //
-// See https://green-api.com/en/docs/api/account/GetWaSettings/
+// See https://green-api.com/en/docs/api/account/GetSettings/ and
+// https://green-api.com/en/docs/api/account/GetWaSettings/
 func (g *GreenAPI) Me(ctx context.Context) (string, error) {
 	var out struct {
 		Wid string `json:"wid"`
 	}
-	rq := g.request(http.MethodGet, greenWa, nil, false)
+	rq := g.request(http.MethodGet, greenSelf, nil, false)
 	if _, err := g.c.call(ctx, rq, &out); err != nil {
 		return "", err
 	}

@@ -377,8 +377,17 @@ func messageOf(m map[string]any, depth int) string {
 // The gateways' words for failures whose HTTP status is ambiguous (400 is
 // used for validation, for "not a member" and for "not connected").
 var (
-	unauthorizedText = regexp.MustCompile(`(?i)unauthori[sz]ed|unauthenticated|(invalid|wrong|missing|expired|bad)\s+(instance\s+|account\s+)?(access[\s_-]?)?token|(instance|session)\s+(was\s+)?not\s+found|no\s+such\s+(instance|session)`)
-	notConnectedText = regexp.MustCompile(`(?i)not\s+connected|disconnected|not\s+logged\s+in|logged\s*out|not\s+authori[sz]ed|\bstarting\b|session\s+(is\s+)?not\s+(working|ready|started|running)|session\s+status|under\s+\w+\s+status|scan[\s_]?qr|\bexpired\b|instance\s+is\s+deleted`)
+	unauthorizedText = regexp.MustCompile(`(?i)unauthori[sz]ed|unauthenticated|(invalid|wrong|missing|expired|bad)\s+(instance\s+|account\s+)?(access[\s_-]?)?token|token\s+does\s*n[o'’]?t\s+match`)
+	// sessionMissingText is a gateway saying it has no session or
+	// instance by that name (WAHA: "We didn't find a session with name
+	// 'default'. Please start it first…"), which is about WA_INSTANCE,
+	// not about the group, whatever the status.
+	sessionMissingText = regexp.MustCompile(`(?i)(instance|session)\s+(was\s+)?not\s+found|no\s+such\s+(instance|session)|did\s*n['’]?t\s+find\s+(a|the|any)\s+(session|instance)|(instance|session)\s+(is\s+|was\s+|has\s+been\s+)deleted|(instance|session)\s+does\s*n[o'’]?t\s+exist`)
+	// planExpiredText is an instance whose paid period is over (Green
+	// API: "Instance account is expired. Renew your instance from
+	// personal area").
+	planExpiredText  = regexp.MustCompile(`(?i)(instance|account|plan|subscription|tariff)\s+(account\s+)?(is\s+|has\s+)?expired|renew\s+your\s+(instance|plan|subscription)`)
+	notConnectedText = regexp.MustCompile(`(?i)not\s+connected|disconnected|not\s+logged\s+in|logged\s*out|not\s+authori[sz]ed|\bstarting\b|session\s+(is\s+)?not\s+(working|ready|started|running)|session\s+status|under\s+\w+\s+status|scan[\s_]?qr|\bexpired\b`)
 	notMemberText    = regexp.MustCompile(`(?i)not\s+an?\s+(member|participant)|not\s+in\s+(the|this)\s+group|group\s+(was\s+)?not\s+found|item-not-found|no\s+such\s+group`)
 	forbiddenText    = regexp.MustCompile(`(?i)not\s+allowed|forbidden|permission|not\s+(an?\s+)?admin|super[\s-]?admin|only\s+admins?|failed\s+to\s+set\s+group\s+admin`)
 	invalidText      = regexp.MustCompile(`(?i)validation|invalid|required|bad\s+request|participant\s+not\s+found|malformed`)
@@ -387,17 +396,25 @@ var (
 	// Found"): the gateway never saw the call, so it says nothing about
 	// the group.
 	routeMissText = regexp.MustCompile(`(?i)^\s*not\s+found\s*$|\bcannot\s+(get|post|put|patch|delete)\s+/|\bno\s+route\b|\broute\s+not\s+found|\b(endpoint|method)\s+not\s+(found|allowed|supported)`)
+	// aboutGroupText is a 404 that speaks of a group, chat or membership:
+	// only such a 404 may mean "not a member" (SPEC §5).
+	aboutGroupText = regexp.MustCompile(`(?i)\b(group|chat|participant|member)s?\b|@g\.us`)
 )
 
 // messageKind reads a failure's kind from the gateway's words, or nil when
 // they say nothing recognisable. Order matters: "session not found" is a
-// credentials problem, not a missing group.
+// missing session, not a missing group, and an expired plan is not a
+// logged-out instance.
 func messageKind(msg string) error {
 	switch {
 	case msg == "":
 		return nil
 	case unauthorizedText.MatchString(msg):
 		return ErrUnauthorized
+	case sessionMissingText.MatchString(msg):
+		return ErrSessionMissing
+	case planExpiredText.MatchString(msg):
+		return ErrPlanExpired
 	case notConnectedText.MatchString(msg):
 		return ErrNotConnected
 	case notMemberText.MatchString(msg):
@@ -422,8 +439,9 @@ func statusKind(status int) error {
 	case status == http.StatusTooManyRequests:
 		return ErrRateLimited
 	case status == http.StatusNotImplemented:
-		// RyzeAPI: "not supported by whatsmeow"; asking again cannot help.
-		return ErrInvalid
+		// RyzeAPI: "not supported by the embedded whatsmeow"; asking
+		// again cannot help, and the group ID is not at fault.
+		return ErrNotSupported
 	case status == http.StatusRequestTimeout, status == 499, status >= 500:
 		return ErrUnavailable
 	case status >= 400:
@@ -450,47 +468,50 @@ func (c *client) classifyDefault(rq *request, r *response) *Error {
 func (c *client) statusError(rq *request, r *response, status int, msg string, structured bool) *Error {
 	kind := statusKind(status)
 	switch {
-	case status == http.StatusUnauthorized, status == http.StatusTooManyRequests:
+	case status == http.StatusUnauthorized, status == http.StatusTooManyRequests, status == http.StatusNotImplemented:
 		// Unambiguous.
 	case kind == ErrUnavailable:
 		// Only the gateway's own JSON is trusted to turn an outage into a
 		// state a person must fix: a proxy's HTML error page may say
 		// "disconnected" about itself.
-		if structured && messageKind(msg) == ErrNotConnected {
-			kind = ErrNotConnected
+		if k := messageKind(msg); structured && errors.Is(k, ErrNotConnected) {
+			kind = k
 		}
 	case status == http.StatusForbidden:
-		// A refusal, unless it says the credentials are wrong or the group
-		// is not ours. "You are not authorized to leave this group" is a
+		// A refusal, unless it says the credentials are wrong (RyzeAPI:
+		// "Instance token does not match this instance") or the group is
+		// not ours. "You are not authorized to leave this group" is a
 		// refusal, though Green API's 400s use the same words for a
 		// logged-out instance.
-		if k := messageKind(msg); k == ErrUnauthorized || k == ErrNotMember {
+		if k := messageKind(msg); errors.Is(k, ErrUnauthorized) || k == ErrNotMember {
 			kind = k
 		}
 	case status == http.StatusNotFound:
-		// A group call's 404 means "not a member" only when the gateway
-		// itself answered: the gateway's words, or its own JSON. A web
-		// server's route miss or an HTML page (a wrong WA_API_URL or
-		// method; Green API documents its 404 as "wrong HTTP method")
-		// would otherwise report a group left that never was.
-		// Other calls' 404s are invalid requests, but they too say which
-		// variable to check: `waleave check` shows them.
-		if k := messageKind(msg); k != nil {
+		// A 404 means "not a member" only when the gateway itself says so
+		// about the group: its own words, in its own JSON, naming a
+		// group, chat or membership. A missing session or instance says
+		// so too ("We didn't find a session…"), and a web server's route
+		// miss or an HTML page (a wrong WA_API_URL or method; Green API
+		// documents its 404 as "wrong HTTP method") says nothing about
+		// the group: either would otherwise report a group left that
+		// never was. Both say what to check instead.
+		k := messageKind(msg)
+		switch {
+		case k != nil && k != ErrNotMember:
 			kind = k
-		} else if !structured || routeMissText.MatchString(msg) {
+		case rq.group && !routeMissText.MatchString(msg) && (k == ErrNotMember || structured && aboutGroupText.MatchString(msg)):
+			kind = ErrNotMember
+		default:
 			msg = "no such endpoint (check WA_API_URL): " + msg
+			kind = ErrInvalid
 			if rq.group {
-				kind = ErrUnavailable
+				kind = ErrWrongEndpoint
 			}
 		}
 	default:
 		if k := messageKind(msg); k != nil {
 			kind = k
 		}
-	}
-	if kind == ErrNotMember && !rq.group {
-		// Not about a group: the URL itself was not found.
-		kind = ErrInvalid
 	}
 	e := c.fail(rq.op, r.status, kind, msg, nil)
 	e.RetryAfter = c.retryAfter(r, status)
@@ -646,23 +667,63 @@ func (c *client) expectJSON(rq *request, r *response) error {
 
 // expectTrue accepts only an answer that is a JSON object whose key is
 // true: the success marker the gateway documents ({"ok": true},
-// {"success": true}). Anything else, an empty body included, leaves the
-// outcome unknown; for a leave, the retry's "not a member" settles it.
+// {"success": true}). A success status with nothing, or with JSON that
+// lacks the marker (Wawp passes on WAHA's bare 201 to a leave), is
+// ErrUnconfirmed: the call may well have worked, so the caller checks
+// rather than sending it again. An answer that is not JSON at all (a web
+// page, a cut-off body) is ErrUnavailable, as before.
 func (c *client) expectTrue(rq *request, r *response, key string) error {
-	if m, ok := decodeAny(r.body).(map[string]any); ok && m[key] == true {
+	v := decodeAny(r.body)
+	if m, ok := v.(map[string]any); ok && m[key] == true && !r.truncated {
 		return nil
 	}
-	return c.unexpected(rq, r, fmt.Sprintf("answer does not say %q: true", key), nil)
+	what := fmt.Sprintf("answer does not say %q: true", key)
+	if c.readable(r, v) {
+		return c.unconfirmed(rq, r, what)
+	}
+	return c.unexpected(rq, r, what, nil)
 }
 
 // expectObject accepts only an answer that is a JSON object: a message
-// the gateway took, in whatever undocumented shape, rather than a web
-// page or nothing.
+// the gateway took, in whatever undocumented shape. A success status
+// with an empty body, or with JSON that is not an object, is
+// ErrUnconfirmed (the message may have been posted); a web page is
+// ErrUnavailable.
 func (c *client) expectObject(rq *request, r *response) error {
-	if _, ok := decodeAny(r.body).(map[string]any); ok && !r.truncated {
+	v := decodeAny(r.body)
+	if _, ok := v.(map[string]any); ok && !r.truncated {
 		return nil
 	}
+	if c.readable(r, v) {
+		return c.unconfirmed(rq, r, "answer is not a JSON object")
+	}
 	return c.unexpected(rq, r, "answer is not a JSON object", nil)
+}
+
+// readable reports whether a success answer is one the gateway plainly
+// gave, empty or complete JSON (v is its decoded form), as opposed to a
+// page from something else or a body cut off on the way.
+func (c *client) readable(r *response, v any) bool {
+	return !r.truncated && (v != nil || len(bytes.TrimSpace(r.body)) == 0)
+}
+
+// unreadable reports a success status whose body is cut off or is not
+// JSON: the outcome is unclear, as with unexpected.
+func (c *client) unreadable(rq *request, r *response) *Error {
+	if r.truncated {
+		limit := rq.limit
+		if limit == 0 {
+			limit = maxBody
+		}
+		return c.fail(rq.op, r.status, ErrUnavailable, fmt.Sprintf("answer longer than %d bytes", limit), nil)
+	}
+	return c.unexpected(rq, r, "malformed answer", nil)
+}
+
+// unconfirmed reports a success status without the documented success
+// body: not transient, and not a failure either (ErrUnconfirmed).
+func (c *client) unconfirmed(rq *request, r *response, what string) *Error {
+	return c.fail(rq.op, r.status, ErrUnconfirmed, what+": "+c.excerpt(r.body), nil)
 }
 
 // embeddedStatus is an HTTP-like failure status that a gateway put in the

@@ -120,16 +120,17 @@ func assertNoToken(t *testing.T, s string) {
 	}
 }
 
-var allKinds = []error{ErrNotMember, ErrForbidden, ErrUnauthorized, ErrInvalid, ErrNotConnected, ErrQuota, ErrRateLimited, ErrUnavailable}
+var allKinds = []error{ErrNotMember, ErrForbidden, ErrUnauthorized, ErrInvalid, ErrNotConnected, ErrQuota, ErrRateLimited, ErrUnavailable,
+	ErrUnconfirmed, ErrSessionMissing, ErrPlanExpired, ErrNotSupported, ErrWrongEndpoint}
 
-// requireKind checks that err is an *Error of exactly the wanted kind and
-// status, and returns it.
+// requireKind checks that err is an *Error of exactly the wanted kind
+// (and of the kind that one refines, if any) and status, and returns it.
 func requireKind(t *testing.T, err error, kind error, status int) *Error {
 	t.Helper()
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	for _, k := range allKinds {
-		assert.Equal(t, k == kind, errors.Is(err, k), "errors.Is(err, %v) for %v", k, err)
+		assert.Equal(t, k == kind || errors.Is(kind, k), errors.Is(err, k), "errors.Is(err, %v) for %v", k, err)
 	}
 	assert.Equal(t, status, e.Status, "status of %v", err)
 	assertNoToken(t, err.Error())

@@ -138,21 +138,25 @@ func TestRyzeAPIErrors(t *testing.T) {
 		{name: "401", call: "Leave", answer: answer{status: 401, body: envelope("Invalid token")}, kind: ErrUnauthorized, status: 401, msg: "Invalid token"},
 		{name: "401 missing token", call: "State", answer: answer{status: 401, body: envelope("Missing token in header")}, kind: ErrUnauthorized, status: 401, msg: "Missing token"},
 		{name: "403", call: "Leave", answer: answer{status: 403, body: envelope("Not allowed to leave this group")}, kind: ErrForbidden, status: 403, msg: "Not allowed"},
+		// Ownership: a valid token for another instance is a credentials
+		// problem, not a refusal to leave.
+		{name: "403 token of another instance", call: "Leave", answer: answer{status: 403, body: envelope("Instance token does not match this instance")}, kind: ErrUnauthorized, status: 403, msg: "does not match"},
 		{name: "404 not a member", call: "Leave", answer: answer{status: 404, body: envelope("Group not found or you are not a member of this group")}, kind: ErrNotMember, status: 404, msg: "not a member"},
-		{name: "404 instance", call: "State", answer: answer{status: 404, body: envelope("Instance not found")}, kind: ErrUnauthorized, status: 404, msg: "Instance not found"},
+		{name: "404 instance", call: "State", answer: answer{status: 404, body: envelope("Instance not found")}, kind: ErrSessionMissing, status: 404, msg: "Instance not found"},
 		{name: "429 X-RateLimit-Reset", call: "Leave", answer: answer{status: 429, header: map[string]string{"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}, body: envelope("Rate limit exceeded. Try again later.")}, kind: ErrRateLimited, status: 429, msg: "Rate limit exceeded", retryAfter: 42 * time.Second},
 		{name: "429 Retry-After", call: "SendText", answer: answer{status: 429, header: map[string]string{"Retry-After": "5", "X-RateLimit-Reset": reset}, body: envelope("Rate limit exceeded. Try again later.")}, kind: ErrRateLimited, status: 429, msg: "Rate limit", retryAfter: 5 * time.Second},
 		{name: "500", call: "Leave", answer: answer{status: 500, body: envelope("Internal error")}, kind: ErrUnavailable, status: 500, msg: "Internal error"},
-		// "Not supported by whatsmeow": asking again cannot help.
-		{name: "501", call: "Promote", answer: answer{status: 501, body: envelope("Not supported")}, kind: ErrInvalid, status: 501, msg: "Not supported"},
-		{name: "404 HTML on leave (wrong URL)", call: "Leave", answer: answer{status: 404, body: `<html><h1>404 Not Found</h1></html>`}, kind: ErrUnavailable, status: 404, msg: "no such endpoint"},
+		// "Not supported by the embedded whatsmeow": asking again cannot
+		// help, and the group ID is not at fault.
+		{name: "501", call: "Promote", answer: answer{status: 501, body: envelope("Not supported")}, kind: ErrNotSupported, status: 501, msg: "Not supported"},
+		{name: "404 HTML on leave (wrong URL)", call: "Leave", answer: answer{status: 404, body: `<html><h1>404 Not Found</h1></html>`}, kind: ErrWrongEndpoint, status: 404, msg: "no such endpoint"},
 		{name: "503 not connected", call: "Leave", answer: answer{status: 503, body: envelope("Instance is not connected to WhatsApp")}, kind: ErrNotConnected, status: 503, msg: "not connected"},
 		{name: "503 bridge", call: "Leave", answer: answer{status: 503, body: envelope("Bridge not configured")}, kind: ErrNotConnected, status: 503, msg: "Bridge not configured"},
 		{name: "503 proxy page", call: "Leave", answer: answer{status: 503, body: `<html>Service Unavailable</html>`}, kind: ErrUnavailable, status: 503, msg: "Service Unavailable"},
 		{name: "200 failure envelope", call: "Leave", answer: answer{body: envelope("Group not found or you are not a member of this group")}, kind: ErrNotMember, status: 200, msg: "not a member"},
 		{name: "200 HTML", call: "Leave", answer: answer{body: `<!doctype html><title>RyzeAPI</title>`}, kind: ErrUnavailable, status: 200, msg: `does not say "success": true`},
-		{name: "200 empty leave", call: "Leave", answer: answer{}, kind: ErrUnavailable, status: 200, msg: `does not say "success": true`},
-		{name: "200 leave with success as a string", call: "Leave", answer: answer{body: `{"success": "true"}`}, kind: ErrUnavailable, status: 200, msg: `does not say "success": true`},
+		{name: "200 empty leave", call: "Leave", answer: answer{}, kind: ErrUnconfirmed, status: 200, msg: `does not say "success": true`},
+		{name: "200 leave with success as a string", call: "Leave", answer: answer{body: `{"success": "true"}`}, kind: ErrUnconfirmed, status: 200, msg: `does not say "success": true`},
 		{name: "200 HTML send", call: "SendText", answer: answer{body: `<!doctype html><title>RyzeAPI</title>`}, kind: ErrUnavailable, status: 200, msg: `does not say "success": true`},
 		{name: "200 promote refused", call: "Promote", answer: answer{body: `{"success": true, "data": [{"participant": "79001234567", "success": false, "error": "Only super-admins can promote"}]}`}, kind: ErrForbidden, status: 200, msg: "super-admins"},
 		{name: "200 promote failed", call: "Promote", answer: answer{body: `{"success": true, "data": {"results": [{"success": false, "error": {"message": "participant is not in the group"}}]}}`}, kind: ErrInvalid, status: 200, msg: "participant is not in the group"},

@@ -157,6 +157,10 @@ func TestWawpWire(t *testing.T) {
 func TestWawpErrors(t *testing.T) {
 	t.Parallel()
 	runClassification(t, "wawp", []classCase{
+		// WAHA's answer when the session is missing: a 404 about the
+		// session, never "not a member".
+		{name: "404 session missing", call: "Leave", answer: answer{status: 404, body: `{"statusCode":404,"message":"We didn't find a session with name 'default'.\nPlease start it first by using POST /api/sessions/default/start request","error":"Not Found"}`}, kind: ErrSessionMissing, status: 404, msg: "didn't find a session"},
+		{name: "404 unknown words", call: "Leave", answer: answer{status: 404, body: `{"statusCode":404,"message":"Resource missing","error":"Not Found"}`}, kind: ErrWrongEndpoint, status: 404, msg: "check WA_API_URL"},
 		{name: "404 not a member", call: "Leave", answer: answer{status: 404, body: `{"statusCode": 404, "message": "Group not found", "error": "Not Found"}`}, kind: ErrNotMember, status: 404, msg: "Group not found"},
 		{name: "400 not a participant", call: "Leave", answer: answer{status: 400, body: `{"status": 400, "message": "You are not a participant of this group", "error": "Bad Request"}`}, kind: ErrNotMember, status: 400, msg: "not a participant"},
 		{name: "400 chat not found", call: "Leave", answer: answer{status: 400, body: `{"message": "Chat not found"}`}, kind: ErrNotMember, status: 400, msg: "Chat not found"},
@@ -174,21 +178,23 @@ func TestWawpErrors(t *testing.T) {
 		{name: "200 with a 404 body", call: "Leave", answer: answer{body: `{"status": 404, "message": "Group not found"}`}, kind: ErrNotMember, status: 200, msg: "Group not found"},
 		{name: "200 with a 400 not-found body", call: "Leave", answer: answer{body: `{"status": 400, "message": "Chat not found"}`}, kind: ErrNotMember, status: 200, msg: "Chat not found"},
 		{name: "200 ok false", call: "Leave", answer: answer{body: `{"ok": false}`}, kind: ErrUnavailable, status: 200, msg: `{"ok": false}`},
-		{name: "200 session not found", call: "SendText", answer: answer{body: `{"ok": false, "message": "Session not found"}`}, kind: ErrUnauthorized, status: 200, msg: "Session not found"},
+		{name: "200 session not found", call: "SendText", answer: answer{body: `{"ok": false, "message": "Session not found"}`}, kind: ErrSessionMissing, status: 200, msg: "Session not found"},
 		{name: "200 HTML", call: "Leave", answer: answer{body: `<html>Wawp docs</html>`}, kind: ErrUnavailable, status: 200, msg: `does not say "ok": true`},
-		// Only the documented {"ok": true} is a leave; anything else leaves
-		// the outcome unknown, for the retry's "not a member" to settle.
-		{name: "200 empty leave", call: "Leave", answer: answer{}, kind: ErrUnavailable, status: 200, msg: `does not say "ok": true`},
-		{name: "200 leave without ok", call: "Leave", answer: answer{body: `{}`}, kind: ErrUnavailable, status: 200, msg: `does not say "ok": true`},
-		{name: "200 leave with ok as a string", call: "Leave", answer: answer{body: `{"ok": "false"}`}, kind: ErrUnavailable, status: 200, msg: `does not say "ok": true`},
+		// Only the documented {"ok": true} is a leave; a success status
+		// with anything else (WAHA's bare 201 included) is unconfirmed,
+		// for the caller to check by looking the group up.
+		{name: "200 empty leave", call: "Leave", answer: answer{}, kind: ErrUnconfirmed, status: 200, msg: `does not say "ok": true`},
+		{name: "201 empty leave", call: "Leave", answer: answer{status: 201}, kind: ErrUnconfirmed, status: 201, msg: `does not say "ok": true`},
+		{name: "200 leave without ok", call: "Leave", answer: answer{body: `{}`}, kind: ErrUnconfirmed, status: 200, msg: `does not say "ok": true`},
+		{name: "200 leave with ok as a string", call: "Leave", answer: answer{body: `{"ok": "false"}`}, kind: ErrUnconfirmed, status: 200, msg: `does not say "ok": true`},
 		{name: "200 HTML send", call: "SendText", answer: answer{body: `<!doctype html><title>Welcome</title>`}, kind: ErrUnavailable, status: 200, msg: "not a JSON object"},
-		{name: "200 empty send", call: "SendText", answer: answer{}, kind: ErrUnavailable, status: 200, msg: "not a JSON object"},
-		{name: "404 route miss on leave (wrong method)", call: "Leave", answer: answer{status: 404, body: `{"statusCode": 404, "message": "Cannot POST /v2/groups/120363406289005073%40g.us/leave", "error": "Not Found"}`}, kind: ErrUnavailable, status: 404, msg: "no such endpoint"},
-		{name: "404 bare Not Found on leave", call: "Leave", answer: answer{status: 404, body: `{"detail": "Not Found"}`}, kind: ErrUnavailable, status: 404, msg: "no such endpoint"},
-		{name: "404 HTML on leave", call: "Leave", answer: answer{status: 404, body: `<html><h1>404 Not Found</h1></html>`}, kind: ErrUnavailable, status: 404, msg: "no such endpoint"},
+		{name: "200 empty send", call: "SendText", answer: answer{}, kind: ErrUnconfirmed, status: 200, msg: "not a JSON object"},
+		{name: "404 route miss on leave (wrong method)", call: "Leave", answer: answer{status: 404, body: `{"statusCode": 404, "message": "Cannot POST /v2/groups/120363406289005073%40g.us/leave", "error": "Not Found"}`}, kind: ErrWrongEndpoint, status: 404, msg: "no such endpoint"},
+		{name: "404 bare Not Found on leave", call: "Leave", answer: answer{status: 404, body: `{"detail": "Not Found"}`}, kind: ErrWrongEndpoint, status: 404, msg: "no such endpoint"},
+		{name: "404 HTML on leave", call: "Leave", answer: answer{status: 404, body: `<html><h1>404 Not Found</h1></html>`}, kind: ErrWrongEndpoint, status: 404, msg: "no such endpoint"},
 		{name: "404 in the gateway's JSON", call: "Leave", answer: answer{status: 404, body: `{"statusCode": 404, "message": "Chat 120363406289005073@g.us does not exist"}`}, kind: ErrNotMember, status: 404, msg: "does not exist"},
 		{name: "403 not authorized to leave", call: "Leave", answer: answer{status: 403, body: `{"status": 403, "message": "You are not authorized to leave this group"}`}, kind: ErrForbidden, status: 403, msg: "not authorized"},
-		{name: "200 session info error", call: "State", answer: answer{body: `{"status": "error", "message": "Session not found"}`}, kind: ErrUnauthorized, status: 200, msg: "Session not found"},
+		{name: "200 session info error", call: "State", answer: answer{body: `{"status": "error", "message": "Session not found"}`}, kind: ErrSessionMissing, status: 200, msg: "Session not found"},
 		{name: "200 session info without a status", call: "State", answer: answer{body: `{"status": "success", "name": "x"}`}, kind: ErrUnavailable, status: 200, msg: "no session status"},
 		{name: "200 group list not a list", call: "Groups", answer: answer{body: `{"groups": "none"}`}, kind: ErrUnavailable, status: 200, msg: "no group list"},
 		{name: "200 participants truncated", call: "Group", answer: answer{body: `[{"id": "1@c.us"`}, kind: ErrUnavailable, status: 200, msg: "malformed answer"},
