@@ -109,6 +109,12 @@ func checkDatabase(ctx context.Context, dsn string) error {
 // gatewayFix says what to do about a failed gateway check.
 func gatewayFix(err error) string {
 	switch {
+	// The refined kinds first: each also matches the broad kind it
+	// refines, whose advice would be wrong for it.
+	case errors.Is(err, whatsapp.ErrPlanExpired):
+		return "the instance's plan has expired: renew it in the gateway's console (scanning a QR code will not help)"
+	case errors.Is(err, whatsapp.ErrSessionMissing):
+		return "the gateway has no session or instance named WA_INSTANCE: check it, and start the instance in the gateway's console"
 	case errors.Is(err, whatsapp.ErrUnauthorized), errors.Is(err, whatsapp.ErrForbidden):
 		return "check WA_INSTANCE and WA_TOKEN in the gateway's console"
 	case errors.Is(err, whatsapp.ErrUnavailable):

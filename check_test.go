@@ -254,3 +254,36 @@ func TestCheckDatabase_Postgres(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "wrong-pw-4711")
 }
+
+// TestCheck_GatewayAdviceFitsTheCause runs `waleave check` against Green
+// API answers (from whatsapp/testdata/answers) whose cause a QR code does
+// not fix, and checks that the advice names the real fix.
+func TestCheck_GatewayAdviceFitsTheCause(t *testing.T) {
+	cases := []struct {
+		name, body, want string
+	}{
+		{"plan expired", "Instance account is expired. Renew your instance from personal area", "plan has expired: renew it"},
+		{"plan expired, JSON", `{"code":400,"description":"Instance account is expired. Renew your instance from personal area"}`, "plan has expired: renew it"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sl := newCheckSlack(t, map[string]string{"auth.test": `{"ok":true,"team":"Test","user":"waleave","team_id":"T1","user_id":"U0BOT"}`})
+			gw := newCheckGateway(t, http.StatusBadRequest, tc.body)
+			env := map[string]string{
+				"SLACK_BOT_TOKEN":      testBotToken,
+				"SLACK_SIGNING_SECRET": testSecret,
+				"SLACK_API_URL":        sl.URL + "/api/",
+				"WA_PROVIDER":          "greenapi",
+				"WA_API_URL":           gw.URL,
+				"WA_INSTANCE":          "1101000001",
+				"WA_TOKEN":             testWAToken,
+				"DATABASE_URL":         "sqlite:" + filepath.Join(t.TempDir(), "waleave.db"),
+			}
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), []string{"check"}, func(k string) string { return env[k] }, &out, &errOut)
+			require.EqualError(t, err, "1 check(s) failed")
+			require.Contains(t, out.String(), tc.want)
+			require.NotContains(t, out.String(), "QR code in the gateway")
+		})
+	}
+}
