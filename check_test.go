@@ -293,3 +293,15 @@ func TestCheck_SlackUnreachableIsNotTheToken(t *testing.T) {
 		})
 	}
 }
+
+// With the dry run, check needs no gateway credentials and says so.
+func TestCheck_DryRun(t *testing.T) {
+	sl := newCheckSlack(t, map[string]string{"auth.test": `{"ok":true,"team":"Test","user":"waleave"}`})
+	env := map[string]string{
+		"SLACK_BOT_TOKEN": testBotToken, "SLACK_SIGNING_SECRET": testSecret, "SLACK_API_URL": sl.URL + "/api/",
+		"WA_PROVIDER": "dryrun", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "waleave.db"),
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"check"}, func(k string) string { return env[k] }, &out, &out), out.String())
+	require.Contains(t, out.String(), "ok   WhatsApp gateway (dryrun)")
+}
