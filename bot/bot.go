@@ -229,6 +229,15 @@ type dryRunner interface {
 	DryRun() bool
 }
 
+// say is text as the bot posts it about a request: with the dry run's
+// note when the gateway sends nothing.
+func (b *Bot) say(text string) string {
+	if b.dryRun {
+		return templates.DryRun(text)
+	}
+	return text
+}
+
 // enqueueLeaves inserts the leave jobs of requests just confirmed in tx,
 // in one statement. A scheduled request's job waits for its time.
 func (b *Bot) enqueueLeaves(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {

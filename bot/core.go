@@ -133,10 +133,7 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		// the card, so that a wrong hour can be cancelled before it runs.
 		answer += " " + templates.ReadAsUTC()
 	}
-	if b.dryRun {
-		answer = templates.DryRun(answer)
-	}
-	return ephemeralMsg(answer)
+	return ephemeralMsg(b.say(answer))
 }
 
 func usageProblem(err error) string {

@@ -360,10 +360,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			// someone else, or fix the instance's rights).
 			detail = r.OutcomeDetail
 		}
-		text := templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail)
-		if b.dryRun {
-			text = templates.DryRun(text)
-		}
+		text := b.say(templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail))
 		_, ts, err := b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false))
 		b.countSlack("chat.postMessage", err)
 		if err != nil && slackTroubleOf(err) == slackRefused {

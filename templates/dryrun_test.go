@@ -3,6 +3,7 @@ package templates
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // With DryRun set, every state of the card says "dry run" in its header,
@@ -39,6 +40,21 @@ func TestCardDryRun(t *testing.T) {
 				tc.card.DryRun = true
 				golden(t, "card_dry_run_"+name, render(t, CardBlocks(tc.card), CardText(tc.card)))
 			}
+		}
+	}
+}
+
+// The ops channel's reminder of a scheduled leave says "dry run" too.
+func TestScheduledReminderDryRun(t *testing.T) {
+	c := baseCard()
+	c.State, c.RunAt = StateConfirmed, testNow.Add(time.Hour)
+	for _, dry := range []bool{false, true} {
+		c.DryRun = dry
+		blocks := CardBlocks(c)
+		checkLimits(t, blocks)
+		got := strings.ToLower(string(render(t, ScheduledReminderBlocks(c), ScheduledReminderText(c))))
+		if strings.Count(got, "dry run") != map[bool]int{false: 0, true: 2}[dry] {
+			t.Errorf("dry run %v:\n%s", dry, got)
 		}
 	}
 }
