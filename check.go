@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,9 +49,16 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 	if err == nil {
 		fmt.Fprintf(stdout, "     Slack: bot %s in workspace %s\n", auth.User, auth.Team)
 	}
-	report("Slack token (auth.test)", err, "check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token) and SLACK_API_URL")
+	name, fix, unreachable := slackUnreachable(err, "auth.test")
+	if unreachable {
+		// Nothing more can be learnt from Slack (the app-level token is
+		// not checked); the gateway and the database still are.
+		report(name, err, fix)
+	} else {
+		report("Slack token (auth.test)", err, "check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token) and SLACK_API_URL")
+	}
 
-	if cfg.SlackAppToken != "" {
+	if cfg.SlackAppToken != "" && !unreachable {
 		// Opening a connection proves the app-level token, its
 		// connections:write scope and that Socket Mode is on. The URL is
 		// single-use and carries a ticket: it is neither dialled nor shown.
@@ -57,7 +66,11 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 		if err == nil && wsURL == "" {
 			err = errors.New("no WebSocket URL in the answer")
 		}
-		report("Slack app-level token (apps.connections.open)", err, "check SLACK_APP_TOKEN (Basic Information → App-Level Tokens, scope connections:write) and that Socket Mode is enabled for the app")
+		if name, fix, ok := slackUnreachable(err, "apps.connections.open"); ok {
+			report(name, err, fix)
+		} else {
+			report("Slack app-level token (apps.connections.open)", err, "check SLACK_APP_TOKEN (Basic Information → App-Level Tokens, scope connections:write) and that Socket Mode is enabled for the app")
+		}
 	}
 
 	gw, err := whatsapp.New(cfg.WAProvider, whatsapp.Config{BaseURL: cfg.WAAPIURL, Instance: cfg.WAInstance, Token: cfg.WAToken}, hc)
@@ -86,6 +99,28 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 		return fmt.Errorf("%d check(s) failed", failed)
 	}
 	return nil
+}
+
+// slackUnreachable tells a failed Slack call that never got Slack's
+// answer (DNS, connection, TLS, timeout) or got a non-Slack one (an HTTP
+// error status: a wrong SLACK_API_URL or a proxy) from one that Slack
+// answered and refused. Only the latter is about a token; the former
+// gets its own check name and advice. ok is false for the latter.
+func slackUnreachable(err error, method string) (name, fix string, ok bool) {
+	if err == nil {
+		return "", "", false
+	}
+	name = "Slack API (" + method + ")"
+	var status slack.StatusCodeError
+	if errors.As(err, &status) {
+		return name, "check SLACK_API_URL: it must be Slack's Web API (https://slack.com/api/) or a proxy for it", true
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return name, "the Slack API could not be reached: check the network (DNS, proxy, firewall) and SLACK_API_URL", true
+	}
+	return "", "", false
 }
 
 // checkDatabase opens the database as serving would (which migrates it)

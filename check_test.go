@@ -287,3 +287,54 @@ func TestCheck_GatewayAdviceFitsTheCause(t *testing.T) {
 		})
 	}
 }
+
+// A Slack API that cannot be reached, or that is not Slack's, is not
+// blamed on the token: the line names the network or SLACK_API_URL, and
+// the app-level token is not checked against an API that is not there.
+func TestCheck_SlackUnreachableIsNotTheToken(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // its port now refuses connections
+	notSlack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "<html>not here</html>", http.StatusNotFound)
+	}))
+	t.Cleanup(notSlack.Close)
+	for name, tc := range map[string]struct{ apiURL, want string }{
+		"connection refused": {closed.URL + "/api/", "FAIL Slack API (auth.test): "},
+		"no such host":       {"http://waleave-check.invalid/api/", "FAIL Slack API (auth.test): "},
+		"not Slack":          {notSlack.URL + "/api/", "FAIL Slack API (auth.test): slack server error: 404 Not Found; check SLACK_API_URL"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			gw := newCheckGateway(t, 200, `{"stateInstance":"authorized"}`)
+			env := map[string]string{
+				"SLACK_BOT_TOKEN": testBotToken, "SLACK_APP_TOKEN": testAppToken, "SLACK_API_URL": tc.apiURL,
+				"WA_PROVIDER": "greenapi", "WA_API_URL": gw.URL, "WA_INSTANCE": "1101000001", "WA_TOKEN": testWAToken,
+				"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "waleave.db"),
+			}
+			var out bytes.Buffer
+			err := run(t.Context(), []string{"check"}, func(k string) string { return env[k] }, &out, &out)
+			require.EqualError(t, err, "1 check(s) failed")
+			got := out.String()
+			require.Contains(t, got, tc.want)
+			require.NotContains(t, got, "SLACK_BOT_TOKEN", "the token is not blamed")
+			require.NotContains(t, got, "SLACK_APP_TOKEN")
+			require.NotContains(t, got, "apps.connections.open", "no second failure for the same cause")
+			if name != "not Slack" {
+				require.Contains(t, got, "the Slack API could not be reached: check the network (DNS, proxy, firewall) and SLACK_API_URL")
+			}
+			require.Contains(t, got, "ok   WhatsApp gateway (greenapi)")
+		})
+	}
+}
+
+// With the dry run, check needs no gateway credentials and says so.
+func TestCheck_DryRun(t *testing.T) {
+	sl := newCheckSlack(t, map[string]string{"auth.test": `{"ok":true,"team":"Test","user":"waleave"}`})
+	env := map[string]string{
+		"SLACK_BOT_TOKEN": testBotToken, "SLACK_SIGNING_SECRET": testSecret, "SLACK_API_URL": sl.URL + "/api/",
+		"WA_PROVIDER": "dryrun", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "waleave.db"),
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"check"}, func(k string) string { return env[k] }, &out, &out), out.String())
+	require.Contains(t, out.String(), "ok   WhatsApp gateway (dryrun)")
+}

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -31,10 +35,10 @@ type config struct {
 	SlackAppToken      string `envconfig:"SLACK_APP_TOKEN" desc:"app-level token (xapp-…); when set the bot uses Socket Mode"`
 	SlackAPIURL        string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Web API base URL; must end in /"`
 
-	WAProvider string `envconfig:"WA_PROVIDER" required:"true" desc:"greenapi, wawp or ryzeapi"`
+	WAProvider string `envconfig:"WA_PROVIDER" required:"true" desc:"greenapi, wawp, ryzeapi, or dryrun (sends nothing to WhatsApp)"`
 	WAAPIURL   string `envconfig:"WA_API_URL" desc:"the gateway's base URL (default per provider)"`
-	WAInstance string `envconfig:"WA_INSTANCE" required:"true" desc:"Green API idInstance, Wawp instance_id, RyzeAPI instance name"`
-	WAToken    string `envconfig:"WA_TOKEN" required:"true" desc:"Green API apiTokenInstance, Wawp access_token, RyzeAPI instance token"`
+	WAInstance string `envconfig:"WA_INSTANCE" required:"true" gateway:"true" desc:"Green API idInstance, Wawp instance_id, RyzeAPI instance name (not for dryrun)"`
+	WAToken    string `envconfig:"WA_TOKEN" required:"true" gateway:"true" desc:"Green API apiTokenInstance, Wawp access_token, RyzeAPI instance token (not for dryrun)"`
 
 	AllowedUsers    []string      `envconfig:"WALEAVE_ALLOWED_USERS" desc:"Slack user IDs who may request and confirm"`
 	AllowedChannels []string      `envconfig:"WALEAVE_ALLOWED_CHANNELS" desc:"channel IDs where anyone may request and confirm"`
@@ -67,7 +71,20 @@ type config struct {
 func loadConfig(getenv func(string) string) (config, error) {
 	var c config
 	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	// Each variable is named once, with its first problem: a value that
+	// does not parse is not also reported as out of range.
+	named := map[string]bool{}
+	bad := func(format string, args ...any) {
+		p := fmt.Sprintf(format, args...)
+		key, _, _ := strings.Cut(p, " ")
+		key = strings.TrimSuffix(key, ":")
+		if !named[key] {
+			named[key] = true
+			problems = append(problems, p)
+		}
+	}
+	// The dry run reaches no gateway, so it needs no instance or token.
+	dryRun := strings.TrimSpace(getenv("WA_PROVIDER")) == whatsapp.DryRunProvider
 
 	v := reflect.ValueOf(&c).Elem()
 	t := v.Type()
@@ -79,7 +96,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		raw := strings.TrimSpace(getenv(key))
 		if raw == "" {
-			if f.Tag.Get("required") == "true" {
+			if f.Tag.Get("required") == "true" && !(dryRun && f.Tag.Get("gateway") == "true") {
 				bad("%s is required", key)
 				continue
 			}
@@ -105,7 +122,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if u, err := url.Parse(c.SlackAPIURL); err != nil || u.Host == "" || !strings.HasSuffix(c.SlackAPIURL, "/") {
 		bad("SLACK_API_URL must be an absolute URL ending in /")
 	}
-	if c.WAProvider != "" && whatsapp.DefaultBaseURL(c.WAProvider) == "" {
+	if c.WAProvider != "" && !slices.Contains(whatsapp.Providers, c.WAProvider) {
 		bad("WA_PROVIDER must be one of %s", strings.Join(whatsapp.Providers, ", "))
 	}
 	if c.WAAPIURL == "" {
@@ -216,9 +233,9 @@ func setField(f reflect.Value, raw string) error {
 		}
 		f.SetInt(int64(n))
 	case time.Duration:
-		d, err := time.ParseDuration(raw)
+		d, err := parseDuration(raw)
 		if err != nil {
-			return errors.New("must be a duration such as 90m or 24h")
+			return errors.New("must be a duration such as 90m, 24h or 7d")
 		}
 		f.SetInt(int64(d))
 	case []string:
@@ -235,9 +252,41 @@ func setField(f reflect.Value, raw string) error {
 	return nil
 }
 
+// days matches a number of days in a duration ("365d", the "1d" of
+// "1d12h"); no Go duration unit contains a d.
+var days = regexp.MustCompile(`([0-9]*\.?[0-9]+)d`)
+
+// parseDuration is time.ParseDuration with d for days of 24 hours, as
+// SPEC §2 writes durations ("365d", "1d12h") and as /wa-leave --in
+// takes them.
+func parseDuration(s string) (time.Duration, error) {
+	var bad error
+	s = days.ReplaceAllStringFunc(s, func(m string) string {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(m, "d"), 64)
+		if err != nil || n > float64(math.MaxInt64/int64(24*time.Hour)) {
+			bad = fmt.Errorf("%q is not a number of days", m)
+			return m
+		}
+		return strconv.FormatFloat(n*24, 'f', -1, 64) + "h"
+	})
+	if bad != nil {
+		return 0, bad
+	}
+	return time.ParseDuration(s)
+}
+
+// helpTable is the template envconfig fills with the variables; the
+// tabwriter in printConfigHelp lines its columns up.
+const helpTable = "VARIABLE\tDEFAULT\tDESCRIPTION\n" +
+	"{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{if usage_required .}}required: {{end}}{{usage_description .}}\n{{end}}"
+
 // printConfigHelp writes the table of variables from the struct tags.
 func printConfigHelp(w io.Writer) error {
-	return envconfig.Usagef("", &config{}, w, envconfig.DefaultTableFormat)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if err := envconfig.Usagef("", &config{}, tw, helpTable); err != nil {
+		return err
+	}
+	return tw.Flush()
 }
 
 // checkDatabaseURL says what is wrong with a DATABASE_URL ("" when

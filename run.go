@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/signal"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,22 +39,62 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
+	// Only demo and manifest take arguments; anything after another
+	// command is a mistake worth saying, not a thing to ignore.
+	if len(args) > 0 && cmd != "demo" && cmd != "manifest" {
+		return fmt.Errorf("%s takes no arguments, but got %q (try waleave help)", commandName(cmd), args[0])
+	}
 	switch cmd {
 	case "":
-		return serve(ctx, getenv, stderr)
-	case "version":
+		return serve(ctx, getenv, stderr, serveHooks{})
+	case "version", "--version":
 		return runVersion(stdout)
 	case "manifest":
 		return runManifest(args, stdout)
 	case "check":
 		return runCheck(ctx, getenv, stdout)
+	case "demo":
+		return runDemo(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: waleave [check | manifest --url https://host [--socket-mode] | version | help]")
-		fmt.Fprintln(stdout, "\nWith no command waleave serves. It is configured by these environment variables:")
-		return printConfigHelp(stdout)
+		return printHelp(stdout)
 	default:
 		return fmt.Errorf("unknown command %q (try waleave help)", cmd)
 	}
+}
+
+// commandName is how an error names the command it is about.
+func commandName(cmd string) string {
+	if cmd == "" {
+		return "waleave"
+	}
+	return "waleave " + cmd
+}
+
+// printHelp is `waleave help`: the commands, then the variables that
+// configure serving, each in aligned columns.
+func printHelp(w io.Writer) error {
+	// One form a line: the two forms of manifest exclude each other, so
+	// each has its own.
+	usage := [][2]string{
+		{"waleave", "serve: HTTP, or Socket Mode when SLACK_APP_TOKEN is set"},
+		{"waleave demo [--keep]", "try it with no accounts: a stand-in Slack and the dry-run gateway"},
+		{"waleave check", "check the configuration, the Slack token, the gateway and the database"},
+		{"waleave manifest --url https://host", "print the Slack app manifest for HTTP mode"},
+		{"waleave manifest --socket-mode", "print the Slack app manifest for Socket Mode"},
+		{"waleave version", "print the version and the revision it was built from (also --version)"},
+		{"waleave help", "print this help (also -h, --help)"},
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Usage:")
+	for _, u := range usage {
+		fmt.Fprintf(tw, "  %s\t%s\n", u[0], u[1])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nwaleave is configured by these environment variables (durations take s, m, h and d):")
+	fmt.Fprintln(w)
+	return printConfigHelp(w)
 }
 
 // newLogger builds the configured slog logger.
@@ -65,8 +106,18 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// serveHooks let `waleave demo` watch the program it runs; serving for
+// real leaves them empty.
+type serveHooks struct {
+	// serving, when set, is told the address once the server listens.
+	serving func(addr string)
+	// dryRun, when set, is told what the dry-run gateway would have sent
+	// to WhatsApp; without it, serving with the dry run logs it.
+	dryRun func(whatsapp.DryRunCall)
+}
+
 // serve runs the bot until SIGINT/SIGTERM or ctx ends.
-func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, hooks serveHooks) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -91,8 +142,17 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		// limiters in each process would each allow the whole rate.
 		waCfg.Limiter = db
 	}
-	gw, err := whatsapp.New(cfg.WAProvider, waCfg, &http.Client{Timeout: 30 * time.Second})
-	if err != nil {
+	var gw whatsapp.Gateway
+	if cfg.WAProvider == whatsapp.DryRunProvider {
+		observe := hooks.dryRun
+		if observe == nil {
+			observe = func(c whatsapp.DryRunCall) {
+				log.Info("dry run: nothing sent to WhatsApp", "op", c.Op, "chat", c.Chat, "participant", c.Participant, "result", c.Result)
+			}
+		}
+		gw = whatsapp.NewDryRun(observe)
+		log.Warn("WA_PROVIDER is dryrun: nothing is sent to WhatsApp, and every card and outcome says dry run")
+	} else if gw, err = whatsapp.New(cfg.WAProvider, waCfg, &http.Client{Timeout: 30 * time.Second}); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	slackOpts := []slack.Option{slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second, Transport: slackTransport()})}
@@ -163,6 +223,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		close(socketDone)
 	}
 	log.Info("waleave serving", "addr", ln.Addr().String(), "provider", cfg.WAProvider, "database", cfg.redactedDSN(), "socket_mode", cfg.SlackAppToken != "")
+	if hooks.serving != nil {
+		hooks.serving(ln.Addr().String())
+	}
 
 	select {
 	case <-ctx.Done():

@@ -123,6 +123,9 @@ type Bot struct {
 	store   *store.DB
 	slack   *slack.Client
 	gateway whatsapp.Gateway
+	// dryRun is set when the gateway sends nothing (WA_PROVIDER=dryrun):
+	// cards, outcomes and the answer to /wa-leave then say "dry run".
+	dryRun  bool
 	opts    Options
 	metrics *metrics
 	jobs    *river.Client[*sql.Tx]
@@ -156,6 +159,9 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg),
 		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, follow: newFollowups(opts.Now)}
 	b.outbox = newOutbox(b)
+	if d, ok := gw.(dryRunner); ok {
+		b.dryRun = d.DryRun()
+	}
 
 	// Both drivers work on *sql.Tx, so a job insert joins the store's
 	// transaction the same way on either database.
@@ -216,6 +222,21 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	}
 	b.confirmer = db.NewConfirmer(b.enqueueLeaves)
 	return b, nil
+}
+
+// dryRunner is a gateway that may send nothing to WhatsApp
+// (whatsapp.DryRun).
+type dryRunner interface {
+	DryRun() bool
+}
+
+// say is text as the bot posts it about a request: with the dry run's
+// note when the gateway sends nothing.
+func (b *Bot) say(text string) string {
+	if b.dryRun {
+		return templates.DryRun(text)
+	}
+	return text
 }
 
 // enqueueLeaves inserts the leave jobs of requests just confirmed in tx,

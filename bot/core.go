@@ -127,12 +127,13 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
 	b.outbox.poke()
+	answer := templates.Recorded(r.ID)
 	if zoneUnknown {
 		// A time without a zone was read as UTC: say so now, not only on
 		// the card, so that a wrong hour can be cancelled before it runs.
-		return ephemeralMsg(templates.Recorded(r.ID) + " " + templates.ReadAsUTC())
+		answer += " " + templates.ReadAsUTC()
 	}
-	return ephemeralMsg(templates.Recorded(r.ID))
+	return ephemeralMsg(b.say(answer))
 }
 
 func usageProblem(err error) string {

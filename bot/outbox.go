@@ -320,6 +320,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			return err
 		}
 		card := cardFor(r, requesterZone(r, b.opts.Location))
+		card.DryRun = b.dryRun
 		opts := []slack.MsgOption{slack.MsgOptionBlocks(templates.CardBlocks(card)...), slack.MsgOptionText(templates.CardText(card), false)}
 		ts := r.CardTS
 		var err error
@@ -359,7 +360,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			// someone else, or fix the instance's rights).
 			detail = r.OutcomeDetail
 		}
-		text := templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail)
+		text := b.say(templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail))
 		_, ts, err := b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false))
 		b.countSlack("chat.postMessage", err)
 		if err != nil && slackTroubleOf(err) == slackRefused {

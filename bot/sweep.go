@@ -107,7 +107,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			continue
 		}
 		_, _, err = b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS),
-			slack.MsgOptionText(templates.Reminder(r.RequesterID, now.Sub(r.CreatedAt)), false))
+			slack.MsgOptionText(b.say(templates.Reminder(r.RequesterID, now.Sub(r.CreatedAt))), false))
 		b.countSlack("chat.postMessage", err)
 		switch {
 		case err == nil:
@@ -129,6 +129,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			continue
 		}
 		card := cardFor(r, b.opts.Location)
+		card.DryRun = b.dryRun
 		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel,
 			slack.MsgOptionText(templates.ScheduledReminderText(card), false), slack.MsgOptionBlocks(templates.ScheduledReminderBlocks(card)...))
 		b.countSlack("chat.postMessage", err)
@@ -201,7 +202,7 @@ func (b *Bot) Digest(ctx context.Context) error {
 			d.Upcoming = append(d.Upcoming, item(r, r.RunAt))
 		}
 	}
-	_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.DigestText(d), false))
+	_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(b.say(templates.DigestText(d)), false))
 	b.countSlack("chat.postMessage", err)
 	if err != nil {
 		return fmt.Errorf("post digest: %w", err)

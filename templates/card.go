@@ -68,6 +68,11 @@ type Card struct {
 	AdminUnknown       bool          // the gateway answered but the instance's role is unknown: the card claims no role
 	Successors         []Participant // offered in a static select when OnlyAdmin and pending
 	Successor          string        // chosen participant JID, if any
+
+	// DryRun marks the card of a bot whose gateway sends nothing
+	// (WA_PROVIDER=dryrun): its header, notification text and a note
+	// under the header say so in every state.
+	DryRun bool
 }
 
 // Participant is a member of a WhatsApp group who could be made admin.
@@ -104,6 +109,7 @@ const (
 	blockSuccessor = "leave_successor"
 	blockStatus    = "leave_status"
 	blockActions   = "leave_actions"
+	blockDryRun    = "leave_dryrun"
 )
 
 func blockID(purpose string, st State, requestID ...string) string {
@@ -130,11 +136,18 @@ func RequestIDFromBlockID(blockID string) (id string, ok bool) {
 // card cannot be clicked into doing anything.
 func CardBlocks(c Card) []slack.Block {
 	st := c.State
-	blocks := []slack.Block{
-		slack.NewHeaderBlock(plain(plainClip(headline(c), maxHeader)), slack.HeaderBlockOptionBlockID(blockID(blockHeader, st))),
+	head := headline(c)
+	if c.DryRun {
+		head += " (dry run)"
+	}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(plainClip(head, maxHeader)), slack.HeaderBlockOptionBlockID(blockID(blockHeader, st)))}
+	if c.DryRun {
+		blocks = append(blocks, dryRunBlock(st))
+	}
+	blocks = append(blocks,
 		slack.NewSectionBlock(mrkdwn(groupLine(c)), cardFields(c), nil, slack.SectionBlockOptionBlockID(blockID(blockGroup, st))),
 		slack.NewSectionBlock(mrkdwn(goodbyeText(c)), nil, nil, slack.SectionBlockOptionBlockID(blockID(blockGoodbye, st))),
-	}
+	)
 	if c.DetailsUnavailable {
 		blocks = append(blocks, slack.NewContextBlock(blockID(blockDetails, st),
 			mrkdwn(":grey_question: The gateway did not answer in time, so the member count and whether the instance is an admin are unknown.")))
@@ -158,6 +171,13 @@ func CardBlocks(c Card) []slack.Block {
 // notifications, the channel sidebar and screen readers. It is plain and
 // escaped, and mentions nobody, so an update never pings anyone.
 func CardText(c Card) string {
+	if c.DryRun {
+		return dryRunMark + ". " + cardText(c)
+	}
+	return cardText(c)
+}
+
+func cardText(c Card) string {
 	g := escapeClip(oneLine(groupName(c)), 200)
 	switch c.State {
 	case StatePending:

@@ -256,16 +256,21 @@ func members(n int) string {
 // scheduled leave runs, with a last chance to cancel (action ActionCancel,
 // value the request ID, like the card's button).
 func ScheduledReminderBlocks(c Card) []slack.Block {
-	return []slack.Block{
-		slack.NewSectionBlock(mrkdwn(scheduledReminder(c)), nil, nil, slack.SectionBlockOptionBlockID(blockID("leave_upcoming", c.State))),
-		slack.NewActionBlock(blockID("leave_upcoming_actions", c.State),
-			slack.NewButtonBlockElement(ActionCancel, c.RequestID, plain("Cancel the leave"))),
+	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(scheduledReminder(c)), nil, nil, slack.SectionBlockOptionBlockID(blockID("leave_upcoming", c.State)))}
+	if c.DryRun {
+		blocks = append(blocks, dryRunBlock(c.State))
 	}
+	return append(blocks, slack.NewActionBlock(blockID("leave_upcoming_actions", c.State),
+		slack.NewButtonBlockElement(ActionCancel, c.RequestID, plain("Cancel the leave"))))
 }
 
 // ScheduledReminderText is the notification text for ScheduledReminderBlocks.
 func ScheduledReminderText(c Card) string {
-	return "In about an hour the instance leaves the WhatsApp group " + escapeClip(oneLine(groupName(c)), 200) + "."
+	text := "In about an hour the instance leaves the WhatsApp group " + escapeClip(oneLine(groupName(c)), 200) + "."
+	if c.DryRun {
+		return dryRunMark + ". " + text
+	}
+	return text
 }
 
 func scheduledReminder(c Card) string {

@@ -25,12 +25,15 @@ import (
 	"unicode"
 )
 
-// New returns the Gateway for provider ("greenapi", "wawp" or "ryzeapi";
-// see Providers), reached through hc (nil means a default client; hc is
-// never modified). Build one per instance and process: the rate limits
-// live in the returned value.
+// New returns the Gateway for provider ("greenapi", "wawp", "ryzeapi" or
+// "dryrun"; see Providers), reached through hc (nil means a default
+// client; hc is never modified). Build one per instance and process: the
+// rate limits live in the returned value. The dry run ignores cfg and hc
+// (NewDryRun also takes an observer).
 func New(provider string, cfg Config, hc *http.Client) (Gateway, error) {
 	switch provider {
+	case DryRunProvider:
+		return NewDryRun(nil), nil
 	case "greenapi":
 		g, err := NewGreenAPI(cfg, hc)
 		if err != nil {
@@ -106,6 +109,9 @@ type ConfigProblem struct {
 // caller can name its own settings for each; New refuses a Config with
 // any problem.
 func CheckConfig(provider string, cfg Config) []ConfigProblem {
+	if provider == DryRunProvider {
+		return nil // it reaches nothing, so it needs nothing
+	}
 	var problems []ConfigProblem
 	bad := func(field, format string, args ...any) {
 		problems = append(problems, ConfigProblem{field, fmt.Sprintf(format, args...)})
@@ -205,10 +211,10 @@ type State struct {
 }
 
 // Providers lists the accepted values of WA_PROVIDER.
-var Providers = []string{"greenapi", "wawp", "ryzeapi"}
+var Providers = []string{"greenapi", "wawp", "ryzeapi", DryRunProvider}
 
 // DefaultBaseURL returns a provider's public base URL, or "" for an unknown
-// provider.
+// provider and for the dry run, which has none.
 func DefaultBaseURL(provider string) string {
 	switch provider {
 	case "greenapi":
