@@ -10,7 +10,7 @@ import (
 var allOutcomes = []Outcome{
 	OutcomeLeft, OutcomeLeftAdmin, OutcomeNotMember, OutcomeNotAllowed, OutcomeCredentials,
 	OutcomeInvalidGroup, OutcomeNotConnected, OutcomeQuota, OutcomeRateLimit, OutcomeUnavailable,
-	OutcomeGoodbyeFailed, OutcomePromoteFailed,
+	OutcomeGoodbyeFailed, OutcomePromoteFailed, OutcomeStillMember,
 }
 
 // outcomePhrases is SPEC §5's table (lower case; matching ignores case).
@@ -30,6 +30,7 @@ var outcomePhrases = map[Outcome][]string{
 	OutcomeUnavailable:   {"unavailable"},
 	OutcomeGoodbyeFailed: {"goodbye", "not left"},
 	OutcomePromoteFailed: {"could not make", "not left"},
+	OutcomeStillMember:   {"still a member", "not left"},
 }
 
 func TestOutcomeSuccess(t *testing.T) {
@@ -49,52 +50,57 @@ func TestOutcomePhraseMatrix(t *testing.T) {
 		{"Night shift & friends", "*night shift &amp; friends*"},
 		{"120363406289005073@g.us", "`120363406289005073@g.us`"},
 	}
+	// The note on a goodbye whose fate is unknown may follow any
+	// outcome, so each outcome is checked with it too.
+	notes := map[string]string{"": "", "goodbye_unknown": "\n" + GoodbyeUnknownNote()}
 	for _, o := range allOutcomes {
 		for _, g := range groups {
-			text := OutcomeText(o, g.in, "")
-			lower := strings.ToLower(text)
-			t.Run(string(o)+"/"+g.in, func(t *testing.T) {
-				checkMarkup(t, text)
-				if !strings.Contains(lower, g.shown) {
-					t.Errorf("%q does not name the group as %q", text, g.shown)
-				}
-				for _, p := range outcomePhrases[o] {
-					if !strings.Contains(lower, p) {
-						t.Errorf("%q lacks its phrase %q", text, p)
+			for name, note := range notes {
+				text := OutcomeText(o, g.in, "") + note
+				lower := strings.ToLower(text)
+				t.Run(string(o)+"/"+g.in+"/"+name, func(t *testing.T) {
+					checkMarkup(t, text)
+					if !strings.Contains(lower, g.shown) {
+						t.Errorf("%q does not name the group as %q", text, g.shown)
 					}
-				}
-				// No outcome may name another failure.
-				for _, other := range allOutcomes {
-					if other == o || other.Success() {
-						continue
+					for _, p := range outcomePhrases[o] {
+						if !strings.Contains(lower, p) {
+							t.Errorf("%q lacks its phrase %q", text, p)
+						}
 					}
-					if p := outcomePhrases[other][0]; strings.Contains(lower, p) {
-						t.Errorf("%q contains %q, the phrase of %s", text, p, other)
+					// No outcome may name another failure.
+					for _, other := range allOutcomes {
+						if other == o || other.Success() {
+							continue
+						}
+						if p := outcomePhrases[other][0]; strings.Contains(lower, p) {
+							t.Errorf("%q contains %q, the phrase of %s", text, p, other)
+						}
 					}
-				}
-				withoutNotLeft := strings.ReplaceAll(lower, "not left", "")
-				if o.Success() {
-					if strings.Contains(lower, "not left") {
-						t.Errorf("success %q says \"not left\"", text)
+					withoutNotLeft := strings.ReplaceAll(lower, "not left", "")
+					if o.Success() {
+						if strings.Contains(lower, "not left") {
+							t.Errorf("success %q says \"not left\"", text)
+						}
+					} else {
+						if !strings.Contains(lower, "not left") {
+							t.Errorf("failure %q does not say the group was not left", text)
+						}
+						if strings.Contains(withoutNotLeft, "left") {
+							t.Errorf("failure %q says \"left\" other than as \"not left\"", text)
+						}
+						if strings.Contains(lower, "not a member") {
+							t.Errorf("failure %q says \"not a member\"", text)
+						}
 					}
-				} else {
-					if !strings.Contains(lower, "not left") {
-						t.Errorf("failure %q does not say the group was not left", text)
+					if o == OutcomeLeft && strings.Contains(lower, "admin") {
+						t.Errorf("plain left %q mentions admin, which is left_admin's phrase", text)
 					}
-					if strings.Contains(withoutNotLeft, "left") {
-						t.Errorf("failure %q says \"left\" other than as \"not left\"", text)
+					if o != OutcomeNotMember && strings.Contains(lower, "not a member") {
+						t.Errorf("%q says \"not a member\"", text)
 					}
-					if strings.Contains(lower, "not a member") {
-						t.Errorf("failure %q says \"not a member\"", text)
-					}
-				}
-				if o == OutcomeLeft && strings.Contains(lower, "admin") {
-					t.Errorf("plain left %q mentions admin, which is left_admin's phrase", text)
-				}
-				if o != OutcomeNotMember && strings.Contains(lower, "not a member") {
-					t.Errorf("%q says \"not a member\"", text)
-				}
-			})
+				})
+			}
 		}
 	}
 }
