@@ -407,3 +407,70 @@ func promoteFailure(successor string, err error) store.Outcome {
 		Status: statusOf(err),
 	}
 }
+
+// membership is what a group lookup tells of the instance's place in a
+// group.
+type membership int
+
+const (
+	// membershipUnknown: the lookup could not tell.
+	membershipUnknown membership = iota
+	// membershipGone: the group no longer lists the instance.
+	membershipGone
+	// membershipMember: the group still lists the instance.
+	membershipMember
+)
+
+// lookup is one group lookup's finding, with what the audit says of it.
+type lookup struct {
+	found  membership
+	detail string
+	status int
+}
+
+// lookUpMembership looks the group up once, within VerifyTimeout, and says
+// whether it still lists the instance: the check after a leave the gateway
+// called a success (SPEC §5), and what decides a leave whose answer did not
+// settle it. The call is its own, never one shared through fetchGroup nor
+// a cached answer: those may have started before the leave.
+//
+// Absence is claimed only on evidence: the gateway's not-a-member answer
+// about the group, or a participant list that is complete (no smaller
+// than the member count the gateway gave), spells the instance's number
+// the way the instance is known (a list of @lid numbers cannot show a
+// phone number's absence), and lacks it.
+func (b *Bot) lookUpMembership(ctx context.Context, groupJID string) lookup {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
+	defer cancel()
+	var self string
+	var wg sync.WaitGroup
+	wg.Go(func() { self = b.selfJID(ctx) })
+	g, err := b.gateway.Group(ctx, groupJID)
+	b.countGateway("group", err)
+	wg.Wait()
+	switch {
+	case errors.Is(err, whatsapp.ErrNotMember):
+		return lookup{membershipGone, "group lookup: the gateway says the instance is not in the group", statusOf(err)}
+	case err != nil:
+		return lookup{membershipUnknown, "group lookup failed: " + errText(err), statusOf(err)}
+	case self == "":
+		return lookup{membershipUnknown, "group lookup: the instance's own number is unknown", 200}
+	}
+	me := userPart(self)
+	comparable := false
+	for _, p := range g.Participants {
+		if userPart(p.JID) == me {
+			return lookup{membershipMember, "group lookup: the group still lists the instance", 200}
+		}
+		comparable = comparable || strings.HasSuffix(userPart(p.JID), "@lid") == strings.HasSuffix(me, "@lid")
+	}
+	switch {
+	case len(g.Participants) == 0:
+		return lookup{membershipUnknown, "group lookup: the answer lists no participants", 200}
+	case g.Size > len(g.Participants):
+		return lookup{membershipUnknown, "group lookup: the answer lists only some participants", 200}
+	case !comparable:
+		return lookup{membershipUnknown, "group lookup: the participants are listed by numbers the instance's cannot be compared with", 200}
+	}
+	return lookup{membershipGone, "group lookup: the group no longer lists the instance", 200}
+}
