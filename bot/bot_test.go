@@ -130,6 +130,9 @@ type fakeGateway struct {
 	// whatever the gateway answered).
 	left map[string]bool
 	stay bool
+	// onLeave, when set, runs in Leave after the gateway acted and before
+	// it answers (a test's crash).
+	onLeave func()
 	// calls lists every call in order ("leave", "send", "group", "groups",
 	// "promote", "state"), for tests of ordering and call counts.
 	calls []string
@@ -169,6 +172,9 @@ func (g *fakeGateway) Leave(_ context.Context, jid string) (whatsapp.LeaveResult
 			g.left = map[string]bool{}
 		}
 		g.left[jid] = true
+	}
+	if g.onLeave != nil {
+		g.onLeave()
 	}
 	return whatsapp.LeaveResult{}, err
 }
