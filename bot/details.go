@@ -381,10 +381,38 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	switch {
 	case perr == nil:
 		return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now()))
+	case errors.Is(perr, whatsapp.ErrUnconfirmed):
+		// A success status without the documented body: checked by
+		// looking the group up, not sent again (SPEC §5).
+		if w.successorIsAdmin(ctx, r) {
+			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "confirmed by a group lookup: "+errText(perr), statusOf(perr), b.opts.Now()))
+		}
 	case whatsapp.Transient(perr):
 		return true, w.retry(ctx, r, perr)
 	}
 	return true, w.finish(ctx, r, promoteFailure(r.Successor, perr))
+}
+
+// successorIsAdmin looks the group up once, within VerifyTimeout, and
+// reports whether it lists the chosen successor as an admin. A lookup
+// that cannot tell counts as no: leaving without a successor would hand
+// the group to a random member.
+func (w *leaveWorker) successorIsAdmin(ctx context.Context, r *store.Request) bool {
+	b := w.b
+	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
+	defer cancel()
+	g, err := b.gateway.Group(ctx, r.GroupJID)
+	b.countGateway("group", err)
+	if err != nil {
+		b.log.Info("promotion not confirmed and the group not looked up", "request", r.ID, "err", err)
+		return false
+	}
+	for _, p := range g.Participants {
+		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
+			return true
+		}
+	}
+	return false
 }
 
 // promoteFailure is the outcome of a promotion the gateway refused. A

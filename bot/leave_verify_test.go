@@ -231,3 +231,39 @@ func TestLeave_GoodbyeOfUnknownFateIsSaidSo(t *testing.T) {
 		})
 	}
 }
+
+// A promotion answered with a success status but without the documented
+// body is checked by looking the group up, not sent again: the successor
+// listed as an admin means it worked, and the leave goes ahead; not
+// listed, the group is kept (leaving would hand it to a random member).
+func TestSuccessor_UnconfirmedPromotionIsLookedUp(t *testing.T) {
+	for _, worked := range []bool{true, false} {
+		t.Run(map[bool]string{true: "promoted", false: "not promoted"}[worked], func(t *testing.T) {
+			ctx := context.Background()
+			tb := newTestBot(t, Options{MaxAttempts: 5})
+			r := onlyAdminRequest(t, tb)
+			tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us"))
+			promoted := false
+			tb.gw.promote = func(string, string) error {
+				promoted = worked
+				return &whatsapp.Error{Provider: "wawp", Op: "promote", Status: 201, Kind: whatsapp.ErrUnconfirmed}
+			}
+			tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+				g := onlyAdminGroup(ref)
+				g.Participants[1].IsAdmin = promoted
+				return g, nil
+			}
+			tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+			got, _ := runUntilOver(t, tb, r.ID)
+			require.Len(t, tb.gw.callsOf("promote"), 1, "not sent again")
+			if worked {
+				require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+				require.False(t, got.PromotedAt.IsZero())
+				require.Len(t, tb.gw.callsOf("leave"), 1)
+			} else {
+				require.Equal(t, string(templates.OutcomePromoteFailed), got.Outcome)
+				require.Empty(t, tb.gw.callsOf("leave"))
+			}
+		})
+	}
+}
