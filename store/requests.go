@@ -480,7 +480,7 @@ func (s *DB) BeginLeave(ctx context.Context, id string, now time.Time) error {
 		if _, err := tx.exec(ctx, `UPDATE requests SET leave_state = ?, updated_at = ? WHERE id = ?`, LeaveCalling, ms(now), id); err != nil {
 			return fmt.Errorf("begin leave: %w", err)
 		}
-		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave calling"})
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave call started"})
 	})
 }
 

@@ -582,6 +582,6 @@ func TestLeaveState_UnderWayUntilAnswered(t *testing.T) {
 		for _, e := range audit {
 			actions = append(actions, e.Action)
 		}
-		require.Equal(t, []string{"requested", "confirmed", "attempt", "leave calling", "retry", "leave calling", "leave unknown", "leave calling", "done"}, actions)
+		require.Equal(t, []string{"requested", "confirmed", "attempt", "leave call started", "retry", "leave call started", "leave unknown", "leave call started", "done"}, actions)
 	})
 }
