@@ -116,6 +116,7 @@ func TestE2E_CrashAfterTheGatewayLeft(t *testing.T) {
 				require.Empty(t, sl.threadReplies(), "no outcome before the crash")
 
 				close(gw.block) // the gateway answers promptly from now on
+				restarted := time.Now()
 				child, _, logs = startChild(t, env)
 				defer func() {
 					_ = child.Process.Signal(syscall.SIGTERM)
@@ -128,6 +129,7 @@ func TestE2E_CrashAfterTheGatewayLeft(t *testing.T) {
 				if len(sl.threadReplies()) == 0 {
 					t.Fatalf("request not completed within 30s of the restart:\n%s\njobs:\n%s", logs.String(), dumpJobs(t, dsn))
 				}
+				t.Logf("outcome reply %s after the restart", time.Since(restarted).Round(100*time.Millisecond))
 				eventually(t, 5*time.Second, func() bool { return finalCard(sl, ts) != "" }, "card not updated to its final state")
 				time.Sleep(300 * time.Millisecond) // a second reply would come now
 				require.Len(t, sl.threadReplies(), 1, "one outcome reply")

@@ -73,7 +73,9 @@ type Options struct {
 	// before its card is posted without them; default 2s.
 	DetailsTimeout time.Duration
 	// VerifyTimeout bounds the group lookup after a leave (SPEC §5: the
-	// outcome reply waits a few seconds for it at most); default 5s.
+	// outcome reply waits a few seconds for it at most); default 3s. It
+	// lengthens a leave run, and so how long a dead replica's leave
+	// waits before another process takes it over (replicas.go).
 	VerifyTimeout time.Duration
 }
 
@@ -115,7 +117,7 @@ func (o *Options) setDefaults() {
 		o.DetailsTimeout = 2 * time.Second
 	}
 	if o.VerifyTimeout <= 0 {
-		o.VerifyTimeout = 5 * time.Second
+		o.VerifyTimeout = 3 * time.Second
 	}
 }
 
