@@ -485,20 +485,20 @@ func (b *Bot) lookUpMembership(ctx context.Context, groupJID string) lookup {
 		return lookup{membershipUnknown, "group lookup: the instance's own number is unknown", 200}
 	}
 	me := userPart(self)
-	comparable := false
+	sameKind := false // a participant numbered like the instance (phone, or @lid)
 	for _, p := range g.Participants {
 		if userPart(p.JID) == me {
 			return lookup{membershipMember, "group lookup: the group still lists the instance", 200}
 		}
-		comparable = comparable || strings.HasSuffix(userPart(p.JID), "@lid") == strings.HasSuffix(me, "@lid")
+		sameKind = sameKind || strings.HasSuffix(userPart(p.JID), "@lid") == strings.HasSuffix(me, "@lid")
 	}
 	switch {
 	case len(g.Participants) == 0:
 		return lookup{membershipUnknown, "group lookup: the answer lists no participants", 200}
 	case g.Size > len(g.Participants):
 		return lookup{membershipUnknown, "group lookup: the answer lists only some participants", 200}
-	case !comparable:
-		return lookup{membershipUnknown, "group lookup: the participants are listed by numbers the instance's cannot be compared with", 200}
+	case !sameKind:
+		return lookup{membershipUnknown, "group lookup: the participants are listed by another kind of number than the instance's (@lid or phone)", 200}
 	}
 	return lookup{membershipGone, "group lookup: the group no longer lists the instance", 200}
 }

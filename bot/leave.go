@@ -36,9 +36,9 @@ type leaveWorker struct {
 // leaveRunTimeout bounds one run of a leave job: the best-effort prelude
 // (the group's details and invite link, each within DetailsTimeout) and
 // one gateway step, with the lookup that verifies a leave (VerifyTimeout)
-// and a second to spare. A run starts a further step
-// only when it still has that long (see continueLater), so no call is
-// cut short by the run's end. Keeping runs short is what lets another
+// and a second to spare. A run starts a further step only when it still
+// has that long (see continueLater), so no call is cut short by the
+// run's end. Keeping runs short is what lets another
 // replica take over a dead one's job soon (replicas.go) without ever
 // running it twice at once.
 func leaveRunTimeout(o Options) time.Duration {
@@ -177,7 +177,8 @@ func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o st
 		action, o.Verification = "verified", store.Verified
 	case membershipMember:
 		action = "still a member"
-		o = store.Outcome{Code: string(templates.OutcomeStillMember), Detail: "the gateway answered the leave with success, but " + l.detail, Status: o.Status}
+		o = store.Outcome{Code: string(templates.OutcomeStillMember), Status: o.Status,
+			Detail: "the gateway answered the leave with success, but the group looked up afterwards still lists the instance"}
 	default:
 		o.Verification = store.Unverified
 	}

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -110,6 +111,15 @@ func TestLeave_NotVerifiedWhenTheLookupCannotTell(t *testing.T) {
 			}
 		},
 		"own number unknown": func(tb *testBot) { tb.gw.me = "" },
+		"hidden numbers": func(tb *testBot) {
+			tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+				g := memberGroup(ref)
+				for i := range g.Participants {
+					g.Participants[i].JID = fmt.Sprintf("2345678901234%d@lid", i)
+				}
+				return g, nil
+			}
+		},
 		"partial list": func(tb *testBot) {
 			tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
 				g := memberGroup(ref)
