@@ -130,7 +130,7 @@ func TestLeave_NotVerifiedWhenTheLookupCannotTell(t *testing.T) {
 	}
 	for name, setup := range cases {
 		t.Run(name, func(t *testing.T) {
-			tb := newTestBot(t, Options{VerifyTimeout: 200 * time.Millisecond})
+			tb := newTestBot(t, Options{VerifyTimeout: 200 * time.Millisecond, DetailsTimeout: 100 * time.Millisecond})
 			r := confirmedRequest(t, tb, nil)
 			tb.gw.stay = true // the lookup reaches the functions above
 			setup(tb)
