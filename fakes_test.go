@@ -194,8 +194,10 @@ type fakeGateway struct {
 	leave func(n int) (int, string)
 	// send, when set, answers goodbye sends likewise.
 	send func(n int) (int, string)
-	// block, when set, is waited on before answering leave calls.
-	block chan struct{}
+	// block, when set, is waited on before answering leave calls;
+	// blockSend likewise for goodbye sends, which it keeps from reaching
+	// the group until it is closed.
+	block, blockSend chan struct{}
 	// groupDelay, when set, is how long Green API's getGroupData takes.
 	groupDelay time.Duration
 	// self, when set, is the instance's own number: the state answers
@@ -214,11 +216,14 @@ func newFakeGateway(t *testing.T, provider string) *fakeGateway {
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(func() {
 		g.mu.Lock()
-		if g.block != nil {
+		for _, c := range []chan struct{}{g.block, g.blockSend} {
+			if c == nil {
+				continue
+			}
 			select {
-			case <-g.block:
+			case <-c:
 			default:
-				close(g.block)
+				close(c)
 			}
 		}
 		g.mu.Unlock()
@@ -251,7 +256,7 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 	if kind == "leave" && !g.stay {
 		g.left = true // the gateway acts on the call before it answers
 	}
-	leave, send, block, groupDelay := g.leave, g.send, g.block, g.groupDelay
+	leave, send, block, blockSend, groupDelay := g.leave, g.send, g.block, g.blockSend, g.groupDelay
 	self, left := g.self, g.left
 	g.mu.Unlock()
 	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
@@ -290,6 +295,13 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"success":true,"message":"Successfully left the group","groupJid":%q}`, r.URL.Query().Get("identifier"))
 		}
 	case "send":
+		if blockSend != nil {
+			select {
+			case <-blockSend:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if send != nil {
 			st, b := send(n)
 			w.WriteHeader(st)

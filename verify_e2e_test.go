@@ -144,3 +144,52 @@ func TestE2E_CrashAfterTheGatewayLeft(t *testing.T) {
 		})
 	}
 }
+
+// TestE2E_CrashDuringTheGoodbye kills the process (SIGKILL) while its
+// goodbye is in the gateway and has not reached the group, then restarts
+// it. A goodbye that may have been posted is never sent again, so its
+// fate stays unknown: the leave goes ahead, and the card and the one
+// outcome reply say the goodbye may not have reached the group.
+func TestE2E_CrashDuringTheGoodbye(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		sl, gw := newFakeSlack(t), newFakeGateway(t, "ryzeapi")
+		gw.self = instanceJID
+		gw.blockSend = make(chan struct{})
+		env := baseEnvOn(t, sl, gw, dsn)
+
+		child, u, logs := startChild(t, env)
+		a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
+		id, ts := a.requestCard("U0REQ1", "C1", testGroup+" so long, and thanks")
+		status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+		require.Equal(t, 200, status)
+		eventually(t, 10*time.Second, func() bool { return len(gw.Calls("send")) == 1 }, "goodbye not started")
+		require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+		_ = child.Wait()
+
+		child, _, logs = startChild(t, env)
+		defer func() {
+			_ = child.Process.Signal(syscall.SIGTERM)
+			_ = child.Wait()
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(sl.threadReplies()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(sl.threadReplies()) == 0 {
+			t.Fatalf("request not completed within 30s of the restart:\n%s\njobs:\n%s", logs.String(), dumpJobs(t, dsn))
+		}
+		eventually(t, 5*time.Second, func() bool { return finalCard(sl, ts) != "" }, "card not updated to its final state")
+		time.Sleep(300 * time.Millisecond) // a second reply would come now
+		require.Len(t, sl.threadReplies(), 1, "one outcome reply")
+		require.Len(t, gw.Calls("send"), 1, "the goodbye is not sent again")
+		require.Len(t, gw.Calls("leave"), 1)
+		text := sl.threadReplies()[0].Form.Get("text")
+		require.Contains(t, strings.ToLower(text), "left")
+		require.Contains(t, text, "may not have reached the group")
+		require.Contains(t, finalCard(sl, ts), "may not have reached the group")
+	})
+}
