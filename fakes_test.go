@@ -194,10 +194,21 @@ type fakeGateway struct {
 	leave func(n int) (int, string)
 	// send, when set, answers goodbye sends likewise.
 	send func(n int) (int, string)
-	// block, when set, is waited on before answering leave calls.
-	block chan struct{}
+	// block, when set, is waited on before answering leave calls;
+	// blockSend likewise for goodbye sends, which it keeps from reaching
+	// the group until it is closed.
+	block, blockSend chan struct{}
 	// groupDelay, when set, is how long Green API's getGroupData takes.
 	groupDelay time.Duration
+	// self, when set, is the instance's own number: the state answers
+	// (and Green API's settings) name it, and group lookups answer with
+	// the provider's group shape, listing it among the members until a
+	// leave call arrives. From then on the group lists the two others
+	// only, unless stay is set: WhatsApp kept the instance in the group,
+	// whatever the gateway answered.
+	self string
+	stay bool
+	left bool
 }
 
 func newFakeGateway(t *testing.T, provider string) *fakeGateway {
@@ -205,11 +216,14 @@ func newFakeGateway(t *testing.T, provider string) *fakeGateway {
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(func() {
 		g.mu.Lock()
-		if g.block != nil {
+		for _, c := range []chan struct{}{g.block, g.blockSend} {
+			if c == nil {
+				continue
+			}
 			select {
-			case <-g.block:
+			case <-c:
 			default:
-				close(g.block)
+				close(c)
 			}
 		}
 		g.mu.Unlock()
@@ -239,7 +253,11 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			n++
 		}
 	}
-	leave, send, block, groupDelay := g.leave, g.send, g.block, g.groupDelay
+	if kind == "leave" && !g.stay {
+		g.left = true // the gateway acts on the call before it answers
+	}
+	leave, send, block, blockSend, groupDelay := g.leave, g.send, g.block, g.blockSend, g.groupDelay
+	self, left := g.self, g.left
 	g.mu.Unlock()
 	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
 		select {
@@ -277,6 +295,13 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"success":true,"message":"Successfully left the group","groupJid":%q}`, r.URL.Query().Get("identifier"))
 		}
 	case "send":
+		if blockSend != nil {
+			select {
+			case <-blockSend:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if send != nil {
 			st, b := send(n)
 			w.WriteHeader(st)
@@ -292,6 +317,9 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"success":true,"data":{"messageId":"ABC"}}`)
 		}
 	default:
+		if self != "" && g.serveSelf(w, r, self, left) {
+			return
+		}
 		switch {
 		case strings.Contains(r.URL.Path, "getStateInstance"):
 			fmt.Fprint(w, `{"stateInstance":"authorized"}`)
@@ -303,6 +331,54 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{}`)
 		}
 	}
+}
+
+// serveSelf answers the calls that name the instance or list a group's
+// members, in each provider's documented shape, and reports whether r
+// was one of them.
+func (g *fakeGateway) serveSelf(w http.ResponseWriter, r *http.Request, self string, left bool) bool {
+	user, _, _ := strings.Cut(self, "@")
+	others := []string{"79000000002", "79000000003"}
+	members := others
+	if !left {
+		members = append([]string{user}, others...)
+	}
+	type participant struct {
+		ID      string `json:"id,omitempty"`
+		JID     string `json:"jid,omitempty"`
+		IsAdmin bool   `json:"isAdmin"`
+	}
+	var ps []participant
+	for _, m := range members {
+		switch g.provider {
+		case "ryzeapi":
+			ps = append(ps, participant{JID: m + "@s.whatsapp.net"})
+		default:
+			ps = append(ps, participant{ID: m + "@c.us"})
+		}
+	}
+	answer := func(v any) bool {
+		_ = json.NewEncoder(w).Encode(v)
+		return true
+	}
+	p := r.URL.Path
+	switch {
+	case strings.Contains(p, "/getWaSettings/"), strings.Contains(p, "/getSettings/"):
+		return answer(map[string]any{"wid": user + "@c.us", "stateInstance": "authorized", "phone": user})
+	case strings.Contains(p, "/getGroupData/"):
+		return answer(map[string]any{"groupId": testGroup, "subject": "Night shift", "participants": ps, "size": len(ps)})
+	case p == "/v2/session/info":
+		return answer(map[string]any{"status": "WORKING", "me": map[string]any{"id": user + "@c.us", "pushName": "ops"}})
+	case strings.HasPrefix(p, "/v2/groups/") && strings.HasSuffix(p, "/participants"):
+		return answer(ps)
+	case strings.HasPrefix(p, "/api/instance/list"):
+		return answer(map[string]any{"success": true, "data": []any{map[string]any{"name": "1101000001",
+			"connection": map[string]any{"state": "connected", "numberJid": user + "@s.whatsapp.net"}}}})
+	case strings.HasPrefix(p, "/api/group/info/"):
+		return answer(map[string]any{"success": true, "data": map[string]any{"jid": testGroup, "name": "Night shift",
+			"participantCount": len(ps), "participants": ps}})
+	}
+	return false
 }
 
 // Calls returns the calls of one kind ("leave", "send", "other"; "" = all).

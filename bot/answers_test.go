@@ -196,7 +196,7 @@ func checkAnswer(t *testing.T, provider string, a answer) {
 		}
 	}
 
-	outcome := outcomeOf(a.call, got, err)
+	outcome := answerOutcome(a.call, got, err)
 	if a.outcome != "" && a.outcome != "-" {
 		assert.Equal(t, a.outcome, outcome, "%s: %v", a.file, err)
 	}
@@ -244,11 +244,11 @@ func callFor(t *testing.T, gw whatsapp.Gateway, call string) (string, error) {
 	return "", nil
 }
 
-// outcomeOf is the stored outcome the leave job records for a call's
+// answerOutcome is the stored outcome the leave job records for a call's
 // result: the leave's own on success, "sent" for a goodbye that went out,
 // "lookup" for an unconfirmed success (the job looks the group up rather
 // than deciding from the answer), and failure's mapping otherwise.
-func outcomeOf(call, got string, err error) string {
+func answerOutcome(call, got string, err error) string {
 	switch {
 	case errors.Is(err, whatsapp.ErrUnconfirmed):
 		return "lookup"

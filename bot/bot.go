@@ -72,6 +72,11 @@ type Options struct {
 	// DetailsTimeout bounds the wait for a group's details (size, admins)
 	// before its card is posted without them; default 2s.
 	DetailsTimeout time.Duration
+	// VerifyTimeout bounds the group lookup after a leave (SPEC §5: the
+	// outcome reply waits a few seconds for it at most); default 3s. It
+	// lengthens a leave run, and so how long a dead replica's leave
+	// waits before another process takes it over (replicas.go).
+	VerifyTimeout time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -110,6 +115,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.DetailsTimeout <= 0 {
 		o.DetailsTimeout = 2 * time.Second
+	}
+	if o.VerifyTimeout <= 0 {
+		o.VerifyTimeout = 3 * time.Second
 	}
 }
 

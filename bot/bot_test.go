@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -122,6 +123,16 @@ type fakeGateway struct {
 	// sendErrs and leaveErrs are the answers of the next SendText and
 	// Leave calls, in order; once used up, the calls succeed.
 	sendErrs, leaveErrs []error
+	// left holds the groups a Leave left (one that succeeded or answered
+	// ErrUnconfirmed, a success status): Group answers them with the
+	// gateway's not-a-member error, as a group the instance is out of,
+	// unless stay is set (WhatsApp kept the instance in the group
+	// whatever the gateway answered).
+	left map[string]bool
+	stay bool
+	// onLeave, when set, runs in Leave after the gateway acted and before
+	// it answers (a test's crash).
+	onLeave func()
 	// calls lists every call in order ("leave", "send", "group", "groups",
 	// "promote", "state"), for tests of ordering and call counts.
 	calls []string
@@ -151,12 +162,21 @@ func (g *fakeGateway) Leave(_ context.Context, jid string) (whatsapp.LeaveResult
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.leaves = append(g.leaves, jid)
+	var err error
 	if len(g.leaveErrs) > 0 {
-		err := g.leaveErrs[0]
+		err = g.leaveErrs[0]
 		g.leaveErrs = g.leaveErrs[1:]
-		return whatsapp.LeaveResult{}, err
 	}
-	return whatsapp.LeaveResult{}, nil
+	if err == nil || errors.Is(err, whatsapp.ErrUnconfirmed) {
+		if g.left == nil {
+			g.left = map[string]bool{}
+		}
+		g.left[jid] = true
+	}
+	if g.onLeave != nil {
+		g.onLeave()
+	}
+	return whatsapp.LeaveResult{}, err
 }
 func (g *fakeGateway) SendText(_ context.Context, chat, text string) (string, error) {
 	g.called("send")
@@ -173,8 +193,11 @@ func (g *fakeGateway) SendText(_ context.Context, chat, text string) (string, er
 func (g *fakeGateway) Group(ctx context.Context, ref string) (whatsapp.Group, error) {
 	g.called("group")
 	g.mu.Lock()
-	fn := g.group
+	fn, gone := g.group, g.left[ref] && !g.stay
 	g.mu.Unlock()
+	if gone {
+		return whatsapp.Group{}, &whatsapp.Error{Provider: "greenapi", Op: "getGroupData", Status: 404, Kind: whatsapp.ErrNotMember}
+	}
 	if fn != nil {
 		return fn(ctx, ref)
 	}

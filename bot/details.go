@@ -385,10 +385,38 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	switch {
 	case perr == nil:
 		return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now()))
+	case errors.Is(perr, whatsapp.ErrUnconfirmed):
+		// A success status without the documented body: checked by
+		// looking the group up, not sent again (SPEC §5).
+		if w.successorIsAdmin(ctx, r) {
+			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "confirmed by a group lookup: "+errText(perr), statusOf(perr), b.opts.Now()))
+		}
 	case whatsapp.Transient(perr):
 		return true, w.retry(ctx, r, perr)
 	}
 	return true, w.finish(ctx, r, promoteFailure(r.Successor, perr))
+}
+
+// successorIsAdmin looks the group up once, within VerifyTimeout, and
+// reports whether it lists the chosen successor as an admin. A lookup
+// that cannot tell counts as no: leaving without a successor would hand
+// the group to a random member.
+func (w *leaveWorker) successorIsAdmin(ctx context.Context, r *store.Request) bool {
+	b := w.b
+	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
+	defer cancel()
+	g, err := b.gateway.Group(ctx, r.GroupJID)
+	b.countGateway("group", err)
+	if err != nil {
+		b.log.Info("promotion not confirmed and the group not looked up", "request", r.ID, "err", err)
+		return false
+	}
+	for _, p := range g.Participants {
+		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
+			return true
+		}
+	}
+	return false
 }
 
 // promoteFailure is the outcome of a promotion the gateway refused. A
@@ -410,4 +438,71 @@ func promoteFailure(successor string, err error) store.Outcome {
 		Detail: "+" + phone + " could not be made an admin: " + why,
 		Status: statusOf(err),
 	}
+}
+
+// membership is what a group lookup tells of the instance's place in a
+// group.
+type membership int
+
+const (
+	// membershipUnknown: the lookup could not tell.
+	membershipUnknown membership = iota
+	// membershipGone: the group no longer lists the instance.
+	membershipGone
+	// membershipMember: the group still lists the instance.
+	membershipMember
+)
+
+// lookup is one group lookup's finding, with what the audit says of it.
+type lookup struct {
+	found  membership
+	detail string
+	status int
+}
+
+// lookUpMembership looks the group up once, within VerifyTimeout, and says
+// whether it still lists the instance: the check after a leave the gateway
+// called a success (SPEC §5), and what decides a leave whose answer did not
+// settle it. The call is its own, never one shared through fetchGroup nor
+// a cached answer: those may have started before the leave.
+//
+// Absence is claimed only on evidence: the gateway's not-a-member answer
+// about the group, or a participant list that is complete (no smaller
+// than the member count the gateway gave), spells the instance's number
+// the way the instance is known (a list of @lid numbers cannot show a
+// phone number's absence), and lacks it.
+func (b *Bot) lookUpMembership(ctx context.Context, groupJID string) lookup {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
+	defer cancel()
+	var self string
+	var wg sync.WaitGroup
+	wg.Go(func() { self = b.selfJID(ctx) })
+	g, err := b.gateway.Group(ctx, groupJID)
+	b.countGateway("group", err)
+	wg.Wait()
+	switch {
+	case errors.Is(err, whatsapp.ErrNotMember):
+		return lookup{membershipGone, "group lookup: the gateway says the instance is not in the group", statusOf(err)}
+	case err != nil:
+		return lookup{membershipUnknown, "group lookup failed: " + errText(err), statusOf(err)}
+	case self == "":
+		return lookup{membershipUnknown, "group lookup: the instance's own number is unknown", 200}
+	}
+	me := userPart(self)
+	sameKind := false // a participant numbered like the instance (phone, or @lid)
+	for _, p := range g.Participants {
+		if userPart(p.JID) == me {
+			return lookup{membershipMember, "group lookup: the group still lists the instance", 200}
+		}
+		sameKind = sameKind || strings.HasSuffix(userPart(p.JID), "@lid") == strings.HasSuffix(me, "@lid")
+	}
+	switch {
+	case len(g.Participants) == 0:
+		return lookup{membershipUnknown, "group lookup: the answer lists no participants", 200}
+	case g.Size > len(g.Participants):
+		return lookup{membershipUnknown, "group lookup: the answer lists only some participants", 200}
+	case !sameKind:
+		return lookup{membershipUnknown, "group lookup: the participants are listed by another kind of number than the instance's (@lid or phone)", 200}
+	}
+	return lookup{membershipGone, "group lookup: the group no longer lists the instance", 200}
 }

@@ -35,13 +35,14 @@ type leaveWorker struct {
 
 // leaveRunTimeout bounds one run of a leave job: the best-effort prelude
 // (the group's details and invite link, each within DetailsTimeout) and
-// one gateway step with a second to spare. A run starts a further step
-// only when it still has that long (see continueLater), so no call is
-// cut short by the run's end. Keeping runs short is what lets another
+// one gateway step, with the lookup that verifies a leave (VerifyTimeout)
+// and a second to spare. A run starts a further step only when it still
+// has that long (see continueLater), so no call is cut short by the
+// run's end. Keeping runs short is what lets another
 // replica take over a dead one's job soon (replicas.go) without ever
 // running it twice at once.
 func leaveRunTimeout(o Options) time.Duration {
-	return o.GatewayTimeout + 2*o.DetailsTimeout + 5*time.Second
+	return o.GatewayTimeout + 2*o.DetailsTimeout + o.VerifyTimeout + 5*time.Second
 }
 
 // Timeout is the run's deadline (leaveRunTimeout).
@@ -53,7 +54,13 @@ func (w *leaveWorker) Timeout(*river.Job[leaveArgs]) time.Duration {
 // in what is left of it; the next run, at once, continues where this one
 // stopped, and the step's tries are untouched.
 func (w *leaveWorker) continueLater(ctx context.Context) error {
-	if d, ok := ctx.Deadline(); ok && time.Until(d) < w.b.opts.GatewayTimeout+time.Second {
+	return w.continueLaterFor(ctx, 0)
+}
+
+// continueLaterFor is continueLater for a step that needs extra time
+// after its call (the leave's verification).
+func (w *leaveWorker) continueLaterFor(ctx context.Context, extra time.Duration) error {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < w.b.opts.GatewayTimeout+extra+time.Second {
 		return river.JobSnooze(0)
 	}
 	return nil
@@ -103,7 +110,19 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		}
 	}
 
-	if err := w.continueLater(ctx); err != nil {
+	if r.LeaveState == store.LeaveCalling {
+		// The last run stopped during its leave call (a crash, a kill):
+		// the call may have taken effect, so what follows is checked.
+		if err := b.store.SetLeaveUnknown(ctx, r.ID, "the answer to the last leave call was lost: the run stopped during it", b.opts.Now()); err != nil {
+			return err
+		}
+		r.LeaveUnknown = true
+	}
+	if err := w.continueLaterFor(ctx, b.opts.VerifyTimeout); err != nil {
+		return err
+	}
+	// Recorded before the call, so a crash during it is known afterwards.
+	if err := b.store.BeginLeave(ctx, r.ID, b.opts.Now()); err != nil {
 		return err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
@@ -116,20 +135,84 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		if res.WasAdmin {
 			o.Code = string(templates.OutcomeLeftAdmin)
 		}
-		return w.finish(ctx, r, o)
+		return w.finishVerified(ctx, r, o)
+	case errors.Is(err, whatsapp.ErrUnconfirmed):
+		// A success status without the documented body (Wawp's bare
+		// 201): checked by looking the group up, not sent again (SPEC
+		// §5). If the lookup cannot tell, the gateway's success status
+		// stands, marked not verified.
+		o := store.Outcome{Code: string(templates.OutcomeLeft), Success: true, Status: statusOf(err), Detail: "the gateway's answer did not confirm the leave: " + errText(err)}
+		return w.finishVerified(ctx, r, o)
 	case errors.Is(err, whatsapp.ErrNotMember) && r.LeaveUnknown:
-		// An earlier call whose answer was lost did leave.
-		return w.finish(ctx, r, store.Outcome{Code: string(templates.OutcomeLeft), Success: true, Detail: "confirmed by a later not-a-member answer", Status: statusOf(err)})
+		// An earlier call whose answer was lost did leave: the gateway
+		// says so about the group.
+		return w.finish(ctx, r, store.Outcome{Code: string(templates.OutcomeLeft), Success: true, Detail: "confirmed by a later not-a-member answer", Status: statusOf(err), Verification: store.Verified})
 	case whatsapp.Transient(err):
 		if outcomeUnknown(err) {
 			if err := b.store.SetLeaveUnknown(ctx, r.ID, errText(err), b.opts.Now()); err != nil {
 				return err
 			}
+			r.LeaveUnknown = true
+		}
+		if r.Attempts+1 >= b.opts.MaxAttempts {
+			return w.leaveFailed(ctx, r, err)
 		}
 		return w.retry(ctx, r, err)
 	default:
-		return w.finish(ctx, r, failure(err, false))
+		return w.leaveFailed(ctx, r, err)
 	}
+}
+
+// finishVerified finishes a leave the gateway called a success (o) after
+// looking the group up once more (SPEC §5): a group that still lists the
+// instance makes the outcome still_member; a lookup that cannot tell
+// leaves o as the gateway gave it, marked not verified. The lookup is
+// bounded by VerifyTimeout, so the outcome reply waits no longer.
+func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o store.Outcome) error {
+	b := w.b
+	l := b.lookUpMembership(ctx, r.GroupJID)
+	action := "not verified"
+	switch l.found {
+	case membershipGone:
+		action, o.Verification = "verified", store.Verified
+	case membershipMember:
+		action = "still a member"
+		o = store.Outcome{Code: string(templates.OutcomeStillMember), Status: o.Status,
+			Detail: "the gateway answered the leave with success, but the group looked up afterwards still lists the instance"}
+	default:
+		o.Verification = store.Unverified
+	}
+	if err := b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
+		return err
+	}
+	return w.finish(ctx, r, o)
+}
+
+// leaveFailed finishes a leave the gateway refused, or that failed on
+// every try. When an earlier call's answer was lost, the failure may be
+// the gateway's word on a group the instance has already left (a repeat
+// answered with a failure body), so the group is looked up first: gone
+// means that earlier call worked.
+func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause error) error {
+	b := w.b
+	o := failure(cause, false)
+	if !r.LeaveUnknown || o.Success {
+		return w.finish(ctx, r, o)
+	}
+	l := b.lookUpMembership(ctx, r.GroupJID)
+	action := "not verified"
+	switch l.found {
+	case membershipGone:
+		action = "verified"
+		o = store.Outcome{Code: string(templates.OutcomeLeft), Success: true, Status: o.Status, Verification: store.Verified,
+			Detail: "an earlier leave call whose answer was lost took effect; the last answer was: " + errText(cause)}
+	case membershipMember:
+		action = "still a member"
+	}
+	if err := b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
+		return err
+	}
+	return w.finish(ctx, r, o)
 }
 
 // goodbye sends the goodbye unless an earlier attempt did (or may have).
@@ -161,8 +244,10 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	case sendErr == nil:
 		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, msgID, "", 200, now))
 	case whatsapp.Transient(sendErr) && outcomeUnknown(sendErr), errors.Is(sendErr, whatsapp.ErrUnconfirmed):
-		// Unconfirmed: a success status without the documented body, so
-		// the goodbye was probably posted; sending it again is worse.
+		// It may have been posted (no answer, or a success status
+		// without the documented body), and no lookup can tell: it is
+		// not sent again, and the card and thread say its fate is
+		// unknown.
 		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), statusOf(sendErr), now))
 	}
 	if err := b.store.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
@@ -220,6 +305,17 @@ func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outc
 	}
 	b.outbox.poke()
 	return nil
+}
+
+// outcomeReply is the outcome's thread reply: the outcome, and, when the
+// goodbye was attempted but its fate is unknown, a note saying it may not
+// have reached the group (it is never sent twice, so nobody else will).
+func outcomeReply(r *store.Request, detail string) string {
+	text := templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail)
+	if r.GoodbyeState == store.GoodbyeUnknown {
+		text += "\n" + templates.GoodbyeUnknownNote()
+	}
+	return text
 }
 
 // backoff is base·2^(attempt-1), capped at a minute, plus up to 50% jitter,

@@ -360,7 +360,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			// someone else, or fix the instance's rights).
 			detail = r.OutcomeDetail
 		}
-		text := b.say(templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail))
+		text := b.say(outcomeReply(r, detail))
 		_, ts, err := b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false))
 		b.countSlack("chat.postMessage", err)
 		if err != nil && slackTroubleOf(err) == slackRefused {
@@ -518,5 +518,6 @@ func cardFor(r *store.Request, loc *time.Location) templates.Card {
 		Progress: r.Progress, Outcome: templates.Outcome(r.Outcome),
 		DetailsUnavailable: r.DetailsState == store.DetailsUnavailable, Size: r.GroupSize, IsAdmin: r.IsAdmin, OnlyAdmin: r.OnlyAdmin,
 		AdminUnknown: r.DetailsState == store.DetailsPartial, Successors: successors, Successor: r.Successor,
+		Verification: templates.Verification(r.Verification), GoodbyeUnknown: r.GoodbyeState == store.GoodbyeUnknown,
 	}
 }

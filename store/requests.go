@@ -42,6 +42,21 @@ const (
 	GoodbyeUnknown = "unknown"
 )
 
+// LeaveCalling is Request.LeaveState while a leave call is under way: it
+// is recorded before the call and cleared when its answer is, so a run
+// that finds it set knows the last call's answer was lost.
+const LeaveCalling = "calling"
+
+// What the group lookup after a leave found (Request.Verification and
+// Outcome.Verification); empty when none was made.
+const (
+	// Verified: the group no longer lists the instance.
+	Verified = "verified"
+	// Unverified: the lookup could not tell (an error, a timeout, or an
+	// answer that does not show whether the instance is in the group).
+	Unverified = "unverified"
+)
+
 // Request is one /wa-leave request.
 type Request struct {
 	ID          string
@@ -76,7 +91,13 @@ type Request struct {
 	GoodbyeID    string
 	// LeaveUnknown is set when a leave call's outcome was unknown, so a
 	// later "not a member" answer means the earlier call worked.
-	LeaveUnknown  bool
+	LeaveUnknown bool
+	// LeaveState is LeaveCalling while a leave call is under way (see
+	// BeginLeave), else empty.
+	LeaveState string
+	// Verification is what the group lookup after the leave found
+	// (Verified, Unverified), or empty when none was made.
+	Verification  string
 	Outcome       string
 	OutcomeDetail string
 	WasAdmin      bool
@@ -137,7 +158,8 @@ const requestColumns = `id, team_id, channel_id, requester_id, response_url, gro
 	confirmed_at, cancelled_by, attempts, progress, goodbye_state, goodbye_id, leave_unknown,
 	outcome, outcome_detail, was_admin, finished_at, details_state, group_size, is_admin,
 	only_admin, successor, invite_link, reminded_at, card_ts, card_version,
-	card_posted_version, reply_needed, reply_ts, successors, promoted_at, run_until`
+	card_posted_version, reply_needed, reply_ts, successors, promoted_at, run_until,
+	leave_state, verification`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -152,7 +174,7 @@ func scanRequest(row scanner) (*Request, error) {
 		&r.GoodbyeState, &r.GoodbyeID, &leaveUnknown, &r.Outcome, &r.OutcomeDetail, &wasAdmin,
 		&finished, &r.DetailsState, &r.GroupSize, &isAdmin, &onlyAdmin, &r.Successor, &r.InviteLink,
 		&reminded, &r.CardTS, &r.CardVersion, &r.CardPostedVersion, &replyNeeded, &r.ReplyTS,
-		&successors, &promoted, &runUntil)
+		&successors, &promoted, &runUntil, &r.LeaveState, &r.Verification)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -406,7 +428,8 @@ func (s *DB) EndRun(ctx context.Context, id string, until time.Time) error {
 func (s *DB) Progress(ctx context.Context, id string, tries int, note, detail string, status int, now time.Time) error {
 	_, err := s.transition(ctx, id, change{
 		from: []State{Running}, to: Running, actor: "waleave", action: "retry", detail: detail, status: status, now: now,
-		set: []string{"progress = ?", "attempts = ?"}, args: []any{note, tries},
+		// A leave call that failed for sure is no longer under way.
+		set: []string{"progress = ?", "attempts = ?", "leave_state = ''"}, args: []any{note, tries},
 	}, nil)
 	return err
 }
@@ -449,10 +472,23 @@ func (s *DB) ClaimGoodbye(ctx context.Context, id string, now time.Time) error {
 	})
 }
 
-// SetLeaveUnknown records that a leave call's outcome is unknown.
+// BeginLeave records, before the leave call is made, that it is under
+// way (LeaveCalling): if the process dies before the answer is recorded,
+// the next run finds it and knows the call may have taken effect.
+func (s *DB) BeginLeave(ctx context.Context, id string, now time.Time) error {
+	return s.inTx(ctx, func(tx dbTx) error {
+		if _, err := tx.exec(ctx, `UPDATE requests SET leave_state = ?, updated_at = ? WHERE id = ?`, LeaveCalling, ms(now), id); err != nil {
+			return fmt.Errorf("begin leave: %w", err)
+		}
+		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave call started"})
+	})
+}
+
+// SetLeaveUnknown records that a leave call's outcome is unknown (its
+// answer was lost or unreadable), which ends the call's LeaveCalling.
 func (s *DB) SetLeaveUnknown(ctx context.Context, id, detail string, now time.Time) error {
 	return s.inTx(ctx, func(tx dbTx) error {
-		if _, err := tx.exec(ctx, `UPDATE requests SET leave_unknown = 1, updated_at = ? WHERE id = ?`, ms(now), id); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE requests SET leave_unknown = 1, leave_state = '', updated_at = ? WHERE id = ?`, ms(now), id); err != nil {
 			return fmt.Errorf("set leave unknown: %w", err)
 		}
 		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave unknown", Detail: detail})
@@ -468,6 +504,9 @@ type Outcome struct {
 	WasAdmin bool
 	// Status is the gateway's HTTP status for the audit row.
 	Status int
+	// Verification is what the group lookup after the leave found
+	// (Verified, Unverified), or empty when none was made.
+	Verification string
 }
 
 // Finish moves a running request to done or failed with its outcome, and
@@ -479,8 +518,9 @@ func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*
 	}
 	return s.transition(ctx, id, change{
 		from: []State{Running}, to: to, actor: "waleave", action: string(to), detail: o.Code + ": " + o.Detail, status: o.Status, now: now,
-		set:  endSet("outcome = ?", "outcome_detail = ?", "was_admin = ?", "finished_at = ?", "progress = ''", "reply_needed = 1"),
-		args: []any{o.Code, o.Detail, b2i(o.WasAdmin), ms(now)},
+		set: endSet("outcome = ?", "outcome_detail = ?", "was_admin = ?", "finished_at = ?", "progress = ''", "reply_needed = 1",
+			"verification = ?", "leave_state = ''"),
+		args: []any{o.Code, o.Detail, b2i(o.WasAdmin), ms(now), o.Verification},
 	}, nil)
 }
 

@@ -539,3 +539,49 @@ func TestEnd_ForgetsOfferedMembersAndResponseURL(t *testing.T) {
 		}
 	})
 }
+
+// A leave call is recorded as under way before it is made, and its answer
+// ends that: a retry after a known failure, an unknown outcome, or the
+// request's end. What is left set after a crash is what the next run
+// reads. The verification is stored with the outcome.
+func TestLeaveState_UnderWayUntilAnswered(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		_, err := db.Confirm(ctx, r.ID, "U2", t0, nil)
+		require.NoError(t, err)
+		_, err = db.Start(ctx, r.ID, t0, time.Minute)
+		require.NoError(t, err)
+		state := func() *store.Request {
+			got, err := db.Request(ctx, r.ID)
+			require.NoError(t, err)
+			return got
+		}
+
+		require.NoError(t, db.BeginLeave(ctx, r.ID, t0))
+		require.Equal(t, store.LeaveCalling, state().LeaveState, "a crash now is known afterwards")
+		require.NoError(t, db.Progress(ctx, r.ID, 1, "retrying", "500", 500, t0))
+		require.Empty(t, state().LeaveState, "a call that failed for sure is over")
+		require.False(t, state().LeaveUnknown)
+
+		require.NoError(t, db.BeginLeave(ctx, r.ID, t0))
+		require.NoError(t, db.SetLeaveUnknown(ctx, r.ID, "lost", t0))
+		require.Empty(t, state().LeaveState)
+		require.True(t, state().LeaveUnknown)
+
+		require.NoError(t, db.BeginLeave(ctx, r.ID, t0))
+		got, err := db.Finish(ctx, r.ID, store.Outcome{Code: "left", Success: true, Status: 200, Verification: store.Verified}, t0)
+		require.NoError(t, err)
+		require.Empty(t, got.LeaveState)
+		require.Equal(t, store.Verified, got.Verification)
+
+		audit, err := db.Audit(ctx, r.ID)
+		require.NoError(t, err)
+		var actions []string
+		for _, e := range audit {
+			actions = append(actions, e.Action)
+		}
+		require.Equal(t, []string{"requested", "confirmed", "attempt", "leave call started", "retry", "leave call started", "leave unknown", "leave call started", "done"}, actions)
+	})
+}

@@ -59,6 +59,13 @@ type Card struct {
 	CancelledBy  string  // Slack user ID
 	Progress     string  // e.g. "retrying (attempt 2 of 5)" while running; plain text from the bot
 	Outcome      Outcome // set when done or failed
+	// Verification is what the group lookup after the leave found; the
+	// card of a finished leave says whether it was verified.
+	Verification Verification
+	// GoodbyeUnknown: the goodbye was attempted but its fate is unknown
+	// (its answer was lost, and it is never sent twice); the card says
+	// it may not have reached the group.
+	GoodbyeUnknown bool
 
 	// Group details from the gateway; zero values when unknown.
 	DetailsUnavailable bool // the gateway could not be asked in time: the card says so
@@ -74,6 +81,22 @@ type Card struct {
 	// under the header say so in every state.
 	DryRun bool
 }
+
+// Verification is what the group lookup after a leave found. The values
+// match the bot's stored ones.
+type Verification string
+
+// The verifications.
+const (
+	// NoVerification: no lookup was made (the leave did not happen, or
+	// there was nothing to leave).
+	NoVerification Verification = ""
+	// Verified: the group no longer lists the instance.
+	Verified Verification = "verified"
+	// NotVerified: the lookup could not tell; the outcome is the
+	// gateway's word alone.
+	NotVerified Verification = "unverified"
+)
 
 // Participant is a member of a WhatsApp group who could be made admin.
 type Participant struct{ JID, Name string }
@@ -286,6 +309,8 @@ func cardFields(c Card) []*slack.TextBlockObject {
 const (
 	goodbyeIntro = "*Goodbye message*, posted to the group before leaving:\n"
 	goodbyeLabel = "*Goodbye message:*\n"
+	// goodbyeUnknownIntro: the send was attempted and its answer lost.
+	goodbyeUnknownIntro = "*Goodbye message:* :grey_question: it may not have reached the group. The gateway's answer to it was lost, and it is never sent twice.\n"
 )
 
 // goodbyeText previews the goodbye exactly as it will be sent (escaped for
@@ -299,7 +324,10 @@ func goodbyeText(c Card) string {
 		return "*Goodbye message:* none."
 	}
 	intro := goodbyeLabel
-	if ahead {
+	switch {
+	case c.GoodbyeUnknown:
+		intro = goodbyeUnknownIntro
+	case ahead:
 		intro = goodbyeIntro
 	}
 	return intro + quote(c.Goodbye, maxSectionText-width(intro))
@@ -408,6 +436,12 @@ func statusElements(c Card) []slack.MixedElement {
 		confirmed()
 	case StateDone:
 		parts = append(parts, ":white_check_mark: Done: "+c.Outcome.Summary())
+		switch c.Verification {
+		case Verified:
+			parts = append(parts, "Verified: the group no longer lists the instance")
+		case NotVerified:
+			parts = append(parts, ":grey_question: Not verified: the gateway could not say afterwards whether the group still lists the instance")
+		}
 		confirmed()
 	case StateFailed:
 		parts = append(parts, ":x: Failed: "+c.Outcome.Summary()+". Details are in the thread.")

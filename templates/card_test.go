@@ -111,6 +111,18 @@ func cardCases() []struct {
 			c.Successor = "4917687654321@s.whatsapp.net"
 		})},
 		{"pending_scheduled", with(func(c *Card) { c.RunAt = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC) })},
+		{"done_left_verified", with(func(c *Card) {
+			confirmed(c)
+			c.State, c.Outcome, c.Verification = StateDone, OutcomeLeft, Verified
+		})},
+		{"done_left_not_verified", with(func(c *Card) {
+			confirmed(c)
+			c.State, c.Outcome, c.Verification = StateDone, OutcomeLeft, NotVerified
+		})},
+		{"done_left_goodbye_unknown", with(func(c *Card) {
+			confirmed(c)
+			c.State, c.Outcome, c.GoodbyeUnknown = StateDone, OutcomeLeft, true
+		})},
 		{"done_successor_promoted", with(func(c *Card) {
 			confirmed(c)
 			c.State, c.Outcome, c.IsAdmin, c.OnlyAdmin = StateDone, OutcomeLeftAdmin, true, true

@@ -56,6 +56,9 @@ const (
 	// OutcomeWrongEndpoint: WA_API_URL points at something without the
 	// gateway's routes (a 404 route miss, an HTML page).
 	OutcomeWrongEndpoint Outcome = "wrong_endpoint"
+	// OutcomeStillMember: the gateway called the leave a success, but the
+	// group looked up afterwards still lists the instance.
+	OutcomeStillMember Outcome = "still_member"
 )
 
 // Success reports whether o means the instance is out of the group. A
@@ -208,6 +211,14 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   ", so the group was not left.",
 			next:    "Run `/wa-leave` again and pick someone else, or choose nobody to let WhatsApp pick.",
 		}, true
+	case OutcomeStillMember:
+		return outcomeText{
+			summary: "the instance is still a member; group not left",
+			emoji:   ":x:",
+			before:  "The gateway reported success, but the instance is still a member of ",
+			after:   ": looked up afterwards, the group still lists it, so the group was not left.",
+			next:    "Check the group on the phone linked to the instance and leave it there, or run `/wa-leave` again in a few minutes.",
+		}, true
 	}
 	return outcomeText{}, false
 }
@@ -247,6 +258,15 @@ func OutcomeText(o Outcome, group string, detail string) string {
 		b.WriteString("\n> " + escapeClip(d, 500))
 	}
 	return b.String()
+}
+
+// GoodbyeUnknownNote is added to the outcome reply when the goodbye was
+// attempted but its fate is unknown (its answer was lost, and it is never
+// sent twice), so nobody assumes the group read it. It names no outcome's
+// phrase (not even "goodbye", which with "not left" is a failure's), so it
+// can follow any outcome.
+func GoodbyeUnknownNote() string {
+	return ":grey_question: The farewell message may not have reached the group: the gateway's answer to it was lost, and it is never sent twice. Check the group's chat to see whether it arrived."
 }
 
 // groupRef is how a message names a group: the subject in bold, or a JID

@@ -10,7 +10,7 @@ import (
 var allOutcomes = []Outcome{
 	OutcomeLeft, OutcomeLeftAdmin, OutcomeNotMember, OutcomeNotAllowed, OutcomeCredentials,
 	OutcomeInvalidGroup, OutcomeNotConnected, OutcomeQuota, OutcomeRateLimit, OutcomeUnavailable,
-	OutcomeGoodbyeFailed, OutcomePromoteFailed,
+	OutcomeGoodbyeFailed, OutcomePromoteFailed, OutcomeStillMember,
 	OutcomeSessionMissing, OutcomePlanExpired, OutcomeNotSupported, OutcomeWrongEndpoint,
 }
 
@@ -37,6 +37,7 @@ var outcomePhrases = map[Outcome][]string{
 	OutcomePlanExpired:    {"plan has expired", "not left", "renew"},
 	OutcomeNotSupported:   {"not supported", "not left"},
 	OutcomeWrongEndpoint:  {"no such endpoint", "not left", "wa_api_url"},
+	OutcomeStillMember:    {"still a member", "not left"},
 }
 
 func TestOutcomeSuccess(t *testing.T) {
@@ -56,60 +57,65 @@ func TestOutcomePhraseMatrix(t *testing.T) {
 		{"Night shift & friends", "*night shift &amp; friends*"},
 		{"120363406289005073@g.us", "`120363406289005073@g.us`"},
 	}
-	// The dry run's note must not change what a reply says.
+	// The note on a goodbye whose fate is unknown may follow any
+	// outcome, and the dry run's note must not change what a reply says,
+	// so each outcome is checked with each.
+	notes := map[string]string{"": "", "goodbye_unknown": "\n" + GoodbyeUnknownNote()}
 	for _, o := range allOutcomes {
 		for _, g := range groups {
-			for _, dry := range []bool{false, true} {
-				text, name := OutcomeText(o, g.in, ""), string(o)+"/"+g.in
-				if dry {
-					text, name = DryRun(text), name+"/dry_run"
+			for note, noteText := range notes {
+				for _, dry := range []bool{false, true} {
+					text, name := OutcomeText(o, g.in, "")+noteText, string(o)+"/"+g.in+"/"+note
+					if dry {
+						text, name = DryRun(text), name+"/dry_run"
+					}
+					lower := strings.ToLower(text)
+					t.Run(name, func(t *testing.T) {
+						checkMarkup(t, text)
+						if !strings.Contains(lower, g.shown) {
+							t.Errorf("%q does not name the group as %q", text, g.shown)
+						}
+						for _, p := range outcomePhrases[o] {
+							if !strings.Contains(lower, p) {
+								t.Errorf("%q lacks its phrase %q", text, p)
+							}
+						}
+						// No outcome may name another failure.
+						for _, other := range allOutcomes {
+							if other == o || other.Success() {
+								continue
+							}
+							if p := outcomePhrases[other][0]; strings.Contains(lower, p) {
+								t.Errorf("%q contains %q, the phrase of %s", text, p, other)
+							}
+						}
+						withoutNotLeft := strings.ReplaceAll(lower, "not left", "")
+						if o.Success() {
+							if strings.Contains(lower, "not left") {
+								t.Errorf("success %q says \"not left\"", text)
+							}
+						} else {
+							if !strings.Contains(lower, "not left") {
+								t.Errorf("failure %q does not say the group was not left", text)
+							}
+							if strings.Contains(withoutNotLeft, "left") {
+								t.Errorf("failure %q says \"left\" other than as \"not left\"", text)
+							}
+							if strings.Contains(lower, "not a member") {
+								t.Errorf("failure %q says \"not a member\"", text)
+							}
+						}
+						if o == OutcomeLeft && strings.Contains(lower, "admin") {
+							t.Errorf("plain left %q mentions admin, which is left_admin's phrase", text)
+						}
+						if o != OutcomeNotMember && strings.Contains(lower, "not a member") {
+							t.Errorf("%q says \"not a member\"", text)
+						}
+						if dry != strings.Contains(lower, "dry run") {
+							t.Errorf("dry run %v, but %q", dry, text)
+						}
+					})
 				}
-				lower := strings.ToLower(text)
-				t.Run(name, func(t *testing.T) {
-					checkMarkup(t, text)
-					if !strings.Contains(lower, g.shown) {
-						t.Errorf("%q does not name the group as %q", text, g.shown)
-					}
-					for _, p := range outcomePhrases[o] {
-						if !strings.Contains(lower, p) {
-							t.Errorf("%q lacks its phrase %q", text, p)
-						}
-					}
-					// No outcome may name another failure.
-					for _, other := range allOutcomes {
-						if other == o || other.Success() {
-							continue
-						}
-						if p := outcomePhrases[other][0]; strings.Contains(lower, p) {
-							t.Errorf("%q contains %q, the phrase of %s", text, p, other)
-						}
-					}
-					withoutNotLeft := strings.ReplaceAll(lower, "not left", "")
-					if o.Success() {
-						if strings.Contains(lower, "not left") {
-							t.Errorf("success %q says \"not left\"", text)
-						}
-					} else {
-						if !strings.Contains(lower, "not left") {
-							t.Errorf("failure %q does not say the group was not left", text)
-						}
-						if strings.Contains(withoutNotLeft, "left") {
-							t.Errorf("failure %q says \"left\" other than as \"not left\"", text)
-						}
-						if strings.Contains(lower, "not a member") {
-							t.Errorf("failure %q says \"not a member\"", text)
-						}
-					}
-					if o == OutcomeLeft && strings.Contains(lower, "admin") {
-						t.Errorf("plain left %q mentions admin, which is left_admin's phrase", text)
-					}
-					if o != OutcomeNotMember && strings.Contains(lower, "not a member") {
-						t.Errorf("%q says \"not a member\"", text)
-					}
-					if dry != strings.Contains(lower, "dry run") {
-						t.Errorf("dry run %v, but %q", dry, text)
-					}
-				})
 			}
 		}
 	}
