@@ -212,6 +212,17 @@ func (f *fakeSlack) loseAnswers(n int, pick func(slackCall) bool) (lost func() i
 	}
 }
 
+// chatter adds n messages from people to channel, as if posted now.
+func (f *fakeSlack) chatter(channel string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range n {
+		f.seq++
+		now := time.Now()
+		f.calls = append(f.calls, slackCall{Method: "chat.postMessage", Form: url.Values{"channel": {channel}, "text": {"chatter"}, "as_user": {"true"}}, At: now, TS: fmt.Sprintf("%d.%06d", now.Unix(), f.seq)})
+	}
+}
+
 // holdPosts keeps chat.postMessage calls waiting until release is called.
 func (f *fakeSlack) holdPosts() (release func()) { return f.holdCalls("chat.postMessage") }
 
@@ -267,11 +278,12 @@ func (f *fakeSlack) threadReplies() []slackCall {
 	return out
 }
 
-// cards are chat.postMessage calls without a thread_ts.
+// cards are chat.postMessage calls without a thread_ts (people's
+// messages, see chatter, excluded).
 func (f *fakeSlack) cards() []slackCall {
 	var out []slackCall
 	for _, c := range f.Calls("chat.postMessage") {
-		if c.Form.Get("thread_ts") == "" {
+		if c.Form.Get("thread_ts") == "" && c.Form.Get("as_user") == "" {
 			out = append(out, c)
 		}
 	}

@@ -44,6 +44,9 @@ func TestE2E_CrashAfterSlackPostedTheCard(t *testing.T) {
 		eventually(t, 10*time.Second, func() bool { return lost() == 1 }, "card not posted")
 		kill(t, child)
 		ts := sl.cards()[0].TS
+		// People talk on: the card is not among the channel's latest
+		// messages when the restarted process looks for it.
+		sl.chatter("C1", 20)
 
 		child, u, logs = startChild(t, env)
 		defer stopChild(t, child, logs)
@@ -52,6 +55,7 @@ func TestE2E_CrashAfterSlackPostedTheCard(t *testing.T) {
 			"card not recorded after the restart:\n%s", logs.String())
 		require.Equal(t, 1, len(sl.cards()), "one card")
 		require.Equal(t, ts, db.outbox(t, id).cardTS, "the card in Slack is the request's")
+		require.Equal(t, 2, len(sl.Calls("conversations.history")), "the look reads the messages after the card first, a page at a time")
 
 		status, _ = a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 		require.Equal(t, 200, status)
