@@ -20,7 +20,9 @@ import (
 // The table is the queue: a command only inserts its request row, so the
 // ack never waits for Slack, and nothing is lost if the process dies
 // before the card is out. Work is leased in the table, so several
-// processes can share it.
+// processes can share it. A post whose answer was lost (a crash, a
+// timeout, a full disk) is looked for in Slack before it is posted again,
+// so a card or an outcome reply appears once (see findPost).
 type outbox struct {
 	b    *Bot
 	wake chan struct{}
