@@ -36,8 +36,9 @@ type fakeSlack struct {
 	mu    sync.Mutex
 	calls []slackCall
 	seq   int
-	// errFor makes chat.postMessage fail with this Slack error for a channel.
-	errFor map[string]string
+	// errFor makes chat.postMessage fail with this Slack error for a
+	// channel; errForReplies does so for its thread replies only.
+	errFor, errForReplies map[string]string
 	// rate limits chat.postMessage per channel (messages per second; 0 = none).
 	rate     float64
 	lastPost map[string]time.Time
@@ -62,7 +63,7 @@ type fakeSlack struct {
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{errFor: map[string]string{}, lastPost: map[string]time.Time{}, tz: "Europe/Berlin"}
+	f := &fakeSlack{errFor: map[string]string{}, errForReplies: map[string]string{}, lastPost: map[string]time.Time{}, tz: "Europe/Berlin"}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -102,7 +103,11 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		f.lastPost[ch] = now
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if e := f.errFor[ch]; e != "" && method == "chat.postMessage" {
+	e := f.errFor[ch]
+	if r.Form.Get("thread_ts") != "" && f.errForReplies[ch] != "" {
+		e = f.errForReplies[ch]
+	}
+	if e != "" && method == "chat.postMessage" {
 		f.calls = append(f.calls, slackCall{Method: method, Form: r.Form, Auth: r.Header.Get("Authorization"), At: now})
 		fmt.Fprintf(w, `{"ok":false,"error":%q}`, e)
 		return

@@ -105,6 +105,50 @@ func TestE2E_CrashAfterSlackPostedTheOutcome(t *testing.T) {
 	})
 }
 
+// TestE2E_CrashAfterSlackPostedTheOutcomeElsewhere: Slack refuses the
+// outcome in the card's thread (the channel was archived), so it goes to
+// the ops channel; Slack posts it there and the process dies before it
+// records that. The restarted process finds it in the ops channel.
+func TestE2E_CrashAfterSlackPostedTheOutcomeElsewhere(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	t.Parallel()
+	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	dsn := storetest.SQLite(t)
+	env, db := baseEnvOn(t, sl, gw, dsn), openDB(t, dsn)
+	env["WALEAVE_OPS_CHANNEL"] = "C0OPS"
+	outcomes := func() (n int) {
+		for _, c := range sl.Calls("chat.postMessage") {
+			if c.Form.Get("channel") == "C0OPS" && strings.Contains(c.Form.Get("text"), testGroup) {
+				n++
+			}
+		}
+		return n
+	}
+
+	child, u, logs := startChild(t, env)
+	a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
+	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" so long")
+	sl.mu.Lock()
+	sl.errForReplies["C1"] = "is_archived"
+	sl.mu.Unlock()
+	lost := sl.loseAnswers(1, func(c slackCall) bool { return c.Method == "chat.postMessage" && c.Form.Get("channel") == "C0OPS" })
+	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+	require.Equal(t, 200, status)
+	eventually(t, 20*time.Second, func() bool { return lost() == 1 }, "outcome not posted in the ops channel:\n%s", logs.String())
+	kill(t, child)
+
+	child, _, logs = startChild(t, env)
+	defer stopChild(t, child, logs)
+	eventually(t, 30*time.Second, func() bool { return !db.outbox(t, id).owed() }, "outcome not recorded after the restart:\n%s", logs.String())
+	require.Equal(t, 1, outcomes(), "one outcome in the ops channel")
+	for _, c := range sl.threadReplies() {
+		require.Empty(t, c.TS, "Slack took a reply in the thread")
+	}
+	require.Contains(t, db.audit(t, id), "post found again")
+}
+
 // TestE2E_FullDiskAfterSlackPostedTheCard: Slack posts the card, and the
 // card's ts cannot be written (the disk is full). The retry finds the
 // card rather than posting a second one.

@@ -329,7 +329,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		if ts == "" && !r.CardPostingAt.IsZero() {
 			// An earlier post's answer was lost: the card may be in the
 			// channel already. Found, it is updated below like any other.
-			if ts, err = o.findPost(ctx, r, cardMessage, r.CardPostingAt); err != nil {
+			if ts, err = o.findPost(ctx, r, cardMessage, r.ChannelID, "", r.CardPostingAt); err != nil {
 				return err
 			}
 		}
@@ -379,7 +379,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		if !r.ReplyPostingAt.IsZero() {
 			// An earlier post's answer was lost: the reply may be in the
 			// thread already.
-			if ts, err = o.findPost(ctx, r, outcomeMessage, r.ReplyPostingAt); err != nil {
+			if ts, err = o.findPost(ctx, r, outcomeMessage, r.ChannelID, r.CardTS, r.ReplyPostingAt); err != nil {
 				return err
 			}
 		}
@@ -437,17 +437,17 @@ const (
 	findPages = 4
 )
 
-// findPost looks in Slack for message what (the card, in the channel;
-// the outcome, in the card's thread) of request r, whose post began at
-// at and whose answer was lost, and returns its ts, or "" when it is not
-// there. A failure that may pass (Slack down, a rate limit) is returned:
-// the message stays owed and the look is tried again. When Slack refuses
-// the look (the bot is not in the public channel it posts cards to with
-// chat:write.public, or the app was not reinstalled with the history
-// scopes), it returns "": the message is posted again, at the risk of a
-// second copy, because a card nobody sees cannot be confirmed and an
-// outcome nobody reads is worse than one read twice.
-func (o *outbox) findPost(ctx context.Context, r *store.Request, what string, at time.Time) (string, error) {
+// findPost looks in Slack for message what of request r, whose post
+// began at at and whose answer was lost, in channel (thread "") or in a
+// thread of it, and returns its ts, or "" when it is not there. A failure
+// that may pass (Slack down, a rate limit) is returned: the message stays
+// owed and the look is tried again. When Slack refuses the look (the bot
+// is not in the public channel it posts to with chat:write.public, or the
+// app was not reinstalled with the history scopes), it returns "": the
+// message is posted again, at the risk of a second copy, because a card
+// nobody sees cannot be confirmed and an outcome nobody reads is worse
+// than one read twice.
+func (o *outbox) findPost(ctx context.Context, r *store.Request, what, channel, thread string, at time.Time) (string, error) {
 	b := o.b
 	oldest, latest := slackTS(at.Add(-findBefore)), slackTS(at.Add(findAfter))
 	cursor := ""
@@ -455,10 +455,10 @@ func (o *outbox) findPost(ctx context.Context, r *store.Request, what string, at
 		var msgs []slack.Message
 		var err error
 		method := "conversations.history"
-		if what == cardMessage {
+		if thread == "" {
 			var h *slack.GetConversationHistoryResponse
 			h, err = b.slack.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-				ChannelID: r.ChannelID, Oldest: oldest, Latest: latest, Inclusive: true, Limit: findPage, Cursor: cursor, IncludeAllMetadata: true})
+				ChannelID: channel, Oldest: oldest, Latest: latest, Inclusive: true, Limit: findPage, Cursor: cursor, IncludeAllMetadata: true})
 			if err == nil {
 				msgs, cursor = h.Messages, h.ResponseMetaData.NextCursor
 				if !h.HasMore {
@@ -469,7 +469,7 @@ func (o *outbox) findPost(ctx context.Context, r *store.Request, what string, at
 			method = "conversations.replies"
 			var more bool
 			msgs, more, cursor, err = b.slack.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
-				ChannelID: r.ChannelID, Timestamp: r.CardTS, Oldest: oldest, Latest: latest, Inclusive: true, Limit: findPage, Cursor: cursor, IncludeAllMetadata: true})
+				ChannelID: channel, Timestamp: thread, Oldest: oldest, Latest: latest, Inclusive: true, Limit: findPage, Cursor: cursor, IncludeAllMetadata: true})
 			if !more {
 				cursor = ""
 			}
@@ -480,14 +480,14 @@ func (o *outbox) findPost(ctx context.Context, r *store.Request, what string, at
 			if errors.As(err, &rl) || slackTroubleOf(err) == slackDown {
 				return "", fmt.Errorf("look for the %s posted before: %w", what, err)
 			}
-			b.log.Warn("slack refused the look for a post whose answer was lost; posting it again, it may appear twice", "request", r.ID, "channel", r.ChannelID, "message", what, "err", err)
+			b.log.Warn("slack refused the look for a post whose answer was lost; posting it again, it may appear twice", "request", r.ID, "channel", channel, "message", what, "err", err)
 			_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "posted again unchecked", Detail: what + ": " + method + " refused: " + err.Error()})
 			return "", nil
 		}
 		for _, m := range msgs {
 			p := m.Metadata.EventPayload
 			if m.Metadata.EventType == postEventType && p["request_id"] == r.ID && p["message"] == what {
-				b.log.Info("found a post whose answer was lost; not posting it again", "request", r.ID, "channel", r.ChannelID, "message", what, "ts", m.Timestamp)
+				b.log.Info("found a post whose answer was lost; not posting it again", "request", r.ID, "channel", channel, "message", what, "ts", m.Timestamp)
 				_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "post found again", Detail: what})
 				return m.Timestamp, nil
 			}
@@ -496,7 +496,7 @@ func (o *outbox) findPost(ctx context.Context, r *store.Request, what string, at
 			return "", nil
 		}
 	}
-	b.log.Warn("did not find a post whose answer was lost among the messages looked at; posting it again, it may appear twice", "request", r.ID, "channel", r.ChannelID, "message", what)
+	b.log.Warn("did not find a post whose answer was lost among the messages looked at; posting it again, it may appear twice", "request", r.ID, "channel", channel, "message", what)
 	return "", nil
 }
 
@@ -544,7 +544,9 @@ func (o *outbox) undeliverable(ctx context.Context, r *store.Request, cause erro
 
 // replyElsewhere posts an outcome that Slack refused in the card's thread
 // (the card deleted, the channel archived or left) to the ops channel,
-// so that a leave that happened is never known to nobody. It returns no
+// so that a leave that happened is never known to nobody; like the
+// thread reply, it is looked for there first when an earlier attempt's
+// answer was lost. It returns no
 // error when there is nowhere else to post it either: the outcome is in
 // the audit trail and /wa-leave status, and retrying cannot help.
 func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text string, cause error) error {
@@ -555,8 +557,20 @@ func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text stri
 		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail})
 		return nil
 	}
-	_, _, err := b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.OutcomeElsewhere(r.ChannelID, r.RequesterID, text), false))
+	if !r.ReplyPostingAt.IsZero() {
+		// An earlier attempt's answer was lost: the outcome may be in the
+		// ops channel already.
+		ts, err := o.findPost(ctx, r, outcomeMessage, b.opts.OpsChannel, "", r.ReplyPostingAt)
+		if err != nil || ts != "" {
+			return err
+		}
+	}
+	if err := b.store.PostUnderWay(ctx, r.ID, store.ReplyPost, b.opts.Now()); err != nil {
+		return err
+	}
+	_, _, err := b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.OutcomeElsewhere(r.ChannelID, r.RequesterID, text), false), postTag(r.ID, outcomeMessage))
 	b.countSlack("chat.postMessage", err)
+	o.notPosted(ctx, r.ID, store.ReplyPost, err)
 	if err != nil && slackTroubleOf(err) == slackRefused {
 		b.log.Error("slack refused the outcome reply in the thread and in the ops channel", "request", r.ID, "channel", r.ChannelID, "err", cause, "ops_err", err)
 		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail + "; ops channel: " + err.Error()})
