@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,15 +27,18 @@ type slackCall struct {
 }
 
 // fakeSlack is an httptest stand-in for Slack's Web API that records
-// every call, gives each message a fresh ts, and can enforce a
-// per-channel message rate with 429 + Retry-After like Slack does.
+// every call, gives each message a fresh ts (from the wall clock, like
+// Slack's), can enforce a per-channel message rate with 429 + Retry-After
+// like Slack does, and shows the messages posted, with their metadata,
+// through conversations.history and conversations.replies.
 type fakeSlack struct {
 	*httptest.Server
 	mu    sync.Mutex
 	calls []slackCall
 	seq   int
-	// errFor makes chat.postMessage fail with this Slack error for a channel.
-	errFor map[string]string
+	// errFor makes chat.postMessage fail with this Slack error for a
+	// channel; errForReplies does so for its thread replies only.
+	errFor, errForReplies map[string]string
 	// rate limits chat.postMessage per channel (messages per second; 0 = none).
 	rate     float64
 	lastPost map[string]time.Time
@@ -43,10 +48,22 @@ type fakeSlack struct {
 	hold       chan struct{}
 	holdMethod string
 	held       int
+	// unanswered, when set, picks calls that take effect (a post is in
+	// the channel) but are never answered: the caller waits until it
+	// gives up or dies. It models a crash, a timeout or a lost answer
+	// between Slack's doing and the caller's recording it; lost counts
+	// those calls.
+	unanswered func(slackCall) bool
+	lost       int
+	loseMax    int
+	// lookupErr, when set, makes conversations.history and
+	// conversations.replies fail with this Slack error (a bot that is
+	// not in the channel, or lacks the history scopes).
+	lookupErr string
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{errFor: map[string]string{}, lastPost: map[string]time.Time{}, tz: "Europe/Berlin"}
+	f := &fakeSlack{errFor: map[string]string{}, errForReplies: map[string]string{}, lastPost: map[string]time.Time{}, tz: "Europe/Berlin"}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -86,24 +103,128 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		f.lastPost[ch] = now
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if e := f.errFor[ch]; e != "" && method == "chat.postMessage" {
+	e := f.errFor[ch]
+	if r.Form.Get("thread_ts") != "" && f.errForReplies[ch] != "" {
+		e = f.errForReplies[ch]
+	}
+	if e != "" && method == "chat.postMessage" {
 		f.calls = append(f.calls, slackCall{Method: method, Form: r.Form, Auth: r.Header.Get("Authorization"), At: now})
 		fmt.Fprintf(w, `{"ok":false,"error":%q}`, e)
 		return
 	}
 	f.seq++
-	ts := fmt.Sprintf("1700000000.%06d", f.seq)
+	// Unique and increasing like Slack's: the second, then a sequence
+	// number where Slack has microseconds.
+	ts := fmt.Sprintf("%d.%06d", now.Unix(), f.seq)
 	if method == "chat.update" {
 		ts = r.Form.Get("ts")
 	}
-	f.calls = append(f.calls, slackCall{Method: method, Form: r.Form, Auth: r.Header.Get("Authorization"), At: now, TS: ts})
+	call := slackCall{Method: method, Form: r.Form, Auth: r.Header.Get("Authorization"), At: now, TS: ts}
+	f.calls = append(f.calls, call)
+	if f.unanswered != nil && f.lost < f.loseMax && f.unanswered(call) {
+		f.lost++
+		f.mu.Unlock()
+		<-r.Context().Done()
+		f.mu.Lock()
+		return
+	}
 	switch method {
+	case "conversations.history", "conversations.replies":
+		f.lookup(w, method, r.Form)
 	case "users.info":
 		fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"tz":%q}}`, r.Form.Get("user"), f.tz)
 	case "auth.test":
 		fmt.Fprint(w, `{"ok":true,"user":"waleave","team":"Test","user_id":"U0BOT","team_id":"T1"}`)
 	default:
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": ch, "ts": ts, "message_ts": ts})
+	}
+}
+
+// lookup answers conversations.history (the channel's messages, not the
+// replies in threads) and conversations.replies (a thread: its parent,
+// then its replies), newest first and oldest first respectively as Slack
+// does, within oldest and latest, limit at a time with a cursor. Message
+// metadata is shown only when include_all_metadata asks for it. Callers
+// hold f.mu.
+func (f *fakeSlack) lookup(w http.ResponseWriter, method string, form url.Values) {
+	if f.lookupErr != "" {
+		fmt.Fprintf(w, `{"ok":false,"error":%q}`, f.lookupErr)
+		return
+	}
+	ch, thread := form.Get("channel"), form.Get("ts")
+	inclusive := form.Get("inclusive") == "1" || form.Get("inclusive") == "true"
+	within := func(ts string) bool {
+		if o := form.Get("oldest"); o != "" && (ts < o || ts == o && !inclusive) {
+			return false
+		}
+		if l := form.Get("latest"); l != "" && (ts > l || ts == l && !inclusive) {
+			return false
+		}
+		return true
+	}
+	var msgs []map[string]any
+	for _, c := range f.calls {
+		if c.Method != "chat.postMessage" || c.TS == "" || c.Form.Get("channel") != ch {
+			continue
+		}
+		parent := c.Form.Get("thread_ts")
+		switch {
+		case method == "conversations.history" && (parent != "" || !within(c.TS)):
+			continue
+		case method == "conversations.replies" && c.TS != thread && (parent != thread || !within(c.TS)):
+			continue
+		}
+		m := map[string]any{"type": "message", "ts": c.TS, "text": c.Form.Get("text"), "bot_id": "B0BOT"}
+		if parent != "" {
+			m["thread_ts"] = parent
+		}
+		if md := c.Form.Get("metadata"); md != "" && (form.Get("include_all_metadata") == "1" || form.Get("include_all_metadata") == "true") {
+			m["metadata"] = json.RawMessage(md)
+		}
+		msgs = append(msgs, m)
+	}
+	if method == "conversations.history" {
+		slices.Reverse(msgs)
+	} else if len(msgs) == 0 {
+		fmt.Fprint(w, `{"ok":false,"error":"thread_not_found"}`)
+		return
+	}
+	start, _ := strconv.Atoi(form.Get("cursor"))
+	limit, err := strconv.Atoi(form.Get("limit"))
+	if err != nil || limit <= 0 {
+		limit = 100
+	}
+	start = min(start, len(msgs))
+	end := min(start+limit, len(msgs))
+	next := ""
+	if end < len(msgs) {
+		next = strconv.Itoa(end)
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": msgs[start:end], "has_more": next != "", "response_metadata": map[string]any{"next_cursor": next}})
+}
+
+// loseAnswers makes the first n calls that pick selects take effect
+// without an answer (see unanswered); it returns how many have been lost
+// so far.
+func (f *fakeSlack) loseAnswers(n int, pick func(slackCall) bool) (lost func() int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unanswered, f.loseMax = pick, n
+	return func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.lost
+	}
+}
+
+// chatter adds n messages from people to channel, as if posted now.
+func (f *fakeSlack) chatter(channel string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range n {
+		f.seq++
+		now := time.Now()
+		f.calls = append(f.calls, slackCall{Method: "chat.postMessage", Form: url.Values{"channel": {channel}, "text": {"chatter"}, "as_user": {"true"}}, At: now, TS: fmt.Sprintf("%d.%06d", now.Unix(), f.seq)})
 	}
 }
 
@@ -162,11 +283,12 @@ func (f *fakeSlack) threadReplies() []slackCall {
 	return out
 }
 
-// cards are chat.postMessage calls without a thread_ts.
+// cards are chat.postMessage calls without a thread_ts (people's
+// messages, see chatter, excluded).
 func (f *fakeSlack) cards() []slackCall {
 	var out []slackCall
 	for _, c := range f.Calls("chat.postMessage") {
-		if c.Form.Get("thread_ts") == "" {
+		if c.Form.Get("thread_ts") == "" && c.Form.Get("as_user") == "" {
 			out = append(out, c)
 		}
 	}

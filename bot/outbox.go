@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +20,9 @@ import (
 // The table is the queue: a command only inserts its request row, so the
 // ack never waits for Slack, and nothing is lost if the process dies
 // before the card is out. Work is leased in the table, so several
-// processes can share it.
+// processes can share it. A post whose answer was lost (a crash, a
+// timeout, a full disk) is looked for in Slack before it is posted again,
+// so a card or an outcome reply appears once (see findPost).
 type outbox struct {
 	b    *Bot
 	wake chan struct{}
@@ -324,9 +327,20 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		opts := []slack.MsgOption{slack.MsgOptionBlocks(templates.CardBlocks(card)...), slack.MsgOptionText(templates.CardText(card), false)}
 		ts := r.CardTS
 		var err error
+		if ts == "" && !r.CardPostingAt.IsZero() {
+			// An earlier post's answer was lost: the card may be in the
+			// channel already. Found, it is updated below like any other.
+			if ts, err = o.findPost(ctx, r, cardMessage, r.ChannelID, "", r.CardPostingAt); err != nil {
+				return err
+			}
+		}
 		if ts == "" {
-			_, ts, err = b.slack.PostMessageContext(ctx, r.ChannelID, opts...)
+			if err := b.store.PostUnderWay(ctx, r.ID, store.CardPost, b.opts.Now()); err != nil {
+				return err
+			}
+			_, ts, err = b.slack.PostMessageContext(ctx, r.ChannelID, append(opts, postTag(r.ID, cardMessage))...)
 			b.countSlack("chat.postMessage", err)
+			o.notPosted(ctx, r.ID, store.CardPost, err)
 			if err != nil && r.State == store.Pending && slackTroubleOf(err) == slackRefused {
 				return o.undeliverable(ctx, r, err)
 			}
@@ -361,8 +375,23 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			detail = r.OutcomeDetail
 		}
 		text := b.say(outcomeReply(r, detail))
-		_, ts, err := b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false))
-		b.countSlack("chat.postMessage", err)
+		ts := ""
+		var err error
+		if !r.ReplyPostingAt.IsZero() {
+			// An earlier post's answer was lost: the reply may be in the
+			// thread already.
+			if ts, err = o.findPost(ctx, r, outcomeMessage, r.ChannelID, r.CardTS, r.ReplyPostingAt); err != nil {
+				return err
+			}
+		}
+		if ts == "" {
+			if err := b.store.PostUnderWay(ctx, r.ID, store.ReplyPost, b.opts.Now()); err != nil {
+				return err
+			}
+			_, ts, err = b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false), postTag(r.ID, outcomeMessage))
+			b.countSlack("chat.postMessage", err)
+			o.notPosted(ctx, r.ID, store.ReplyPost, err)
+		}
 		if err != nil && slackTroubleOf(err) == slackRefused {
 			// reply_ts stays empty: there is no reply in the thread.
 			ts, err = "", o.replyElsewhere(ctx, r, text, err)
@@ -376,6 +405,119 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		r.ReplyNeeded = false
 	}
 	return nil
+}
+
+// What waleave's posts are, in their message metadata: each post is
+// tagged with its request and what it is, so that one whose answer was
+// lost can be found again (see findPost). These are stored in Slack with
+// each message: never change them.
+const (
+	postEventType  = "waleave_post"
+	cardMessage    = "card"
+	outcomeMessage = "outcome"
+)
+
+// postTag is the metadata that tags a post as message what of request id.
+func postTag(id, what string) slack.MsgOption {
+	return slack.MsgOptionMetadata(slack.SlackMetadata{EventType: postEventType, EventPayload: map[string]any{"request_id": id, "message": what}})
+}
+
+const (
+	// findBefore and findAfter bound the search for a post whose answer
+	// was lost, around the time its post began: Slack stamps a message
+	// when it takes it, within the call's length (seconds) of the mark,
+	// give or take the two clocks' difference.
+	findBefore = time.Minute
+	findAfter  = 2 * time.Minute
+	// findPage is the most messages one look asks for: 15 is all Slack
+	// gives apps distributed outside its Marketplace.
+	findPage = 15
+	// findPages bounds how many pages one search reads. Slack posts a
+	// channel's messages about one a second, so the 3-minute window holds
+	// a few dozen of them at most, unless a burst filled it.
+	findPages = 4
+)
+
+// findPost looks in Slack for message what of request r, whose post
+// began at at and whose answer was lost, in channel (thread "") or in a
+// thread of it, and returns its ts, or "" when it is not there. A failure
+// that may pass (Slack down, a rate limit) is returned: the message stays
+// owed and the look is tried again. When Slack refuses the look (the bot
+// is not in the public channel it posts to with chat:write.public, or the
+// app was not reinstalled with the history scopes), it returns "": the
+// message is posted again, at the risk of a second copy, because a card
+// nobody sees cannot be confirmed and an outcome nobody reads is worse
+// than one read twice.
+func (o *outbox) findPost(ctx context.Context, r *store.Request, what, channel, thread string, at time.Time) (string, error) {
+	b := o.b
+	oldest, latest := slackTS(at.Add(-findBefore)), slackTS(at.Add(findAfter))
+	cursor := ""
+	for range findPages {
+		var msgs []slack.Message
+		var err error
+		method := "conversations.history"
+		if thread == "" {
+			var h *slack.GetConversationHistoryResponse
+			h, err = b.slack.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+				ChannelID: channel, Oldest: oldest, Latest: latest, Inclusive: true, Limit: findPage, Cursor: cursor, IncludeAllMetadata: true})
+			if err == nil {
+				msgs, cursor = h.Messages, h.ResponseMetaData.NextCursor
+				if !h.HasMore {
+					cursor = ""
+				}
+			}
+		} else {
+			method = "conversations.replies"
+			var more bool
+			msgs, more, cursor, err = b.slack.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+				ChannelID: channel, Timestamp: thread, Oldest: oldest, Latest: latest, Inclusive: true, Limit: findPage, Cursor: cursor, IncludeAllMetadata: true})
+			if !more {
+				cursor = ""
+			}
+		}
+		b.countSlack(method, err)
+		if err != nil {
+			var rl *slack.RateLimitedError
+			if errors.As(err, &rl) || slackTroubleOf(err) == slackDown {
+				return "", fmt.Errorf("look for the %s posted before: %w", what, err)
+			}
+			b.log.Warn("slack refused the look for a post whose answer was lost; posting it again, it may appear twice", "request", r.ID, "channel", channel, "message", what, "err", err)
+			_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "posted again unchecked", Detail: what + ": " + method + " refused: " + err.Error()})
+			return "", nil
+		}
+		for _, m := range msgs {
+			p := m.Metadata.EventPayload
+			if m.Metadata.EventType == postEventType && p["request_id"] == r.ID && p["message"] == what {
+				b.log.Info("found a post whose answer was lost; not posting it again", "request", r.ID, "channel", channel, "message", what, "ts", m.Timestamp)
+				_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "post found again", Detail: what})
+				return m.Timestamp, nil
+			}
+		}
+		if cursor == "" {
+			return "", nil
+		}
+	}
+	b.log.Warn("did not find a post whose answer was lost among the messages looked at; posting it again, it may appear twice", "request", r.ID, "channel", channel, "message", what)
+	return "", nil
+}
+
+// notPosted clears the under-way mark of a post that Slack answered with
+// an error: the message is certainly not in Slack, so the next attempt
+// need not look for it. A failure without Slack's answer (a timeout, a
+// cut connection, a 5xx) keeps the mark, since the post may have landed.
+func (o *outbox) notPosted(ctx context.Context, id string, p store.Post, err error) {
+	if err == nil {
+		return
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) || slackErrorCode(err) != "" {
+		_ = o.b.store.PostUnderWay(ctx, id, p, time.Time{})
+	}
+}
+
+// slackTS is t as a Slack message timestamp ("seconds.micros").
+func slackTS(t time.Time) string {
+	return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000)
 }
 
 // undeliverable handles a card Slack refuses to post: the requester is
@@ -403,7 +545,9 @@ func (o *outbox) undeliverable(ctx context.Context, r *store.Request, cause erro
 
 // replyElsewhere posts an outcome that Slack refused in the card's thread
 // (the card deleted, the channel archived or left) to the ops channel,
-// so that a leave that happened is never known to nobody. It returns no
+// so that a leave that happened is never known to nobody; like the
+// thread reply, it is looked for there first when an earlier attempt's
+// answer was lost. It returns no
 // error when there is nowhere else to post it either: the outcome is in
 // the audit trail and /wa-leave status, and retrying cannot help.
 func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text string, cause error) error {
@@ -414,8 +558,20 @@ func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text stri
 		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail})
 		return nil
 	}
-	_, _, err := b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.OutcomeElsewhere(r.ChannelID, r.RequesterID, text), false))
+	if !r.ReplyPostingAt.IsZero() {
+		// An earlier attempt's answer was lost: the outcome may be in the
+		// ops channel already.
+		ts, err := o.findPost(ctx, r, outcomeMessage, b.opts.OpsChannel, "", r.ReplyPostingAt)
+		if err != nil || ts != "" {
+			return err
+		}
+	}
+	if err := b.store.PostUnderWay(ctx, r.ID, store.ReplyPost, b.opts.Now()); err != nil {
+		return err
+	}
+	_, _, err := b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.OutcomeElsewhere(r.ChannelID, r.RequesterID, text), false), postTag(r.ID, outcomeMessage))
 	b.countSlack("chat.postMessage", err)
+	o.notPosted(ctx, r.ID, store.ReplyPost, err)
 	if err != nil && slackTroubleOf(err) == slackRefused {
 		b.log.Error("slack refused the outcome reply in the thread and in the ops channel", "request", r.ID, "channel", r.ChannelID, "err", cause, "ops_err", err)
 		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail + "; ops channel: " + err.Error()})

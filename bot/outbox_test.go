@@ -209,3 +209,39 @@ func TestOutbox_ReleasesAtStopShareOneDeadline(t *testing.T) {
 		t.Fatal("each release waited for the stuck database on its own")
 	}
 }
+
+// A post Slack answered with an error is certainly not in Slack: the
+// retry posts without looking for it first (a look costs a call of a
+// method Slack limits more tightly), while the mark of a post whose answer
+// never came stays for the next attempt to look.
+func TestOutbox_AnsweredFailureIsNotLookedFor(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	tb.command("120363406289005073@g.us --no-goodbye")
+	r := tb.requests(t)[0]
+
+	tb.slack.failWith(refuse("chat.postMessage", "internal_error"))
+	tb.deliver(r.ID)
+	require.Equal(t, 1, tb.slack.refusals("chat.postMessage"))
+	got, err := tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.True(t, got.CardPostingAt.IsZero(), "no post under way after Slack's error")
+
+	tb.slack.failWith(nil)
+	tb.clock.Add(time.Minute)
+	tb.deliver(r.ID)
+	require.Equal(t, 1, tb.slack.count("chat.postMessage"), "the card goes out")
+	require.Zero(t, tb.slack.count("conversations.history"), "without a look")
+	got, err = tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, got.CardTS)
+	require.True(t, got.CardPostingAt.IsZero(), "the post is recorded")
+
+	// A post without an answer (here: the outbox is stopped mid-call)
+	// stays under way.
+	require.NoError(t, tb.db.PostUnderWay(ctx, r.ID, store.ReplyPost, tb.clock.Now()))
+	tb.outbox.notPosted(ctx, r.ID, store.ReplyPost, context.Canceled)
+	got, err = tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, tb.clock.Now(), got.ReplyPostingAt)
+}

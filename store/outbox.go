@@ -65,11 +65,41 @@ func (s *DB) Extend(ctx context.Context, id string, held, until time.Time) (bool
 	return n == 1, err
 }
 
+// Post names one of the messages a request posts (rather than updates) in
+// Slack, for PostUnderWay.
+type Post int
+
+const (
+	// CardPost is the request's card in its channel.
+	CardPost Post = iota
+	// ReplyPost is the outcome reply in the card's thread.
+	ReplyPost
+)
+
+// PostUnderWay records, before the poster calls Slack, that the post of
+// one of the request's messages began at. Slack has no idempotency key:
+// a post whose answer is lost (the process dies, the call times out, the
+// answer cannot be written) may still be in Slack, and this mark is how
+// the next attempt knows to look for it first (around at) rather than
+// post it again. CardPosted and ReplyPosted clear it. When it cannot be
+// written the poster must not post.
+func (s *DB) PostUnderWay(ctx context.Context, id string, p Post, at time.Time) error {
+	col := "card_posting"
+	if p == ReplyPost {
+		col = "reply_posting"
+	}
+	if _, err := s.exec(ctx, `UPDATE requests SET `+col+` = ? WHERE id = ?`, ms(at), id); err != nil {
+		return fmt.Errorf("mark post under way: %w", err)
+	}
+	return nil
+}
+
 // CardPosted records that version of the request's card is in Slack at
-// ts. The lease stays: the poster may owe the outcome reply too, and
-// releases the row when it is done (RetryOutboxAt with a zero time).
+// ts, and that no card post is under way. The lease stays: the poster may
+// owe the outcome reply too, and releases the row when it is done
+// (RetryOutboxAt with a zero time).
 func (s *DB) CardPosted(ctx context.Context, id, ts string, version int) error {
-	_, err := s.exec(ctx, `UPDATE requests SET card_ts = ?,
+	_, err := s.exec(ctx, `UPDATE requests SET card_ts = ?, card_posting = 0,
 		card_posted_version = `+s.dialect.greatest()+`(card_posted_version, ?) WHERE id = ?`, ts, version, id)
 	if err != nil {
 		return fmt.Errorf("record card post: %w", err)
@@ -77,10 +107,11 @@ func (s *DB) CardPosted(ctx context.Context, id, ts string, version int) error {
 	return nil
 }
 
-// ReplyPosted records that the outcome reply is in the card's thread;
-// like CardPosted it leaves the lease to the poster.
+// ReplyPosted records that the outcome reply is in the card's thread (ts
+// empty: it could not be posted there), and that no reply post is under
+// way; like CardPosted it leaves the lease to the poster.
 func (s *DB) ReplyPosted(ctx context.Context, id, ts string) error {
-	_, err := s.exec(ctx, `UPDATE requests SET reply_needed = 0, reply_ts = ? WHERE id = ?`, ts, id)
+	_, err := s.exec(ctx, `UPDATE requests SET reply_needed = 0, reply_ts = ?, reply_posting = 0 WHERE id = ?`, ts, id)
 	if err != nil {
 		return fmt.Errorf("record reply post: %w", err)
 	}

@@ -126,6 +126,11 @@ type Request struct {
 	CardPostedVersion int
 	ReplyNeeded       bool
 	ReplyTS           string
+	// CardPostingAt and ReplyPostingAt are when the post of the card, or
+	// of the outcome reply, began without its answer being recorded
+	// (zero: none under way); see PostUnderWay.
+	CardPostingAt  time.Time
+	ReplyPostingAt time.Time
 }
 
 // idEncoding is Crockford's base32 alphabet, whose ASCII order matches the
@@ -159,13 +164,13 @@ const requestColumns = `id, team_id, channel_id, requester_id, response_url, gro
 	outcome, outcome_detail, was_admin, finished_at, details_state, group_size, is_admin,
 	only_admin, successor, invite_link, reminded_at, card_ts, card_version,
 	card_posted_version, reply_needed, reply_ts, successors, promoted_at, run_until,
-	leave_state, verification`
+	leave_state, verification, card_posting, reply_posting`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner) (*Request, error) {
 	var r Request
-	var created, updated, expires, runAt, confirmedAt, finished, reminded, promoted, runUntil int64
+	var created, updated, expires, runAt, confirmedAt, finished, reminded, promoted, runUntil, cardPosting, replyPosting int64
 	var successors string
 	var leaveUnknown, wasAdmin, isAdmin, onlyAdmin, replyNeeded int
 	err := row.Scan(&r.ID, &r.TeamID, &r.ChannelID, &r.RequesterID, &r.ResponseURL, &r.GroupJID,
@@ -174,7 +179,7 @@ func scanRequest(row scanner) (*Request, error) {
 		&r.GoodbyeState, &r.GoodbyeID, &leaveUnknown, &r.Outcome, &r.OutcomeDetail, &wasAdmin,
 		&finished, &r.DetailsState, &r.GroupSize, &isAdmin, &onlyAdmin, &r.Successor, &r.InviteLink,
 		&reminded, &r.CardTS, &r.CardVersion, &r.CardPostedVersion, &replyNeeded, &r.ReplyTS,
-		&successors, &promoted, &runUntil, &r.LeaveState, &r.Verification)
+		&successors, &promoted, &runUntil, &r.LeaveState, &r.Verification, &cardPosting, &replyPosting)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -186,6 +191,7 @@ func scanRequest(row scanner) (*Request, error) {
 	r.LeaveUnknown, r.WasAdmin, r.IsAdmin, r.OnlyAdmin = leaveUnknown == 1, wasAdmin == 1, isAdmin == 1, onlyAdmin == 1
 	r.ReplyNeeded = replyNeeded == 1
 	r.PromotedAt, r.RunUntil = fromMS(promoted), fromMS(runUntil)
+	r.CardPostingAt, r.ReplyPostingAt = fromMS(cardPosting), fromMS(replyPosting)
 	r.Successors = decodeJIDs(successors)
 	return &r, nil
 }

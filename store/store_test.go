@@ -285,6 +285,38 @@ func TestOutbox_OwedLeaseAndPost(t *testing.T) {
 	})
 }
 
+// A post under way is marked until it is recorded: the card's by
+// CardPosted, the reply's by ReplyPosted, each leaving the other's mark.
+func TestPostUnderWay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		r := newRequest(t, db)
+		read := func() *store.Request {
+			got, err := db.Request(ctx, r.ID)
+			require.NoError(t, err)
+			return got
+		}
+		require.True(t, read().CardPostingAt.IsZero())
+		require.NoError(t, db.PostUnderWay(ctx, r.ID, store.CardPost, t0))
+		require.NoError(t, db.PostUnderWay(ctx, r.ID, store.ReplyPost, t0.Add(time.Second)))
+		got := read()
+		require.Equal(t, t0, got.CardPostingAt)
+		require.Equal(t, t0.Add(time.Second), got.ReplyPostingAt)
+
+		require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", r.CardVersion))
+		got = read()
+		require.True(t, got.CardPostingAt.IsZero(), "recorded")
+		require.Equal(t, t0.Add(time.Second), got.ReplyPostingAt, "the reply's post is still under way")
+		require.NoError(t, db.ReplyPosted(ctx, r.ID, "111.333"))
+		require.True(t, read().ReplyPostingAt.IsZero(), "recorded")
+
+		require.NoError(t, db.PostUnderWay(ctx, r.ID, store.CardPost, t0))
+		require.NoError(t, db.PostUnderWay(ctx, r.ID, store.CardPost, time.Time{}))
+		require.True(t, read().CardPostingAt.IsZero(), "a zero time clears the mark")
+	})
+}
+
 func TestListRequests_Filters(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
