@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +27,9 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 		return errors.New("configuration is invalid")
 	}
 	fmt.Fprintln(stdout, "ok   configuration")
+	for _, risk := range cfg.risks() {
+		fmt.Fprintf(stdout, "warn %s\n", risk)
+	}
 	failed := 0
 	report := func(name string, err error, fix string) {
 		if err == nil {
@@ -40,7 +42,7 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	hc := &http.Client{Timeout: 10 * time.Second}
+	hc := newHTTPClient(10*time.Second, nil)
 
 	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(hc), slack.OptionAppLevelToken(cfg.SlackAppToken))
 	auth, err := api.AuthTestContext(ctx)
