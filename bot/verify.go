@@ -76,7 +76,7 @@ const (
 //
 // One middleware shares its turns among every route it wraps: build it once.
 func VerifySlack(secret string, now func() time.Time) func(http.Handler) http.Handler {
-	return newVerifier(secret, now, maxBodiesReading, bodyWait).wrap
+	return newVerifier(secret, now).wrap
 }
 
 // verifier is VerifySlack's state: the turns to read a body, each with
@@ -87,15 +87,14 @@ type verifier struct {
 	// turns holds one read buffer per body that may be read at once
 	// (nil until first used); taking one is taking a turn.
 	turns chan []byte
-	wait  time.Duration
 }
 
-func newVerifier(secret string, now func() time.Time, reading int, wait time.Duration) *verifier {
+func newVerifier(secret string, now func() time.Time) *verifier {
 	if now == nil {
 		now = time.Now
 	}
-	v := &verifier{secret: secret, now: now, turns: make(chan []byte, reading), wait: wait}
-	for range reading {
+	v := &verifier{secret: secret, now: now, turns: make(chan []byte, maxBodiesReading)}
+	for range maxBodiesReading {
 		v.turns <- nil
 	}
 	return v
@@ -159,7 +158,7 @@ func (v *verifier) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// take waits up to v.wait for a turn to read a body and returns its
+// take waits up to bodyWait for a turn to read a body and returns its
 // buffer; ok is false if none came (or the client went away).
 func (v *verifier) take(ctx context.Context) (buf []byte, ok bool) {
 	select {
@@ -167,7 +166,7 @@ func (v *verifier) take(ctx context.Context) (buf []byte, ok bool) {
 		return buf, true
 	default:
 	}
-	t := time.NewTimer(v.wait)
+	t := time.NewTimer(bodyWait)
 	defer t.Stop()
 	select {
 	case buf = <-v.turns:
