@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,6 +29,9 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 		return errors.New("configuration is invalid")
 	}
 	fmt.Fprintln(stdout, "ok   configuration")
+	for _, risk := range cfg.risks() {
+		fmt.Fprintf(stdout, "warn %s\n", risk)
+	}
 	failed := 0
 	report := func(name string, err error, fix string) {
 		if err == nil {
@@ -42,7 +44,7 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	hc := &http.Client{Timeout: 10 * time.Second}
+	hc := newHTTPClient(10*time.Second, nil)
 
 	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(hc), slack.OptionAppLevelToken(cfg.SlackAppToken))
 	auth, err := api.AuthTestContext(ctx)

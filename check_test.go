@@ -300,7 +300,7 @@ func TestCheck_SlackUnreachableIsNotTheToken(t *testing.T) {
 	t.Cleanup(notSlack.Close)
 	for name, tc := range map[string]struct{ apiURL, want string }{
 		"connection refused": {closed.URL + "/api/", "FAIL Slack API (auth.test): "},
-		"no such host":       {"http://waleave-check.invalid/api/", "FAIL Slack API (auth.test): "},
+		"no such host":       {"https://waleave-check.invalid/api/", "FAIL Slack API (auth.test): "},
 		"not Slack":          {notSlack.URL + "/api/", "FAIL Slack API (auth.test): slack server error: 404 Not Found; check SLACK_API_URL"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -337,4 +337,44 @@ func TestCheck_DryRun(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(t.Context(), []string{"check"}, func(k string) string { return env[k] }, &out, &out), out.String())
 	require.Contains(t, out.String(), "ok   WhatsApp gateway (dryrun)")
+}
+
+// A Slack API URL or gateway that answers with a redirect does not get
+// the token sent on to where it points: the check fails instead. A plain
+// http:// gateway that is not on this machine works but is named as a
+// risk.
+func TestCheck_FollowsNoRedirectsAndNamesPlainHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var stolen []string
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		stolen = append(stolen, r.URL.Path+" "+r.Header.Get("Authorization")+" "+r.Form.Encode())
+		mu.Unlock()
+		fmt.Fprint(w, `{"ok":true,"stateInstance":"authorized"}`)
+	}))
+	defer elsewhere.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	_, port, _ := strings.Cut(strings.TrimPrefix(redirect.URL, "http://"), ":")
+	env := map[string]string{
+		"SLACK_BOT_TOKEN": testBotToken, "SLACK_SIGNING_SECRET": testSecret,
+		"SLACK_API_URL": redirect.URL + "/api/", "WA_PROVIDER": "greenapi",
+		// 0.0.0.0 is not a loopback address, so the plain http:// gateway
+		// is named as a risk; Linux still connects it to this machine.
+		"WA_API_URL":  "http://0.0.0.0:" + port,
+		"WA_INSTANCE": "1101000001", "WA_TOKEN": testWAToken,
+		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "waleave.db"),
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"check"}, func(k string) string { return env[k] }, &out, &bytes.Buffer{})
+	require.EqualError(t, err, "2 check(s) failed", out.String())
+	require.Contains(t, out.String(), "warn WA_API_URL is plain http:// to 0.0.0.0:"+port+": ")
+	require.Contains(t, out.String(), "FAIL Slack API (auth.test)")
+	require.Contains(t, out.String(), "FAIL WhatsApp gateway (greenapi)")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, stolen, "a redirect was followed")
 }

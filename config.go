@@ -19,6 +19,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"github.com/robfig/cron/v3"
 
+	"github.com/waleave/waleave/bot"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
 )
@@ -121,6 +122,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if u, err := url.Parse(c.SlackAPIURL); err != nil || u.Host == "" || !strings.HasSuffix(c.SlackAPIURL, "/") {
 		bad("SLACK_API_URL must be an absolute URL ending in /")
+	} else if u.Scheme != "https" && (u.Scheme != "http" || !bot.LoopbackHost(u.Hostname())) {
+		// Every call carries the bot token.
+		bad("SLACK_API_URL must be https:// (plain http:// only to this machine: localhost or a loopback address)")
 	}
 	if c.WAProvider != "" && !slices.Contains(whatsapp.Providers, c.WAProvider) {
 		bad("WA_PROVIDER must be one of %s", strings.Join(whatsapp.Providers, ", "))
@@ -212,6 +216,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return c, nil
+}
+
+// risks names what the configuration allows but exposes, for start-up's
+// log and waleave check: a plain http:// gateway (a self-hosted one inside
+// a private network is a real set-up) sends its token and members'
+// numbers unencrypted, unless it is on this machine.
+func (c config) risks() []string {
+	var r []string
+	if u, err := url.Parse(c.WAAPIURL); err == nil && u.Scheme == "http" && !bot.LoopbackHost(u.Hostname()) {
+		r = append(r, "WA_API_URL is plain http:// to "+u.Host+": the gateway token and members' numbers cross the network unencrypted; use https:// unless that network is private")
+	}
+	return r
 }
 
 // setField decodes raw into one config field, with envconfig's rules for

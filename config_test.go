@@ -226,3 +226,37 @@ func TestLoadConfig_ValueRules(t *testing.T) {
 		require.Contains(t, err.Error(), "\n  "+c.key, "%s=%s", c.key, c.value)
 	}
 }
+
+// Every Slack call carries the bot token: the Web API URL must be https,
+// except to this machine (a local Slack double). A plain http:// gateway
+// is allowed, and named as a risk unless it is on this machine.
+func TestLoadConfig_PlainHTTP(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://slack.com/api/": true, "http://127.0.0.1:8080/api/": true, "http://[::1]:1/api/": true, "http://localhost/api/": true,
+		"http://slack.com/api/": false, "http://10.0.0.5/api/": false, "ftp://slack.com/api/": false,
+	} {
+		env := validEnv()
+		env["SLACK_API_URL"] = raw
+		_, err := loadConfig(envOf(env))
+		if ok {
+			require.NoError(t, err, raw)
+		} else {
+			require.ErrorContains(t, err, "SLACK_API_URL must be https://", raw)
+		}
+	}
+	for raw, risky := range map[string]bool{
+		"https://api.green-api.com": false, "http://127.0.0.1:9000": false, "http://localhost:9000": false,
+		"http://gateway.internal:9000": true, "http://10.0.0.5": true,
+	} {
+		env := validEnv()
+		env["WA_API_URL"] = raw
+		c, err := loadConfig(envOf(env))
+		require.NoError(t, err, raw)
+		if risky {
+			require.Len(t, c.risks(), 1, raw)
+			require.Contains(t, c.risks()[0], "WA_API_URL is plain http://", raw)
+		} else {
+			require.Empty(t, c.risks(), raw)
+		}
+	}
+}

@@ -152,10 +152,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 		}
 		gw = whatsapp.NewDryRun(observe)
 		log.Warn("WA_PROVIDER is dryrun: nothing is sent to WhatsApp, and every card and outcome says dry run")
-	} else if gw, err = whatsapp.New(cfg.WAProvider, waCfg, &http.Client{Timeout: 30 * time.Second}); err != nil {
+	} else if gw, err = whatsapp.New(cfg.WAProvider, waCfg, newHTTPClient(30*time.Second, nil)); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	slackOpts := []slack.Option{slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(&http.Client{Timeout: 15 * time.Second, Transport: slackTransport()})}
+	slackOpts := []slack.Option{slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(newHTTPClient(15*time.Second, slackTransport()))}
 	if cfg.SlackAppToken != "" {
 		// Only apps.connections.open uses the app-level token; every other
 		// call still goes out with the bot token.
@@ -175,6 +175,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 	})
 	if err != nil {
 		return err
+	}
+	for _, risk := range cfg.risks() {
+		log.Warn(risk)
 	}
 	if cfg.OpsChannel == "" {
 		log.Info("WALEAVE_OPS_CHANNEL is not set: ops reminders and the digest are off")
@@ -283,6 +286,13 @@ func openStore(ctx context.Context, log *slog.Logger, dsn string, wait time.Dura
 // so a request expires within a small fraction of its TTL.
 func sweepEvery(c config) time.Duration {
 	return max(min(10*time.Second, c.RemindAfter/4, c.RequestTTL/4), time.Second)
+}
+
+// newHTTPClient is an HTTP client for Slack or the gateway: it follows no
+// redirect (see bot.NoRedirects), since every call carries a token. t nil
+// is net/http's default transport.
+func newHTTPClient(timeout time.Duration, t http.RoundTripper) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: t, CheckRedirect: bot.NoRedirects}
 }
 
 // slackTransport is net/http's default transport keeping more idle

@@ -400,11 +400,15 @@ func (b *Bot) ephemeral(ic *slack.InteractionCallback, text string) {
 	})
 }
 
-// postResponse posts msg to a Slack response_url. The URL is a credential
-// (anyone holding it may post in the channel for 30 minutes), and Go's
-// *url.Error quotes it, so a failure's error keeps only the cause.
+// postResponse posts msg to a Slack response_url, only on Slack's hooks
+// host (see checkResponseURL) and following no redirect. The URL is a
+// credential (anyone holding it may post in the channel for 30 minutes),
+// and Go's *url.Error quotes it, so a failure's error keeps only the cause.
 func postResponse(ctx context.Context, responseURL string, msg *slack.WebhookMessage) error {
-	err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, &http.Client{Timeout: 10 * time.Second}, msg)
+	if err := checkResponseURL(responseURL); err != nil {
+		return fmt.Errorf("post to response_url: %w", err)
+	}
+	err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, &http.Client{Timeout: 10 * time.Second, CheckRedirect: NoRedirects}, msg)
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		return fmt.Errorf("post to response_url: %s: %w", ue.Op, ue.Err)
 	}

@@ -73,6 +73,11 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 
 // request records a leave request; the outbox posts its card.
 func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *slack.Msg {
+	// Refused before any lookup: the goodbye goes to the group as typed.
+	if r, bad := templates.UnsafeGoodbyeRune(cmd.Goodbye); bad {
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return ephemeralMsg(templates.BadGoodbye(r))
+	}
 	now := b.opts.Now()
 	r := &store.Request{
 		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, ResponseURL: sc.ResponseURL,

@@ -2,6 +2,10 @@ package bot
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -109,3 +113,49 @@ func (f *followups) repeat(k ephemeralKey) bool {
 	f.recent[k] = now
 	return false
 }
+
+// slackHooksHosts are where Slack's response_urls point: Slack's, and
+// GovSlack's for its government workspaces.
+var slackHooksHosts = map[string]bool{"hooks.slack.com": true, "hooks.slack-gov.com": true}
+
+// checkResponseURL refuses a response_url that is not Slack's hooks host
+// over https: the URL comes inside a signed payload, but the bot posts
+// there with nothing to say it is Slack, so it posts nowhere else. A
+// loopback address is allowed too, in either scheme: that is where tests
+// (and a local Slack double) listen, and it is the caller's own machine.
+// The error names no part of the URL: the URL is a credential.
+func checkResponseURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("response_url is not a URL")
+	case u.User != nil:
+		return errors.New("response_url carries user information")
+	case LoopbackHost(u.Hostname()) && (u.Scheme == "https" || u.Scheme == "http"):
+		return nil
+	case u.Scheme != "https":
+		return errors.New("response_url is not https")
+	case !slackHooksHosts[u.Hostname()] || (u.Port() != "" && u.Port() != "443"):
+		return errors.New("response_url is not on Slack's hooks host")
+	}
+	return nil
+}
+
+// LoopbackHost reports whether host (a URL's host name, without a port)
+// is this machine: "localhost" or a loopback IP address. Traffic to it
+// does not cross a network, so plain http to it exposes nothing.
+func LoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// NoRedirects is an http.Client's CheckRedirect that follows no redirect
+// and hands the caller the redirect itself, which every caller here
+// treats as a failed call. Each of the bot's clients carries a credential
+// (the bot token in a header or form, a gateway token in its URL, a
+// response_url in its own), and Go re-sends a form body on a 307 or 308
+// to wherever it points.
+func NoRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

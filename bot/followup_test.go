@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,4 +121,38 @@ func TestFollowup_PanicDoesNotStopTheWorkers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the follow-up after the panics never ran")
 	}
+}
+
+// A response_url goes only to Slack's hooks hosts over https (or to this
+// machine, where tests listen), and a redirect from it is not followed:
+// the message, and the next hop's view of it, stay with Slack.
+func TestPostResponse_OnlySlackAndNoRedirects(t *testing.T) {
+	for _, raw := range []string{
+		"https://hooks.slack.com/actions/T1/1/x", "https://hooks.slack-gov.com/commands/T1/1/x",
+		"http://127.0.0.1:1/actions/T1/1/x", "https://[::1]:1/x", "http://localhost:1/x",
+	} {
+		require.NoError(t, checkResponseURL(raw), raw)
+	}
+	for _, raw := range []string{
+		"http://hooks.slack.com/actions/T1/1/x", "https://hooks.slack.com:8443/x", "https://evil.example/actions/T1/1/x",
+		"https://hooks.slack.com.evil.example/x", "https://user:pw@hooks.slack.com/x", "ftp://hooks.slack.com/x",
+		"file:///etc/passwd", "http://10.0.0.1/x", "gopher://127.0.0.1:1/x", "://", "",
+	} {
+		require.Error(t, checkResponseURL(raw), raw)
+	}
+
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/stolen", http.StatusTemporaryRedirect)
+	}))
+	defer hook.Close()
+	err := postResponse(context.Background(), hook.URL+"/actions/T1/1/x", &slack.WebhookMessage{Text: "x"})
+	require.Error(t, err, "a redirect is a failed post")
+	require.Zero(t, elsewhere.Load(), "the redirect was followed")
+
+	err = postResponse(context.Background(), "https://evil.example/actions/T1/1/SECRETRESPONSETOKEN", &slack.WebhookMessage{Text: "x"})
+	require.ErrorContains(t, err, "not on Slack's hooks host")
+	require.NotContains(t, err.Error(), "SECRETRESPONSETOKEN")
 }

@@ -54,7 +54,7 @@ func TestVerifySlack_RefusalLoggedAtDebugWithReason(t *testing.T) {
 		{"no signature", exampleSecret, http.Header{"X-Slack-Request-Timestamp": {exampleTimestamp}}, body, 401, "no v0= X-Slack-Signature"},
 		{"malformed signature", exampleSecret, http.Header{"X-Slack-Request-Timestamp": {exampleTimestamp}, "X-Slack-Signature": {"v0=zz"}}, body, 401, "malformed X-Slack-Signature"},
 		{"no secret configured", "", signed(exampleSecret, exampleTime), body, 401, "no signing secret is configured"},
-		{"oversize", exampleSecret, signed(exampleSecret, exampleTime), body + strings.Repeat("x", maxBodyBytes), 413, "body over 1 MiB"},
+		{"oversize", exampleSecret, signed(exampleSecret, exampleTime), body + strings.Repeat("x", maxBodyBytes), 413, "body over the cap"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,7 +75,7 @@ func TestDecodeInteractionErrors(t *testing.T) {
 		{"payload a string", formBody(`"block_actions"`)},
 		{"payload an array", formBody(`[]`)},
 		{"payload with wrong field types", formBody(`{"type":"block_actions","user":"U1"}`)},
-		{"over 1 MiB", formBody(`{"type":"block_actions","x":"` + strings.Repeat("a", maxBodyBytes) + `"}`)},
+		{"over the body cap", formBody(`{"type":"block_actions","x":"` + strings.Repeat("a", maxBodyBytes) + `"}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -174,6 +174,15 @@ func (s *Socket) Run(ctx context.Context) {
 	}
 }
 
+// maxEnvelopeBytes caps one Socket Mode message. slack-go reads each
+// whole, without limit unless given one: a 64 MiB envelope was read into
+// memory. Envelopes carry the same payloads as the HTTP routes (a few
+// kilobytes), and SPEC refuses bodies over 1 MiB; one connection to Slack
+// needs no tighter cap than that (the HTTP routes' is tighter because
+// anyone can open many connections). A larger message closes the
+// connection and the transport connects again.
+const maxEnvelopeBytes = 1 << 20
+
 // ackGrace is how long a shutdown waits, after the last handler queued
 // its ack, for slack-go's writer to put it on the wire.
 const ackGrace = 100 * time.Millisecond
@@ -190,6 +199,7 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 	defer cancel()
 	client := socketmode.New(s.api,
 		socketmode.OptionDialer(s.dialer()),
+		socketmode.OptionReadLimit(maxEnvelopeBytes),
 		socketmode.OptionLog(slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)),
 	)
 	done := make(chan error, 1)

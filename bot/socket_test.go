@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -401,4 +402,29 @@ func TestSocket_UnreadableEnvelopeIsAcked(t *testing.T) {
 	core.mu.Lock()
 	defer core.mu.Unlock()
 	require.Empty(t, core.cmds, "no handler saw it")
+}
+
+// An envelope over maxEnvelopeBytes is not read whole: the connection is
+// dropped (the transport connects again) and no handler sees it.
+func TestSocket_OversizeEnvelopeIsNotRead(t *testing.T) {
+	t.Parallel()
+	f := newSocketSlack(t)
+	core := &fakeCore{}
+	_, _, _ = runSocket(t, f, core, SocketOptions{MinBackoff: 10 * time.Millisecond})
+	c := f.next(t)
+	c.hello(t)
+	// The bot may close the connection before the write ends.
+	c.wmu.Lock()
+	_ = c.ws.WriteJSON(map[string]any{"envelope_id": "E1", "type": "slash_commands", "accepts_response_payload": true,
+		"payload": map[string]any{"command": "/wa-leave", "text": strings.Repeat("a", maxEnvelopeBytes), "user_id": "U0REQ1", "channel_id": "C1", "team_id": "T1"}})
+	c.wmu.Unlock()
+	next := f.next(t)
+	next.hello(t)
+	next.send(t, map[string]any{"envelope_id": "E2", "type": "slash_commands", "accepts_response_payload": true,
+		"payload": map[string]any{"command": "/wa-leave", "text": "help", "user_id": "U0REQ1", "channel_id": "C1", "team_id": "T1"}})
+	next.ack(t, "E2")
+	core.mu.Lock()
+	defer core.mu.Unlock()
+	require.Len(t, core.cmds, 1, "only the envelope under the cap reached the bot")
+	require.Equal(t, "help", core.cmds[0].Text)
 }

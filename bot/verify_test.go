@@ -152,8 +152,8 @@ func TestVerifySlackOversizeStream(t *testing.T) {
 	}
 }
 
-// TestVerifySlackBodyAtLimit checks the cap is inclusive: exactly 1 MiB is
-// still a request we verify.
+// TestVerifySlackBodyAtLimit checks the cap is inclusive: a body of exactly
+// maxBodyBytes is still a request we verify.
 func TestVerifySlackBodyAtLimit(t *testing.T) {
 	next := &recorder{}
 	h := VerifySlack(discardLog, exampleSecret, func() time.Time { return exampleTime })(next)
@@ -243,4 +243,96 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("unexpected status %d", w.Code)
 		}
 	})
+}
+
+// forgedHeader looks signed: a fresh timestamp and 64 hex characters, all a
+// request needs before its body is read. Anyone can send it.
+func forgedHeader(now time.Time) http.Header {
+	h := http.Header{}
+	h.Set("X-Slack-Request-Timestamp", strconv.FormatInt(now.Unix(), 10))
+	h.Set("X-Slack-Signature", "v0="+strings.Repeat("ab", 32))
+	return h
+}
+
+// A forged signature lifts the unsigned cap, so the signed cap is what a
+// forger can make us read: it fits Slack's bodies (a few kilobytes), not
+// SPEC's 1 MiB ceiling. 300 KiB is refused as too large after at most the
+// cap has been read.
+func TestVerifySlackCapsForgedBodies(t *testing.T) {
+	h := VerifySlack(discardLog, exampleSecret, func() time.Time { return exampleTime })(&recorder{})
+	body := &countingReader{}
+	req := httptest.NewRequest(http.MethodPost, "/slack/commands", io.LimitReader(body, 300<<10))
+	req.ContentLength = -1
+	req.Header = forgedHeader(exampleTime)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusRequestEntityTooLarge || body.n > 256<<10+32<<10 {
+		t.Fatalf("status %d after reading %d bytes; want 413 after at most about 256 KiB", w.Code, body.n)
+	}
+}
+
+// stuckBody is a request body that says when it is first read and then
+// blocks until released.
+type stuckBody struct {
+	reading chan<- struct{}
+	release <-chan struct{}
+	once    bool
+}
+
+func (s *stuckBody) Read(p []byte) (int, error) {
+	if !s.once {
+		s.once = true
+		s.reading <- struct{}{}
+	}
+	<-s.release
+	return 0, io.ErrUnexpectedEOF
+}
+
+// However many connections send headers that look signed, only
+// maxBodiesReading bodies are read (and held) at once; the next request
+// waits bodyWait for a turn and is then answered 503 without a byte of
+// its body read. Once the readers are done, turns are free again.
+func TestVerifySlackLimitsBodiesReadAtOnce(t *testing.T) {
+	now := time.Now()
+	h := VerifySlack(discardLog, exampleSecret, func() time.Time { return now })(&recorder{})
+	reading, release := make(chan struct{}), make(chan struct{})
+	done := make(chan int, maxBodiesReading)
+	for range maxBodiesReading {
+		req := httptest.NewRequest(http.MethodPost, "/slack/commands", &stuckBody{reading: reading, release: release})
+		req.ContentLength = -1
+		req.Header = forgedHeader(now)
+		go func() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			done <- w.Code
+		}()
+	}
+	for range maxBodiesReading {
+		<-reading
+	}
+
+	extra := &countingReader{}
+	req := httptest.NewRequest(http.MethodPost, "/slack/commands", io.LimitReader(extra, 1<<10))
+	req.Header = forgedHeader(now)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || extra.n != 0 {
+		t.Errorf("with every turn taken: status %d after reading %d bytes; want 503 after none", w.Code, extra.n)
+	}
+
+	close(release)
+	for range maxBodiesReading {
+		if code := <-done; code != http.StatusUnauthorized {
+			t.Errorf("stuck body: status %d, want 401", code)
+		}
+	}
+	body := "command=%2Fwa-leave&text=Phoenix&user_id=U1"
+	req = httptest.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader(body))
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("X-Slack-Signature", Sign(exampleSecret, now, []byte(body)))
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusNoContent {
+		t.Errorf("after the flood: status %d, want 204", w.Code)
+	}
 }

@@ -18,11 +18,20 @@ import (
 // record locks on the database, and on NFS Linux emulates flock with
 // those, so a flock on the database itself would collide with SQLite's.
 func lockFile(path string) (*os.File, error) {
-	// flock needs no write access: whoever may open the database may
-	// open its lock file (waleave check, run by an operator, included).
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
+	// Owner-only, like the database: whoever could open the lock file
+	// could hold the lock and stop the bot from starting. flock needs no
+	// write access.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// An older version made it readable by all. Not ours to change
+		// when it is another user's.
+		if err := f.Chmod(fi.Mode().Perm() & 0o700); err != nil && !errors.Is(err, os.ErrPermission) {
+			f.Close()
+			return nil, fmt.Errorf("lock file permissions: %w", err)
+		}
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()

@@ -331,6 +331,9 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 		out, err = s.requestTx(ctx, tx, id, false)
 		return err
 	})
+	if err == nil && c.to.Final() {
+		s.ended()
+	}
 	return out, err
 }
 

@@ -88,6 +88,10 @@ type DB struct {
 
 	// creates feeds the group-commit writer of new requests (batch.go).
 	creates *groupCommit[createOp]
+	// scrub asks the SQLite checkpointer (see scrubber) to run; nil on
+	// PostgreSQL. Close closes stopScrub (under mu, once) and waits for
+	// scrubbed.
+	scrub, stopScrub, scrubbed chan struct{}
 	// confirmers are stopped by Close (see NewConfirmer).
 	mu         sync.Mutex
 	confirmers []*Confirmer
@@ -126,7 +130,64 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.dialect == SQLite {
+		s.scrub, s.stopScrub, s.scrubbed = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go s.scrubber(s.stopScrub)
+	}
 	return s, nil
+}
+
+// scrubInterval is the least time between two checkpoints of the
+// scrubber: a burst of requests ending costs one checkpoint a second, not
+// one each, and what they cleared is gone from the files a second or so
+// after they end.
+const scrubInterval = time.Second
+
+// ended tells the scrubber that a request ended, so what it cleared
+// (see endSet) should leave the files soon.
+func (s *DB) ended() {
+	if s.scrub == nil {
+		return
+	}
+	select {
+	case s.scrub <- struct{}{}:
+	default: // one is already due
+	}
+}
+
+// scrubber makes what an ended request cleared leave the SQLite files.
+// With secure_delete on (see openSQLite) the database's own pages hold
+// zeros where the cleared values were, but in WAL mode the old versions
+// of those pages stay in the -wal file until it is checkpointed and
+// truncated. So after requests end it checkpoints with TRUNCATE, which
+// copies every page into the database (the cleared versions) and empties
+// the -wal file. A checkpoint that could not finish (a reader was still
+// using an old snapshot) is tried again after scrubInterval. It is best
+// effort: the store has no log, and an error only means the values stay
+// until the next checkpoint.
+func (s *DB) scrubber(stop <-chan struct{}) {
+	defer close(s.scrubbed)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-s.scrub:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var busy, frames, done int
+		err := s.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done)
+		cancel()
+		if err != nil || busy != 0 {
+			s.ended()
+		}
+		t := time.NewTimer(scrubInterval)
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // lockPath names the lock file of the SQLite database at path: beside the
@@ -179,6 +240,14 @@ func openSQLiteStore(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	// SQLite creates the database with the umask's permissions, usually
+	// readable by every local user, and gives its -wal and -shm files the
+	// database's: members' numbers and invite links would be anyone's to
+	// read. So the database is created (or kept) owner-only first.
+	if err := privateFiles(path); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	s := &DB{dialect: SQLite, lock: lock}
 	if s.write, err = openSQLite(path, 1); err != nil {
 		lock.Close()
@@ -196,6 +265,29 @@ func openSQLiteStore(path string) (*DB, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// privateFiles creates the SQLite database at path readable and writable
+// by its owner only (0600, whatever the umask), and takes group and other
+// permissions away from an existing one and its -wal and -shm files, as
+// older versions left them. A file that is not ours to change (another
+// user's, opened by an operator's waleave check) is left as it is.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(name, fi.Mode().Perm()&0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+	}
+	return nil
 }
 
 // openPostgresStore opens one database/sql pool for the store and River
@@ -236,7 +328,9 @@ func openPostgresStore(ctx context.Context, dsn string) (*DB, error) {
 }
 
 // openSQLite opens one pool on the file with the settings every connection
-// needs: WAL so readers don't block the writer, a busy timeout so the
+// needs: secure_delete, so that deleted and overwritten content (what an
+// ended request clears) is zeroed rather than left in free space, WAL so
+// readers don't block the writer, a busy timeout so the
 // store's and River's pools wait for each other instead of failing,
 // synchronous=NORMAL (durable across process crashes in WAL mode; only an
 // OS crash can lose the last transactions), foreign keys, which SQLite
@@ -247,7 +341,7 @@ func openPostgresStore(ctx context.Context, dsn string) (*DB, error) {
 // load (peak RSS at c=64 38 → 35 MB, same throughput).
 func openSQLite(path string, conns int) (*sql.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-512)"} {
+	for _, p := range []string{"secure_delete(ON)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-512)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -267,11 +361,17 @@ func (s *DB) Close() error {
 	s.mu.Lock()
 	confirmers := s.confirmers
 	s.confirmers = nil
+	stopScrub := s.stopScrub
+	s.stopScrub = nil
 	s.mu.Unlock()
 	for _, c := range confirmers {
 		c.confirms.stop()
 	}
 	s.creates.stop()
+	if stopScrub != nil {
+		close(stopScrub)
+		<-s.scrubbed
+	}
 	if s.dialect == PostgreSQL {
 		s.listen.Close()
 		return s.write.Close()
