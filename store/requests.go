@@ -107,6 +107,13 @@ type Request struct {
 	ReplyTS           string
 }
 
+// OnCard reports whether a click from card came from r's own card: the
+// message the outbox posted, in r's channel. Before the card's ts is
+// recorded only the channel can be compared.
+func (r *Request) OnCard(card Card) bool {
+	return r.ChannelID == card.ChannelID && (r.CardTS == "" || r.CardTS == card.TS)
+}
+
 // idEncoding is Crockford's base32 alphabet, whose ASCII order matches the
 // order of the encoded bytes, so IDs sort by creation time.
 var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)

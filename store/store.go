@@ -49,6 +49,12 @@ var (
 	ErrPending = errors.New("write handed over but not yet committed")
 	// ErrInUse: another process has the SQLite database open (see Open).
 	ErrInUse = errors.New("the SQLite database is in use by another process")
+	// ErrWrongCard: a click names a request but did not come from its
+	// card (another channel or message).
+	ErrWrongCard = errors.New("the click did not come from the request's card")
+	// ErrStale: the request changed after the card clicked was drawn, so
+	// the clicker has not seen what they would confirm.
+	ErrStale = errors.New("the request changed since its card was drawn")
 )
 
 // Enqueue adds the caller's own writes, typically River job inserts, to a

@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// PendingCounts counts the unexpired requests waiting for confirmation
+// that user asked for, and those made in channel, for the limits on
+// pending requests.
+func (s *DB) PendingCounts(ctx context.Context, user, channel string, now time.Time) (byUser, byChannel int, err error) {
+	// Both counts in one pass over the pending rows (the state index).
+	err = s.queryRow(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN requester_id = ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN channel_id = ? THEN 1 ELSE 0 END), 0)
+		FROM requests WHERE state = ? AND expires_at > ? AND (requester_id = ? OR channel_id = ?)`,
+		user, channel, Pending, ms(now), user, channel).Scan(&byUser, &byChannel)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count pending requests: %w", err)
+	}
+	return byUser, byChannel, nil
+}
+
+// FirstDelivery records that the delivery named by key (a hash of a
+// request's signature, or of a Socket Mode envelope ID) is being handled,
+// and reports whether it is the first time within its window: a replay or
+// a redelivery gets false until the window, ending at until, has passed.
+// The table is shared, so replicas agree on what was handled.
+func (s *DB) FirstDelivery(ctx context.Context, key string, now, until time.Time) (bool, error) {
+	// A row whose window has ended but that the sweep has not yet pruned
+	// counts as absent.
+	res, err := s.exec(ctx, `INSERT INTO seen_deliveries (key, expires_at) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE seen_deliveries.expires_at <= ?`, key, ms(until), ms(now))
+	if err != nil {
+		return false, fmt.Errorf("record delivery: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record delivery: %w", err)
+	}
+	return n == 1, nil
+}
+
+// PruneDeliveries forgets deliveries whose window ended before now.
+func (s *DB) PruneDeliveries(ctx context.Context, now time.Time) error {
+	if _, err := s.exec(ctx, `DELETE FROM seen_deliveries WHERE expires_at <= ?`, ms(now)); err != nil {
+		return fmt.Errorf("prune deliveries: %w", err)
+	}
+	return nil
+}
+
+// RedrawCard bumps a pending request's card version so the outbox posts
+// the card again, as it is now. A click on a card drawn before cards
+// carried their version is refused; this gives the clicker one that does.
+func (s *DB) RedrawCard(ctx context.Context, id string, now time.Time) error {
+	if _, err := s.exec(ctx, `UPDATE requests SET card_version = card_version + 1, updated_at = ?
+		WHERE id = ? AND state = ?`, ms(now), id, Pending); err != nil {
+		return fmt.Errorf("redraw card: %w", err)
+	}
+	return nil
+}
