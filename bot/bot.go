@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,6 +73,11 @@ type Options struct {
 	// DetailsTimeout bounds the wait for a group's details (size, admins)
 	// before its card is posted without them; default 2s.
 	DetailsTimeout time.Duration
+	// UserRate is how many new requests one person may make per minute;
+	// MaxPending how many requests one person, or one channel, may have
+	// waiting for confirmation. Zero means no limit (the configuration
+	// supplies SPEC's defaults).
+	UserRate, MaxPending int
 }
 
 func (o *Options) setDefaults() {
@@ -134,6 +140,9 @@ type Bot struct {
 	// briefly caches gateway.Group answers.
 	dir       directory
 	groupInfo *groupCache
+	// home is the Slack workspace the token belongs to, learned from
+	// auth.test at start; nil until then (see foreign).
+	home atomic.Pointer[workspace]
 
 	// side tracks short follow-up calls made after an ack (ephemeral
 	// replies), so Stop can wait for them; follow bounds them.
@@ -244,6 +253,12 @@ func (b *Bot) enqueueLeaves(ctx context.Context, tx *sql.Tx, confirmed []store.C
 // heartbeat stops (replicas.go), its leases and its leadership run out.
 func (b *Bot) Start(ctx context.Context) error {
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := b.learnWorkspace(ctx); err != nil {
+		// Slack may be briefly unreachable: start anyway, refusing every
+		// command and click until the workspace is known.
+		b.log.Warn("the Slack workspace is unknown; commands and clicks are refused until auth.test answers", "err", err)
+		b.keepLearningWorkspace(15 * time.Second)
+	}
 	if b.store.SingleProcess() {
 		if err := b.reclaim(ctx); err != nil {
 			return err

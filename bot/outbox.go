@@ -517,5 +517,6 @@ func cardFor(r *store.Request, loc *time.Location) templates.Card {
 		Progress: r.Progress, Outcome: templates.Outcome(r.Outcome),
 		DetailsUnavailable: r.DetailsState == store.DetailsUnavailable, Size: r.GroupSize, IsAdmin: r.IsAdmin, OnlyAdmin: r.OnlyAdmin,
 		AdminUnknown: r.DetailsState == store.DetailsPartial, Successors: successors, Successor: r.Successor,
+		Version: r.CardVersion,
 	}
 }

@@ -37,6 +37,15 @@ func handleCommand(log *slog.Logger, b *Bot) http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
+		// A signed command replayed within its window would make another
+		// request and card: the second delivery is acknowledged, empty.
+		// (Clicks need no such record: a decided request refuses a second
+		// decision, a group choice is used once, and a confirmation is
+		// bound to the card version it was made on.)
+		if !b.FirstDelivery(r.Context(), "sig", r.Header.Get("X-Slack-Signature")) {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		writeJSON(log, w, commandReply(b.Command(r.Context(), sc)))
 	})
 }

@@ -88,6 +88,9 @@ type Socket struct {
 	core       socketCore
 	reconnects prometheus.Counter
 	opts       SocketOptions
+	// first reports whether an envelope is delivered for the first time
+	// (Bot.FirstDelivery); nil handles every delivery.
+	first func(ctx context.Context, kind, id string) bool
 
 	// lastSeen is when the connection last showed life (unix nanoseconds);
 	// the watchdog reads it, network reads and events write it.
@@ -111,7 +114,16 @@ type Socket struct {
 // app-level token (slack.OptionAppLevelToken): slack-go sends it to
 // apps.connections.open, and uses the bot token for everything else.
 func NewSocket(log *slog.Logger, b *Bot, api *slack.Client, opts SocketOptions) *Socket {
-	return newSocket(log, b, api, b.metrics.reconnects, opts)
+	s := newSocket(log, b, api, b.metrics.reconnects, opts)
+	s.first = b.FirstDelivery
+	return s
+}
+
+// repeated reports whether the envelope was handled before (Slack sends
+// an envelope again when it thinks the ack was lost): it is then acked
+// without being handled twice, which would make a second request.
+func (s *Socket) repeated(ctx context.Context, req *socketmode.Request) bool {
+	return s.first != nil && !s.first(ctx, "env", req.EnvelopeID)
 }
 
 func newSocket(log *slog.Logger, core socketCore, api *slack.Client, reconnects prometheus.Counter, opts SocketOptions) *Socket {
@@ -288,7 +300,11 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 					s.log.Warn("socket mode: unreadable slash command envelope")
 					continue
 				}
-				s.serve(base, client, ev.Request, func(ctx context.Context) any {
+				req := ev.Request
+				s.serve(base, client, req, func(ctx context.Context) any {
+					if s.repeated(ctx, req) {
+						return nil
+					}
 					// The same body POST /slack/commands answers with.
 					if msg := s.core.Command(ctx, sc); msg != nil {
 						return commandReply(msg)
@@ -301,7 +317,11 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 					s.log.Warn("socket mode: unreadable interactive envelope")
 					continue
 				}
-				s.serve(base, client, ev.Request, func(ctx context.Context) any {
+				req := ev.Request
+				s.serve(base, client, req, func(ctx context.Context) any {
+					if s.repeated(ctx, req) {
+						return nil
+					}
 					s.core.Interaction(ctx, ic)
 					return nil
 				})

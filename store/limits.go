@@ -54,9 +54,11 @@ func (s *DB) PruneDeliveries(ctx context.Context, now time.Time) error {
 // RedrawCard bumps a pending request's card version so the outbox posts
 // the card again, as it is now. A click on a card drawn before cards
 // carried their version is refused; this gives the clicker one that does.
-func (s *DB) RedrawCard(ctx context.Context, id string, now time.Time) error {
+// Only a click from the card itself (card's channel and ts) redraws it.
+func (s *DB) RedrawCard(ctx context.Context, id string, card Card, now time.Time) error {
 	if _, err := s.exec(ctx, `UPDATE requests SET card_version = card_version + 1, updated_at = ?
-		WHERE id = ? AND state = ?`, ms(now), id, Pending); err != nil {
+		WHERE id = ? AND state = ? AND channel_id = ? AND card_ts = ? AND card_ts <> ''`,
+		ms(now), id, Pending, card.ChannelID, card.TS); err != nil {
 		return fmt.Errorf("redraw card: %w", err)
 	}
 	return nil
