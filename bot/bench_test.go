@@ -33,9 +33,15 @@ func signedRequest(path string, form url.Values) *http.Request {
 	return req
 }
 
+// triggers numbers the commands commandForm makes: each real command has
+// its own trigger_id, so no two are the same signed request (the second
+// would be ignored as a replay).
+var triggers atomic.Int64
+
 func commandForm(user string) url.Values {
 	return url.Values{"command": {"/wa-leave"}, "text": {"120363406289005073@g.us bye"}, "user_id": {user},
-		"channel_id": {"C0BENCH"}, "team_id": {"T1"}, "response_url": {"https://hooks.slack.invalid/x"}, "trigger_id": {"1.2.3"}}
+		"channel_id": {"C0BENCH"}, "team_id": {"T1"}, "response_url": {"https://hooks.slack.invalid/x"},
+		"trigger_id": {"1.2." + strconv.FormatInt(triggers.Add(1), 10)}}
 }
 
 // floorHandler is the bare minimum a Slack endpoint does: verify and

@@ -469,7 +469,10 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 }
 
 // cancelRequest cancels the request whose card was clicked, if the click
-// came from that card and the clicker may cancel in the request's channel.
+// came from that card and the clicker may cancel in the request's
+// channel. The ops channel's notice of a scheduled leave (a message of
+// its own) has a Cancel button too: from there, whoever may act in the
+// ops channel may cancel.
 func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
 	id, user := a.Value, ic.User.ID
 	r, err := b.store.Request(ctx, id)
@@ -477,7 +480,15 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 		b.refuse(ic, "cancel", "not_found", templates.NotFound(id), err)
 		return
 	}
-	if !r.OnCard(clickedCard(&ic, a)) || b.mayCancel(user, r.ChannelID, r.RequesterID) != allowed {
+	from, channel := clickedCard(&ic, a), r.ChannelID
+	switch {
+	case r.OnCard(from):
+	case b.opts.OpsChannel != "" && from.ChannelID == b.opts.OpsChannel:
+		channel = b.opts.OpsChannel
+	default:
+		channel = ""
+	}
+	if channel == "" || b.mayCancel(user, channel, r.RequesterID) != allowed {
 		b.refuse(ic, "cancel", "refused", templates.NotAllowed(), nil)
 		return
 	}
