@@ -78,6 +78,12 @@ func (s *DB) NewConfirmer(enqueue EnqueueMany) *Confirmer {
 // chosen, details arrived) with ErrStale, so nobody confirms something
 // other than what they saw.
 func (c *Confirmer) Confirm(ctx context.Context, id, by string, from Card, now time.Time) (*Request, error) {
+	if from.TS == "" || from.ChannelID == "" {
+		// Not from a message at all. (A card whose ts is not recorded
+		// yet, because the click beat the outbox's write, is the message
+		// clicked: the request has only the one card.)
+		return nil, ErrWrongCard
+	}
 	op := confirmOp{id: id, by: by, from: from, now: now, done: make(chan confirmResult, 1)}
 	if err := c.confirms.submit(ctx, op); err != nil {
 		return nil, err
@@ -163,6 +169,7 @@ func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card,
 	var at int64
 	err = tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
 		Confirmed, ms(now), by, ms(now), id, Pending, ms(now), from.ChannelID, from.TS, from.Version).Scan(&at)
+
 	if errors.Is(err, sql.ErrNoRows) {
 		refused, err = s.refusal(ctx, tx, id, from, now)
 		return time.Time{}, refused, err
@@ -193,7 +200,7 @@ func (s *DB) refusal(ctx context.Context, tx dbTx, id string, from Card, now tim
 		return r, ErrConflict
 	case !now.Before(r.ExpiresAt):
 		return r, ErrExpired
-	case r.CardTS == "" || r.CardVersion != from.Version:
+	case r.CardVersion != from.Version:
 		return r, ErrStale
 	}
 	// Pending, unexpired and as the card showed it, yet the update matched nothing: the two
@@ -204,5 +211,5 @@ func (s *DB) refusal(ctx context.Context, tx dbTx, id string, from Card, now tim
 const confirmSQL = `UPDATE requests SET state = ?, updated_at = ?,
 	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ?
 	WHERE id = ? AND state = ? AND expires_at > ?
-	AND channel_id = ? AND card_ts = ? AND card_ts <> '' AND card_version = ?
+	AND channel_id = ? AND card_ts IN (?, '') AND card_version = ?
 	RETURNING run_at`

@@ -26,21 +26,62 @@ func (s *DB) PendingCounts(ctx context.Context, user, channel string, now time.T
 // request's signature, or of a Socket Mode envelope ID) is being handled,
 // and reports whether it is the first time within its window: a replay or
 // a redelivery gets false until the window, ending at until, has passed.
-// The table is shared, so replicas agree on what was handled.
+// The table is shared, so replicas agree. Concurrent callers share
+// transactions (group commit), since every command makes one.
 func (s *DB) FirstDelivery(ctx context.Context, key string, now, until time.Time) (bool, error) {
-	// A row whose window has ended but that the sweep has not yet pruned
-	// counts as absent.
-	res, err := s.exec(ctx, `INSERT INTO seen_deliveries (key, expires_at) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE seen_deliveries.expires_at <= ?`, key, ms(until), ms(now))
-	if err != nil {
-		return false, fmt.Errorf("record delivery: %w", err)
+	op := deliveryOp{key: key, now: now, until: until, done: make(chan deliveryResult, 1)}
+	if err := s.deliveries.submit(ctx, op); err != nil {
+		return false, err
 	}
-	n, err := res.RowsAffected()
+	res, err := wait(ctx, op.done)
 	if err != nil {
-		return false, fmt.Errorf("record delivery: %w", err)
+		return false, err
 	}
-	return n == 1, nil
+	return res.first, res.err
+}
+
+// deliveryOp is one FirstDelivery waiting for its writer.
+type deliveryOp struct {
+	key        string
+	now, until time.Time
+	done       chan deliveryResult
+}
+
+type deliveryResult struct {
+	first bool
+	err   error
+}
+
+// writeDeliveries records a batch of deliveries in one transaction; a key
+// twice in one batch is a repeat the second time, as it would be in two.
+func (s *DB) writeDeliveries(batch []deliveryOp) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	results := make([]deliveryResult, len(batch))
+	err := s.inTx(ctx, func(tx dbTx) error {
+		for i, op := range batch {
+			// A row whose window has ended but that the sweep has not
+			// yet pruned counts as absent.
+			res, err := tx.exec(ctx, `INSERT INTO seen_deliveries (key, expires_at) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+				WHERE seen_deliveries.expires_at <= ?`, op.key, ms(op.until), ms(op.now))
+			if err != nil {
+				return fmt.Errorf("record delivery: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("record delivery: %w", err)
+			}
+			results[i].first = n == 1
+		}
+		return nil
+	})
+	for i, op := range batch {
+		if err != nil {
+			results[i] = deliveryResult{err: err}
+		}
+		op.done <- results[i]
+	}
 }
 
 // PruneDeliveries forgets deliveries whose window ended before now.

@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +39,27 @@ func TestFirstDelivery_ReplicasAgreeWithinTheWindow(t *testing.T) {
 		late, err := a.FirstDelivery(ctx, "sig:abc", until, until.Add(10*time.Minute))
 		require.NoError(t, err)
 		require.True(t, late, "after the window (even unpruned) it is new")
+	})
+}
+
+// TestFirstDelivery_ConcurrentRepeatsOnce: the same delivery arriving many
+// times at once (sharing commits) is first exactly once.
+func TestFirstDelivery_ConcurrentRepeatsOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		a, b := replicas(t, dsn)
+		var firsts atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 64 {
+			wg.Go(func() {
+				first, err := []*store.DB{a, b}[i%2].FirstDelivery(context.Background(), "env:same", t0, t0.Add(time.Minute))
+				require.NoError(t, err)
+				if first {
+					firsts.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, int32(1), firsts.Load())
 	})
 }
 
@@ -101,7 +124,7 @@ func TestConfirmer_OnlyFromTheCardAsShown(t *testing.T) {
 		require.NoError(t, db.CreateRequest(ctx, r, nil))
 		now := t0.Add(time.Minute)
 		_, err := c.Confirm(ctx, r.ID, "U2", store.Card{ChannelID: "C1", TS: "", Version: 1}, now)
-		require.ErrorIs(t, err, store.ErrStale, "before the card is recorded")
+		require.ErrorIs(t, err, store.ErrWrongCard, "not from a message")
 		require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", 1))
 
 		got, err := c.Confirm(ctx, r.ID, "U2", store.Card{ChannelID: "C9", TS: "111.222", Version: 1}, now)
@@ -115,6 +138,14 @@ func TestConfirmer_OnlyFromTheCardAsShown(t *testing.T) {
 		_, err = c.Confirm(ctx, r.ID, "U2", store.Card{ChannelID: "C1", TS: "111.222", Version: 1}, now)
 		require.ErrorIs(t, err, store.ErrStale, "the card was drawn before the details")
 		_, err = c.Confirm(ctx, r.ID, "U2", store.Card{ChannelID: "C1", TS: "111.222", Version: 2}, now)
+		require.NoError(t, err)
+
+		// A click that beats the outbox's record of the card's ts.
+		early := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		require.NoError(t, db.CreateRequest(ctx, early, nil))
+		_, err = c.Confirm(ctx, early.ID, "U2", store.Card{ChannelID: "C9", TS: "333.444", Version: 1}, now)
+		require.ErrorIs(t, err, store.ErrWrongCard)
+		_, err = c.Confirm(ctx, early.ID, "U2", store.Card{ChannelID: "C1", TS: "333.444", Version: 1}, now)
 		require.NoError(t, err)
 	})
 }

@@ -109,9 +109,10 @@ type Request struct {
 
 // OnCard reports whether a click from card came from r's own card: the
 // message the outbox posted, in r's channel. Before the card's ts is
-// recorded only the channel can be compared.
+// recorded (a click can beat the outbox's write by a moment) only the
+// channel can be compared: the request has no other message to click.
 func (r *Request) OnCard(card Card) bool {
-	return r.ChannelID == card.ChannelID && (r.CardTS == "" || r.CardTS == card.TS)
+	return card.TS != "" && r.ChannelID == card.ChannelID && (r.CardTS == "" || r.CardTS == card.TS)
 }
 
 // idEncoding is Crockford's base32 alphabet, whose ASCII order matches the

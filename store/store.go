@@ -94,6 +94,8 @@ type DB struct {
 
 	// creates feeds the group-commit writer of new requests (batch.go).
 	creates *groupCommit[createOp]
+	// deliveries feeds the writer of FirstDelivery (limits.go).
+	deliveries *groupCommit[deliveryOp]
 	// confirmers are stopped by Close (see NewConfirmer).
 	mu         sync.Mutex
 	confirmers []*Confirmer
@@ -124,6 +126,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	s.creates = startGroupCommit(s.writeCreates)
+	s.deliveries = startGroupCommit(s.writeDeliveries)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -278,6 +281,7 @@ func (s *DB) Close() error {
 		c.confirms.stop()
 	}
 	s.creates.stop()
+	s.deliveries.stop()
 	if s.dialect == PostgreSQL {
 		s.listen.Close()
 		return s.write.Close()
