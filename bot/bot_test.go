@@ -83,6 +83,8 @@ func (s *slackRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	switch method {
+	case "auth.test":
+		fmt.Fprint(w, `{"ok":true,"team":"Test","team_id":"T1","user_id":"U0BOT","bot_id":"B0BOT"}`)
 	case "users.info":
 		fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"tz":%q}}`, r.Form.Get("user"), tz)
 	case "chat.getPermalink":
