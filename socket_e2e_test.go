@@ -189,11 +189,16 @@ func (c *slackSocket) deliver(t *testing.T, id, typ string, payload any) map[str
 // command runs /wa-leave over the socket and returns the ack's payload.
 func (c *slackSocket) command(t *testing.T, user, channel, text string) map[string]any {
 	t.Helper()
-	return c.envelope(t, "slash_commands", map[string]any{
+	return c.envelope(t, "slash_commands", commandPayload(user, channel, text))
+}
+
+// commandPayload is a slash_commands envelope's payload.
+func commandPayload(user, channel, text string) map[string]any {
+	return map[string]any{
 		"token": "legacy-verification-token", "team_id": "T1", "team_domain": "test", "channel_id": channel, "channel_name": "ops",
 		"user_id": user, "user_name": "user-" + user, "command": "/wa-leave", "text": text, "api_app_id": "A1",
 		"is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "1.2.3",
-	})
+	}
 }
 
 // click presses a card button (its block blockID) over the socket and
