@@ -55,6 +55,10 @@ func floorHandler() http.Handler {
 	}))
 }
 
+// benchBot is the bot the benchmarks drive. Its request limits are off
+// (UserRate and MaxPending zero, as WALEAVE_USER_RATE=0 and
+// WALEAVE_MAX_PENDING=0 in bench.env.example), so every command takes
+// the whole path instead of a refusal.
 func benchBot(b *testing.B) (*testBot, http.Handler) {
 	tb := newTestBot(&testing.T{}, Options{AllowedUsers: []string{"U0BENCH1"}})
 	b.Cleanup(func() { tb.db.Close() })

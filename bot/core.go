@@ -424,14 +424,18 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 	}
 	if from.Version == 0 {
 		// A card drawn before cards carried their version, or a click
-		// made up: nothing says what the clicker saw. The card (if the
-		// click came from it) is drawn again, with its version.
-		if err := b.store.RedrawCard(ctx, id, from, now); err != nil {
-			b.log.Warn("redraw card", "request", id, "err", err)
+		// made up: nothing says what the clicker saw. A pending request's
+		// card, if the click came from it, is drawn again with its
+		// version; anything else gets the confirmation's own refusal.
+		asked, err := b.store.Request(ctx, id)
+		if err == nil && asked.State == store.Pending && asked.OnCard(from) {
+			if err := b.store.RedrawCard(ctx, id, from, now); err != nil {
+				b.log.Warn("redraw card", "request", id, "err", err)
+			}
+			b.outbox.poke()
+			b.refuse(ic, "confirm", "stale", templates.CardChanged(), nil)
+			return
 		}
-		b.outbox.poke()
-		b.refuse(ic, "confirm", "stale", templates.CardChanged(), nil)
-		return
 	}
 	r, err := b.confirmer.Confirm(ctx, id, user, from, now)
 	switch {
