@@ -195,10 +195,12 @@ func BenchmarkClickParallel(b *testing.B) {
 // clickForm is a leave_confirm click on request id, as Slack sends it.
 func clickForm(id string) url.Values {
 	p, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "user": map[string]any{"id": "U0BENCH1"},
+		"type": "block_actions", "team": map[string]any{"id": "T1"}, "user": map[string]any{"id": "U0BENCH1"},
 		"container": map[string]any{"type": "message", "message_ts": "1.2", "channel_id": "C0BENCH"},
 		"channel":   map[string]any{"id": "C0BENCH"},
-		"actions":   []map[string]any{{"type": "button", "block_id": "decide", "action_id": "leave_confirm", "value": id}},
+		// The card as first drawn; its ts is not recorded (nothing posts
+		// cards here), which a click from the request's channel passes.
+		"actions": []map[string]any{{"type": "button", "block_id": "leave_actions.pending.v1", "action_id": "leave_confirm", "value": id}},
 	})
 	return url.Values{"payload": {string(p)}}
 }
