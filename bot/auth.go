@@ -147,28 +147,70 @@ func (b *Bot) keepLearningWorkspace(interval time.Duration) {
 // signature can be replayed for twice that.
 const deliveryWindow = 2 * maxSkew
 
-// FirstDelivery reports whether a delivery (kind "sig" for an HTTP
-// request's signature, "env" for a Socket Mode envelope ID) is seen for
-// the first time within deliveryWindow, recording it. A replayed signed
-// command and an envelope Slack delivers again each get false, and are
-// acknowledged without being handled again. The record is in the
-// database, so replicas agree. When the database cannot tell, the
-// delivery is handled (true): the request that follows needs the
-// database anyway.
+// deliveryKey is what the store remembers of a delivery: a hash of its
+// signature or envelope ID, by kind ("sig" for an HTTP request's
+// signature, "env" for a Socket Mode envelope).
+func deliveryKey(kind, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return kind + ":" + hex.EncodeToString(sum[:16])
+}
+
+// FirstDelivery reports whether a delivery is seen for the first time
+// within deliveryWindow, recording it: an envelope Slack delivers again
+// gets false, and is acknowledged without being handled again. The record
+// is in the database, so replicas agree. When the database cannot tell,
+// the delivery is handled (true): what follows needs the database anyway.
 func (b *Bot) FirstDelivery(ctx context.Context, kind, id string) bool {
 	if id == "" {
 		return true
 	}
-	sum := sha256.Sum256([]byte(id))
 	now := b.opts.Now()
-	first, err := b.store.FirstDelivery(ctx, kind+":"+hex.EncodeToString(sum[:16]), now, now.Add(deliveryWindow))
+	first, err := b.store.FirstDelivery(ctx, deliveryKey(kind, id), now, now.Add(deliveryWindow))
 	if err != nil {
 		b.log.Warn("could not check for a repeated delivery", "kind", kind, "err", err)
 		return true
 	}
 	if !first {
-		b.metrics.repeats.WithLabelValues(kind).Inc()
-		b.log.Info("repeated delivery ignored", "kind", kind)
+		b.repeated(kind)
 	}
 	return first
+}
+
+// CommandDelivery checks a command's delivery before it is handled: it
+// reports false for one already handled within deliveryWindow (a
+// replayed signed command, an envelope sent again), and otherwise returns
+// ctx carrying the delivery, which the request the command makes records
+// in its own transaction (see store.Request.Delivery). A command that
+// records nothing (help, status) records no delivery either: answering
+// it twice does no harm. This costs a command a read, not a write of its
+// own.
+func (b *Bot) CommandDelivery(ctx context.Context, kind, id string) (context.Context, bool) {
+	if id == "" {
+		return ctx, true
+	}
+	key := deliveryKey(kind, id)
+	seen, err := b.store.SeenDelivery(ctx, key, b.opts.Now())
+	if err != nil {
+		b.log.Warn("could not check for a repeated delivery", "kind", kind, "err", err)
+	}
+	if seen {
+		b.repeated(kind)
+		return ctx, false
+	}
+	return context.WithValue(ctx, deliveryCtxKey{}, key), true
+}
+
+// deliveryCtxKey carries a command's delivery key in its context.
+type deliveryCtxKey struct{}
+
+// deliveryOf is the delivery key CommandDelivery put in ctx, or "".
+func deliveryOf(ctx context.Context) string {
+	key, _ := ctx.Value(deliveryCtxKey{}).(string)
+	return key
+}
+
+// repeated counts and logs a delivery ignored as already handled.
+func (b *Bot) repeated(kind string) {
+	b.metrics.repeats.WithLabelValues(kind).Inc()
+	b.log.Info("repeated delivery ignored", "kind", kind)
 }

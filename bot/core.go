@@ -75,7 +75,9 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	return msg
 }
 
-// request records a leave request; the outbox posts its card.
+// request records a leave request; the outbox posts its card. It
+// returns nil, no answer at all, for a repeated delivery (see
+// CommandDelivery).
 func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *slack.Msg {
 	now := b.opts.Now()
 	// Before any lookup: a flood of requests must not spend the
@@ -87,6 +89,7 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 	r := &store.Request{
 		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, ResponseURL: sc.ResponseURL,
 		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
+		Delivery: deliveryOf(ctx), DeliveryUntil: now.Add(deliveryWindow),
 	}
 	if msg := b.resolveGroup(ctx, sc, cmd, r); msg != nil {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
@@ -127,6 +130,12 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		r.Goodbye = text
 	}
 	if err := b.store.CreateRequest(ctx, r, nil); err != nil {
+		if errors.Is(err, store.ErrRepeated) {
+			// The same command again (a replay, or a redelivery racing
+			// the first): its first delivery answered it.
+			b.repeated("request")
+			return nil
+		}
 		b.log.Error("record request", "err", err)
 		b.metrics.commands.WithLabelValues("error").Inc()
 		if errors.Is(err, store.ErrPending) {

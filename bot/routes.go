@@ -42,11 +42,17 @@ func handleCommand(log *slog.Logger, b *Bot) http.Handler {
 		// (Clicks need no such record: a decided request refuses a second
 		// decision, a group choice is used once, and a confirmation is
 		// bound to the card version it was made on.)
-		if !b.FirstDelivery(r.Context(), "sig", r.Header.Get("X-Slack-Signature")) {
+		ctx, first := b.CommandDelivery(r.Context(), "sig", r.Header.Get("X-Slack-Signature"))
+		if !first {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		writeJSON(log, w, commandReply(b.Command(r.Context(), sc)))
+		msg := b.Command(ctx, sc)
+		if msg == nil {
+			w.WriteHeader(http.StatusOK) // a repeat found only when recorded
+			return
+		}
+		writeJSON(log, w, commandReply(msg))
 	})
 }
 

@@ -89,8 +89,11 @@ type Socket struct {
 	reconnects prometheus.Counter
 	opts       SocketOptions
 	// first reports whether an envelope is delivered for the first time
-	// (Bot.FirstDelivery); nil handles every delivery.
-	first func(ctx context.Context, kind, id string) bool
+	// (Bot.FirstDelivery), and command whether a command's is, returning
+	// the context to handle it in (Bot.CommandDelivery); nil handles
+	// every delivery.
+	first   func(ctx context.Context, kind, id string) bool
+	command func(ctx context.Context, kind, id string) (context.Context, bool)
 
 	// lastSeen is when the connection last showed life (unix nanoseconds);
 	// the watchdog reads it, network reads and events write it.
@@ -115,7 +118,7 @@ type Socket struct {
 // apps.connections.open, and uses the bot token for everything else.
 func NewSocket(log *slog.Logger, b *Bot, api *slack.Client, opts SocketOptions) *Socket {
 	s := newSocket(log, b, api, b.metrics.reconnects, opts)
-	s.first = b.FirstDelivery
+	s.first, s.command = b.FirstDelivery, b.CommandDelivery
 	return s
 }
 
@@ -302,8 +305,11 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 				}
 				req := ev.Request
 				s.serve(base, client, req, func(ctx context.Context) any {
-					if s.repeated(ctx, req) {
-						return nil
+					if s.command != nil {
+						var first bool
+						if ctx, first = s.command(ctx, "env", req.EnvelopeID); !first {
+							return nil
+						}
 					}
 					// The same body POST /slack/commands answers with.
 					if msg := s.core.Command(ctx, sc); msg != nil {

@@ -226,3 +226,26 @@ func TestStart_LearnsTheWorkspace(t *testing.T) {
 	require.Equal(t, &workspace{team: "T1"}, tb.home.Load())
 	require.Empty(t, tb.foreign("T1", "", false))
 }
+
+// TestCommand_RepeatedDeliveryMakesOneRequest: a command delivered twice
+// is answered once. The second is dropped by CommandDelivery when the
+// first is recorded; when both pass it at once, the record made with the
+// request stops the second.
+func TestCommand_RepeatedDeliveryMakesOneRequest(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	sc := slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "120363406289005073@g.us --no-goodbye"}
+	c1, first := tb.CommandDelivery(ctx, "env", "E1")
+	require.True(t, first)
+	c2, first := tb.CommandDelivery(ctx, "env", "E1")
+	require.True(t, first, "nothing recorded yet")
+	require.Contains(t, tb.Command(c1, sc).Text, "recorded")
+	require.Nil(t, tb.Command(c2, sc), "the racing repeat gets no answer")
+	_, first = tb.CommandDelivery(ctx, "env", "E1")
+	require.False(t, first, "recorded with the request")
+	_, first = tb.CommandDelivery(ctx, "sig", "E1")
+	require.True(t, first, "kinds are apart")
+	reqs, err := tb.db.ListRequests(ctx, store.Filter{})
+	require.NoError(t, err)
+	require.Len(t, reqs, 1)
+}

@@ -60,19 +60,11 @@ func (s *DB) writeDeliveries(batch []deliveryOp) {
 	results := make([]deliveryResult, len(batch))
 	err := s.inTx(ctx, func(tx dbTx) error {
 		for i, op := range batch {
-			// A row whose window has ended but that the sweep has not
-			// yet pruned counts as absent.
-			res, err := tx.exec(ctx, `INSERT INTO seen_deliveries (key, expires_at) VALUES (?, ?)
-				ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-				WHERE seen_deliveries.expires_at <= ?`, op.key, ms(op.until), ms(op.now))
+			first, err := recordDelivery(ctx, tx, op.key, op.now, op.until)
 			if err != nil {
-				return fmt.Errorf("record delivery: %w", err)
+				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("record delivery: %w", err)
-			}
-			results[i].first = n == 1
+			results[i].first = first
 		}
 		return nil
 	})
@@ -82,6 +74,35 @@ func (s *DB) writeDeliveries(batch []deliveryOp) {
 		}
 		op.done <- results[i]
 	}
+}
+
+// recordDelivery records key in tx until until, reporting whether it is
+// new: a row whose window has ended but that the sweep has not yet pruned
+// counts as absent.
+func recordDelivery(ctx context.Context, tx dbTx, key string, now, until time.Time) (bool, error) {
+	res, err := tx.exec(ctx, `INSERT INTO seen_deliveries (key, expires_at) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE seen_deliveries.expires_at <= ?`, key, ms(until), ms(now))
+	if err != nil {
+		return false, fmt.Errorf("record delivery: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record delivery: %w", err)
+	}
+	return n == 1, nil
+}
+
+// SeenDelivery reports whether key was recorded (by FirstDelivery or with
+// a request) and its window is still open at now. It only reads: a quick
+// way to drop a repeat before any work; the record made with the write
+// is what settles a race.
+func (s *DB) SeenDelivery(ctx context.Context, key string, now time.Time) (bool, error) {
+	var n int
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM seen_deliveries WHERE key = ? AND expires_at > ?`, key, ms(now)).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up delivery: %w", err)
+	}
+	return n > 0, nil
 }
 
 // PruneDeliveries forgets deliveries whose window ended before now.

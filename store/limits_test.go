@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -147,5 +148,51 @@ func TestConfirmer_OnlyFromTheCardAsShown(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrWrongCard)
 		_, err = c.Confirm(ctx, early.ID, "U2", store.Card{ChannelID: "C1", TS: "333.444", Version: 1}, now)
 		require.NoError(t, err)
+	})
+}
+
+// TestCreateRequest_DeliveryRecordedWithTheRequest: requests naming one
+// delivery, created at once (sharing a commit) or later within the
+// window, make one request; the others are ErrRepeated, and SeenDelivery
+// sees it.
+func TestCreateRequest_DeliveryRecordedWithTheRequest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		a, b := replicas(t, dsn)
+		seen, err := a.SeenDelivery(ctx, "sig:one", t0)
+		require.NoError(t, err)
+		require.False(t, seen)
+		var made, repeated atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
+					Delivery: "sig:one", DeliveryUntil: t0.Add(10 * time.Minute)}
+				switch err := []*store.DB{a, b}[i%2].CreateRequest(ctx, r, nil); {
+				case err == nil:
+					made.Add(1)
+				case errors.Is(err, store.ErrRepeated):
+					repeated.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, int32(1), made.Load())
+		require.Equal(t, int32(15), repeated.Load())
+		reqs, err := a.ListRequests(ctx, store.Filter{})
+		require.NoError(t, err)
+		require.Len(t, reqs, 1)
+		seen, err = b.SeenDelivery(ctx, "sig:one", t0.Add(time.Minute))
+		require.NoError(t, err)
+		require.True(t, seen)
+		seen, err = b.SeenDelivery(ctx, "sig:one", t0.Add(10*time.Minute))
+		require.NoError(t, err)
+		require.False(t, seen, "the window has ended")
+		// With an enqueue (its own transaction) too.
+		r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
+			Delivery: "sig:one", DeliveryUntil: t0.Add(10 * time.Minute)}
+		require.ErrorIs(t, a.CreateRequest(ctx, r, func(context.Context, *sql.Tx) error { return nil }), store.ErrRepeated)
 	})
 }

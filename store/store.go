@@ -55,6 +55,9 @@ var (
 	// ErrStale: the request changed after the card clicked was drawn, so
 	// the clicker has not seen what they would confirm.
 	ErrStale = errors.New("the request changed since its card was drawn")
+	// ErrRepeated: the delivery that asks for a request was handled
+	// before (a replayed signed command, an envelope sent again).
+	ErrRepeated = errors.New("this delivery was handled before")
 )
 
 // Enqueue adds the caller's own writes, typically River job inserts, to a
