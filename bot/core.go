@@ -133,7 +133,7 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		if errors.Is(err, store.ErrRepeated) {
 			// The same command again (a replay, or a redelivery racing
 			// the first): its first delivery answered it.
-			b.repeated("request")
+			b.repeated(r.Delivery)
 			return nil
 		}
 		b.log.Error("record request", "err", err)

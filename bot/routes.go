@@ -42,14 +42,9 @@ func handleCommand(log *slog.Logger, b *Bot) http.Handler {
 		// (Clicks need no such record: a decided request refuses a second
 		// decision, a group choice is used once, and a confirmation is
 		// bound to the card version it was made on.)
-		ctx, first := b.CommandDelivery(r.Context(), "sig", r.Header.Get("X-Slack-Signature"))
-		if !first {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		msg := b.Command(ctx, sc)
+		msg := b.Command(b.CommandDelivery(r.Context(), "sig", r.Header.Get("X-Slack-Signature")), sc)
 		if msg == nil {
-			w.WriteHeader(http.StatusOK) // a repeat found only when recorded
+			w.WriteHeader(http.StatusOK) // a replay: answered the first time
 			return
 		}
 		writeJSON(log, w, commandReply(msg))

@@ -89,11 +89,11 @@ type Socket struct {
 	reconnects prometheus.Counter
 	opts       SocketOptions
 	// first reports whether an envelope is delivered for the first time
-	// (Bot.FirstDelivery), and command whether a command's is, returning
-	// the context to handle it in (Bot.CommandDelivery); nil handles
-	// every delivery.
+	// (Bot.FirstDelivery), and command names a command's delivery in the
+	// context it is handled in (Bot.CommandDelivery); nil handles every
+	// delivery.
 	first   func(ctx context.Context, kind, id string) bool
-	command func(ctx context.Context, kind, id string) (context.Context, bool)
+	command func(ctx context.Context, kind, id string) context.Context
 
 	// lastSeen is when the connection last showed life (unix nanoseconds);
 	// the watchdog reads it, network reads and events write it.
@@ -306,10 +306,9 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 				req := ev.Request
 				s.serve(base, client, req, func(ctx context.Context) any {
 					if s.command != nil {
-						var first bool
-						if ctx, first = s.command(ctx, "env", req.EnvelopeID); !first {
-							return nil
-						}
+						// A redelivered command is stopped where its
+						// request is recorded, and gets no answer.
+						ctx = s.command(ctx, "env", req.EnvelopeID)
 					}
 					// The same body POST /slack/commands answers with.
 					if msg := s.core.Command(ctx, sc); msg != nil {

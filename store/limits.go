@@ -93,18 +93,6 @@ func recordDelivery(ctx context.Context, tx dbTx, key string, now, until time.Ti
 	return n == 1, nil
 }
 
-// SeenDelivery reports whether key was recorded (by FirstDelivery or with
-// a request) and its window is still open at now. It only reads: a quick
-// way to drop a repeat before any work; the record made with the write
-// is what settles a race.
-func (s *DB) SeenDelivery(ctx context.Context, key string, now time.Time) (bool, error) {
-	var n int
-	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM seen_deliveries WHERE key = ? AND expires_at > ?`, key, ms(now)).Scan(&n); err != nil {
-		return false, fmt.Errorf("look up delivery: %w", err)
-	}
-	return n > 0, nil
-}
-
 // PruneDeliveries forgets deliveries whose window ended before now.
 func (s *DB) PruneDeliveries(ctx context.Context, now time.Time) error {
 	if _, err := s.exec(ctx, `DELETE FROM seen_deliveries WHERE expires_at <= ?`, ms(now)); err != nil {

@@ -153,15 +153,11 @@ func TestConfirmer_OnlyFromTheCardAsShown(t *testing.T) {
 
 // TestCreateRequest_DeliveryRecordedWithTheRequest: requests naming one
 // delivery, created at once (sharing a commit) or later within the
-// window, make one request; the others are ErrRepeated, and SeenDelivery
-// sees it.
+// window, make one request; the others are ErrRepeated.
 func TestCreateRequest_DeliveryRecordedWithTheRequest(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		a, b := replicas(t, dsn)
-		seen, err := a.SeenDelivery(ctx, "sig:one", t0)
-		require.NoError(t, err)
-		require.False(t, seen)
 		var made, repeated atomic.Int32
 		var wg sync.WaitGroup
 		for i := range 16 {
@@ -184,12 +180,9 @@ func TestCreateRequest_DeliveryRecordedWithTheRequest(t *testing.T) {
 		reqs, err := a.ListRequests(ctx, store.Filter{})
 		require.NoError(t, err)
 		require.Len(t, reqs, 1)
-		seen, err = b.SeenDelivery(ctx, "sig:one", t0.Add(time.Minute))
+		first, err := b.FirstDelivery(ctx, "sig:one", t0.Add(time.Minute), t0.Add(11*time.Minute))
 		require.NoError(t, err)
-		require.True(t, seen)
-		seen, err = b.SeenDelivery(ctx, "sig:one", t0.Add(10*time.Minute))
-		require.NoError(t, err)
-		require.False(t, seen, "the window has ended")
+		require.False(t, first, "the delivery is recorded for FirstDelivery too")
 		// With an enqueue (its own transaction) too.
 		r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
 			Delivery: "sig:one", DeliveryUntil: t0.Add(10 * time.Minute)}
