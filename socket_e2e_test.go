@@ -205,7 +205,12 @@ func commandPayload(user, channel, text string) map[string]any {
 // returns the ack's payload.
 func (c *slackSocket) click(t *testing.T, user, channel, action, value, messageTS, blockID string) map[string]any {
 	t.Helper()
-	return c.envelope(t, "interactive", map[string]any{
+	return c.envelope(t, "interactive", clickPayload(user, channel, action, value, messageTS, blockID))
+}
+
+// clickPayload is an interactive envelope's payload: a click on a button.
+func clickPayload(user, channel, action, value, messageTS, blockID string) map[string]any {
+	return map[string]any{
 		"type": "block_actions", "api_app_id": "A1", "team": map[string]any{"id": "T1"}, "token": "legacy-verification-token",
 		"user":       map[string]any{"id": user, "username": "u", "team_id": "T1"},
 		"container":  map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel, "is_ephemeral": false},
@@ -213,7 +218,7 @@ func (c *slackSocket) click(t *testing.T, user, channel, action, value, messageT
 		"message":    map[string]any{"type": "message", "ts": messageTS, "text": "card"},
 		"trigger_id": "1.2.3", "response_url": "https://hooks.slack.com/actions/T1/1/x",
 		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": blockID, "value": value, "action_ts": "1.1"}},
-	})
+	}
 }
 
 // get fetches a path of the app's HTTP server.

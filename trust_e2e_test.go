@@ -68,6 +68,19 @@ func TestE2E_RedeliveredEnvelopeIgnored(t *testing.T) {
 	require.Len(t, sl.cards(), 1, "one card")
 	second := c.deliver(t, "redelivered-2", "slash_commands", payload)
 	require.Contains(t, second["text"], "recorded", "another envelope is another command")
+
+	// A click sent again is not handled again: the second cancel would
+	// be told the request is already cancelled.
+	card := sl.cards()[0]
+	id := requestIDPattern.FindString(first["text"].(string))
+	cancel := clickPayload("U0REQ1", "C1", "leave_cancel", id, card.TS, sl.buttonsBlockID(card.TS))
+	require.Nil(t, c.deliver(t, "click-1", "interactive", cancel))
+	require.Nil(t, c.deliver(t, "click-1", "interactive", cancel))
+	eventually(t, 5*time.Second, func() bool { return len(sl.Calls("chat.update")) > 0 }, "the card shows the cancel")
+	time.Sleep(300 * time.Millisecond)
+	require.Empty(t, sl.Calls("chat.postEphemeral"), "the redelivered click had no effect")
+	_, metrics := a.get("/metrics")
+	require.Contains(t, metrics, `waleave_repeated_deliveries_total{kind="env"} 2`)
 }
 
 // TestE2E_OtherWorkspaceRefused: the workspace is learned from auth.test
