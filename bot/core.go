@@ -70,6 +70,9 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	case CommandGroups:
 		b.metrics.commands.WithLabelValues("groups").Inc()
 		return b.groups(ctx, cmd.Arg)
+	case CommandHistory:
+		b.metrics.commands.WithLabelValues("history").Inc()
+		return b.history(ctx, cmd.Arg)
 	}
 	msg := b.request(ctx, sc, cmd)
 	return msg
@@ -547,4 +550,51 @@ func groupName(r *store.Request) string {
 		return r.GroupSubject
 	}
 	return r.GroupJID
+}
+
+// maxHistory is how many of a group's requests /wa-leave history reads;
+// the answer shows the newest of them (templates.History).
+const maxHistory = 20
+
+// history answers /wa-leave history <group>: the group's requests with
+// each one's audit trail. The group is a JID, or a name resolved as status
+// resolves one (the directory, then names on recent requests), so a group
+// the instance has left can still be named.
+func (b *Bot) history(ctx context.Context, arg string) *slack.Msg {
+	jid := arg
+	if !whatsapp.IsGroupJID(arg) {
+		if jid = b.statusGroup(ctx, arg); jid == "" {
+			return ephemeralMsg(templates.NotFound(arg))
+		}
+	}
+	reqs, err := b.store.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: maxHistory})
+	if err != nil {
+		b.log.Error("history", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	name := jid
+	out := make([]templates.HistoryRequest, 0, len(reqs))
+	for _, r := range reqs {
+		if name == jid && r.GroupSubject != "" {
+			name = r.GroupSubject
+		}
+		audit, err := b.store.Audit(ctx, r.ID)
+		if err != nil {
+			b.log.Error("history", "request", r.ID, "err", err)
+			return ephemeralMsg(templates.Internal())
+		}
+		h := templates.HistoryRequest{RequestID: r.ID, State: templates.State(r.State), Outcome: templates.Outcome(r.Outcome),
+			RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, ConfirmedBy: r.ConfirmedBy, CancelledBy: r.CancelledBy,
+			Goodbye: r.Goodbye, RunAt: r.RunAt}
+		for _, e := range audit {
+			h.Steps = append(h.Steps, templates.StatusEntry{At: e.At, Actor: e.Actor, Action: e.Action, GatewayStatus: e.GatewayStatus})
+		}
+		out = append(out, h)
+	}
+	if name == jid {
+		if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok && e.Subject != "" {
+			name = e.Subject
+		}
+	}
+	return ephemeralMsg(templates.History(name, jid, out, b.opts.Location))
 }
