@@ -82,28 +82,54 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 // returns nil, no answer at all, for a repeated delivery (see
 // CommandDelivery).
 func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *slack.Msg {
+	r, zoneUnknown, no := b.record(ctx, sc, cmd)
+	if no != nil {
+		return no.msg
+	}
+	answer := templates.Recorded(r.ID)
+	if zoneUnknown {
+		// A time without a zone was read as UTC: say so now, not only on
+		// the card, so that a wrong hour can be cancelled before it runs.
+		answer += " " + templates.ReadAsUTC()
+	}
+	return ephemeralMsg(b.say(answer))
+}
+
+// refusal is why a request was not recorded: the answer for the command
+// (nil for a repeated delivery, which gets none) and the request form's
+// field it concerns (templates.Block…), so that the command and the form
+// share one set of checks.
+type refusal struct {
+	field string
+	msg   *slack.Msg
+}
+
+func refusing(field string, msg *slack.Msg) *refusal { return &refusal{field: field, msg: msg} }
+
+// record checks a leave request and records it; the outbox posts its
+// card. Every check the command makes is here, for the form too.
+func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r *store.Request, zoneUnknown bool, no *refusal) {
 	// Refused before any lookup: the goodbye goes to the group as typed.
 	if r, bad := templates.UnsafeGoodbyeRune(cmd.Goodbye); bad {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
-		return ephemeralMsg(templates.BadGoodbye(r))
+		return nil, false, refusing(templates.BlockGoodbye, ephemeralMsg(templates.BadGoodbye(r)))
 	}
 	now := b.opts.Now()
 	// Before any lookup: a flood of requests must not spend the
 	// gateway's lookup budget either.
 	if msg := b.overLimit(ctx, sc, now); msg != nil {
 		b.metrics.commands.WithLabelValues("limited").Inc()
-		return msg
+		return nil, false, refusing(templates.BlockGroup, msg)
 	}
-	r := &store.Request{
+	r = &store.Request{
 		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, ResponseURL: sc.ResponseURL,
 		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
 		Delivery: deliveryOf(ctx), DeliveryUntil: now.Add(deliveryWindow),
 	}
 	if msg := b.resolveGroup(ctx, sc, cmd, r); msg != nil {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
-		return msg
+		return nil, false, refusing(templates.BlockGroup, msg)
 	}
-	zoneUnknown := false
 	if cmd.At != "" || cmd.In > 0 {
 		loc, known := b.userLocation(ctx, sc.UserID)
 		zoneUnknown = !known && cmd.At != "" && !atHasZone(cmd.At)
@@ -113,11 +139,11 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		} else {
 			var err error
 			if runAt, err = ResolveAt(cmd.At, loc); err != nil {
-				return ephemeralMsg(templates.BadCommand(usageProblem(err)))
+				return nil, false, refusing(templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))))
 			}
 		}
 		if err := CheckWhen(runAt, now); err != nil {
-			return ephemeralMsg(templates.BadCommand(usageProblem(err)))
+			return nil, false, refusing(templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))))
 		}
 		r.RunAt, r.TZ = runAt.UTC(), loc.String()
 		// A scheduled leave must stay confirmable until it runs.
@@ -133,7 +159,7 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		text, err := b.opts.DefaultGoodbye.Render(templates.GoodbyeData{GroupSubject: r.GroupSubject, GroupJID: r.GroupJID, RequesterName: sc.UserName, Date: now})
 		if err != nil {
 			b.log.Error("render default goodbye", "err", err)
-			return ephemeralMsg(templates.Internal())
+			return nil, false, refusing(templates.BlockGoodbye, ephemeralMsg(templates.Internal()))
 		}
 		r.Goodbye = text
 	}
@@ -142,25 +168,19 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 			// The same command again (a replay, or a redelivery racing
 			// the first): its first delivery answered it.
 			b.repeated(r.Delivery)
-			return nil
+			return nil, false, refusing("", nil)
 		}
 		b.log.Error("record request", "err", err)
 		b.metrics.commands.WithLabelValues("error").Inc()
 		if errors.Is(err, store.ErrPending) {
-			return ephemeralMsg(templates.StillRecording())
+			return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.StillRecording()))
 		}
-		return ephemeralMsg(templates.Internal())
+		return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.Internal()))
 	}
 	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
 	b.outbox.poke()
-	answer := templates.Recorded(r.ID)
-	if zoneUnknown {
-		// A time without a zone was read as UTC: say so now, not only on
-		// the card, so that a wrong hour can be cancelled before it runs.
-		answer += " " + templates.ReadAsUTC()
-	}
-	return ephemeralMsg(b.say(answer))
+	return r, zoneUnknown, nil
 }
 
 // overLimit returns the answer to send instead of recording a request
