@@ -226,7 +226,13 @@ func parseTail(cmd *Command, text string, toks []token) error {
 	if cmd.Goodbye != "" && cmd.NoGoodbye {
 		return usagef("a goodbye text and --no-goodbye contradict each other")
 	}
-	if n := utf8.RuneCountInString(cmd.Goodbye); n > MaxGoodbyeLen {
+	return checkGoodbyeLen(cmd.Goodbye)
+}
+
+// checkGoodbyeLen refuses a goodbye over MaxGoodbyeLen, for the command
+// and the request form alike.
+func checkGoodbyeLen(goodbye string) error {
+	if n := utf8.RuneCountInString(goodbye); n > MaxGoodbyeLen {
 		return usagef("the goodbye is %d characters long; the limit is %d", n, MaxGoodbyeLen)
 	}
 	return nil

@@ -40,6 +40,15 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 		b.metrics.commands.WithLabelValues("refused").Inc()
 		return ephemeralMsg(text)
 	}
+	if strings.TrimSpace(sc.Text) == "" && sc.TriggerID != "" {
+		// No argument: the request form (SPEC §4, §10). It answers
+		// nothing in the channel when it opens.
+		if text := b.openForm(ctx, sc.UserID, sc.ChannelID, sc.TriggerID); text != "" {
+			b.metrics.commands.WithLabelValues("refused").Inc()
+			return ephemeralMsg(text)
+		}
+		return nil
+	}
 	cmd, err := ParseCommand(sc.Text)
 	if err != nil {
 		var ue *UsageError
@@ -102,6 +111,9 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 type refusal struct {
 	field string
 	msg   *slack.Msg
+	// problem is the plain-text problem when there is one, which the
+	// form shows instead of the command's answer (which adds the usage).
+	problem string
 }
 
 func refusing(field string, msg *slack.Msg) *refusal { return &refusal{field: field, msg: msg} }
@@ -139,11 +151,11 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 		} else {
 			var err error
 			if runAt, err = ResolveAt(cmd.At, loc); err != nil {
-				return nil, false, refusing(templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))))
+				return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
 			}
 		}
 		if err := CheckWhen(runAt, now); err != nil {
-			return nil, false, refusing(templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))))
+			return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
 		}
 		r.RunAt, r.TZ = runAt.UTC(), loc.String()
 		// A scheduled leave must stay confirmable until it runs.

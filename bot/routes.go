@@ -22,6 +22,9 @@ func Routes(log *slog.Logger, b *Bot, secret string, socketMode bool, ready func
 		verify := VerifySlack(log, secret, b.opts.Now)
 		mux.Handle("POST /slack/commands", verify(handleCommand(log, b)))
 		mux.Handle("POST /slack/interactions", verify(handleInteraction(log, b)))
+		// The group picker's options: the same payload= body, answered
+		// with the options.
+		mux.Handle("POST /slack/options", verify(handleInteraction(log, b)))
 	}
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, ready))
@@ -67,7 +70,8 @@ func commandReply(m *slack.Msg) reply {
 }
 
 // handleInteraction acknowledges a button click once its effect is
-// durable; the clicker hears about refusals afterwards.
+// durable (the clicker hears about refusals afterwards), and answers the
+// group picker's options and the request form's submission with a body.
 func handleInteraction(log *slog.Logger, b *Bot) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(r)
@@ -80,7 +84,10 @@ func handleInteraction(log *slog.Logger, b *Bot) http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		b.Interaction(r.Context(), ic)
+		if resp := b.Interact(r.Context(), ic); resp != nil {
+			writeJSON(log, w, resp)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 	})
 }

@@ -70,6 +70,7 @@ func (o *SocketOptions) setDefaults() {
 type socketCore interface {
 	Command(context.Context, slack.SlashCommand) *slack.Msg
 	Interaction(context.Context, slack.InteractionCallback)
+	Interact(context.Context, slack.InteractionCallback) any
 }
 
 // Socket is the Socket Mode transport. It keeps a WebSocket to Slack open
@@ -337,8 +338,9 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 					if s.repeated(ctx, req) {
 						return nil
 					}
-					s.core.Interaction(ctx, ic)
-					return nil
+					// The same body POST /slack/interactions and
+					// /slack/options answer with.
+					return s.core.Interact(ctx, ic)
 				})
 			case socketmode.EventTypeEventsAPI:
 				// The app subscribes to no events; an ack stops Slack from

@@ -1,0 +1,338 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
+)
+
+// Interact handles any interaction and returns the body to answer it with
+// (nil: an empty 200, or a bare Socket Mode ack): the options for the
+// group picker, the form's submission answer, or nothing for clicks and
+// shortcuts, whose effects are messages and views sent separately.
+func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
+	switch ic.Type {
+	case slack.InteractionTypeBlockSuggestion:
+		return b.options(ctx, ic)
+	case slack.InteractionTypeViewSubmission:
+		if ic.View.CallbackID == templates.CallbackRequest {
+			return b.submitForm(ctx, ic)
+		}
+	case slack.InteractionTypeShortcut:
+		if ic.CallbackID == templates.ShortcutNew && b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall) == "" {
+			b.openForm(ctx, ic.User.ID, "", ic.TriggerID)
+		}
+	case slack.InteractionTypeBlockActions:
+		if b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall) != "" {
+			b.Interaction(ctx, ic) // refuses it, saying why
+			return nil
+		}
+		if ic.View.CallbackID == templates.CallbackRequest {
+			b.formChanged(ctx, ic)
+			return nil
+		}
+		for _, a := range ic.ActionCallback.BlockActions {
+			if a.ActionID == templates.ActionOpenForm {
+				b.openForm(ctx, ic.User.ID, "", ic.TriggerID)
+				return nil
+			}
+		}
+		b.Interaction(ctx, ic)
+	}
+	return nil
+}
+
+// formMeta is the form's private_metadata: where it was opened. Slack
+// keeps it with the view and the client cannot change it, but it is
+// checked again on submission all the same.
+type formMeta struct {
+	Channel string `json:"c,omitempty"`
+}
+
+func metaOf(v slack.View) formMeta {
+	var m formMeta
+	_ = json.Unmarshal([]byte(v.PrivateMetadata), &m) // none: opened from a shortcut
+	return m
+}
+
+func (m formMeta) String() string {
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// mayUseForm reports whether user may see the form (and the group names
+// its picker lists). Opened from a channel, the command's rule applies;
+// from a shortcut, which comes from no channel, only people allowed
+// everywhere (WALEAVE_ALLOWED_USERS) may: a channel allow-list says
+// nothing about a person until a channel is chosen.
+func (b *Bot) mayUseForm(user, channel string) decision {
+	if channel != "" {
+		return b.mayRequest(user, channel)
+	}
+	if len(b.opts.AllowedUsers) == 0 && len(b.opts.AllowedChannels) == 0 {
+		return notConfigured
+	}
+	if slices.Contains(b.opts.AllowedUsers, user) {
+		return allowed
+	}
+	return notAllowed
+}
+
+// numbers names the WhatsApp numbers the bot serves. The form's number
+// field appears when there is more than one; with one number (all there
+// is so far) it is nil.
+func (b *Bot) numbers() []string { return nil }
+
+// openForm opens the request form with triggerID (valid for three
+// seconds, so this runs before the ack). channel is where the form was
+// opened ("" from a shortcut: the form then asks for one). It returns the
+// text to answer with when the form cannot be opened.
+func (b *Bot) openForm(ctx context.Context, user, channel, triggerID string) string {
+	switch b.mayUseForm(user, channel) {
+	case allowed:
+	case notConfigured:
+		return templates.NotConfigured()
+	default:
+		return templates.NotAllowed()
+	}
+	f := templates.Form{Metadata: formMeta{Channel: channel}.String(), AskChannel: channel == "",
+		DefaultGoodbye: b.defaultGoodbye(user), Numbers: b.numbers()}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	if _, err := b.slack.OpenViewContext(ctx, triggerID, templates.RequestForm(f)); err != nil {
+		b.log.Warn("open the request form", "user", user, "err", err)
+		return templates.FormUnavailable()
+	}
+	b.metrics.commands.WithLabelValues("form").Inc()
+	return ""
+}
+
+// defaultGoodbye is the default goodbye to pre-fill the form with, or ""
+// when there is none. No group is known yet, so a template that names
+// the group renders without the name.
+func (b *Bot) defaultGoodbye(user string) string {
+	if b.opts.DefaultGoodbye == nil {
+		return ""
+	}
+	text, err := b.opts.DefaultGoodbye.Render(templates.GoodbyeData{Date: b.opts.Now()})
+	if err != nil {
+		b.log.Error("render default goodbye", "err", err)
+		return ""
+	}
+	return text
+}
+
+// maxQuery bounds the search text read from a block_suggestion.
+const maxQuery = 200
+
+// options answers the group picker's block_suggestion from the stored
+// directory: groups whose name contains the typed text, then groups whose
+// JID does, at most Slack's 100. One indexed-free read of the directory
+// is fast enough (BenchmarkOptions: 10,000 groups) and always current.
+func (b *Bot) options(ctx context.Context, ic slack.InteractionCallback) slack.OptionsResponse {
+	if b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall) != "" ||
+		b.mayUseForm(ic.User.ID, metaOf(ic.View).Channel) != allowed {
+		return templates.GroupOptions(nil)
+	}
+	entries, err := b.store.Directory(ctx)
+	if err != nil {
+		b.log.Error("group options", "err", err)
+		return templates.GroupOptions(nil)
+	}
+	q := ic.Value
+	if len(q) > maxQuery {
+		q = q[:maxQuery]
+	}
+	return templates.GroupOptions(groupChoices(entries, q, 100))
+}
+
+// groupChoices picks up to n groups for the query q: names containing q
+// (case ignored) in directory order, then JIDs containing it.
+func groupChoices(entries []store.DirectoryEntry, q string, n int) []templates.GroupOption {
+	q = strings.ToLower(strings.TrimSpace(q))
+	var names, jids []templates.GroupOption
+	for _, e := range entries {
+		if len(names) == n {
+			break
+		}
+		switch {
+		case q == "" || containsFold(e.Subject, q):
+			names = append(names, templates.GroupOption{JID: e.JID, Subject: e.Subject})
+		case len(jids) < n && strings.Contains(e.JID, q):
+			jids = append(jids, templates.GroupOption{JID: e.JID, Subject: e.Subject})
+		}
+	}
+	out := append(names, jids...)
+	return out[:min(len(out), n)]
+}
+
+// containsFold reports whether s contains the lower-case q, case ignored,
+// without allocating for ASCII names (most are).
+func containsFold(s, q string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return strings.Contains(strings.ToLower(s), q)
+		}
+	}
+	if len(q) > len(s) {
+		return false
+	}
+outer:
+	for i := 0; i+len(q) <= len(s); i++ {
+		for j := 0; j < len(q); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != q[j] {
+				continue outer
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// formChanged reacts to a group being picked in the form: when the number
+// is the group's only admin, the form is updated to ask for a successor
+// (and updated back when another group is picked). The group is looked up
+// as the card does (shared and cached), within lookupTimeout.
+func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
+	var jid string
+	for _, a := range ic.ActionCallback.BlockActions {
+		if a.ActionID == templates.ActionFormGroup {
+			jid = a.SelectedOption.Value
+		}
+	}
+	meta := metaOf(ic.View)
+	if jid == "" || !whatsapp.IsGroupJID(jid) || b.mayUseForm(ic.User.ID, meta.Channel) != allowed {
+		return
+	}
+	var successors []templates.Participant
+	if f := b.fetchGroup(jid, detailsTTL); f.wait(ctx, lookupTimeout) && f.err == nil {
+		d := detailsOf(f.group, f.self)
+		if d.OnlyAdmin {
+			for _, p := range d.Successors {
+				successors = append(successors, templates.Participant{JID: p})
+			}
+		}
+	}
+	hasSuccessor := ic.View.State != nil && ic.View.State.Values[templates.BlockSuccessor] != nil
+	if len(successors) == 0 && !hasSuccessor {
+		return // nothing to change
+	}
+	subject := ""
+	if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok {
+		subject = e.Subject
+	}
+	f := templates.Form{Metadata: ic.View.PrivateMetadata, AskChannel: meta.Channel == "", Numbers: b.numbers(),
+		DefaultGoodbye: b.defaultGoodbye(ic.User.ID), Group: &templates.GroupOption{JID: jid, Subject: subject}, Successors: successors}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	// The hash makes Slack refuse the update if the form changed
+	// meanwhile (another pick): the later pick's update wins.
+	if _, err := b.slack.UpdateViewContext(ctx, templates.RequestForm(f), "", ic.View.Hash, ic.View.ID); err != nil {
+		b.log.Warn("update the request form", "err", err)
+	}
+}
+
+// submitForm checks a submitted form with the command's own checks
+// (record) and records the request, whose card the outbox posts in the
+// form's channel. Problems are answered next to their field; a valid
+// submission closes the form.
+func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any {
+	ctx, cancel := context.WithTimeout(ctx, ackBudget)
+	defer cancel()
+	if text := b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall); text != "" {
+		return templates.FormErrors(map[string]string{templates.BlockGroup: plainOf(text)})
+	}
+	value := func(block string) slack.BlockAction {
+		if ic.View.State == nil {
+			return slack.BlockAction{}
+		}
+		for _, a := range ic.View.State.Values[block] {
+			return a
+		}
+		return slack.BlockAction{}
+	}
+	channel := metaOf(ic.View).Channel
+	chField := templates.BlockGroup
+	if channel == "" {
+		channel, chField = value(templates.BlockChannel).SelectedConversation, templates.BlockChannel
+		if channel == "" {
+			return templates.FormErrors(map[string]string{templates.BlockChannel: "Choose the channel where the card is posted."})
+		}
+	}
+	switch b.mayRequest(ic.User.ID, channel) {
+	case allowed:
+	case notConfigured:
+		return templates.FormErrors(map[string]string{chField: plainOf(templates.NotConfigured())})
+	default:
+		return templates.FormErrors(map[string]string{chField: plainOf(templates.NotAllowed())})
+	}
+	jid := value(templates.BlockGroup).SelectedOption.Value
+	if !whatsapp.IsGroupJID(jid) {
+		return templates.FormErrors(map[string]string{templates.BlockGroup: "Choose a group from the list."})
+	}
+	// The number field (templates.BlockNumber) is read once the bot
+	// serves several numbers; with one there is nothing to choose.
+	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: strings.TrimSpace(value(templates.BlockGoodbye).Value)}
+	if cmd.Goodbye == "" {
+		cmd.NoGoodbye = true
+	}
+	if err := checkGoodbyeLen(cmd.Goodbye); err != nil {
+		return templates.FormErrors(map[string]string{templates.BlockGoodbye: usageProblem(err)})
+	}
+	if at := value(templates.BlockWhen).SelectedDateTime; at != 0 {
+		cmd.At = time.Unix(at, 0).UTC().Format(time.RFC3339)
+	}
+	sc := slack.SlashCommand{TeamID: ic.Team.ID, EnterpriseID: ic.Enterprise.ID, ChannelID: channel, UserID: ic.User.ID, UserName: ic.User.Name}
+	r, _, no := b.record(ctx, sc, cmd)
+	if no != nil {
+		if no.msg == nil {
+			return nil
+		}
+		problem := no.problem
+		if problem == "" {
+			problem = plainOf(no.msg.Text)
+		}
+		return templates.FormErrors(map[string]string{no.field: problem})
+	}
+	if succ := value(templates.BlockSuccessor).SelectedOption.Value; succ != "" {
+		b.formSuccessor(ctx, r, succ)
+	}
+	return nil
+}
+
+// formSuccessor records the successor chosen in the form, with the group
+// details the form was drawn from (so the choice is checked against the
+// participants offered, as a choice on the card is). When they are gone
+// from the cache, the card asks again.
+func (b *Bot) formSuccessor(ctx context.Context, r *store.Request, jid string) {
+	f := b.fetchGroup(r.GroupJID, detailsTTL)
+	if !f.wait(ctx, lookupTimeout) || f.err != nil {
+		return
+	}
+	now := b.opts.Now()
+	if _, err := b.store.SetDetails(ctx, r.ID, detailsOf(f.group, f.self), now); err != nil {
+		b.log.Warn("form: store group details", "request", r.ID, "err", err)
+		return
+	}
+	if _, err := b.store.SetSuccessor(ctx, r.ID, jid, r.RequesterID, now); err != nil {
+		b.log.Warn("form: store successor", "request", r.ID, "err", err)
+	}
+	b.outbox.poke()
+}
+
+// plainOf turns a mrkdwn answer into text a form error shows as is.
+func plainOf(mrkdwn string) string {
+	return templates.Unescape(strings.NewReplacer("*", "", "`", "", "_", "").Replace(mrkdwn))
+}
