@@ -137,7 +137,7 @@ const maxQuery = 200
 // directory: groups whose name contains the typed text, then groups whose
 // JID does, at most Slack's 100. One indexed-free read of the directory
 // is fast enough (BenchmarkOptions: 10,000 groups) and always current.
-func (b *Bot) options(ctx context.Context, ic slack.InteractionCallback) slack.OptionsResponse {
+func (b *Bot) options(ctx context.Context, ic slack.InteractionCallback) templates.Options {
 	if b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall) != "" ||
 		b.mayUseForm(ic.User.ID, metaOf(ic.View).Channel) != allowed {
 		return templates.GroupOptions(nil)

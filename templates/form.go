@@ -48,7 +48,7 @@ func (g GroupOption) option() *slack.OptionBlockObject {
 // GroupOptions is the answer to a block_suggestion: at most Slack's 100
 // options, in the order given, skipping any whose JID Slack would refuse
 // as a value (one bad option makes Slack show none).
-func GroupOptions(groups []GroupOption) slack.OptionsResponse {
+func GroupOptions(groups []GroupOption) Options {
 	opts := make([]*slack.OptionBlockObject, 0, min(len(groups), maxOptions))
 	for _, g := range groups {
 		if len(opts) == maxOptions {
@@ -59,9 +59,14 @@ func GroupOptions(groups []GroupOption) slack.OptionsResponse {
 		}
 		opts = append(opts, g.option())
 	}
-	// An empty list is sent as [], which Slack shows as "no results";
-	// omitempty would drop the field.
-	return slack.OptionsResponse{Options: opts}
+	return Options{Options: opts}
+}
+
+// Options is a block_suggestion answer. Unlike slack.OptionsResponse it
+// sends an empty list as [], which Slack shows as "no results", rather
+// than dropping the field.
+type Options struct {
+	Options []*slack.OptionBlockObject `json:"options"`
 }
 
 // Form is what the request form shows.
