@@ -90,6 +90,21 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_ = r.ParseForm()
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		// views.* take JSON: its fields are recorded as form values,
+		// objects as their JSON.
+		var fields map[string]json.RawMessage
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &fields) == nil {
+			for k, v := range fields {
+				var str string
+				if json.Unmarshal(v, &str) != nil {
+					str = string(v)
+				}
+				r.Form.Set(k, str)
+			}
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
@@ -134,6 +149,10 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		f.lookup(w, method, r.Form)
 	case "users.info":
 		fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"tz":%q}}`, r.Form.Get("user"), f.tz)
+	case "views.open", "views.update", "views.publish":
+		// The view as Slack keeps it: an ID and a hash for the next
+		// views.update.
+		fmt.Fprintf(w, `{"ok":true,"view":{"id":"V%d","hash":"h%d","team_id":"T1","type":"modal"}}`, f.seq, f.seq)
 	case "auth.test":
 		fmt.Fprint(w, `{"ok":true,"user":"waleave","team":"Test","user_id":"U0BOT","team_id":"T1"}`)
 	default:
@@ -352,6 +371,9 @@ type fakeGateway struct {
 	self string
 	stay bool
 	left bool
+	// chats, when set, is Green API's getChats answer (the groups the
+	// directory lists).
+	chats string
 }
 
 func newFakeGateway(t *testing.T, provider string) *fakeGateway {
@@ -400,7 +422,7 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		g.left = true // the gateway acts on the call before it answers
 	}
 	leave, send, block, blockSend, groupDelay := g.leave, g.send, g.block, g.blockSend, g.groupDelay
-	self, left := g.self, g.left
+	self, left, chats := g.self, g.left, g.chats
 	g.mu.Unlock()
 	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
 		select {
@@ -466,6 +488,8 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.Contains(r.URL.Path, "getStateInstance"):
 			fmt.Fprint(w, `{"stateInstance":"authorized"}`)
+		case strings.Contains(r.URL.Path, "/getChats/") && chats != "":
+			fmt.Fprint(w, chats)
 		case strings.Contains(r.URL.Path, "/getChats/"):
 			// No groups, but a well-formed answer: a failing directory
 			// refresh would log a warning in tests that count them.
