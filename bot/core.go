@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -252,7 +253,7 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 		reqs, err = b.store.ListRequests(ctx, store.Filter{RequesterID: sc.UserID, Limit: 10})
 		if err == nil {
 			var pending []*store.Request
-			pending, err = b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}, Limit: 20})
+			pending, err = b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 20})
 			reqs = mergeRequests(reqs, pending)
 		}
 	case whatsapp.IsGroupJID(arg):
@@ -279,8 +280,8 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 	}
 	lines := make([]templates.StatusLine, 0, len(reqs))
 	for _, r := range reqs {
-		lines = append(lines, templates.StatusLine{RequestID: r.ID, Group: groupName(r), State: templates.State(r.State),
-			Outcome: templates.Outcome(r.Outcome), RequesterID: r.RequesterID, CreatedAt: r.CreatedAt})
+		lines = append(lines, templates.StatusLine{RequestID: r.ID, Group: groupName(r), State: r.State,
+			Outcome: r.Outcome, RequesterID: r.RequesterID, CreatedAt: r.CreatedAt})
 	}
 	var history []templates.StatusEntry
 	if len(reqs) == 1 {
@@ -388,14 +389,14 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
-		if r.State == store.Cancelled {
+		if r.State == leave.Cancelled {
 			by = r.CancelledBy
 		}
-		if r.State == store.Expired {
+		if r.State == leave.Expired {
 			b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
 			return
 		}
-		b.refuse(ic, "confirm", "duplicate", templates.AlreadyDecided(templates.State(r.State), by), nil)
+		b.refuse(ic, "confirm", "duplicate", templates.AlreadyDecided(r.State, by), nil)
 	case errors.Is(err, store.ErrPending):
 		b.refuse(ic, "confirm", "pending", templates.StillConfirming(), err)
 	default:
@@ -422,10 +423,10 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, i
 		b.outbox.poke()
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
-		if r.State == store.Cancelled {
+		if r.State == leave.Cancelled {
 			by = r.CancelledBy
 		}
-		b.refuse(ic, "cancel", "duplicate", templates.AlreadyDecided(templates.State(r.State), by), nil)
+		b.refuse(ic, "cancel", "duplicate", templates.AlreadyDecided(r.State, by), nil)
 	default:
 		b.refuse(ic, "cancel", "error", templates.Internal(), err)
 	}

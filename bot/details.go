@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -301,7 +302,7 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 	case errors.Is(err, store.ErrExpired):
 		b.refuse(ic, "successor", "expired", templates.Expired(), nil)
 	case errors.Is(err, store.ErrConflict):
-		b.refuse(ic, "successor", "duplicate", templates.AlreadyDecided(templates.State(r.State), r.ConfirmedBy), nil)
+		b.refuse(ic, "successor", "duplicate", templates.AlreadyDecided(r.State, r.ConfirmedBy), nil)
 	default:
 		b.refuse(ic, "successor", "error", templates.Internal(), err)
 	}
@@ -419,13 +420,13 @@ func (w *leaveWorker) successorIsAdmin(ctx context.Context, r *store.Request) bo
 	return false
 }
 
-// promoteFailure is the outcome of a promotion the gateway refused. A
-// problem with the instance itself (credentials, connection, quota) is
-// reported as such, since picking another successor would not help.
+// promoteFailure is the outcome of a promotion the gateway refused
+// (leave.OutcomeOf decides whether it is the promotion's fault or the
+// instance's); a refused promotion's detail names the successor.
 func promoteFailure(successor string, err error) store.Outcome {
-	switch {
-	case errors.Is(err, whatsapp.ErrUnauthorized), errors.Is(err, whatsapp.ErrNotConnected), errors.Is(err, whatsapp.ErrQuota):
-		return failure(err, false)
+	o := failure(err, leave.StepPromote)
+	if o.Code != leave.OutcomePromoteFailed {
+		return o
 	}
 	why := errText(err)
 	var e *whatsapp.Error
@@ -433,11 +434,8 @@ func promoteFailure(successor string, err error) store.Outcome {
 		why = e.Message
 	}
 	phone, _, _ := strings.Cut(successor, "@")
-	return store.Outcome{
-		Code:   string(templates.OutcomePromoteFailed),
-		Detail: "+" + phone + " could not be made an admin: " + why,
-		Status: statusOf(err),
-	}
+	o.Detail = "+" + phone + " could not be made an admin: " + why
+	return o
 }
 
 // membership is what a group lookup tells of the instance's place in a

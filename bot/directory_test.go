@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -442,7 +443,7 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	require.Equal(t, []string{"120363406289005073@g.us 79000000003@c.us"}, promoted)
 
 	got, _ = tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 	require.False(t, got.PromotedAt.IsZero())
 	audit, err := tb.db.Audit(ctx, r.ID)
 	require.NoError(t, err)
@@ -469,8 +470,8 @@ func TestSuccessor_FailedPromotionStopsTheLeave(t *testing.T) {
 	require.Empty(t, tb.gw.callsOf("send"), "no goodbye")
 	require.Empty(t, tb.gw.callsOf("leave"), "not left")
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Failed, got.State)
-	require.Equal(t, string(templates.OutcomePromoteFailed), got.Outcome)
+	require.Equal(t, leave.Failed, got.State)
+	require.Equal(t, leave.OutcomePromoteFailed, got.Outcome)
 
 	tb.deliver(r.ID)
 	var reply string
@@ -506,7 +507,7 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 	require.Len(t, tb.gw.callsOf("promote"), 1)
 	require.Len(t, tb.gw.callsOf("leave"), 1)
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 }
 
 func TestLeave_KeepsTheInviteLink(t *testing.T) {
@@ -526,7 +527,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 	const link = "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"
 	require.Equal(t, link, got.InviteLink)
 	audit, _ := tb.db.Audit(ctx, r.ID)
@@ -599,7 +600,7 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 			require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 			got, _ := tb.db.Request(ctx, r.ID)
-			require.Equal(t, store.Done, got.State)
+			require.Equal(t, leave.Done, got.State)
 			require.Equal(t, tt.want, got.InviteLink)
 			calls := tb.gw.callsOf("")
 			require.Contains(t, calls, "invite-link")

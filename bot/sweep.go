@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/slack-go/slack"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 )
@@ -164,15 +165,15 @@ func (b *Bot) Digest(ctx context.Context) error {
 			since = time.UnixMilli(n)
 		}
 	}
-	pending, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}})
+	pending, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
 	if err != nil {
 		return err
 	}
-	failed, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Failed}, FinishedSince: since})
+	failed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Failed}, FinishedSince: since})
 	if err != nil {
 		return err
 	}
-	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Confirmed}})
+	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}})
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func (b *Bot) Digest(ctx context.Context) error {
 		}
 	}
 	item := func(r *store.Request, at time.Time) templates.DigestItem {
-		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: templates.Outcome(r.Outcome),
+		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: r.Outcome,
 			RequesterID: r.RequesterID, Link: b.permalink(ctx, r)}
 	}
 	d := templates.Digest{Location: b.opts.Location, Now: now}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // EnqueueMany adds the caller's writes for requests that a transaction
@@ -126,7 +128,7 @@ func (c *Confirmer) write(batch []confirmOp) {
 // the generic transition.
 func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
 	return s.transition(ctx, id, change{
-		from: []State{Pending}, to: Confirmed, actor: by, action: "confirmed", now: now,
+		from: []leave.State{leave.Pending}, to: leave.Confirmed, actor: by, action: "confirmed", now: now,
 		set:  []string{"confirmed_by = ?", "confirmed_at = ?"},
 		args: []any{by, ms(now)},
 		check: func(r *Request) error {
@@ -147,7 +149,7 @@ func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue 
 func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.Time) (runAt time.Time, refused *Request, err error) {
 	var at int64
 	err = tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
-		Confirmed, ms(now), by, ms(now), id, Pending, ms(now)).Scan(&at)
+		leave.Confirmed, ms(now), by, ms(now), id, leave.Pending, ms(now)).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		refused, err = s.refusal(ctx, tx, id, now)
 		return time.Time{}, refused, err
@@ -169,7 +171,7 @@ func (s *DB) refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*R
 	switch {
 	case err != nil:
 		return nil, err
-	case r.State != Pending:
+	case r.State != leave.Pending:
 		return r, ErrConflict
 	case !now.Before(r.ExpiresAt):
 		return r, ErrExpired
