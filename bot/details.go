@@ -32,13 +32,6 @@ const (
 	maxSuccessors = 100
 )
 
-// selfReporter is a gateway that names its own instance through a call
-// of its own, because its state answer does not (Green API's
-// getSettings; see whatsapp.State.Me).
-type selfReporter interface {
-	Me(ctx context.Context) (string, error)
-}
-
 // groupCache shares gateway.Group calls: one call per group at a time,
 // and its answer reused for detailsTTL. Calls run under the bot's
 // lifetime rather than the asker's context, so an asker that stops
@@ -142,15 +135,8 @@ func (b *Bot) selfJID(ctx context.Context) string {
 		return c.self // possibly stale, which beats asking every card
 	}
 	c.selfTried = now
-	st, err := b.gateway.State(ctx)
-	b.countGateway("state", err)
-	me := st.Me
-	if err == nil && me == "" {
-		if sr, ok := b.gateway.(selfReporter); ok {
-			me, err = sr.Me(ctx)
-			b.countGateway("me", err)
-		}
-	}
+	me, err := b.gateway.Me(ctx)
+	b.countGateway("me", err)
 	if err != nil {
 		b.log.Info("the instance's own JID is unknown; cards will not say whether it is an admin", "err", err)
 		return c.self
@@ -308,27 +294,18 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 	}
 }
 
-// inviteLinker is a gateway that gives a group's invite link by a call of
-// its own, because its group details do not carry it (Wawp).
-type inviteLinker interface {
-	InviteLink(ctx context.Context, groupJID string) (string, error)
-}
-
-// inviteLink asks such a gateway for the group's invite link, within
-// DetailsTimeout. No link is no harm: only admins may see it, and the
-// leave goes ahead without it.
-func (b *Bot) inviteLink(ctx context.Context, groupJID string) string {
-	il, ok := b.gateway.(inviteLinker)
-	if !ok {
-		return ""
-	}
+// inviteLink is the group's invite link as the gateway gives it, from
+// the details g (fetched just now; only its JID when that failed) or by a
+// call of its own, within DetailsTimeout. No link is no harm: only admins
+// may see it, and the leave goes ahead without it.
+func (b *Bot) inviteLink(ctx context.Context, g whatsapp.Group) string {
 	// Best effort, so it must leave the run time for the step that
 	// matters (see leaveRunTimeout).
 	ctx, cancel := context.WithTimeout(ctx, b.opts.DetailsTimeout)
 	defer cancel()
-	link, err := il.InviteLink(ctx, groupJID)
+	link, err := b.gateway.InviteLink(ctx, g)
 	if err != nil {
-		b.log.Info("no invite link from the gateway", "group", groupJID, "err", err)
+		b.log.Info("no invite link from the gateway", "group", g.JID, "err", err)
 		return ""
 	}
 	return link
@@ -353,10 +330,10 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 		g = f.group
 	}
 	if needLink {
-		link := g.InviteLink
-		if link == "" {
-			link = b.inviteLink(ctx, r.GroupJID)
+		if g.JID == "" {
+			g.JID = r.GroupJID
 		}
+		link := b.inviteLink(ctx, g)
 		if link == "" && r.InviteCode != "" {
 			// The link the request was made with is still worth keeping
 			// when the gateway does not give one (only admins see it).

@@ -367,7 +367,7 @@ func TestCard_DetailsCachedPerGroup(t *testing.T) {
 	}
 	require.Len(t, tb.slack.of("chat.postMessage"), 5)
 	require.Len(t, tb.gw.callsOf("group"), 1, "one getGroupData for a burst")
-	require.Len(t, tb.gw.callsOf("state"), 1, "the instance's JID is learned once")
+	require.Len(t, tb.gw.callsOf("me"), 1, "the instance's JID is learned once")
 }
 
 func TestCard_AdminUnknownWithoutTheInstanceJID(t *testing.T) {
@@ -536,7 +536,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 		found = found || (e.Action == "invite link kept" && e.Detail == link)
 	}
 	require.True(t, found, "the link is in the audit trail")
-	calls := slices.DeleteFunc(tb.gw.callsOf(""), func(c string) bool { return c == "state" })
+	calls := slices.DeleteFunc(tb.gw.callsOf(""), func(c string) bool { return c == "state" || c == "me" })
 	require.Less(t, slices.Index(calls, "group"), slices.Index(calls, "leave"), "the link is read before leaving")
 	require.Equal(t, []string{"leave", "group"}, calls[len(calls)-2:], "and the group looked up once more after it")
 
@@ -568,7 +568,10 @@ type linkingGateway struct {
 	err  error
 }
 
-func (g *linkingGateway) InviteLink(_ context.Context, groupJID string) (string, error) {
+func (g *linkingGateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
+	if grp.InviteLink != "" {
+		return grp.InviteLink, nil
+	}
 	g.called("invite-link")
 	return g.link, g.err
 }
