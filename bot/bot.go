@@ -167,6 +167,8 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg),
 		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, follow: newFollowups(opts.Now)}
 	b.outbox = newOutbox(b)
+	// Whatever leaves a card or reply owed to Slack wakes the poster.
+	db.OnOwed(b.outbox.poke)
 	if d, ok := gw.(dryRunner); ok {
 		b.dryRun = d.DryRun()
 	}

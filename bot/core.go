@@ -132,7 +132,6 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 	}
 	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
-	b.outbox.poke()
 	answer := templates.Recorded(r.ID)
 	if zoneUnknown {
 		// A time without a zone was read as UTC: say so now, not only on
@@ -379,11 +378,9 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 	case err == nil:
 		b.log.Info("leave confirmed", "request", id, "user", user)
 		b.metrics.interactions.WithLabelValues("confirm", "ok").Inc()
-		b.outbox.poke()
 	case errors.Is(err, store.ErrExpired):
-		if _, err := b.store.Expire(ctx, id, now); err == nil {
-			b.outbox.poke()
-		}
+		// Past its expiry: expire it now rather than at the next sweep.
+		_, _ = b.store.Expire(ctx, id, now)
 		b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
 	case errors.Is(err, store.ErrNotFound):
 		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
@@ -420,7 +417,6 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, i
 	case err == nil:
 		b.log.Info("leave cancelled", "request", id, "user", user)
 		b.metrics.interactions.WithLabelValues("cancel", "ok").Inc()
-		b.outbox.poke()
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
 		if r.State == leave.Cancelled {

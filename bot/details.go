@@ -247,13 +247,9 @@ func (b *Bot) lateDetails(id string, f *groupFetch) {
 		if f.err != nil {
 			return
 		}
-		ok, err := b.store.SetDetails(b.ctx, id, detailsOf(f.group, f.self), b.opts.Now())
-		if err != nil {
+		// The card is updated when they were stored (see store.OnOwed).
+		if _, err := b.store.SetDetails(b.ctx, id, detailsOf(f.group, f.self), b.opts.Now()); err != nil {
 			b.log.Warn("store late group details", "request", id, "err", err)
-			return
-		}
-		if ok {
-			b.outbox.poke()
 		}
 	}()
 }
@@ -282,7 +278,6 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 	case err == nil:
 		b.log.Info("successor chosen", "request", id, "user", ic.User.ID)
 		b.metrics.interactions.WithLabelValues("successor", "ok").Inc()
-		b.outbox.poke()
 	case errors.Is(err, store.ErrNotOffered):
 		b.refuse(ic, "successor", "refused", "That person is not among the members offered on the card; pick one from the list.", nil)
 	case errors.Is(err, store.ErrExpired):

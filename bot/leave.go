@@ -99,7 +99,6 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 			b.log.Warn("leave run not ended; the next waits for its claim", "request", id, "err", err)
 		}
 	}()
-	b.outbox.poke()
 
 	if done, err := w.prepareLeave(ctx, r); err != nil || done {
 		return err
@@ -286,7 +285,6 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 	if err := b.store.Progress(ctx, r.ID, tries, note, errText(cause), statusOf(cause), b.opts.Now()); err != nil {
 		return err
 	}
-	b.outbox.poke()
 	return river.JobSnooze(delay)
 }
 
@@ -304,7 +302,6 @@ func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outc
 			b.log.Warn("remove left group from the directory", "group", r.GroupJID, "err", err)
 		}
 	}
-	b.outbox.poke()
 	return nil
 }
 

@@ -96,9 +96,6 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			b.log.Info("request expired", "request", r.ID)
 		}
 	}
-	if len(due.Expire) > 0 {
-		b.outbox.poke()
-	}
 	for _, r := range due.Remind {
 		if r.CardTS == "" {
 			continue // the card is not out yet; remind on a later sweep

@@ -112,6 +112,9 @@ func (c *Confirmer) write(batch []confirmOp) {
 		}
 		return
 	}
+	if err == nil && slices.ContainsFunc(results, func(r confirmResult) bool { return r.err == nil }) {
+		c.s.owed() // the confirmed cards
+	}
 	for i, op := range batch {
 		if err != nil {
 			results[i] = confirmResult{err: err}

@@ -238,6 +238,9 @@ func (s *DB) SetDetails(ctx context.Context, id string, d Details, now time.Time
 		return false, fmt.Errorf("set details: %w", err)
 	}
 	n, err := res.RowsAffected()
+	if err == nil && n == 1 {
+		s.owed() // the card shows them
+	}
 	return n == 1, err
 }
 

@@ -194,15 +194,21 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 	if r.CardVersion == 0 {
 		r.CardVersion = 1
 	}
+	var err error
 	if enqueue == nil {
-		return s.createBatched(ctx, r)
+		err = s.createBatched(ctx, r)
+	} else {
+		err = s.inTx(ctx, func(tx dbTx) error {
+			if err := s.insertRequest(ctx, tx, r); err != nil {
+				return err
+			}
+			return enqueue(ctx, tx.Tx)
+		})
 	}
-	return s.inTx(ctx, func(tx dbTx) error {
-		if err := s.insertRequest(ctx, tx, r); err != nil {
-			return err
-		}
-		return enqueue(ctx, tx.Tx)
-	})
+	if err == nil {
+		s.owed() // its card
+	}
+	return err
 }
 
 // insertRequest writes the request row with a statement prepared once on
@@ -311,8 +317,11 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 		out, err = s.requestTx(ctx, tx, id, false)
 		return err
 	})
-	if err == nil && c.to.Final() {
-		s.ended()
+	if err == nil {
+		s.owed() // every change bumps the card's version
+		if c.to.Final() {
+			s.ended()
+		}
 	}
 	return out, err
 }
