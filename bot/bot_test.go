@@ -235,6 +235,8 @@ func (g *fakeGateway) Me(context.Context) (string, error) {
 	return g.me, nil
 }
 
+func (g *fakeGateway) DryRun() bool { return false }
+
 // InviteLink is the link the group's details carry, as Green API's.
 func (g *fakeGateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
 	return grp.InviteLink, nil

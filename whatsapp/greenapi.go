@@ -260,6 +260,9 @@ func (g *GreenAPI) Me(ctx context.Context) (string, error) {
 	return out.Wid, nil
 }
 
+// DryRun is false: the calls reach WhatsApp.
+func (*GreenAPI) DryRun() bool { return false }
+
 // InviteLink is the link Green API's group data (getGroupData) carries:
 // it has no call of its own for it.
 func (g *GreenAPI) InviteLink(_ context.Context, grp Group) (string, error) {

@@ -29,7 +29,7 @@ func TestGatewayFillsInItsOwnNumberAndInviteLink(t *testing.T) {
 			"/waInstance" + testInstance + "/getSettings/" + testToken: `{"wid": "79001234567@c.us"}`,
 		}, "79001234567@c.us", ""},
 		{"wawp", map[string]string{
-			"/v2/session/info": `{"status": "WORKING", "me": {"id": "79001234567@c.us"}}`,
+			"/v2/session/info":                         `{"status": "WORKING", "me": {"id": "79001234567@c.us"}}`,
 			"/v2/groups/" + testGroup + "/invite-code": `"` + link + `"`,
 		}, "79001234567@c.us", link},
 		{"ryzeapi", map[string]string{
@@ -57,6 +57,7 @@ func TestGatewayFillsInItsOwnNumberAndInviteLink(t *testing.T) {
 			defer srv.Close()
 			gw := newGateway(t, c.provider, srv.URL, nil)
 			ctx := context.Background()
+			require.False(t, gw.DryRun(), "its calls reach WhatsApp")
 
 			me, err := gw.Me(ctx)
 			require.NoError(t, err)
@@ -82,6 +83,7 @@ func TestGatewayFillsInItsOwnNumberAndInviteLink(t *testing.T) {
 func TestDryRunFillsInItsOwnNumberAndInviteLink(t *testing.T) {
 	d := NewDryRun(nil)
 	ctx := context.Background()
+	require.True(t, d.DryRun())
 	me, err := d.Me(ctx)
 	require.NoError(t, err)
 	require.Equal(t, DryRunMe, me)

@@ -233,6 +233,9 @@ func (y *RyzeAPI) Me(ctx context.Context) (string, error) {
 	return st.Me, err
 }
 
+// DryRun is false: the calls reach WhatsApp.
+func (*RyzeAPI) DryRun() bool { return false }
+
 // InviteLink is the link RyzeAPI's group metadata carries (inviteLink or
 // inviteCode): it has no call of its own for it.
 func (y *RyzeAPI) InviteLink(_ context.Context, g Group) (string, error) {

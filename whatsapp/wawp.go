@@ -236,6 +236,9 @@ func (w *Wawp) Promote(ctx context.Context, groupJID, participant string) error 
 // instance can send and leave.
 var wawpConnected = []string{"WORKING", "CONNECTED", "AUTHENTICATED", "AUTHORIZED", "OPEN", "READY", "ONLINE"}
 
+// DryRun is false: the calls reach WhatsApp.
+func (*Wawp) DryRun() bool { return false }
+
 // Me is the instance's JID from its session's state answer (me.id).
 func (w *Wawp) Me(ctx context.Context) (string, error) {
 	st, err := w.State(ctx)

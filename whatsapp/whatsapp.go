@@ -89,6 +89,9 @@ type Gateway interface {
 	// (Green API, RyzeAPI, the dry run), else one asked for by a call of
 	// its own (Wawp). "" when there is none: only admins see it.
 	InviteLink(ctx context.Context, g Group) (string, error)
+	// DryRun reports whether the gateway sends nothing to WhatsApp (the
+	// dry run), so what is said about its work can say so.
+	DryRun() bool
 }
 
 // Config is how to reach one gateway instance.
