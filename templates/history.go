@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // HistoryRequest is one request in a group's audit trail, with its steps.
 type HistoryRequest struct {
 	RequestID   string
-	State       State
-	Outcome     Outcome // set once done or failed
+	State       leave.State
+	Outcome     leave.Outcome // set once done or failed
 	RequesterID string
 	CreatedAt   time.Time
 	ConfirmedBy string // "" until confirmed
@@ -51,7 +53,7 @@ func History(group, jid string, reqs []HistoryRequest, loc *time.Location) strin
 		}
 		fmt.Fprintf(&b, "\n• %s — *%s*", code(r.RequestID), r.State)
 		if r.Outcome != "" {
-			b.WriteString(" (" + r.Outcome.Summary() + ")")
+			b.WriteString(" (" + Summary(r.Outcome) + ")")
 		}
 		fmt.Fprintf(&b, "\nAsked by %s %s", mention(r.RequesterID), r.CreatedAt.In(loc).Format("2006-01-02 15:04 MST"))
 		if r.ConfirmedBy != "" {

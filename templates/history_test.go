@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/leave"
 )
 
 func TestHistoryGolden(t *testing.T) {
 	at := testNow
 	reqs := []HistoryRequest{
-		{RequestID: testRequestID, State: StateDone, Outcome: OutcomeLeft, RequesterID: "U0REQ1", CreatedAt: at,
+		{RequestID: testRequestID, State: leave.Done, Outcome: leave.OutcomeLeft, RequesterID: "U0REQ1", CreatedAt: at,
 			ConfirmedBy: "U0APP1", Goodbye: "Thanks all <3 & see you",
 			Steps: []StatusEntry{
 				{At: at, Actor: "U0REQ1", Action: "requested"},
@@ -19,7 +21,7 @@ func TestHistoryGolden(t *testing.T) {
 				{At: at.Add(61 * time.Second), Actor: "waleave", Action: "goodbye sent", GatewayStatus: 200},
 				{At: at.Add(62 * time.Second), Actor: "waleave", Action: "done", GatewayStatus: 200},
 			}},
-		{RequestID: "r0ld", State: StateCancelled, RequesterID: "U0REQ2", CreatedAt: at.Add(-48 * time.Hour),
+		{RequestID: "r0ld", State: leave.Cancelled, RequesterID: "U0REQ2", CreatedAt: at.Add(-48 * time.Hour),
 			CancelledBy: "U0REQ2", RunAt: at.Add(-24 * time.Hour),
 			Steps: []StatusEntry{{At: at.Add(-48 * time.Hour), Actor: "U0REQ2", Action: "requested"}, {At: at.Add(-47 * time.Hour), Actor: "U0REQ2", Action: "cancelled"}}},
 	}
@@ -32,7 +34,7 @@ func TestHistoryGolden(t *testing.T) {
 
 	many := make([]HistoryRequest, 15)
 	for i := range many {
-		many[i] = HistoryRequest{RequestID: "R", State: StatePending, RequesterID: "U0REQ1", CreatedAt: at}
+		many[i] = HistoryRequest{RequestID: "R", State: leave.Pending, RequesterID: "U0REQ1", CreatedAt: at}
 	}
 	got = History("g", "120363406289005073@g.us", many, nil)
 	require.Equal(t, maxHistoryRequests, strings.Count(got, "\n• "))
