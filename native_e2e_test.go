@@ -1,13 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/bot"
 )
 
 // TestE2E_HistoryAfterLeave: /wa-leave history names every step of a
@@ -164,4 +171,106 @@ func TestE2E_RequestForm(t *testing.T) {
 			_ = a
 		})
 	}
+}
+
+// postJSON sends a signed JSON body to path (the Events API's form).
+func (a *app) postJSON(path string, v any) (int, string) {
+	a.t.Helper()
+	body, err := json.Marshal(v)
+	require.NoError(a.t, err)
+	req, err := http.NewRequest(http.MethodPost, a.url+path, bytes.NewReader(body))
+	require.NoError(a.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	ts := time.Now()
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set("X-Slack-Signature", bot.Sign(testSecret, ts, body))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var homeBlockID = regexp.MustCompile(`home_actions\.[0-9A-Z]+\.v[0-9]+`)
+
+// TestE2E_HomeConfirm: an approver opens the Home tab, sees the request
+// waiting with its buttons, and confirms from there; the leave is done.
+// Over HTTP (Events API, url_verification too) and Socket Mode.
+func TestE2E_HomeConfirm(t *testing.T) {
+	for _, mode := range []string{"http", "socket"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			gw := newFakeGateway(t, "greenapi")
+			var (
+				a    *app
+				sl   *fakeSlack
+				sock *slackSocket
+			)
+			if mode == "http" {
+				sl = newFakeSlack(t)
+				a = startApp(t, sl, gw, baseEnv(t, sl, gw))
+			} else {
+				ss := newSocketSlack(t)
+				env := baseEnv(t, ss.fakeSlack, gw)
+				delete(env, "SLACK_SIGNING_SECRET")
+				env["SLACK_APP_TOKEN"] = testAppToken
+				sl = ss.fakeSlack
+				a = startApp(t, sl, gw, env)
+				sock = ss.next(t)
+				sock.hello(t)
+			}
+			var id string
+			if sock == nil {
+				id, _ = a.requestCard("U0REQ1", "C1", testGroup+" bye from home")
+				status, body := a.postJSON("/slack/events", map[string]any{"type": "url_verification", "challenge": "ch4ll3nge", "token": "x"})
+				require.Equal(t, 200, status)
+				require.Contains(t, body, `"challenge":"ch4ll3nge"`)
+			} else {
+				id, _ = socketRequest(t, a, sock, testGroup+" bye from home")
+			}
+
+			open := map[string]any{"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": "Ev1", "event_time": time.Now().Unix(),
+				"event": map[string]any{"type": "app_home_opened", "user": "U0CNF2", "channel": "D1", "tab": "home", "event_ts": "1.1"}}
+			if sock == nil {
+				status, _ := a.postJSON("/slack/events", open)
+				require.Equal(t, 200, status)
+			} else {
+				require.Nil(t, sock.envelope(t, "events_api", open))
+			}
+			var blockID string
+			eventually(t, 5*time.Second, func() bool {
+				for _, p := range sl.Calls("views.publish") {
+					if p.Form.Get("user_id") == "U0CNF2" && strings.Contains(p.Form.Get("view"), id) {
+						blockID = homeBlockID.FindString(p.Form.Get("view"))
+						return blockID != ""
+					}
+				}
+				return false
+			}, "no Home tab published with the request's buttons")
+			require.Contains(t, blockID, id)
+
+			click := map[string]any{
+				"type": "block_actions", "api_app_id": "A1", "team": map[string]any{"id": "T1"},
+				"user":      map[string]any{"id": "U0CNF2", "username": "u"},
+				"container": map[string]any{"type": "view", "view_id": "V9"},
+				"view":      map[string]any{"id": "V9", "type": "home", "hash": "h9"}, "trigger_id": "1.2.4",
+				"actions": []map[string]any{{"type": "button", "action_id": "leave_confirm", "block_id": blockID, "value": id, "action_ts": "1.1"}},
+			}
+			if sock == nil {
+				status, _ := a.post("/slack/interactions", url.Values{"payload": {mustJSON(t, click)}}, nil)
+				require.Equal(t, 200, status)
+			} else {
+				require.Nil(t, sock.envelope(t, "interactive", click))
+			}
+			eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "the Home confirmation did not lead to a leave")
+			require.Len(t, gw.Calls("leave"), 1)
+
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }

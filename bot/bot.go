@@ -151,6 +151,8 @@ type Bot struct {
 	// briefly caches gateway.Group answers.
 	dir       directory
 	groupInfo *groupCache
+	// homes is who has the Home tab open lately (see homeChanged).
+	homes *homeTabs
 	// home is the Slack workspace the token belongs to, learned from
 	// auth.test at start; nil until then (see foreign).
 	home atomic.Pointer[workspace]
@@ -174,7 +176,8 @@ type Bot struct {
 func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client, gw whatsapp.Gateway, reg prometheus.Registerer, opts Options) (*Bot, error) {
 	opts.setDefaults()
 	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg),
-		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, follow: newFollowups(opts.Now)}
+		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, follow: newFollowups(opts.Now),
+		homes: &homeTabs{viewers: map[string]time.Time{}, due: map[string]bool{}}}
 	b.outbox = newOutbox(b)
 	// Whatever leaves a card or reply owed to Slack wakes the poster.
 	db.OnOwed(b.outbox.poke)

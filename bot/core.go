@@ -440,13 +440,23 @@ func clickedCard(ic *slack.InteractionCallback, a *slack.BlockAction) store.Card
 	return store.Card{ChannelID: channelOf(*ic), TS: ic.Container.MessageTs, Version: v}
 }
 
+// clickOrigin is the card a click says it came from: the card itself,
+// or, for a Home tab's button, the request's card at the version the tab
+// showed (see homeClick).
+func (b *Bot) clickOrigin(ctx context.Context, ic *slack.InteractionCallback, a *slack.BlockAction) store.Card {
+	if from, ok := b.homeClick(ctx, ic, a); ok {
+		return from
+	}
+	return clickedCard(ic, a)
+}
+
 // confirm confirms the request whose card was clicked. The click is
 // authorized against the request as stored, not as the click names it:
 // the confirmation happens only if the click came from the request's own
 // card, in the request's own channel (which is the channel checked
 // here), showing the request's current version (store.Card).
 func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
-	id, user, from := a.Value, ic.User.ID, clickedCard(&ic, a)
+	id, user, from := a.Value, ic.User.ID, b.clickOrigin(ctx, &ic, a)
 	channel := from.ChannelID
 	now := b.opts.Now()
 	// Only the two-person rule needs the request before the change (to
@@ -535,7 +545,7 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 		b.refuse(ic, "cancel", "not_found", templates.NotFound(id), err)
 		return
 	}
-	from, channel := clickedCard(&ic, a), r.ChannelID
+	from, channel := b.clickOrigin(ctx, &ic, a), r.ChannelID
 	switch {
 	case r.OnCard(from):
 	case b.opts.OpsChannel != "" && from.ChannelID == b.opts.OpsChannel:

@@ -46,6 +46,12 @@ func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
 			}
 		}
 		b.Interaction(ctx, ic)
+		if ic.View.Type == slack.VTHomeTab {
+			// A refusal cannot be said in a channel from the Home tab:
+			// the tab is drawn again at once, showing what is true now.
+			user := ic.User.ID
+			b.later(func(ctx context.Context) { b.publishHome(ctx, user) })
+		}
 	}
 	return nil
 }

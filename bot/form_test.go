@@ -112,3 +112,44 @@ func BenchmarkOptions(b *testing.B) {
 		})
 	}
 }
+
+// homeClickOn is a click on a Home tab's button for r at version v.
+func homeClickOn(user, action string, r *store.Request, v int) slack.InteractionCallback {
+	var ic slack.InteractionCallback
+	ic.Type = slack.InteractionTypeBlockActions
+	ic.Team.ID, ic.User.ID = "T1", user
+	ic.Container.Type, ic.Container.ViewID = "view", "V1"
+	ic.View.ID, ic.View.Type = "V1", slack.VTHomeTab
+	ic.ActionCallback.BlockActions = []*slack.BlockAction{{ActionID: action, Value: r.ID, BlockID: templates.HomeBlockID(r.ID, v)}}
+	return ic
+}
+
+// TestHomeClickAuthorized: a Home tab's button confirms only at the
+// request's current card version, for someone allowed in the request's
+// own channel, and only from a Home tab.
+func TestHomeClickAuthorized(t *testing.T) {
+	tb := newTestBot(t, Options{AllowedChannels: []string{"C1"}, AllowedUsers: []string{"U0REQ1"}})
+	ctx := context.Background()
+	r := tb.pending(t, nil)
+
+	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion+1))
+	got, err := tb.db.Request(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, r.State, got.State, "a Home tab drawn at another version confirms nothing")
+
+	notHome := homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion)
+	notHome.View.Type = slack.VTModal
+	tb.Interact(ctx, notHome)
+	got, _ = tb.db.Request(ctx, r.ID)
+	require.Equal(t, r.State, got.State, "a Home block ID from elsewhere than a Home tab confirms nothing")
+
+	other := tb.pending(t, func(q *store.Request) { q.ChannelID = "C9" })
+	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, other, other.CardVersion))
+	got, _ = tb.db.Request(ctx, other.ID)
+	require.Equal(t, other.State, got.State, "allowed in C1 does not confirm a request of C9 from Home")
+
+	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion))
+	got, _ = tb.db.Request(ctx, r.ID)
+	require.Equal(t, "confirmed", string(got.State), "the current version, by someone allowed in the request's channel")
+	require.Equal(t, "U0CNF2", got.ConfirmedBy)
+}

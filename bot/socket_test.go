@@ -172,6 +172,8 @@ func (c *fakeCore) Interact(ctx context.Context, ic slack.InteractionCallback) a
 	return nil
 }
 
+func (c *fakeCore) AppHomeOpened(team, enterprise, user string) {}
+
 // runSocket starts a Socket against f and stops it at cleanup; the
 // returned function stops it early and reports whether Run returned.
 func runSocket(t *testing.T, f *socketSlack, core socketCore, opts SocketOptions) (*Socket, prometheus.Counter, func() bool) {
