@@ -66,6 +66,21 @@ type recorded struct {
 
 func (s *slackRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		// views.* take JSON: its fields are recorded as form values,
+		// objects as their JSON.
+		var fields map[string]json.RawMessage
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &fields) == nil {
+			for k, v := range fields {
+				var str string
+				if json.Unmarshal(v, &str) != nil {
+					str = string(v)
+				}
+				r.Form.Set(k, str)
+			}
+		}
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	s.mu.Lock()
 	if s.fail != nil {

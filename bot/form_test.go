@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
+	"github.com/waleave/waleave/whatsapp"
 )
 
 // seedDirectory stores n groups named "Group 00000"… with JIDs in order,
@@ -152,4 +154,92 @@ func TestHomeClickAuthorized(t *testing.T) {
 	got, _ = tb.db.Request(ctx, r.ID)
 	require.Equal(t, "confirmed", string(got.State), "the current version, by someone allowed in the request's channel")
 	require.Equal(t, "U0CNF2", got.ConfirmedBy)
+}
+
+// formPick is the form's block_actions when a group is picked in it.
+func formPick(user, jid string) slack.InteractionCallback {
+	var ic slack.InteractionCallback
+	ic.Type = slack.InteractionTypeBlockActions
+	ic.Team.ID, ic.User.ID = "T1", user
+	ic.Container.Type = "view"
+	ic.View.ID, ic.View.Hash, ic.View.CallbackID, ic.View.PrivateMetadata = "V1", "h1", templates.CallbackRequest, `{"c":"C1"}`
+	a := &slack.BlockAction{ActionID: templates.ActionFormGroup, BlockID: templates.BlockGroup}
+	a.SelectedOption.Value = jid
+	ic.ActionCallback.BlockActions = []*slack.BlockAction{a}
+	return ic
+}
+
+// TestFormAsksForASuccessor: picking a group whose only admin is the
+// number updates the form with the successor choice (with the view's hash);
+// submitting it records the request with that successor.
+func TestFormAsksForASuccessor(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	tb.gw.me = "79000000001@s.whatsapp.net"
+	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
+	const jid = "120363406289005073@g.us"
+
+	tb.Interact(ctx, formPick("U0REQ1", jid))
+	updates := tb.slack.of("views.update")
+	require.Len(t, updates, 1)
+	require.Equal(t, "h1", updates[0].form.Get("hash"), "the update is refused if the form changed meanwhile")
+	require.Equal(t, "V1", updates[0].form.Get("view_id"))
+	view := updates[0].form.Get("view")
+	require.Contains(t, view, `"block_id":"successor"`)
+	require.Contains(t, view, "79000000002@c.us")
+	require.NotContains(t, view, "79000000001@c.us", "the number is not its own successor")
+
+	var sub slack.InteractionCallback
+	sub.Type = slack.InteractionTypeViewSubmission
+	sub.Team.ID, sub.User.ID = "T1", "U0REQ1"
+	sub.View.CallbackID, sub.View.PrivateMetadata = templates.CallbackRequest, `{"c":"C1"}`
+	sub.View.State = &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+		templates.BlockGroup:     {templates.ActionFormGroup: {SelectedOption: slack.OptionBlockObject{Value: jid}}},
+		templates.BlockGoodbye:   {templates.ActionFormGoodbye: {Value: "bye"}},
+		templates.BlockSuccessor: {templates.ActionFormSuccessor: {SelectedOption: slack.OptionBlockObject{Value: "79000000003@c.us"}}},
+	}}
+	require.Nil(t, tb.Interact(ctx, sub))
+	reqs := tb.requests(t)
+	require.Len(t, reqs, 1)
+	require.Equal(t, "C1", reqs[0].ChannelID)
+	require.Equal(t, "bye", reqs[0].Goodbye)
+	require.Equal(t, "79000000003@c.us", reqs[0].Successor)
+
+	// A group with other admins needs no successor: no update.
+	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+		g := onlyAdminGroup(ref)
+		g.Participants[1].IsAdmin = true
+		return g, nil
+	}
+	tb.Interact(ctx, formPick("U0REQ1", "120363400000000777@g.us"))
+	require.Len(t, tb.slack.of("views.update"), 1)
+}
+
+// TestFormSubmissionErrors: the form's problems come back next to their
+// field, and nothing is recorded.
+func TestFormSubmissionErrors(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	submit := func(user, jid, goodbye string) any {
+		var sub slack.InteractionCallback
+		sub.Type = slack.InteractionTypeViewSubmission
+		sub.Team.ID, sub.User.ID = "T1", user
+		sub.View.CallbackID, sub.View.PrivateMetadata = templates.CallbackRequest, `{"c":"C1"}`
+		sub.View.State = &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+			templates.BlockGroup:   {templates.ActionFormGroup: {SelectedOption: slack.OptionBlockObject{Value: jid}}},
+			templates.BlockGoodbye: {templates.ActionFormGoodbye: {Value: goodbye}},
+		}}
+		return tb.Interact(ctx, sub)
+	}
+	errsOf := func(v any) map[string]string {
+		r, ok := v.(slack.ViewSubmissionResponse)
+		require.True(t, ok, "%#v", v)
+		require.Equal(t, slack.RAErrors, r.ResponseAction)
+		return r.Errors
+	}
+	require.Contains(t, errsOf(submit("U0REQ1", "not-a-group", "bye")), templates.BlockGroup)
+	require.Contains(t, errsOf(submit("U0REQ1", "120363406289005073@g.us", strings.Repeat("x", MaxGoodbyeLen+1)))[templates.BlockGoodbye], "limit is 1000")
+	require.Contains(t, errsOf(submit("U0REQ1", "120363406289005073@g.us", "bye\u202e")), templates.BlockGoodbye)
+	require.Contains(t, errsOf(submit("U0BAD9", "120363406289005073@g.us", "bye")), templates.BlockGroup, "someone not allowed is told so")
+	require.Empty(t, tb.requests(t))
 }
