@@ -243,3 +243,44 @@ func TestFormSubmissionErrors(t *testing.T) {
 	require.Contains(t, errsOf(submit("U0BAD9", "120363406289005073@g.us", "bye")), templates.BlockGroup, "someone not allowed is told so")
 	require.Empty(t, tb.requests(t))
 }
+
+// TestFormFromShortcut: the shortcut's form asks for the channel, and only
+// people allowed everywhere get it.
+func TestFormFromShortcut(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{AllowedUsers: []string{"U0REQ1"}, AllowedChannels: []string{"C2"}})
+	shortcut := func(user string) slack.InteractionCallback {
+		var ic slack.InteractionCallback
+		ic.Type, ic.CallbackID, ic.TriggerID = slack.InteractionTypeShortcut, templates.ShortcutNew, "1.2.3"
+		ic.Team.ID, ic.User.ID = "T1", user
+		return ic
+	}
+	tb.Interact(ctx, shortcut("U0CHAN7"))
+	require.Empty(t, tb.slack.of("views.open"), "allowed only in a channel: no form outside one")
+	tb.Interact(ctx, shortcut("U0REQ1"))
+	opens := tb.slack.of("views.open")
+	require.Len(t, opens, 1)
+	require.Equal(t, "1.2.3", opens[0].form.Get("trigger_id"))
+	require.Contains(t, opens[0].form.Get("view"), `"block_id":"channel"`)
+	require.Contains(t, opens[0].form.Get("view"), `"conversations_select"`)
+
+	submit := func(channel string) any {
+		var sub slack.InteractionCallback
+		sub.Type = slack.InteractionTypeViewSubmission
+		sub.Team.ID, sub.User.ID = "T1", "U0REQ1"
+		sub.View.CallbackID, sub.View.PrivateMetadata = templates.CallbackRequest, `{}`
+		sub.View.State = &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+			templates.BlockGroup:   {templates.ActionFormGroup: {SelectedOption: slack.OptionBlockObject{Value: "120363406289005073@g.us"}}},
+			templates.BlockChannel: {templates.ActionFormChannel: {SelectedConversation: channel}},
+		}}
+		return tb.Interact(ctx, sub)
+	}
+	r, ok := submit("").(slack.ViewSubmissionResponse)
+	require.True(t, ok)
+	require.Contains(t, r.Errors, templates.BlockChannel)
+	require.Nil(t, submit("C7"))
+	reqs := tb.requests(t)
+	require.Len(t, reqs, 1)
+	require.Equal(t, "C7", reqs[0].ChannelID)
+	require.Empty(t, reqs[0].Goodbye, "an empty goodbye field leaves without a word")
+}

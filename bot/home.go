@@ -66,6 +66,9 @@ func (b *Bot) homeChanged() {
 			h.mu.Lock()
 			delete(h.due, user)
 			h.mu.Unlock()
+			if b.ctx == nil || b.ctx.Err() != nil {
+				return // the bot is stopping: no new follow-up
+			}
 			b.later(func(ctx context.Context) { b.publishHome(ctx, user) })
 		})
 	}

@@ -13,7 +13,8 @@ import (
 
 // usage is the command grammar (SPEC §4), kept in one place so help, bad
 // input replies and docs cannot disagree.
-const usage = `/wa-leave <group> [goodbye text…]
+const usage = `/wa-leave                            opens the request form
+/wa-leave <group> [goodbye text…]
 /wa-leave <group> --no-goodbye
 /wa-leave <group> --at <when>        e.g. --at 2026-12-01T09:00 or --in 3d
 /wa-leave status [<group>|<request id>]
