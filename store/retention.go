@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// pruneBatch is how many requests one pruning transaction deletes. A
+// batch (500 requests and their audit rows) commits in milliseconds, so
+// the new requests and clicks queued behind it on SQLite's one writer
+// wait about as long as behind a burst of confirmations.
+const pruneBatch = 500
+
+// endedStates are the states a request never leaves: only these are
+// pruned. Pending, confirmed (scheduled) and running requests are kept
+// however old they are.
+var endedStates = []State{Done, Failed, Cancelled, Expired}
+
+// Prune deletes, in batches of pruneBatch requests, each its own
+// transaction, the requests that ended (finished_at set, in an ended
+// state) before before, with their audit entries. A request whose Slack
+// outbox lease is still held at now is left for a later run. It stops
+// when nothing more is due or when ctx ends, and returns how many
+// requests it deleted (those of committed batches) with ctx's error in
+// the second case. On SQLite the pages freed are then given back to the
+// file system (see reclaim).
+//
+// River's own rows need no pruning here: its job cleaner deletes
+// finished jobs after a day (discarded ones after a week).
+func (s *DB) Prune(ctx context.Context, before, now time.Time) (int, error) {
+	states := strings.TrimSuffix(strings.Repeat("?, ", len(endedStates)), ", ")
+	// The partial index requests_finished (migration 0011) finds them
+	// without reading the history that is kept.
+	pick := `SELECT id FROM requests WHERE finished_at > 0 AND finished_at < ? AND state IN (` + states + `) AND outbox_lease < ? ORDER BY finished_at LIMIT ` + fmt.Sprint(pruneBatch)
+	args := []any{ms(before)}
+	for _, st := range endedStates {
+		args = append(args, st)
+	}
+	args = append(args, ms(now))
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n := 0
+		err := s.inTx(ctx, func(tx dbTx) error {
+			rows, err := tx.QueryContext(ctx, s.dialect.rebind(pick), args...)
+			if err != nil {
+				return err
+			}
+			var ids []any
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				ids = append(ids, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				return nil
+			}
+			in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+			if _, err := tx.exec(ctx, `DELETE FROM audit WHERE request_id IN (`+in+`)`, ids...); err != nil {
+				return err
+			}
+			res, err := tx.exec(ctx, `DELETE FROM requests WHERE id IN (`+in+`)`, ids...)
+			if err != nil {
+				return err
+			}
+			d, err := res.RowsAffected()
+			n = int(d)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("prune: %w", err)
+		}
+		total += n
+		if n == 0 {
+			break
+		}
+	}
+	if total > 0 {
+		if err := s.reclaim(ctx); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// reclaimPages is how many free pages one incremental vacuum step gives
+// back (4 MB of 4 KB pages): a step holds the writer for milliseconds.
+const reclaimPages = 1000
+
+// reclaim gives the pages that pruning freed back to the file system, in
+// steps of reclaimPages, while the bot runs (SQLite only; PostgreSQL's
+// autovacuum makes deleted rows' space reusable on its own). It works on
+// databases created with auto_vacuum=INCREMENTAL (every database created
+// since retention exists, see openSQLite). An older database (auto_vacuum
+// NONE) keeps its freed pages on its free list, where new rows reuse
+// them: its file stops growing but does not shrink until a VACUUM.
+func (s *DB) reclaim(ctx context.Context) error {
+	if s.dialect != SQLite {
+		return nil
+	}
+	var mode int
+	if err := s.write.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+		return fmt.Errorf("reclaim: %w", err)
+	}
+	if mode != 2 { // 2: incremental
+		return nil
+	}
+	for last := -1; ; {
+		var free int
+		if err := s.write.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {
+			return fmt.Errorf("reclaim: %w", err)
+		}
+		if free == 0 || free == last {
+			break // done, or a step that freed nothing (no endless loop)
+		}
+		last = free
+		if _, err := s.write.ExecContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, reclaimPages)); err != nil {
+			return fmt.Errorf("reclaim: %w", err)
+		}
+	}
+	// The truncated pages leave the file at the next checkpoint.
+	s.ended()
+	return nil
+}
