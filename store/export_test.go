@@ -36,7 +36,7 @@ func (s *DB) AuditRows(ctx context.Context, requestID string) (int, error) {
 func (s *DB) SeedHistory(ctx context.Context, n int, now time.Time) error {
 	step := int64(2*365*24*time.Hour/time.Millisecond) / int64(max(n, 1))
 	base := now.UnixMilli() - int64(n+1)*step - 86400000
-	id, from := `'h' || lpad(i::text, 9, '0')`, fmt.Sprintf(`FROM generate_series(1, %d) AS i`, n)
+	id, from := `'h' || lpad(i::text, 9, '0')`, fmt.Sprintf(`FROM generate_series(1::bigint, %d) AS i`, n)
 	with := ""
 	if s.dialect == SQLite {
 		id, from = `printf('h%09d', i)`, `FROM n`

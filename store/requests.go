@@ -570,7 +570,17 @@ func (s *DB) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
 	where := []string{"1 = 1"}
 	var args []any
 	if len(f.States) > 0 {
-		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.States)), ", ")+")")
+		state := "state"
+		if !f.FinishedSince.IsZero() {
+			// Ended requests since a time (the digest's failures) are
+			// few; every ended request in those states may be a
+			// million. The state as an expression, which no index
+			// serves, leaves SQLite's planner (it has no statistics)
+			// requests_finished instead of reading them all through
+			// requests_state: 24 ms at 100,000 requests otherwise.
+			state = "state || ''"
+		}
+		where = append(where, state+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.States)), ", ")+")")
 		for _, st := range f.States {
 			args = append(args, st)
 		}
@@ -592,7 +602,9 @@ func (s *DB) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
 		args = append(args, ms(f.Until))
 	}
 	if !f.FinishedSince.IsZero() {
-		where = append(where, "finished_at >= ?")
+		// finished_at > 0 lets the partial index requests_finished
+		// serve it (the digest's failures since the last digest).
+		where = append(where, "finished_at > 0 AND finished_at >= ?")
 		args = append(args, ms(f.FinishedSince))
 	}
 	limit := f.Limit

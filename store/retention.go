@@ -32,8 +32,12 @@ var endedStates = []State{Done, Failed, Cancelled, Expired}
 func (s *DB) Prune(ctx context.Context, before, now time.Time) (int, error) {
 	states := strings.TrimSuffix(strings.Repeat("?, ", len(endedStates)), ", ")
 	// The partial index requests_finished (migration 0011) finds them
-	// without reading the history that is kept.
-	pick := `SELECT id FROM requests WHERE finished_at > 0 AND finished_at < ? AND state IN (` + states + `) AND outbox_lease < ? ORDER BY finished_at LIMIT ` + fmt.Sprint(pruneBatch)
+	// without reading the history that is kept. The state is compared
+	// as an expression (state || ''), which no index serves, so that
+	// SQLite's planner, which has no statistics, does not read every
+	// ended request through requests_state instead (174 ms an idle run
+	// at 100,000 requests).
+	pick := `SELECT id FROM requests WHERE finished_at > 0 AND finished_at < ? AND state || '' IN (` + states + `) AND outbox_lease < ? ORDER BY finished_at LIMIT ` + fmt.Sprint(pruneBatch)
 	args := []any{ms(before)}
 	for _, st := range endedStates {
 		args = append(args, st)
