@@ -1,9 +1,10 @@
--- The requests that ended, by when: the retention job (store.DB.Prune)
--- finds those past WALEAVE_RETENTION without reading the kept history,
--- and the digest the failures since the last one. Only ended requests
--- are indexed (finished_at is 0 until a request ends), so creating a
--- request writes nothing more.
-CREATE INDEX requests_finished ON requests (finished_at) WHERE finished_at > 0;
+-- The requests that ended, by state and when: the retention job
+-- (store.DB.Prune) finds those past WALEAVE_RETENTION without reading
+-- the kept history, and the digest the failures since the last one
+-- without reading every request that ended in the week. Only ended
+-- requests are indexed (finished_at is 0 until a request ends), so
+-- creating a request writes nothing more.
+CREATE INDEX requests_finished ON requests (state, finished_at) WHERE finished_at > 0;
 -- /wa-leave status (the caller's requests, a group's history) and the
 -- recent requests a status by name looks through, newest first. Without
 -- them each read every request: 25 ms, 24 ms and 338 ms on SQLite with a
