@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,17 +31,18 @@ var endedStates = []State{Done, Failed, Cancelled, Expired}
 // River's own rows need no pruning here: its job cleaner deletes
 // finished jobs after a day (discarded ones after a week).
 func (s *DB) Prune(ctx context.Context, before, now time.Time) (int, error) {
-	states := strings.TrimSuffix(strings.Repeat("?, ", len(endedStates)), ", ")
+	states, err := stateList(endedStates)
+	if err != nil {
+		return 0, err
+	}
 	// The partial index requests_finished (migration 0011) finds them
 	// without reading the history that is kept (174 ms an idle run at
 	// 100,000 requests through requests_state). Any 500 will do: no
 	// ORDER BY, which would sort every request due on a first run.
-	pick := `SELECT id FROM requests WHERE state IN (` + states + `) AND finished_at < ? AND finished_at > 0 AND outbox_lease < ? LIMIT ` + fmt.Sprint(pruneBatch)
-	var args []any
-	for _, st := range endedStates {
-		args = append(args, st)
-	}
-	args = append(args, ms(before), ms(now))
+	// Written out, not bound, as in ListRequests: a generic plan
+	// (PostgreSQL's, after a few runs) would read the whole table.
+	pick := fmt.Sprintf(`SELECT id FROM requests WHERE state IN (%s) AND finished_at < %d AND finished_at > 0 AND outbox_lease < %d LIMIT %d`,
+		states, ms(before), ms(now), pruneBatch)
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -48,7 +50,7 @@ func (s *DB) Prune(ctx context.Context, before, now time.Time) (int, error) {
 		}
 		n := 0
 		err := s.inTx(ctx, func(tx dbTx) error {
-			rows, err := tx.QueryContext(ctx, s.dialect.rebind(pick), args...)
+			rows, err := tx.QueryContext(ctx, pick)
 			if err != nil {
 				return err
 			}
@@ -134,4 +136,19 @@ func (s *DB) reclaim(ctx context.Context) error {
 	// The truncated pages leave the file at the next checkpoint.
 	s.ended()
 	return nil
+}
+
+// stateList is states as SQL string literals ('done', 'failed'), for
+// queries that must be planned with their values (see ListRequests).
+// Only the known states are accepted, so nothing else reaches the SQL.
+func stateList(states []State) (string, error) {
+	known := []State{Pending, Confirmed, Running, Done, Failed, Cancelled, Expired}
+	out := make([]string, 0, len(states))
+	for _, st := range states {
+		if !slices.Contains(known, st) {
+			return "", fmt.Errorf("unknown state %q", st)
+		}
+		out = append(out, "'"+string(st)+"'")
+	}
+	return strings.Join(out, ", "), nil
 }
