@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -293,6 +294,26 @@ func (f *fakeSlack) cards() []slackCall {
 		}
 	}
 	return out
+}
+
+// actionsVersion matches the block ID of a pending card's buttons.
+var actionsVersion = regexp.MustCompile(`leave_actions\.pending\.v[0-9]+`)
+
+// buttonsBlockID is the block ID of the buttons on the card at ts as last
+// drawn (posted or updated), which a click on them carries; "b" when the
+// card has none.
+func (f *fakeSlack) buttonsBlockID(ts string) string {
+	id := "b"
+	for _, c := range f.Calls("") {
+		posted := c.Method == "chat.postMessage" && c.TS == ts && c.Form.Get("thread_ts") == ""
+		updated := c.Method == "chat.update" && c.Form.Get("ts") == ts
+		if posted || updated {
+			if m := actionsVersion.FindString(c.Form.Get("blocks")); m != "" {
+				id = m
+			}
+		}
+	}
+	return id
 }
 
 // gatewayCall is one request the fake gateway received.

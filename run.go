@@ -171,7 +171,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 		TwoPerson: cfg.TwoPerson, DefaultGoodbye: cfg.goodbye, RequestTTL: cfg.RequestTTL,
 		RemindAfter: cfg.RemindAfter, MaxAttempts: cfg.MaxAttempts, Location: cfg.location,
 		OpsChannel: cfg.OpsChannel, Digest: cfg.schedule, SweepEvery: sweepEvery(cfg),
-		DirectoryEvery: cfg.DirectoryEvery, GatewayTimeout: cfg.GatewayTimeout, Retention: cfg.Retention,
+		DirectoryEvery: cfg.DirectoryEvery, GatewayTimeout: cfg.GatewayTimeout,
+		UserRate: cfg.UserRate, MaxPending: cfg.MaxPending, Retention: cfg.Retention,
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,7 +124,6 @@ type slackSocket struct {
 	ws  *websocket.Conn
 	in  chan map[string]any
 	wmu sync.Mutex
-	seq int
 }
 
 func (c *slackSocket) read() {
@@ -154,8 +154,18 @@ func (c *slackSocket) hello(t *testing.T) {
 // the ack has none).
 func (c *slackSocket) envelope(t *testing.T, typ string, payload any) map[string]any {
 	t.Helper()
-	c.seq++
-	id := fmt.Sprintf("%s-%d", typ, c.seq)
+	id := fmt.Sprintf("%s-%d", typ, envelopes.Add(1))
+	return c.deliver(t, id, typ, payload)
+}
+
+// envelopes numbers envelopes across connections: like Slack's, each
+// envelope ID is unique, and one seen again is a redelivery.
+var envelopes atomic.Int64
+
+// deliver sends the envelope id and returns its ack's payload; the same
+// id again is a redelivery.
+func (c *slackSocket) deliver(t *testing.T, id, typ string, payload any) map[string]any {
+	t.Helper()
 	c.send(t, map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": typ != "events_api", "retry_attempt": 0, "retry_reason": ""})
 	timeout := time.After(3 * time.Second) // Slack's own deadline
 	for {
@@ -179,25 +189,36 @@ func (c *slackSocket) envelope(t *testing.T, typ string, payload any) map[string
 // command runs /wa-leave over the socket and returns the ack's payload.
 func (c *slackSocket) command(t *testing.T, user, channel, text string) map[string]any {
 	t.Helper()
-	return c.envelope(t, "slash_commands", map[string]any{
+	return c.envelope(t, "slash_commands", commandPayload(user, channel, text))
+}
+
+// commandPayload is a slash_commands envelope's payload.
+func commandPayload(user, channel, text string) map[string]any {
+	return map[string]any{
 		"token": "legacy-verification-token", "team_id": "T1", "team_domain": "test", "channel_id": channel, "channel_name": "ops",
 		"user_id": user, "user_name": "user-" + user, "command": "/wa-leave", "text": text, "api_app_id": "A1",
 		"is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "1.2.3",
-	})
+	}
 }
 
-// click presses a card button over the socket and returns the ack's payload.
-func (c *slackSocket) click(t *testing.T, user, channel, action, value, messageTS string) map[string]any {
+// click presses a card button (its block blockID) over the socket and
+// returns the ack's payload.
+func (c *slackSocket) click(t *testing.T, user, channel, action, value, messageTS, blockID string) map[string]any {
 	t.Helper()
-	return c.envelope(t, "interactive", map[string]any{
+	return c.envelope(t, "interactive", clickPayload(user, channel, action, value, messageTS, blockID))
+}
+
+// clickPayload is an interactive envelope's payload: a click on a button.
+func clickPayload(user, channel, action, value, messageTS, blockID string) map[string]any {
+	return map[string]any{
 		"type": "block_actions", "api_app_id": "A1", "team": map[string]any{"id": "T1"}, "token": "legacy-verification-token",
 		"user":       map[string]any{"id": user, "username": "u", "team_id": "T1"},
 		"container":  map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel, "is_ephemeral": false},
 		"channel":    map[string]any{"id": channel, "name": "ops"},
 		"message":    map[string]any{"type": "message", "ts": messageTS, "text": "card"},
 		"trigger_id": "1.2.3", "response_url": "https://hooks.slack.com/actions/T1/1/x",
-		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": "b", "value": value, "action_ts": "1.1"}},
-	})
+		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": blockID, "value": value, "action_ts": "1.1"}},
+	}
 }
 
 // get fetches a path of the app's HTTP server.
@@ -265,7 +286,7 @@ func TestE2E_SocketMode(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, status, "no Slack routes over HTTP in Socket Mode")
 
 			id, ts := socketRequest(t, a, c, testGroup+" bye")
-			require.Nil(t, c.click(t, "U0CNF2", "C1", "leave_confirm", id, ts), "a click is acked with an empty payload")
+			require.Nil(t, c.click(t, "U0CNF2", "C1", "leave_confirm", id, ts, sl.buttonsBlockID(ts)), "a click is acked with an empty payload")
 			eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
 			require.Len(t, gw.Calls("leave"), 1)
 			require.Len(t, gw.Calls("send"), 1)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +81,11 @@ type Options struct {
 	// Retention is how long a request is kept after it ended (SPEC §11,
 	// WALEAVE_RETENTION); zero keeps everything.
 	Retention time.Duration
+	// UserRate is how many new requests one person may make per minute;
+	// MaxPending how many requests one person, or one channel, may have
+	// waiting for confirmation. Zero means no limit (the configuration
+	// supplies SPEC's defaults).
+	UserRate, MaxPending int
 }
 
 func (o *Options) setDefaults() {
@@ -148,6 +154,9 @@ type Bot struct {
 	// briefly caches gateway.Group answers.
 	dir       directory
 	groupInfo *groupCache
+	// home is the Slack workspace the token belongs to, learned from
+	// auth.test at start; nil until then (see foreign).
+	home atomic.Pointer[workspace]
 
 	// side tracks short follow-up calls made after an ack (ephemeral
 	// replies), so Stop can wait for them; follow bounds them.
@@ -170,9 +179,9 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg),
 		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, follow: newFollowups(opts.Now)}
 	b.outbox = newOutbox(b)
-	if d, ok := gw.(dryRunner); ok {
-		b.dryRun = d.DryRun()
-	}
+	// Whatever leaves a card or reply owed to Slack wakes the poster.
+	db.OnOwed(b.outbox.poke)
+	b.dryRun = gw.DryRun()
 
 	// Both drivers work on *sql.Tx, so a job insert joins the store's
 	// transaction the same way on either database.
@@ -236,12 +245,6 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	return b, nil
 }
 
-// dryRunner is a gateway that may send nothing to WhatsApp
-// (whatsapp.DryRun).
-type dryRunner interface {
-	DryRun() bool
-}
-
 // say is text as the bot posts it about a request: with the dry run's
 // note when the gateway sends nothing.
 func (b *Bot) say(text string) string {
@@ -278,6 +281,12 @@ func (b *Bot) enqueueLeaves(ctx context.Context, tx *sql.Tx, confirmed []store.C
 // heartbeat stops (replicas.go), its leases and its leadership run out.
 func (b *Bot) Start(ctx context.Context) error {
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := b.learnWorkspace(ctx); err != nil {
+		// Slack may be briefly unreachable: start anyway, refusing every
+		// command and click until the workspace is known.
+		b.log.Warn("the Slack workspace is unknown; commands and clicks are refused until auth.test answers", "err", err)
+		b.keepLearningWorkspace(15 * time.Second)
+	}
 	if b.store.SingleProcess() {
 		if err := b.reclaim(ctx); err != nil {
 			return err

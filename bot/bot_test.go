@@ -84,6 +84,8 @@ func (s *slackRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	switch method {
+	case "auth.test":
+		fmt.Fprint(w, `{"ok":true,"team":"Test","team_id":"T1","user_id":"U0BOT","bot_id":"B0BOT"}`)
 	case "users.info":
 		fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"tz":%q}}`, r.Form.Get("user"), tz)
 	case "chat.getPermalink":
@@ -115,7 +117,7 @@ type fakeGateway struct {
 	groups []whatsapp.GroupSummary
 	// The fields below are optional; their zero values keep the defaults
 	// (Group fails with ErrInvalid, Groups lists groups, Promote works,
-	// State names no instance JID).
+	// State and Me name no instance JID).
 	group     func(ctx context.Context, ref string) (whatsapp.Group, error)
 	groupsErr error
 	promote   func(group, participant string) error
@@ -134,7 +136,7 @@ type fakeGateway struct {
 	// it answers (a test's crash).
 	onLeave func()
 	// calls lists every call in order ("leave", "send", "group", "groups",
-	// "promote", "state"), for tests of ordering and call counts.
+	// "promote", "state", "me"), for tests of ordering and call counts.
 	calls []string
 }
 
@@ -228,6 +230,19 @@ func (g *fakeGateway) State(context.Context) (whatsapp.State, error) {
 	defer g.mu.Unlock()
 	return whatsapp.State{Connected: true, Me: g.me}, nil
 }
+func (g *fakeGateway) Me(context.Context) (string, error) {
+	g.called("me")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.me, nil
+}
+
+func (g *fakeGateway) DryRun() bool { return false }
+
+// InviteLink is the link the group's details carry, as Green API's.
+func (g *fakeGateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
+	return grp.InviteLink, nil
+}
 
 // clock is a settable test clock.
 type clock struct {
@@ -274,6 +289,8 @@ func newTestBot(t *testing.T, opts Options) *testBot {
 	require.NoError(t, err)
 	b.ctx, b.cancel = context.WithCancel(ctx)
 	t.Cleanup(func() { b.cancel(); b.side.Wait() })
+	// What Start learns from auth.test.
+	b.home.Store(&workspace{team: "T1"})
 	return &testBot{Bot: b, db: db, slack: rec, gw: gw, clock: clk}
 }
 
@@ -282,6 +299,9 @@ func newTestBot(t *testing.T, opts Options) *testBot {
 func (tb *testBot) useSlack(url string) {
 	tb.Bot.slack = slack.New("xoxb-test", slack.OptionAPIURL(url+"/api/"))
 }
+
+// testCardTS is the ts of the cards pending records as posted.
+const testCardTS = "1699999999.000001"
 
 // pending records a pending request whose card is already in Slack.
 func (tb *testBot) pending(t *testing.T, mutate func(*store.Request)) *store.Request {
@@ -293,19 +313,51 @@ func (tb *testBot) pending(t *testing.T, mutate func(*store.Request)) *store.Req
 	}
 	ctx := context.Background()
 	require.NoError(t, tb.db.CreateRequest(ctx, r, nil))
-	require.NoError(t, tb.db.CardPosted(ctx, r.ID, "1699999999.000001", r.CardVersion))
+	require.NoError(t, tb.db.CardPosted(ctx, r.ID, testCardTS, r.CardVersion))
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
 	return got
 }
 
+// click is a click on a button of the card pending records, at the
+// card's first version (see atVersion), in channel.
 func click(user, channel, action, id string) slack.InteractionCallback {
 	var ic slack.InteractionCallback
 	ic.Type = slack.InteractionTypeBlockActions
+	ic.Team.ID = "T1"
 	ic.User.ID = user
 	ic.Channel.ID = channel
+	ic.Container.Type = "message"
 	ic.Container.ChannelID = channel
-	ic.ActionCallback.BlockActions = []*slack.BlockAction{{ActionID: action, Value: id}}
+	ic.Container.MessageTs = testCardTS
+	ic.ActionCallback.BlockActions = []*slack.BlockAction{{ActionID: action, Value: id, BlockID: "leave_actions.pending.v1"}}
+	return ic
+}
+
+// fromCard makes a click come from its request's card as the outbox last
+// posted it (message ts and version), read from the store.
+func (tb *testBot) fromCard(t *testing.T, ic slack.InteractionCallback) slack.InteractionCallback {
+	t.Helper()
+	a := ic.ActionCallback.BlockActions[0]
+	id := a.Value
+	if rid, ok := templates.RequestIDFromBlockID(a.BlockID); ok && a.ActionID == templates.ActionSuccessor {
+		id = rid
+	}
+	r, err := tb.db.Request(context.Background(), id)
+	require.NoError(t, err)
+	require.NotEmpty(t, r.CardTS, "the card is posted")
+	ic.Container.ChannelID, ic.Channel.ID, ic.Container.MessageTs = r.ChannelID, r.ChannelID, r.CardTS
+	if a.ActionID == templates.ActionSuccessor {
+		return ic
+	}
+	return atVersion(ic, r.CardPostedVersion)
+}
+
+// atVersion makes a click come from the card as drawn at version v.
+func atVersion(ic slack.InteractionCallback, v int) slack.InteractionCallback {
+	a := *ic.ActionCallback.BlockActions[0]
+	a.BlockID = fmt.Sprintf("leave_actions.pending.v%d", v)
+	ic.ActionCallback.BlockActions = []*slack.BlockAction{&a}
 	return ic
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 )
@@ -38,7 +39,7 @@ func TestCommand_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	release := holdWrites(t, tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	msg := tb.Command(ctx, slack.SlashCommand{Text: "120363406289005073@g.us --no-goodbye", UserID: "U0REQ1", ChannelID: "C1"})
+	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", Text: "120363406289005073@g.us --no-goodbye", UserID: "U0REQ1", ChannelID: "C1"})
 	cancel()
 	release()
 	require.Contains(t, msg.Text, "may still be recorded")
@@ -64,7 +65,7 @@ func TestConfirm_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 	require.Contains(t, eph[0].form.Get("text"), "may still go through")
 	require.Eventually(t, func() bool {
 		got, err := tb.db.Request(context.Background(), r.ID)
-		return err == nil && got.State == store.Confirmed
+		return err == nil && got.State == leave.Confirmed
 	}, 5*time.Second, 20*time.Millisecond, "the confirmation commits after all")
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -366,7 +367,7 @@ func TestCard_DetailsCachedPerGroup(t *testing.T) {
 	}
 	require.Len(t, tb.slack.of("chat.postMessage"), 5)
 	require.Len(t, tb.gw.callsOf("group"), 1, "one getGroupData for a burst")
-	require.Len(t, tb.gw.callsOf("state"), 1, "the instance's JID is learned once")
+	require.Len(t, tb.gw.callsOf("me"), 1, "the instance's JID is learned once")
 }
 
 func TestCard_AdminUnknownWithoutTheInstanceJID(t *testing.T) {
@@ -407,14 +408,14 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	r := onlyAdminRequest(t, tb)
 
-	tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000099@c.us"))
+	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000099@c.us")))
 	tb.side.Wait()
 	got, _ := tb.db.Request(ctx, r.ID)
 	require.Empty(t, got.Successor, "only offered participants can be chosen")
 
 	// A choice can be changed until the request is confirmed.
 	for i, jid := range []string{"79000000002@c.us", "79000000003@c.us"} {
-		tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, jid))
+		tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, jid)))
 		got, _ = tb.db.Request(ctx, r.ID)
 		require.Equal(t, jid, got.Successor)
 		tb.deliver(r.ID)
@@ -428,7 +429,7 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 		promoted = append(promoted, group+" "+participant)
 		return nil
 	}
-	tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
@@ -442,7 +443,7 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	require.Equal(t, []string{"120363406289005073@g.us 79000000003@c.us"}, promoted)
 
 	got, _ = tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 	require.False(t, got.PromotedAt.IsZero())
 	audit, err := tb.db.Audit(ctx, r.ID)
 	require.NoError(t, err)
@@ -458,19 +459,20 @@ func TestSuccessor_FailedPromotionStopsTheLeave(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	r := onlyAdminRequest(t, tb)
-	tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us"))
+	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us")))
+	tb.deliver(r.ID) // the card shows the choice before anyone confirms
 	tb.gw.promote = func(string, string) error {
 		return &whatsapp.Error{Provider: "greenapi", Op: "setGroupAdmin", Status: 200, Kind: whatsapp.ErrInvalid, Message: "participant not found"}
 	}
-	tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 	require.Empty(t, tb.gw.callsOf("send"), "no goodbye")
 	require.Empty(t, tb.gw.callsOf("leave"), "not left")
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Failed, got.State)
-	require.Equal(t, string(templates.OutcomePromoteFailed), got.Outcome)
+	require.Equal(t, leave.Failed, got.State)
+	require.Equal(t, leave.OutcomePromoteFailed, got.Outcome)
 
 	tb.deliver(r.ID)
 	var reply string
@@ -488,7 +490,8 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{MaxAttempts: 5})
 	r := onlyAdminRequest(t, tb)
-	tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us"))
+	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us")))
+	tb.deliver(r.ID) // the card shows the choice before anyone confirms
 	promoted := false
 	tb.gw.promote = func(string, string) error {
 		promoted = true // it worked, but the answer is lost
@@ -499,14 +502,14 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 		g.Participants[1].IsAdmin = promoted
 		return g, nil
 	}
-	tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.Error(t, w.Work(ctx, leaveJob(r.ID)), "snoozed for a retry")
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 	require.Len(t, tb.gw.callsOf("promote"), 1)
 	require.Len(t, tb.gw.callsOf("leave"), 1)
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 }
 
 func TestLeave_KeepsTheInviteLink(t *testing.T) {
@@ -521,12 +524,13 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 	}
 	tb.command(`"Night shift" --no-goodbye`)
 	r := tb.requests(t)[0]
-	tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+	tb.deliver(r.ID)
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 	const link = "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"
 	require.Equal(t, link, got.InviteLink)
 	audit, _ := tb.db.Audit(ctx, r.ID)
@@ -535,7 +539,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 		found = found || (e.Action == "invite link kept" && e.Detail == link)
 	}
 	require.True(t, found, "the link is in the audit trail")
-	calls := slices.DeleteFunc(tb.gw.callsOf(""), func(c string) bool { return c == "state" })
+	calls := slices.DeleteFunc(tb.gw.callsOf(""), func(c string) bool { return c == "state" || c == "me" })
 	require.Less(t, slices.Index(calls, "group"), slices.Index(calls, "leave"), "the link is read before leaving")
 	require.Equal(t, []string{"leave", "group"}, calls[len(calls)-2:], "and the group looked up once more after it")
 
@@ -567,7 +571,10 @@ type linkingGateway struct {
 	err  error
 }
 
-func (g *linkingGateway) InviteLink(_ context.Context, groupJID string) (string, error) {
+func (g *linkingGateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
+	if grp.InviteLink != "" {
+		return grp.InviteLink, nil
+	}
 	g.called("invite-link")
 	return g.link, g.err
 }
@@ -599,7 +606,7 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 			require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 			got, _ := tb.db.Request(ctx, r.ID)
-			require.Equal(t, store.Done, got.State)
+			require.Equal(t, leave.Done, got.State)
 			require.Equal(t, tt.want, got.InviteLink)
 			calls := tb.gw.callsOf("")
 			require.Contains(t, calls, "invite-link")
@@ -633,7 +640,7 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 		require.NoError(t, err)
 		tb.Bot.gateway = gw
 		before := sent.Load()
-		msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: link})
+		msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: link})
 		require.Contains(t, msg.Text, tc.want, tc.provider)
 		require.Contains(t, msg.Text, "Nothing was recorded")
 		reqs, err := tb.db.ListRequests(ctx, store.Filter{})
@@ -648,7 +655,7 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 	tb.gw.group = func(context.Context, string) (whatsapp.Group, error) {
 		return whatsapp.Group{}, &whatsapp.Error{Provider: "ryzeapi", Status: 503, Kind: whatsapp.ErrUnavailable}
 	}
-	msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: link})
+	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: link})
 	require.Contains(t, msg.Text, "did not answer in time")
 }
 

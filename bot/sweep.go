@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/slack-go/slack"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 )
@@ -91,6 +92,10 @@ func (b *Bot) periodicJobs() []*river.PeriodicJob {
 // claimed in the store first, so a sweep that runs twice acts once.
 func (b *Bot) Sweep(ctx context.Context) error {
 	now := b.opts.Now()
+	// Deliveries whose replay window has ended need not be remembered.
+	if err := b.store.PruneDeliveries(ctx, now); err != nil {
+		b.log.Warn("prune handled deliveries", "err", err)
+	}
 	due, err := b.store.DueWork(ctx, now, now.Add(-b.opts.RemindAfter), opsLead)
 	if err != nil {
 		return err
@@ -99,9 +104,6 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		if _, err := b.store.Expire(ctx, r.ID, now); err == nil {
 			b.log.Info("request expired", "request", r.ID)
 		}
-	}
-	if len(due.Expire) > 0 {
-		b.outbox.poke()
 	}
 	for _, r := range due.Remind {
 		if r.CardTS == "" {
@@ -169,15 +171,15 @@ func (b *Bot) Digest(ctx context.Context) error {
 			since = time.UnixMilli(n)
 		}
 	}
-	pending, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}})
+	pending, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
 	if err != nil {
 		return err
 	}
-	failed, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Failed}, FinishedSince: since})
+	failed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Failed}, FinishedSince: since})
 	if err != nil {
 		return err
 	}
-	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Confirmed}})
+	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}})
 	if err != nil {
 		return err
 	}
@@ -188,7 +190,7 @@ func (b *Bot) Digest(ctx context.Context) error {
 		}
 	}
 	item := func(r *store.Request, at time.Time) templates.DigestItem {
-		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: templates.Outcome(r.Outcome),
+		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: r.Outcome,
 			RequesterID: r.RequesterID, Link: b.permalink(ctx, r)}
 	}
 	d := templates.Digest{Location: b.opts.Location, Now: now}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // EnqueueMany adds the caller's writes for requests that a transaction
@@ -38,8 +40,16 @@ type Confirmer struct {
 // confirmOp is one click waiting for the Confirmer's writer.
 type confirmOp struct {
 	id, by string
+	from   Card
 	now    time.Time
 	done   chan confirmResult
+}
+
+// Card is the card a click came from: the message (its channel and ts)
+// and the version of the request it showed (CardVersion when drawn).
+type Card struct {
+	ChannelID, TS string
+	Version       int
 }
 
 type confirmResult struct {
@@ -63,8 +73,20 @@ func (s *DB) NewConfirmer(enqueue EnqueueMany) *Confirmer {
 // that has committed. A request past its expiry is refused with
 // ErrExpired, one that is no longer pending with ErrConflict; both come
 // with the request as it is, to say who decided it and how.
-func (c *Confirmer) Confirm(ctx context.Context, id, by string, now time.Time) (*Request, error) {
-	op := confirmOp{id: id, by: by, now: now, done: make(chan confirmResult, 1)}
+//
+// The click must come from the request's own card, as from shows it: a
+// click from another message or channel is refused with ErrWrongCard,
+// one from a card drawn before the request last changed (a successor
+// chosen, details arrived) with ErrStale, so nobody confirms something
+// other than what they saw.
+func (c *Confirmer) Confirm(ctx context.Context, id, by string, from Card, now time.Time) (*Request, error) {
+	if from.TS == "" || from.ChannelID == "" {
+		// Not from a message at all. (A card whose ts is not recorded
+		// yet, because the click beat the outbox's write, is the message
+		// clicked: the request has only the one card.)
+		return nil, ErrWrongCard
+	}
+	op := confirmOp{id: id, by: by, from: from, now: now, done: make(chan confirmResult, 1)}
 	if err := c.confirms.submit(ctx, op); err != nil {
 		return nil, err
 	}
@@ -89,12 +111,13 @@ func (c *Confirmer) write(batch []confirmOp) {
 	err := c.s.inTx(ctx, func(tx dbTx) error {
 		var confirmed []Confirmation
 		for i, op := range batch {
-			runAt, r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.now)
+			runAt, r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.from, op.now)
 			results[i] = confirmResult{r, err}
 			switch {
 			case err == nil:
 				confirmed = append(confirmed, Confirmation{RequestID: op.id, RunAt: runAt})
-			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrExpired):
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrExpired),
+				errors.Is(err, ErrWrongCard), errors.Is(err, ErrStale):
 			default:
 				return err
 			}
@@ -109,6 +132,9 @@ func (c *Confirmer) write(batch []confirmOp) {
 			c.write([]confirmOp{op})
 		}
 		return
+	}
+	if err == nil && slices.ContainsFunc(results, func(r confirmResult) bool { return r.err == nil }) {
+		c.s.owed() // the confirmed cards
 	}
 	for i, op := range batch {
 		if err != nil {
@@ -126,7 +152,7 @@ func (c *Confirmer) write(batch []confirmOp) {
 // the generic transition.
 func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
 	return s.transition(ctx, id, change{
-		from: []State{Pending}, to: Confirmed, actor: by, action: "confirmed", now: now,
+		from: []leave.State{leave.Pending}, to: leave.Confirmed, actor: by, action: "confirmed", now: now,
 		set:  []string{"confirmed_by = ?", "confirmed_at = ?"},
 		args: []any{by, ms(now)},
 		check: func(r *Request) error {
@@ -144,12 +170,12 @@ func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue 
 // refuses is the row read, to say why; that request is returned. On
 // PostgreSQL the update's row lock makes a concurrent confirmation of
 // the same request wait, then find it no longer pending.
-func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.Time) (runAt time.Time, refused *Request, err error) {
+func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card, now time.Time) (runAt time.Time, refused *Request, err error) {
 	var at int64
 	err = tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
-		Confirmed, ms(now), by, ms(now), id, Pending, ms(now)).Scan(&at)
+		leave.Confirmed, ms(now), by, ms(now), id, leave.Pending, ms(now), from.ChannelID, from.TS, from.Version).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
-		refused, err = s.refusal(ctx, tx, id, now)
+		refused, err = s.refusal(ctx, tx, id, from, now)
 		return time.Time{}, refused, err
 	}
 	if err != nil {
@@ -162,19 +188,26 @@ func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.T
 }
 
 // refusal says why a request could not be confirmed: it does not exist
-// (ErrNotFound), is no longer pending (ErrConflict) or has expired
-// (ErrExpired); the request is returned as it is.
-func (s *DB) refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*Request, error) {
+// (ErrNotFound), the click came from elsewhere than its card
+// (ErrWrongCard), it is no longer pending (ErrConflict), has expired
+// (ErrExpired) or changed since the card was drawn (ErrStale); the
+// request is returned as it is. A click from elsewhere is told nothing
+// more about the request.
+func (s *DB) refusal(ctx context.Context, tx dbTx, id string, from Card, now time.Time) (*Request, error) {
 	r, err := s.requestTx(ctx, tx, id, false)
 	switch {
 	case err != nil:
 		return nil, err
-	case r.State != Pending:
+	case !r.OnCard(from):
+		return nil, ErrWrongCard
+	case r.State != leave.Pending:
 		return r, ErrConflict
 	case !now.Before(r.ExpiresAt):
 		return r, ErrExpired
+	case r.CardVersion != from.Version:
+		return r, ErrStale
 	}
-	// Pending and unexpired, yet the update matched nothing: the two
+	// Pending, unexpired and as the card showed it, yet the update matched nothing: the two
 	// statements see the same row and the same now, so this is a bug.
 	return r, fmt.Errorf("confirm request %s: refused for no reason", id)
 }
@@ -182,4 +215,5 @@ func (s *DB) refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*R
 const confirmSQL = `UPDATE requests SET state = ?, updated_at = ?,
 	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ?
 	WHERE id = ? AND state = ? AND expires_at > ?
+	AND channel_id = ? AND card_ts IN (?, '') AND card_version = ?
 	RETURNING run_at`

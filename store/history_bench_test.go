@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/store/storetest"
 )
@@ -85,7 +86,7 @@ func BenchmarkHistory(b *testing.B) {
 						if _, err := db.ListRequests(ctx, store.Filter{RequesterID: "U0BENCH1", Limit: 10}); err != nil {
 							b.Fatal(err)
 						}
-						if _, err := db.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}, Limit: 20}); err != nil {
+						if _, err := db.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 20}); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -104,9 +105,9 @@ func BenchmarkHistory(b *testing.B) {
 				b.Run("digest", func(b *testing.B) { // bot.Digest's three queries
 					for b.Loop() {
 						for _, f := range []store.Filter{
-							{States: []store.State{store.Pending}},
-							{States: []store.State{store.Failed}, FinishedSince: now.Add(-7 * 24 * time.Hour)},
-							{States: []store.State{store.Confirmed}},
+							{States: []leave.State{leave.Pending}},
+							{States: []leave.State{leave.Failed}, FinishedSince: now.Add(-7 * 24 * time.Hour)},
+							{States: []leave.State{leave.Confirmed}},
 						} {
 							if _, err := db.ListRequests(ctx, f); err != nil {
 								b.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // pruneBatch is how many requests one pruning transaction deletes. A
@@ -13,11 +15,6 @@ import (
 // the new requests and clicks queued behind it on SQLite's one writer
 // wait about as long as behind a burst of confirmations.
 const pruneBatch = 500
-
-// endedStates are the states a request never leaves: only these are
-// pruned. Pending, confirmed (scheduled) and running requests are kept
-// however old they are.
-var endedStates = []State{Done, Failed, Cancelled, Expired}
 
 // Prune deletes, in batches of pruneBatch requests, each its own
 // transaction, the requests that ended (finished_at set, in an ended
@@ -31,7 +28,10 @@ var endedStates = []State{Done, Failed, Cancelled, Expired}
 // River's own rows need no pruning here: its job cleaner deletes
 // finished jobs after a day (discarded ones after a week).
 func (s *DB) Prune(ctx context.Context, before, now time.Time) (int, error) {
-	states, err := stateList(endedStates)
+	// Only requests in a final state are pruned: pending, confirmed
+	// (scheduled) and running requests are kept however old they are.
+	ended := slices.DeleteFunc(leave.States(), func(st leave.State) bool { return !st.Final() })
+	states, err := stateList(ended)
 	if err != nil {
 		return 0, err
 	}
@@ -141,8 +141,8 @@ func (s *DB) reclaim(ctx context.Context) error {
 // stateList is states as SQL string literals ('done', 'failed'), for
 // queries that must be planned with their values (see ListRequests).
 // Only the known states are accepted, so nothing else reaches the SQL.
-func stateList(states []State) (string, error) {
-	known := []State{Pending, Confirmed, Running, Done, Failed, Cancelled, Expired}
+func stateList(states []leave.State) (string, error) {
+	known := leave.States()
 	out := make([]string, 0, len(states))
 	for _, st := range states {
 		if !slices.Contains(known, st) {

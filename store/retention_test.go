@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/store/storetest"
 )
@@ -30,13 +31,13 @@ func ended(tb testing.TB, db *store.DB, end time.Time) []string {
 	ctx := context.Background()
 	created := end.Add(-25 * time.Hour)
 	var ids []string
-	for _, success := range []bool{true, false} {
+	for _, code := range []leave.Outcome{leave.OutcomeLeft, leave.OutcomeQuota} { // done, failed
 		r := requestAt(tb, db, created, time.Time{})
 		_, err := db.Confirm(ctx, r.ID, "U2", created, nil)
 		require.NoError(tb, err)
 		_, err = db.Start(ctx, r.ID, created, time.Minute)
 		require.NoError(tb, err)
-		_, err = db.Finish(ctx, r.ID, store.Outcome{Code: "left", Success: success}, end)
+		_, err = db.Finish(ctx, r.ID, store.Outcome{Code: code}, end)
 		require.NoError(tb, err)
 		ids = append(ids, r.ID)
 	}

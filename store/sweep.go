@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // Due lists the requests that the periodic sweep must act on at now.
@@ -29,13 +31,13 @@ func (s *DB) DueWork(ctx context.Context, now, remindBefore time.Time, lead time
 	// long history a generic plan of "state = $1 ... ORDER BY
 	// created_at" on PostgreSQL may read every request through
 	// requests_created, every sweep.
-	if d.Expire, err = s.queryRequests(ctx, `state = 'pending' AND expires_at <= ?`, ms(now)); err != nil {
+	if d.Expire, err = s.queryRequests(ctx, `state = '`+string(leave.Pending)+`' AND expires_at <= ?`, ms(now)); err != nil {
 		return d, err
 	}
-	if d.Remind, err = s.queryRequests(ctx, `state = 'pending' AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, ms(remindBefore), ms(now)); err != nil {
+	if d.Remind, err = s.queryRequests(ctx, `state = '`+string(leave.Pending)+`' AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, ms(remindBefore), ms(now)); err != nil {
 		return d, err
 	}
-	if d.OpsRemind, err = s.queryRequests(ctx, `state = 'confirmed' AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, ms(now.Add(lead))); err != nil {
+	if d.OpsRemind, err = s.queryRequests(ctx, `state = '`+string(leave.Confirmed)+`' AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, ms(now.Add(lead))); err != nil {
 		return d, err
 	}
 	return d, nil

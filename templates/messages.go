@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // usage is the command grammar (SPEC §4), kept in one place so help, bad
@@ -121,25 +123,25 @@ func Expired() string {
 // AlreadyDecided answers a click on a request that has moved on, for
 // instance a second click on Leave group. by is the user who decided it,
 // or "" when unknown.
-func AlreadyDecided(state State, by string) string {
+func AlreadyDecided(state leave.State, by string) string {
 	byWhom := ""
 	if by != "" {
 		byWhom = " by " + mention(by)
 	}
 	switch state {
-	case StatePending:
+	case leave.Pending:
 		return "This request is still waiting for confirmation."
-	case StateConfirmed:
+	case leave.Confirmed:
 		return "This request was already confirmed" + byWhom + "; the card shows its progress."
-	case StateRunning:
+	case leave.Running:
 		return "This request is already being carried out" + confirmedBy(by) + "; the card shows its progress."
-	case StateDone:
+	case leave.Done:
 		return "This request is already done; the result is in the card's thread."
-	case StateFailed:
+	case leave.Failed:
 		return "This request already ran and failed; the card's thread says why. Run `/wa-leave` again to retry."
-	case StateCancelled:
+	case leave.Cancelled:
 		return "This request was already cancelled" + byWhom + "; nothing was sent to WhatsApp."
-	case StateExpired:
+	case leave.Expired:
 		return Expired()
 	}
 	return "This request has already been decided."
@@ -189,6 +191,46 @@ func StillRecording() string {
 func StillConfirming() string {
 	return ":hourglass: This is taking longer than usual, and your confirmation may still go through: the card will show it if it does. " +
 		"Press the button again only if the card still asks after a minute."
+}
+
+// CardChanged refuses a confirmation from a card that no longer shows
+// the request as it is (the successor or the group's details changed
+// after it was drawn): the confirmer must see what they approve.
+func CardChanged() string {
+	return ":eyes: The card changed after you looked at it (someone chose another member to make admin, or the group's details arrived). " +
+		"Nothing was confirmed: look at the card again and press *Leave group* if it is still right."
+}
+
+// TooManyRequests refuses a new request from someone who made perMinute
+// of them in the last minute (WALEAVE_USER_RATE).
+func TooManyRequests(perMinute int) string {
+	return fmt.Sprintf(":hourglass: You have made %d requests in the last minute, the most one person may make. "+
+		"Nothing was recorded; try again in a minute.", perMinute)
+}
+
+// TooManyPending refuses a new request while max requests already wait
+// for confirmation, the requester's own (mine) or in this channel
+// (WALEAVE_MAX_PENDING).
+func TooManyPending(max int, mine bool) string {
+	whose := "this channel has"
+	if mine {
+		whose = "you have"
+	}
+	return fmt.Sprintf(":hourglass: Nothing was recorded: %s %d requests waiting for confirmation, the most allowed. "+
+		"Confirm or cancel some of them first (`/wa-leave status` lists them).", whose, max)
+}
+
+// OtherWorkspace refuses a command or click from a Slack workspace other
+// than the one the bot is installed in.
+func OtherWorkspace() string {
+	return ":no_entry: This bot works only in the Slack workspace it is installed in. Nothing was done."
+}
+
+// WorkspaceUnknown refuses a command or click while the bot does not yet
+// know which workspace it is installed in (Slack did not answer auth.test
+// at start-up): nothing is accepted until it does.
+func WorkspaceUnknown() string {
+	return ":hourglass: The bot is still starting up and cannot check where this came from yet. Nothing was done; try again in a minute."
 }
 
 // Candidate is a group whose name matched an ambiguous /wa-leave name.
@@ -294,10 +336,10 @@ func scheduledReminder(c Card) string {
 // DigestItem is one request in the ops digest.
 type DigestItem struct {
 	RequestID   string
-	Group       string    // subject, or JID when unknown
-	At          time.Time // Awaiting: when requested; Failed: when it failed; Upcoming: when it runs
-	Outcome     Outcome   // Failed only
-	RequesterID string    // who asked ("" = not shown)
+	Group       string        // subject, or JID when unknown
+	At          time.Time     // Awaiting: when requested; Failed: when it failed; Upcoming: when it runs
+	Outcome     leave.Outcome // Failed only
+	RequesterID string        // who asked ("" = not shown)
 	// Link is the card's permalink ("" when unknown); the line links to it.
 	Link string
 }
@@ -351,7 +393,7 @@ func DigestText(d Digest) string {
 		return s
 	})
 	list("Failed", d.Failed, func(it DigestItem) string {
-		return it.Outcome.Summary()
+		return Summary(it.Outcome)
 	})
 	list("Scheduled", d.Upcoming, func(it DigestItem) string {
 		return scheduledAt(it.At, loc)
