@@ -86,6 +86,9 @@ type Options struct {
 	// waiting for confirmation. Zero means no limit (the configuration
 	// supplies SPEC's defaults).
 	UserRate, MaxPending int
+	// HomeDebounce is the least time between two Home tab publications
+	// for one person; default 2s (see homeChanged).
+	HomeDebounce time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -124,6 +127,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.DetailsTimeout <= 0 {
 		o.DetailsTimeout = 2 * time.Second
+	}
+	if o.HomeDebounce <= 0 {
+		o.HomeDebounce = homeDebounce
 	}
 	if o.VerifyTimeout <= 0 {
 		o.VerifyTimeout = 3 * time.Second

@@ -284,3 +284,34 @@ func TestFormFromShortcut(t *testing.T) {
 	require.Equal(t, "C7", reqs[0].ChannelID)
 	require.Empty(t, reqs[0].Goodbye, "an empty goodbye field leaves without a word")
 }
+
+// TestHomeRepublishedOncePerBurst: a burst of changes republishes each
+// recent viewer's Home tab once, not once per change.
+func TestHomeRepublishedOncePerBurst(t *testing.T) {
+	tb := newTestBot(t, Options{HomeDebounce: 50 * time.Millisecond})
+	publishes := func(user string) int {
+		n := 0
+		for _, c := range tb.slack.of("views.publish") {
+			if c.form.Get("user_id") == user {
+				n++
+			}
+		}
+		return n
+	}
+	tb.AppHomeOpened("T1", "", "U0REQ1")
+	tb.AppHomeOpened("T1", "", "U0CNF2")
+	require.Eventually(t, func() bool { return publishes("U0REQ1") == 1 && publishes("U0CNF2") == 1 }, 5*time.Second, 10*time.Millisecond)
+	tb.AppHomeOpened("T2", "", "U0OUT9")
+
+	for range 5 {
+		tb.homeChanged()
+	}
+	require.Eventually(t, func() bool { return publishes("U0REQ1") == 2 && publishes("U0CNF2") == 2 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		tb.homes.mu.Lock()
+		defer tb.homes.mu.Unlock()
+		return len(tb.homes.due) == 0
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, 2, publishes("U0REQ1"), "five changes, one publication")
+	require.Zero(t, publishes("U0OUT9"), "someone from another workspace gets nothing")
+}

@@ -13,7 +13,7 @@ import (
 	"github.com/waleave/waleave/templates"
 )
 
-// homeDebounce is the least time between two Home tab publications for
+// homeDebounce is the default least time between two Home tab publications for
 // one person. views.publish is a Tier 4 method (100+ a minute per
 // workspace); a burst of changes (a bulk run, many clicks) becomes one
 // publication per person per interval.
@@ -62,7 +62,7 @@ func (b *Bot) homeChanged() {
 			continue
 		}
 		h.due[user] = true
-		time.AfterFunc(homeDebounce, func() {
+		time.AfterFunc(b.opts.HomeDebounce, func() {
 			h.mu.Lock()
 			delete(h.due, user)
 			h.mu.Unlock()
