@@ -36,7 +36,9 @@ func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
 			return nil
 		}
 		if ic.View.CallbackID == templates.CallbackRequest {
-			b.formChanged(ctx, ic)
+			// The group lookup and views.update can take longer than
+			// Slack waits for the ack: they run after it.
+			b.later(func(ctx context.Context) { b.formChanged(ctx, ic) })
 			return nil
 		}
 		for _, a := range ic.ActionCallback.BlockActions {
@@ -313,7 +315,8 @@ func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any 
 		return templates.FormErrors(map[string]string{no.field: problem})
 	}
 	if succ := value(templates.BlockSuccessor).SelectedOption.Value; succ != "" {
-		b.formSuccessor(ctx, r, succ)
+		// After the ack: the group's details may take a moment.
+		b.later(func(ctx context.Context) { b.formSuccessor(ctx, r, succ) })
 	}
 	return nil
 }

@@ -180,6 +180,7 @@ func TestFormAsksForASuccessor(t *testing.T) {
 	const jid = "120363406289005073@g.us"
 
 	tb.Interact(ctx, formPick("U0REQ1", jid))
+	tb.side.Wait() // the update is sent after the ack
 	updates := tb.slack.of("views.update")
 	require.Len(t, updates, 1)
 	require.Equal(t, "h1", updates[0].form.Get("hash"), "the update is refused if the form changed meanwhile")
@@ -199,6 +200,7 @@ func TestFormAsksForASuccessor(t *testing.T) {
 		templates.BlockSuccessor: {templates.ActionFormSuccessor: {SelectedOption: slack.OptionBlockObject{Value: "79000000003@c.us"}}},
 	}}
 	require.Nil(t, tb.Interact(ctx, sub))
+	tb.side.Wait() // the successor is stored after the ack
 	reqs := tb.requests(t)
 	require.Len(t, reqs, 1)
 	require.Equal(t, "C1", reqs[0].ChannelID)
@@ -212,6 +214,7 @@ func TestFormAsksForASuccessor(t *testing.T) {
 		return g, nil
 	}
 	tb.Interact(ctx, formPick("U0REQ1", "120363400000000777@g.us"))
+	tb.side.Wait()
 	require.Len(t, tb.slack.of("views.update"), 1)
 }
 
