@@ -18,30 +18,34 @@ import (
 )
 
 // TestE2E_HistoryAfterLeave: /wa-leave history names every step of a
-// finished leave, privately.
+// finished leave, privately, over HTTP and Socket Mode.
 func TestE2E_HistoryAfterLeave(t *testing.T) {
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
-	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" So long")
-	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
-	require.Equal(t, 200, status)
-	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
+	for _, mode := range []string{"http", "socket"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			a, sl, _, s := startNative(t, mode == "socket")
+			var id, ts string
+			if mode == "http" {
+				id, ts = a.requestCard("U0REQ1", "C1", testGroup+" So long")
+				status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
+				require.Equal(t, 200, status)
+			} else {
+				c := s.socket
+				id, ts = socketRequest(t, a, c, testGroup+" So long")
+				require.Nil(t, c.click(t, "U0CNF2", "C1", "leave_confirm", id, ts, sl.buttonsBlockID(ts)))
+			}
+			eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
 
-	status, body := a.command("U0CNF3", "C1", "history "+testGroup)
-	require.Equal(t, 200, status, body)
-	var msg struct {
-		ResponseType string `json:"response_type"`
-		Text         string `json:"text"`
+			msg := s.command("U0CNF3", "C1", "history "+testGroup)
+			require.Equal(t, "ephemeral", msg["response_type"])
+			text, _ := msg["text"].(string)
+			for _, w := range []string{id, "*done*", "Asked by <@U0REQ1>", "confirmed by <@U0CNF2>", "So long",
+				"requested by <@U0REQ1>", "confirmed by <@U0CNF2>", "goodbye sent by waleave", "(gateway HTTP 200)"} {
+				require.Contains(t, text, w, "history lacks %q", w)
+			}
+			require.Greater(t, strings.Count(text, "\n   "), 3, "each step on its own line:\n%s", text)
+		})
 	}
-	require.NoError(t, json.Unmarshal([]byte(body), &msg), body)
-	require.Equal(t, "ephemeral", msg.ResponseType)
-	text := msg.Text
-	want := []string{id, "*done*", "Asked by <@U0REQ1>", "confirmed by <@U0CNF2>", "So long",
-		"requested by <@U0REQ1>", "confirmed by <@U0CNF2>", "goodbye sent by waleave", "(gateway HTTP 200)"}
-	for _, w := range want {
-		require.Contains(t, text, w, "history lacks %q", w)
-	}
-	require.Greater(t, strings.Count(text, "\n   "), 3, "each step on its own line:\n%s", text)
 }
 
 // surface is how a test reaches the bot as Slack would: over HTTP with
@@ -50,6 +54,7 @@ func TestE2E_HistoryAfterLeave(t *testing.T) {
 type surface struct {
 	command  func(user, channel, text string) map[string]any
 	interact func(path string, payload map[string]any) map[string]any
+	socket   *slackSocket // nil over HTTP
 }
 
 func httpSurface(t *testing.T, a *app) surface {
@@ -76,6 +81,7 @@ func socketSurface(t *testing.T, c *slackSocket) surface {
 	return surface{
 		command:  func(user, channel, text string) map[string]any { return c.command(t, user, channel, text) },
 		interact: func(_ string, payload map[string]any) map[string]any { return c.envelope(t, "interactive", payload) },
+		socket:   c,
 	}
 }
 
