@@ -28,7 +28,7 @@ func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
 		}
 	case slack.InteractionTypeShortcut:
 		if ic.CallbackID == templates.ShortcutNew && b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall) == "" {
-			b.openForm(ctx, ic.User.ID, "", ic.TriggerID)
+			b.openFormNowhere(ctx, ic)
 		}
 	case slack.InteractionTypeBlockActions:
 		if b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall) != "" {
@@ -43,7 +43,7 @@ func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
 		}
 		for _, a := range ic.ActionCallback.BlockActions {
 			if a.ActionID == templates.ActionOpenForm {
-				b.openForm(ctx, ic.User.ID, "", ic.TriggerID)
+				b.openFormNowhere(ctx, ic)
 				return nil
 			}
 		}
@@ -121,6 +121,16 @@ func (b *Bot) openForm(ctx context.Context, user, channel, triggerID string) str
 	}
 	b.metrics.commands.WithLabelValues("form").Inc()
 	return ""
+}
+
+// openFormNowhere opens the form from the shortcut or the Home tab,
+// which come from no channel. A refusal has no channel to be said in
+// (the form is simply not shown), so it is logged.
+func (b *Bot) openFormNowhere(ctx context.Context, ic slack.InteractionCallback) {
+	if text := b.openForm(ctx, ic.User.ID, "", ic.TriggerID); text != "" {
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		b.log.Info("request form not opened outside a channel", "user", ic.User.ID)
+	}
 }
 
 // defaultGoodbye is the default goodbye to pre-fill the form with, or ""
