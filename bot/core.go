@@ -44,7 +44,7 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	if strings.TrimSpace(sc.Text) == "" && sc.TriggerID != "" {
 		// No argument: the request form (SPEC §4, §10). It answers
 		// nothing in the channel when it opens.
-		if text := b.openForm(ctx, sc.UserID, sc.ChannelID, sc.TriggerID); text != "" {
+		if text := b.openForm(ctx, sc.UserID, sc.UserName, sc.ChannelID, sc.TriggerID); text != "" {
 			b.metrics.commands.WithLabelValues("refused").Inc()
 			return ephemeralMsg(text)
 		}

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -63,6 +65,19 @@ func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
 // checked again on submission all the same.
 type formMeta struct {
 	Channel string `json:"c,omitempty"`
+	// Goodbye identifies the default goodbye the form was last filled
+	// with (a hash: a goodbye can be longer than private_metadata), so a
+	// goodbye left as it was can be filled again for the picked group.
+	Goodbye string `json:"g,omitempty"`
+}
+
+// goodbyeMark is what formMeta keeps of a pre-filled goodbye.
+func goodbyeMark(text string) string {
+	if text == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:8])
 }
 
 func metaOf(v slack.View) formMeta {
@@ -103,7 +118,7 @@ func (b *Bot) numbers() []string { return nil }
 // seconds, so this runs before the ack). channel is where the form was
 // opened ("" from a shortcut: the form then asks for one). It returns the
 // text to answer with when the form cannot be opened.
-func (b *Bot) openForm(ctx context.Context, user, channel, triggerID string) string {
+func (b *Bot) openForm(ctx context.Context, user, name, channel, triggerID string) string {
 	switch b.mayUseForm(user, channel) {
 	case allowed:
 	case notConfigured:
@@ -111,8 +126,9 @@ func (b *Bot) openForm(ctx context.Context, user, channel, triggerID string) str
 	default:
 		return templates.NotAllowed()
 	}
-	f := templates.Form{Metadata: formMeta{Channel: channel}.String(), AskChannel: channel == "",
-		DefaultGoodbye: b.defaultGoodbye(user), Numbers: b.numbers()}
+	goodbye := b.defaultGoodbye(name, "", "")
+	f := templates.Form{Metadata: formMeta{Channel: channel, Goodbye: goodbyeMark(goodbye)}.String(), AskChannel: channel == "",
+		DefaultGoodbye: goodbye, Numbers: b.numbers()}
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	if _, err := b.slack.OpenViewContext(ctx, triggerID, templates.RequestForm(f)); err != nil {
@@ -127,20 +143,21 @@ func (b *Bot) openForm(ctx context.Context, user, channel, triggerID string) str
 // which come from no channel. A refusal has no channel to be said in
 // (the form is simply not shown), so it is logged.
 func (b *Bot) openFormNowhere(ctx context.Context, ic slack.InteractionCallback) {
-	if text := b.openForm(ctx, ic.User.ID, "", ic.TriggerID); text != "" {
+	if text := b.openForm(ctx, ic.User.ID, ic.User.Name, "", ic.TriggerID); text != "" {
 		b.metrics.commands.WithLabelValues("refused").Inc()
 		b.log.Info("request form not opened outside a channel", "user", ic.User.ID)
 	}
 }
 
 // defaultGoodbye is the default goodbye to pre-fill the form with, or ""
-// when there is none. No group is known yet, so a template that names
-// the group renders without the name.
-func (b *Bot) defaultGoodbye(user string) string {
+// when there is none. Until a group is picked, a template that names the
+// group renders without the name; the form fills it again once one is
+// (see formChanged).
+func (b *Bot) defaultGoodbye(requester, subject, jid string) string {
 	if b.opts.DefaultGoodbye == nil {
 		return ""
 	}
-	text, err := b.opts.DefaultGoodbye.Render(templates.GoodbyeData{Date: b.opts.Now()})
+	text, err := b.opts.DefaultGoodbye.Render(templates.GoodbyeData{GroupSubject: subject, GroupJID: jid, RequesterName: requester, Date: b.opts.Now()})
 	if err != nil {
 		b.log.Error("render default goodbye", "err", err)
 		return ""
@@ -243,16 +260,35 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 			}
 		}
 	}
-	hasSuccessor := ic.View.State != nil && ic.View.State.Values[templates.BlockSuccessor] != nil
-	if len(successors) == 0 && !hasSuccessor {
-		return // nothing to change
-	}
 	subject := ""
 	if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok {
 		subject = e.Subject
 	}
-	f := templates.Form{Metadata: ic.View.PrivateMetadata, AskChannel: meta.Channel == "", Numbers: b.numbers(),
-		DefaultGoodbye: b.defaultGoodbye(ic.User.ID), Group: &templates.GroupOption{JID: jid, Subject: subject}, Successors: successors}
+	f := templates.Form{AskChannel: meta.Channel == "", Numbers: b.numbers(),
+		Group: &templates.GroupOption{JID: jid, Subject: subject}, Successors: successors}
+	// Slack keeps what was typed in a field whose block and action IDs
+	// stay the same. A goodbye left as pre-filled is filled again for
+	// this group, under the other action ID so that Slack takes the new
+	// text.
+	var typed string
+	f.GoodbyeAction = templates.ActionFormGoodbye
+	if ic.View.State != nil {
+		for action, a := range ic.View.State.Values[templates.BlockGoodbye] {
+			f.GoodbyeAction, typed = action, a.Value
+		}
+	}
+	refill := false
+	if meta.Goodbye != "" && goodbyeMark(typed) == meta.Goodbye {
+		if d := b.defaultGoodbye(ic.User.Name, subject, jid); d != typed {
+			f.DefaultGoodbye, meta.Goodbye, refill = d, goodbyeMark(d), true
+			f.GoodbyeAction = templates.OtherGoodbyeAction(f.GoodbyeAction)
+		}
+	}
+	f.Metadata = meta.String()
+	hasSuccessor := ic.View.State != nil && ic.View.State.Values[templates.BlockSuccessor] != nil
+	if len(successors) == 0 && !hasSuccessor && !refill {
+		return // nothing to change
+	}
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	// The hash makes Slack refuse the update if the form changed

@@ -318,3 +318,40 @@ func TestHomeRepublishedOncePerBurst(t *testing.T) {
 	require.Equal(t, 2, publishes("U0REQ1"), "five changes, one publication")
 	require.Zero(t, publishes("U0OUT9"), "someone from another workspace gets nothing")
 }
+
+// TestFormFillsTheGoodbyeForTheGroup: a default goodbye that names the
+// group is filled again once a group is picked, unless it was edited.
+func TestFormFillsTheGoodbyeForTheGroup(t *testing.T) {
+	ctx := context.Background()
+	tmpl, err := templates.ParseGoodbye("Bye from {{.GroupSubject}}!")
+	require.NoError(t, err)
+	tb := newTestBot(t, Options{DefaultGoodbye: tmpl})
+	const jid = "120363406289005073@g.us"
+	seedDirectory(t, tb.db, 0, store.DirectoryEntry{JID: jid, Subject: "Night shift"})
+
+	require.Nil(t, tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", TriggerID: "1.2.3"}))
+	opens := tb.slack.of("views.open")
+	require.Len(t, opens, 1)
+	var opened slack.ModalViewRequest
+	require.NoError(t, json.Unmarshal([]byte(opens[0].form.Get("view")), &opened))
+	initial := tb.defaultGoodbye("", "", "")
+
+	pick := func(typed string) {
+		ic := formPick("U0REQ1", jid)
+		ic.View.PrivateMetadata = opened.PrivateMetadata
+		ic.View.State = &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+			templates.BlockGoodbye: {templates.ActionFormGoodbye: {Value: typed}},
+		}}
+		tb.Interact(ctx, ic)
+		tb.side.Wait()
+	}
+	pick("Something else")
+	require.Empty(t, tb.slack.of("views.update"), "an edited goodbye is left alone")
+
+	pick(initial)
+	updates := tb.slack.of("views.update")
+	require.Len(t, updates, 1)
+	view := updates[0].form.Get("view")
+	require.Contains(t, view, `"initial_value":"Bye from Night shift!"`)
+	require.Contains(t, view, `"action_id":"form_goodbye_2"`, "a new action ID, so Slack takes the new text")
+}

@@ -78,6 +78,9 @@ type Form struct {
 	AskChannel bool
 	// DefaultGoodbye pre-fills the goodbye.
 	DefaultGoodbye string
+	// GoodbyeAction is the goodbye field's action ID ("" is
+	// ActionFormGoodbye); see OtherGoodbyeAction.
+	GoodbyeAction string
 	// Numbers are the WhatsApp numbers the bot serves, by name; the
 	// number field appears only when there is more than one.
 	Numbers []string
@@ -118,7 +121,11 @@ func RequestForm(f Form) slack.ModalViewRequest {
 			plain("The number is this group's only admin: choose who is made admin before it leaves."), sel))
 	}
 
-	goodbye := slack.NewPlainTextInputBlockElement(plain("Posted in the group just before leaving"), ActionFormGoodbye)
+	goodbyeAction := f.GoodbyeAction
+	if goodbyeAction == "" {
+		goodbyeAction = ActionFormGoodbye
+	}
+	goodbye := slack.NewPlainTextInputBlockElement(plain("Posted in the group just before leaving"), goodbyeAction)
 	goodbye.Multiline = true
 	goodbye.MaxLength = maxGoodbyeInput
 	goodbye.InitialValue = f.DefaultGoodbye
@@ -144,6 +151,17 @@ func RequestForm(f Form) slack.ModalViewRequest {
 		Blocks:          slack.Blocks{BlockSet: blocks},
 		PrivateMetadata: f.Metadata,
 	}
+}
+
+// OtherGoodbyeAction is the goodbye field's other action ID. Slack keeps
+// what a field holds across views.update while its block and action IDs
+// stay the same; switching between two action IDs makes it take a new
+// pre-filled text instead.
+func OtherGoodbyeAction(current string) string {
+	if current == ActionFormGoodbye+"_2" {
+		return ActionFormGoodbye
+	}
+	return ActionFormGoodbye + "_2"
 }
 
 // maxGoodbyeInput is the goodbye field's limit: the command's own
