@@ -54,6 +54,9 @@ type Provider struct {
 	Self string
 	Stay bool
 	left bool
+	// State, when set, answers Green API's getStateInstance (status,
+	// body).
+	State func() (int, string)
 }
 
 // NewProvider starts a Provider that stops at the end of the test.
@@ -103,7 +106,7 @@ func (g *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		g.left = true // the gateway acts on the call before it answers
 	}
 	leave, send, block, blockSend, groupDelay := g.Leave, g.Send, g.Block, g.BlockSend, g.GroupDelay
-	self, left := g.Self, g.left
+	self, left, state := g.Self, g.left, g.State
 	g.mu.Unlock()
 	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
 		select {
@@ -163,6 +166,12 @@ func (g *Provider) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"success":true,"data":{"messageId":"ABC"}}`)
 		}
 	default:
+		if state != nil && strings.Contains(r.URL.Path, "/getStateInstance/") {
+			st, b := state()
+			w.WriteHeader(st)
+			_, _ = w.Write([]byte(b))
+			return
+		}
 		if self != "" && g.serveSelf(w, r, self, left) {
 			return
 		}

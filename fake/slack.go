@@ -81,6 +81,9 @@ type Slack struct {
 	// conversations.replies fail with this Slack error (a bot that is
 	// not in the channel, or lacks the history scopes).
 	lookupErr string
+	// only, when set, answers the methods it names with their bodies and
+	// every other with 404, as a stand-in for one command's calls.
+	only map[string]string
 
 	socket
 }
@@ -147,6 +150,33 @@ func (f *Slack) FailLookups(code string) {
 	f.lookupErr = code
 }
 
+// AnswerOnly makes the fake answer each method in answers with its body
+// as it stands, whatever the method would answer otherwise, and every
+// other method (apps.connections.open included) with 404 Not Found.
+func (f *Slack) AnswerOnly(answers map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.only = answers
+}
+
+// TokenOf is the token the last call of method was made with: the
+// Authorization header's bearer token or, as slack-go sends it for some
+// methods, the token form field ("" when there was no call).
+func (f *Slack) TokenOf(method string) string {
+	calls := f.Calls(method)
+	if method == "apps.connections.open" {
+		calls = append(calls, f.Opens()...)
+	}
+	if len(calls) == 0 {
+		return ""
+	}
+	c := calls[len(calls)-1]
+	if token, ok := strings.CutPrefix(c.Auth, "Bearer "); ok {
+		return token
+	}
+	return c.Form.Get("token")
+}
+
 // LimitPosts enforces Slack's per-channel message limit, scaled: beyond
 // perSecond chat.postMessage calls in any second in one channel it
 // answers 429 with Retry-After, as Slack does.
@@ -176,6 +206,23 @@ func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	f.mu.Lock()
+	only := f.only
+	f.mu.Unlock()
+	if only != nil {
+		_ = r.ParseForm()
+		f.mu.Lock()
+		f.calls = append(f.calls, Call{Method: method, Form: r.Form, Auth: r.Header.Get("Authorization"), At: time.Now()})
+		f.mu.Unlock()
+		body, ok := only[method]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, body)
+		return
+	}
 	if method == "apps.connections.open" {
 		f.open(w, r)
 		return
