@@ -67,8 +67,8 @@ func newTestBot(t *testing.T, opts Options) *testBot {
 	return &testBot{Bot: b, db: db, slack: rec, gw: gw, clock: clk}
 }
 
-// useSlack points the bot's Slack client at another fake (a wrapper of the
-// recorder, for instance).
+// useSlack points the bot's Slack client at another server (one that
+// does not answer, for instance) or back at the fake Slack.
 func (tb *testBot) useSlack(url string) {
 	tb.Bot.slack = slack.New("xoxb-test", slack.OptionAPIURL(url+"/api/"))
 }

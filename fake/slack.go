@@ -195,9 +195,6 @@ func (f *Slack) Limited() int {
 
 func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.URL.Path == "/link":
-		f.upgrade(w, r)
-		return
 	case strings.HasPrefix(r.URL.Path, "/response/"):
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()

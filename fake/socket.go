@@ -3,6 +3,7 @@ package fake
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 // socket is the Socket Mode half of Slack: apps.connections.open and the
 // WebSocket endpoint it points at.
 type socket struct {
+	// ws serves the WebSockets, apart from the Web API as Slack's are.
+	ws       *httptest.Server
 	upgrader websocket.Upgrader
 	// Conns receives each WebSocket the bot opens (see Next).
 	Conns chan *Conn
@@ -35,6 +38,7 @@ func (s *socket) init() {
 	// slack-go dials with Origin https://api.slack.com, which the
 	// upgrader's same-origin default would refuse.
 	s.upgrader.CheckOrigin = func(*http.Request) bool { return true }
+	s.ws = httptest.NewServer(http.HandlerFunc(s.upgrade))
 }
 
 func (s *socket) open(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +54,7 @@ func (s *socket) open(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"ok":false,"error":"invalid_auth"}`)
 		return
 	}
-	fmt.Fprintf(w, `{"ok":true,"url":"ws://%s/link"}`, r.Host)
+	fmt.Fprintf(w, `{"ok":true,"url":"ws://%s/link"}`, s.ws.Listener.Addr())
 }
 
 func (s *socket) upgrade(w http.ResponseWriter, r *http.Request) {
@@ -80,10 +84,11 @@ func (s *socket) upgrade(w http.ResponseWriter, r *http.Request) {
 
 func (s *socket) closeSockets() {
 	s.smu.Lock()
-	defer s.smu.Unlock()
 	for _, ws := range s.socks {
 		_ = ws.Close()
 	}
+	s.smu.Unlock()
+	s.ws.Close()
 }
 
 // RefuseOpens answers the next n apps.connections.open calls with
