@@ -53,6 +53,8 @@ type config struct {
 	DigestCron      string        `envconfig:"WALEAVE_DIGEST_CRON" default:"0 9 * * 1-5" desc:"cron spec for the ops digest"`
 	Timezone        string        `envconfig:"WALEAVE_TIMEZONE" default:"UTC" desc:"zone for the digest schedule and ops-channel times"`
 	DirectoryEvery  time.Duration `envconfig:"WALEAVE_DIRECTORY_REFRESH" default:"6h" desc:"how often the group list is refreshed"`
+	UserRate        int           `envconfig:"WALEAVE_USER_RATE" default:"30" desc:"new requests one person may make per minute; 0: no limit"`
+	MaxPending      int           `envconfig:"WALEAVE_MAX_PENDING" default:"50" desc:"requests one person, or one channel, may have waiting for confirmation; 0: no limit"`
 	GatewayTimeout  time.Duration `envconfig:"WALEAVE_GATEWAY_TIMEOUT" default:"8s" desc:"bound on one gateway call (1s-15s); also sets how soon another replica re-runs a dead replica's leave"`
 
 	DatabaseURL string `envconfig:"DATABASE_URL" default:"sqlite:waleave.db" desc:"sqlite:PATH, or postgres://… for several replicas"`
@@ -176,6 +178,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 20 {
 		bad("WALEAVE_MAX_ATTEMPTS must be between 1 and 20")
+	}
+	if c.UserRate < 0 {
+		bad("WALEAVE_USER_RATE must be 0 (no limit) or more")
+	}
+	if c.MaxPending < 0 {
+		bad("WALEAVE_MAX_PENDING must be 0 (no limit) or more")
 	}
 	if c.DirectoryEvery < time.Minute {
 		bad("WALEAVE_DIRECTORY_REFRESH must be at least 1m")

@@ -141,6 +141,21 @@ func TestLoadConfig_GatewayTimeout(t *testing.T) {
 	}
 }
 
+// The request limits default to SPEC's 30 a minute and 50 pending; 0
+// turns each off.
+func TestLoadConfig_RequestLimits(t *testing.T) {
+	env := validEnv()
+	c, err := loadConfig(envOf(env))
+	require.NoError(t, err)
+	require.Equal(t, 30, c.UserRate)
+	require.Equal(t, 50, c.MaxPending)
+	env["WALEAVE_USER_RATE"], env["WALEAVE_MAX_PENDING"] = "0", "0"
+	c, err = loadConfig(envOf(env))
+	require.NoError(t, err)
+	require.Zero(t, c.UserRate)
+	require.Zero(t, c.MaxPending)
+}
+
 // The gateway's own rules and the listen address are checked with the
 // rest, so one start names every bad variable.
 func TestLoadConfig_GatewayRulesAndListenAddrInTheSameMessage(t *testing.T) {
@@ -208,6 +223,13 @@ func TestLoadConfig_ValueRules(t *testing.T) {
 		{"WALEAVE_GATEWAY_TIMEOUT", "15s", true},
 		{"WALEAVE_GATEWAY_TIMEOUT", "999ms", false},
 		{"WALEAVE_GATEWAY_TIMEOUT", "16s", false},
+		{"WALEAVE_USER_RATE", "0", true},
+		{"WALEAVE_USER_RATE", "1", true},
+		{"WALEAVE_USER_RATE", "-1", false},
+		{"WALEAVE_USER_RATE", "lots", false},
+		{"WALEAVE_MAX_PENDING", "0", true},
+		{"WALEAVE_MAX_PENDING", "500", true},
+		{"WALEAVE_MAX_PENDING", "-5", false},
 		{"LOG_FORMAT", "json", true},
 		{"LOG_FORMAT", "xml", false},
 		{"LISTEN_ADDR", ":http", true},

@@ -89,7 +89,7 @@ func TestE2E_SocketMode(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, status, "no Slack routes over HTTP in Socket Mode")
 
 			id, ts := socketRequest(t, a, c, testGroup+" bye")
-			require.Nil(t, c.Click(t, "U0CNF2", "C1", "leave_confirm", id, ts), "a click is acked with an empty payload")
+			require.Nil(t, c.Click(t, "U0CNF2", "C1", "leave_confirm", id, ts, sl.ButtonsBlockID(ts)), "a click is acked with an empty payload")
 			eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no thread reply")
 			require.Len(t, gw.Calls("leave"), 1)
 			require.Len(t, gw.Calls("send"), 1)

@@ -33,9 +33,15 @@ func signedRequest(path string, form url.Values) *http.Request {
 	return req
 }
 
+// triggers numbers the commands commandForm makes: each real command has
+// its own trigger_id, so no two are the same signed request (the second
+// would be ignored as a replay).
+var triggers atomic.Int64
+
 func commandForm(user string) url.Values {
 	return url.Values{"command": {"/wa-leave"}, "text": {"120363406289005073@g.us bye"}, "user_id": {user},
-		"channel_id": {"C0BENCH"}, "team_id": {"T1"}, "response_url": {"https://hooks.slack.invalid/x"}, "trigger_id": {"1.2.3"}}
+		"channel_id": {"C0BENCH"}, "team_id": {"T1"}, "response_url": {"https://hooks.slack.invalid/x"},
+		"trigger_id": {"1.2." + strconv.FormatInt(triggers.Add(1), 10)}}
 }
 
 // floorHandler is the bare minimum a Slack endpoint does: verify and
@@ -49,6 +55,10 @@ func floorHandler() http.Handler {
 	}))
 }
 
+// benchBot is the bot the benchmarks drive. Its request limits are off
+// (UserRate and MaxPending zero, as WALEAVE_USER_RATE=0 and
+// WALEAVE_MAX_PENDING=0 in bench.env.example), so every command takes
+// the whole path instead of a refusal.
 func benchBot(b *testing.B) (*testBot, http.Handler) {
 	tb := newTestBot(&testing.T{}, Options{AllowedUsers: []string{"U0BENCH1"}})
 	b.Cleanup(func() { tb.db.Close() })
@@ -185,10 +195,12 @@ func BenchmarkClickParallel(b *testing.B) {
 // clickForm is a leave_confirm click on request id, as Slack sends it.
 func clickForm(id string) url.Values {
 	p, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "user": map[string]any{"id": "U0BENCH1"},
+		"type": "block_actions", "team": map[string]any{"id": "T1"}, "user": map[string]any{"id": "U0BENCH1"},
 		"container": map[string]any{"type": "message", "message_ts": "1.2", "channel_id": "C0BENCH"},
 		"channel":   map[string]any{"id": "C0BENCH"},
-		"actions":   []map[string]any{{"type": "button", "block_id": "decide", "action_id": "leave_confirm", "value": id}},
+		// The card as first drawn; its ts is not recorded (nothing posts
+		// cards here), which a click from the request's channel passes.
+		"actions": []map[string]any{{"type": "button", "block_id": "leave_actions.pending.v1", "action_id": "leave_confirm", "value": id}},
 	})
 	return url.Values{"payload": {string(p)}}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,6 +78,11 @@ type Options struct {
 	// lengthens a leave run, and so how long a dead replica's leave
 	// waits before another process takes it over (replicas.go).
 	VerifyTimeout time.Duration
+	// UserRate is how many new requests one person may make per minute;
+	// MaxPending how many requests one person, or one channel, may have
+	// waiting for confirmation. Zero means no limit (the configuration
+	// supplies SPEC's defaults).
+	UserRate, MaxPending int
 }
 
 func (o *Options) setDefaults() {
@@ -145,6 +151,9 @@ type Bot struct {
 	// briefly caches gateway.Group answers.
 	dir       directory
 	groupInfo *groupCache
+	// home is the Slack workspace the token belongs to, learned from
+	// auth.test at start; nil until then (see foreign).
+	home atomic.Pointer[workspace]
 
 	// side tracks short follow-up calls made after an ack (ephemeral
 	// replies), so Stop can wait for them; follow bounds them.
@@ -274,6 +283,12 @@ func (b *Bot) enqueueLeaves(ctx context.Context, tx *sql.Tx, confirmed []store.C
 // heartbeat stops (replicas.go), its leases and its leadership run out.
 func (b *Bot) Start(ctx context.Context) error {
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := b.learnWorkspace(ctx); err != nil {
+		// Slack may be briefly unreachable: start anyway, refusing every
+		// command and click until the workspace is known.
+		b.log.Warn("the Slack workspace is unknown; commands and clicks are refused until auth.test answers", "err", err)
+		b.keepLearningWorkspace(15 * time.Second)
+	}
 	if b.store.SingleProcess() {
 		if err := b.reclaim(ctx); err != nil {
 			return err

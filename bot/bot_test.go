@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -64,6 +65,8 @@ func newTestBot(t *testing.T, opts Options) *testBot {
 	require.NoError(t, err)
 	b.ctx, b.cancel = context.WithCancel(ctx)
 	t.Cleanup(func() { b.cancel(); b.side.Wait() })
+	// What Start learns from auth.test.
+	b.home.Store(&workspace{team: "T1"})
 	return &testBot{Bot: b, db: db, slack: rec, gw: gw, clock: clk}
 }
 
@@ -72,6 +75,9 @@ func newTestBot(t *testing.T, opts Options) *testBot {
 func (tb *testBot) useSlack(url string) {
 	tb.Bot.slack = slack.New("xoxb-test", slack.OptionAPIURL(url+"/api/"))
 }
+
+// testCardTS is the ts of the cards pending records as posted.
+const testCardTS = "1699999999.000001"
 
 // pending records a pending request whose card is already in Slack.
 func (tb *testBot) pending(t *testing.T, mutate func(*store.Request)) *store.Request {
@@ -83,19 +89,51 @@ func (tb *testBot) pending(t *testing.T, mutate func(*store.Request)) *store.Req
 	}
 	ctx := context.Background()
 	require.NoError(t, tb.db.CreateRequest(ctx, r, nil))
-	require.NoError(t, tb.db.CardPosted(ctx, r.ID, "1699999999.000001", r.CardVersion))
+	require.NoError(t, tb.db.CardPosted(ctx, r.ID, testCardTS, r.CardVersion))
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
 	return got
 }
 
+// click is a click on a button of the card pending records, at the
+// card's first version (see atVersion), in channel.
 func click(user, channel, action, id string) slack.InteractionCallback {
 	var ic slack.InteractionCallback
 	ic.Type = slack.InteractionTypeBlockActions
+	ic.Team.ID = "T1"
 	ic.User.ID = user
 	ic.Channel.ID = channel
+	ic.Container.Type = "message"
 	ic.Container.ChannelID = channel
-	ic.ActionCallback.BlockActions = []*slack.BlockAction{{ActionID: action, Value: id}}
+	ic.Container.MessageTs = testCardTS
+	ic.ActionCallback.BlockActions = []*slack.BlockAction{{ActionID: action, Value: id, BlockID: "leave_actions.pending.v1"}}
+	return ic
+}
+
+// fromCard makes a click come from its request's card as the outbox last
+// posted it (message ts and version), read from the store.
+func (tb *testBot) fromCard(t *testing.T, ic slack.InteractionCallback) slack.InteractionCallback {
+	t.Helper()
+	a := ic.ActionCallback.BlockActions[0]
+	id := a.Value
+	if rid, ok := templates.RequestIDFromBlockID(a.BlockID); ok && a.ActionID == templates.ActionSuccessor {
+		id = rid
+	}
+	r, err := tb.db.Request(context.Background(), id)
+	require.NoError(t, err)
+	require.NotEmpty(t, r.CardTS, "the card is posted")
+	ic.Container.ChannelID, ic.Channel.ID, ic.Container.MessageTs = r.ChannelID, r.ChannelID, r.CardTS
+	if a.ActionID == templates.ActionSuccessor {
+		return ic
+	}
+	return atVersion(ic, r.CardPostedVersion)
+}
+
+// atVersion makes a click come from the card as drawn at version v.
+func atVersion(ic slack.InteractionCallback, v int) slack.InteractionCallback {
+	a := *ic.ActionCallback.BlockActions[0]
+	a.BlockID = fmt.Sprintf("leave_actions.pending.v%d", v)
+	ic.ActionCallback.BlockActions = []*slack.BlockAction{&a}
 	return ic
 }
 

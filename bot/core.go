@@ -36,6 +36,10 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	// still leave the answer inside Slack's three seconds.
 	ctx, cancel := context.WithTimeout(ctx, ackBudget)
 	defer cancel()
+	if text := b.foreign(sc.TeamID, sc.EnterpriseID, sc.IsEnterpriseInstall); text != "" {
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return ephemeralMsg(text)
+	}
 	cmd, err := ParseCommand(sc.Text)
 	if err != nil {
 		var ue *UsageError
@@ -71,7 +75,9 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	return msg
 }
 
-// request records a leave request; the outbox posts its card.
+// request records a leave request; the outbox posts its card. It
+// returns nil, no answer at all, for a repeated delivery (see
+// CommandDelivery).
 func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *slack.Msg {
 	// Refused before any lookup: the goodbye goes to the group as typed.
 	if r, bad := templates.UnsafeGoodbyeRune(cmd.Goodbye); bad {
@@ -79,9 +85,16 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		return ephemeralMsg(templates.BadGoodbye(r))
 	}
 	now := b.opts.Now()
+	// Before any lookup: a flood of requests must not spend the
+	// gateway's lookup budget either.
+	if msg := b.overLimit(ctx, sc, now); msg != nil {
+		b.metrics.commands.WithLabelValues("limited").Inc()
+		return msg
+	}
 	r := &store.Request{
 		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, ResponseURL: sc.ResponseURL,
 		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
+		Delivery: deliveryOf(ctx), DeliveryUntil: now.Add(deliveryWindow),
 	}
 	if msg := b.resolveGroup(ctx, sc, cmd, r); msg != nil {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
@@ -122,6 +135,12 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		r.Goodbye = text
 	}
 	if err := b.store.CreateRequest(ctx, r, nil); err != nil {
+		if errors.Is(err, store.ErrRepeated) {
+			// The same command again (a replay, or a redelivery racing
+			// the first): its first delivery answered it.
+			b.repeated(r.Delivery)
+			return nil
+		}
 		b.log.Error("record request", "err", err)
 		b.metrics.commands.WithLabelValues("error").Inc()
 		if errors.Is(err, store.ErrPending) {
@@ -139,6 +158,38 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		answer += " " + templates.ReadAsUTC()
 	}
 	return ephemeralMsg(b.say(answer))
+}
+
+// overLimit returns the answer to send instead of recording a request
+// when its requester or channel is over a limit (WALEAVE_MAX_PENDING,
+// WALEAVE_USER_RATE), nil otherwise. Both are counted in the database,
+// so replicas share them. The pending count is read before the insert,
+// so requests in flight at once may pass it together; the rate, taken
+// under a row lock, bounds how many can be.
+func (b *Bot) overLimit(ctx context.Context, sc slack.SlashCommand, now time.Time) *slack.Msg {
+	if n := b.opts.MaxPending; n > 0 {
+		byUser, byChannel, err := b.store.PendingCounts(ctx, sc.UserID, sc.ChannelID, now)
+		switch {
+		case err != nil:
+			b.log.Error("count pending requests", "err", err)
+			return ephemeralMsg(templates.Internal())
+		case byUser >= n:
+			return ephemeralMsg(templates.TooManyPending(n, true))
+		case byChannel >= n:
+			return ephemeralMsg(templates.TooManyPending(n, false))
+		}
+	}
+	if n := b.opts.UserRate; n > 0 {
+		ok, err := b.store.TakeRate(ctx, "requests/"+sc.UserID, float64(n)/60, n, now)
+		switch {
+		case err != nil:
+			b.log.Error("take request rate", "err", err)
+			return ephemeralMsg(templates.Internal())
+		case !ok:
+			return ephemeralMsg(templates.TooManyRequests(n))
+		}
+	}
+	return nil
 }
 
 func usageProblem(err error) string {
@@ -322,12 +373,16 @@ func (b *Bot) Interaction(ctx context.Context, ic slack.InteractionCallback) {
 	// clicker hears that it may still go through.
 	ctx, cancel := context.WithTimeout(ctx, ackBudget)
 	defer cancel()
+	if text := b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall); text != "" {
+		b.refuse(ic, "click", "refused", text, nil)
+		return
+	}
 	for _, a := range ic.ActionCallback.BlockActions {
 		switch a.ActionID {
 		case templates.ActionConfirm:
-			b.confirm(ctx, ic, a.Value)
+			b.confirm(ctx, ic, a)
 		case templates.ActionCancel:
-			b.cancelRequest(ctx, ic, a.Value)
+			b.cancelRequest(ctx, ic, a)
 		case templates.ActionPickGroup:
 			b.pickGroup(ctx, ic, a.Value)
 		case templates.ActionSuccessor:
@@ -343,8 +398,21 @@ func channelOf(ic slack.InteractionCallback) string {
 	return ic.Channel.ID
 }
 
-func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id string) {
-	user, channel := ic.User.ID, channelOf(ic)
+// clickedCard is the card a click says it came from: the message's
+// channel and ts, and the version its buttons carry (0 for none).
+func clickedCard(ic *slack.InteractionCallback, a *slack.BlockAction) store.Card {
+	v, _ := templates.CardVersionFromBlockID(a.BlockID)
+	return store.Card{ChannelID: channelOf(*ic), TS: ic.Container.MessageTs, Version: v}
+}
+
+// confirm confirms the request whose card was clicked. The click is
+// authorized against the request as stored, not as the click names it:
+// the confirmation happens only if the click came from the request's own
+// card, in the request's own channel (which is the channel checked
+// here), showing the request's current version (store.Card).
+func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
+	id, user, from := a.Value, ic.User.ID, clickedCard(&ic, a)
+	channel := from.ChannelID
 	now := b.opts.Now()
 	// Only the two-person rule needs the request before the change (to
 	// know who asked); otherwise the confirmation itself says whether the
@@ -373,7 +441,22 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 		b.refuse(ic, "confirm", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err := b.confirmer.Confirm(ctx, id, user, now)
+	if from.Version == 0 {
+		// A card drawn before cards carried their version, or a click
+		// made up: nothing says what the clicker saw. A pending request's
+		// card, if the click came from it, is drawn again with its
+		// version; anything else gets the confirmation's own refusal.
+		asked, err := b.store.Request(ctx, id)
+		if err == nil && asked.State == store.Pending && asked.OnCard(from) {
+			if err := b.store.RedrawCard(ctx, id, from, now); err != nil {
+				b.log.Warn("redraw card", "request", id, "err", err)
+			}
+			b.outbox.poke()
+			b.refuse(ic, "confirm", "stale", templates.CardChanged(), nil)
+			return
+		}
+	}
+	r, err := b.confirmer.Confirm(ctx, id, user, from, now)
 	switch {
 	case err == nil:
 		b.log.Info("leave confirmed", "request", id, "user", user)
@@ -386,6 +469,11 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 		b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
 	case errors.Is(err, store.ErrNotFound):
 		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
+	case errors.Is(err, store.ErrWrongCard):
+		b.log.Warn("confirmation refused: the click did not come from the request's card", "request", id, "user", user, "channel", channel)
+		b.refuse(ic, "confirm", "refused", templates.NotAllowed(), nil)
+	case errors.Is(err, store.ErrStale):
+		b.refuse(ic, "confirm", "stale", templates.CardChanged(), nil)
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
 		if r.State == store.Cancelled {
@@ -403,14 +491,27 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, id stri
 	}
 }
 
-func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, id string) {
-	user, channel := ic.User.ID, channelOf(ic)
+// cancelRequest cancels the request whose card was clicked, if the click
+// came from that card and the clicker may cancel in the request's
+// channel. The ops channel's notice of a scheduled leave (a message of
+// its own) has a Cancel button too: from there, whoever may act in the
+// ops channel may cancel.
+func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
+	id, user := a.Value, ic.User.ID
 	r, err := b.store.Request(ctx, id)
 	if err != nil {
 		b.refuse(ic, "cancel", "not_found", templates.NotFound(id), err)
 		return
 	}
-	if b.mayCancel(user, channel, r.RequesterID) != allowed {
+	from, channel := clickedCard(&ic, a), r.ChannelID
+	switch {
+	case r.OnCard(from):
+	case b.opts.OpsChannel != "" && from.ChannelID == b.opts.OpsChannel:
+		channel = b.opts.OpsChannel
+	default:
+		channel = ""
+	}
+	if channel == "" || b.mayCancel(user, channel, r.RequesterID) != allowed {
 		b.refuse(ic, "cancel", "refused", templates.NotAllowed(), nil)
 		return
 	}

@@ -38,7 +38,7 @@ func TestCommand_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	release := holdWrites(t, tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	msg := tb.Command(ctx, slack.SlashCommand{Text: "120363406289005073@g.us --no-goodbye", UserID: "U0REQ1", ChannelID: "C1"})
+	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", Text: "120363406289005073@g.us --no-goodbye", UserID: "U0REQ1", ChannelID: "C1"})
 	cancel()
 	release()
 	require.Contains(t, msg.Text, "may still be recorded")

@@ -285,8 +285,9 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 		return
 	}
 	// Choosing prepares the request rather than deciding it: whoever may
-	// cancel it (the requester, approvers, people allowed here) may.
-	if b.mayCancel(ic.User.ID, channelOf(ic), r.RequesterID) != allowed {
+	// cancel it (the requester, approvers, people allowed in its channel)
+	// may, from its card.
+	if !r.OnCard(clickedCard(&ic, a)) || b.mayCancel(ic.User.ID, r.ChannelID, r.RequesterID) != allowed {
 		b.refuse(ic, "successor", "refused", templates.NotAllowed(), nil)
 		return
 	}

@@ -277,6 +277,9 @@ func (b *Bot) pickGroup(ctx context.Context, ic slack.InteractionCallback, jid s
 	}
 	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: pc.Goodbye, NoGoodbye: pc.NoGoodbye, At: pc.At, In: pc.In}
 	msg := b.request(ctx, sc, cmd)
+	if msg == nil {
+		return // a repeated delivery: answered the first time
+	}
 	b.metrics.interactions.WithLabelValues("pick", "ok").Inc()
 	b.replacePicker(ic, msg.Text)
 }

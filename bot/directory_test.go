@@ -408,14 +408,14 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	r := onlyAdminRequest(t, tb)
 
-	tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000099@c.us"))
+	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000099@c.us")))
 	tb.side.Wait()
 	got, _ := tb.db.Request(ctx, r.ID)
 	require.Empty(t, got.Successor, "only offered participants can be chosen")
 
 	// A choice can be changed until the request is confirmed.
 	for i, jid := range []string{"79000000002@c.us", "79000000003@c.us"} {
-		tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, jid))
+		tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, jid)))
 		got, _ = tb.db.Request(ctx, r.ID)
 		require.Equal(t, jid, got.Successor)
 		tb.deliver(r.ID)
@@ -429,7 +429,7 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 		promoted = append(promoted, group+" "+participant)
 		return nil
 	}
-	tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
@@ -459,11 +459,12 @@ func TestSuccessor_FailedPromotionStopsTheLeave(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	r := onlyAdminRequest(t, tb)
-	tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us"))
+	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us")))
+	tb.deliver(r.ID) // the card shows the choice before anyone confirms
 	tb.gw.PromoteFunc = func(string, string) error {
 		return &whatsapp.Error{Provider: "greenapi", Op: "setGroupAdmin", Status: 200, Kind: whatsapp.ErrInvalid, Message: "participant not found"}
 	}
-	tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
@@ -489,7 +490,8 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{MaxAttempts: 5})
 	r := onlyAdminRequest(t, tb)
-	tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us"))
+	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us")))
+	tb.deliver(r.ID) // the card shows the choice before anyone confirms
 	promoted := false
 	tb.gw.PromoteFunc = func(string, string) error {
 		promoted = true // it worked, but the answer is lost
@@ -500,7 +502,7 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 		g.Participants[1].IsAdmin = promoted
 		return g, nil
 	}
-	tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.Error(t, w.Work(ctx, leaveJob(r.ID)), "snoozed for a retry")
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
@@ -522,7 +524,8 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 	}
 	tb.command(`"Night shift" --no-goodbye`)
 	r := tb.requests(t)[0]
-	tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+	tb.deliver(r.ID)
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
@@ -634,7 +637,7 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 		require.NoError(t, err)
 		tb.Bot.gateway = gw
 		before := sent.Load()
-		msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: link})
+		msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: link})
 		require.Contains(t, msg.Text, tc.want, tc.provider)
 		require.Contains(t, msg.Text, "Nothing was recorded")
 		reqs, err := tb.db.ListRequests(ctx, store.Filter{})
@@ -649,7 +652,7 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 	tb.gw.GroupFunc = func(context.Context, string) (whatsapp.Group, error) {
 		return whatsapp.Group{}, &whatsapp.Error{Provider: "ryzeapi", Status: 503, Kind: whatsapp.ErrUnavailable}
 	}
-	msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: link})
+	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: link})
 	require.Contains(t, msg.Text, "did not answer in time")
 }
 

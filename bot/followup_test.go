@@ -24,15 +24,25 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
 	require.NoError(t, err)
 
+	// Another card, also decided.
+	other := tb.pending(t, nil)
+	require.NoError(t, tb.db.CardPosted(ctx, other.ID, "1700000000.000002", other.CardVersion))
+	_, err = tb.db.Confirm(ctx, other.ID, "U0CNF2", tb.clock.Now(), nil)
+	require.NoError(t, err)
+
 	onCard := func(user, ts string) slack.InteractionCallback {
-		ic := click(user, "C1", templates.ActionConfirm, r.ID)
+		id := r.ID
+		if ts != testCardTS {
+			id = other.ID
+		}
+		ic := click(user, "C1", templates.ActionConfirm, id)
 		ic.Container.MessageTs = ts
 		return ic
 	}
 	for range 5 {
-		tb.Interaction(ctx, onCard("U0REQ1", "1700000000.000001"))
+		tb.Interaction(ctx, onCard("U0REQ1", testCardTS))
 	}
-	tb.Interaction(ctx, onCard("U0CNF2", "1700000000.000001"))
+	tb.Interaction(ctx, onCard("U0CNF2", testCardTS))
 	tb.side.Wait()
 	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 2, "one answer per person, not one per click")
@@ -42,9 +52,10 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 	tb.Interaction(ctx, onCard("U0REQ1", "1700000000.000002"))
 	tb.side.Wait()
 	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 3)
+	require.Contains(t, tb.slack.Answered("chat.postEphemeral")[2].Form.Get("text"), "already")
 
 	tb.clock.Add(repeatWindow)
-	tb.Interaction(ctx, onCard("U0REQ1", "1700000000.000001"))
+	tb.Interaction(ctx, onCard("U0REQ1", testCardTS))
 	tb.side.Wait()
 	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 4, "told again once the window has passed")
 	got, err := tb.db.Request(ctx, r.ID)

@@ -252,7 +252,8 @@ func TestSuccessor_UnconfirmedPromotionIsLookedUp(t *testing.T) {
 			ctx := context.Background()
 			tb := newTestBot(t, Options{MaxAttempts: 5})
 			r := onlyAdminRequest(t, tb)
-			tb.Interaction(ctx, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us"))
+			tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us")))
+			tb.deliver(r.ID) // the card shows the choice before anyone confirms
 			promoted := false
 			tb.gw.PromoteFunc = func(string, string) error {
 				promoted = worked
@@ -263,7 +264,7 @@ func TestSuccessor_UnconfirmedPromotionIsLookedUp(t *testing.T) {
 				g.Participants[1].IsAdmin = promoted
 				return g, nil
 			}
-			tb.Interaction(ctx, click("U0CNF2", "C1", templates.ActionConfirm, r.ID))
+			tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 			got, _ := runUntilOver(t, tb, r.ID)
 			require.Len(t, tb.gw.CallsOf("promote"), 1, "not sent again")
 			if worked {

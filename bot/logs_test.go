@@ -135,7 +135,7 @@ func TestInfoLogsNeverSayErrNil(t *testing.T) {
 
 	// An invite code the gateway answers without a group JID.
 	tb.gw.GroupFunc = func(context.Context, string) (whatsapp.Group, error) { return whatsapp.Group{Subject: "x"}, nil }
-	tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: "https://chat.whatsapp.com/HfVhvqMA9Y4G4LhRT0mZ1q"})
+	tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "https://chat.whatsapp.com/HfVhvqMA9Y4G4LhRT0mZ1q"})
 	require.Contains(t, logs.String(), "invite code lookup failed: the gateway named no group JID")
 
 	require.NotContains(t, logs.String(), "err=<nil>", logs.String())

@@ -14,6 +14,9 @@ type metrics struct {
 	// followupsDropped counts ephemeral replies not sent because too many
 	// were waiting.
 	followupsDropped prometheus.Counter
+	// repeats counts deliveries ignored as already handled (a replayed
+	// signed command, an envelope Slack sent again), by kind.
+	repeats *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -39,9 +42,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		followupsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "waleave_followups_dropped_total", Help: "Ephemeral replies dropped because too many were waiting to be sent.",
 		}),
+		repeats: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waleave_repeated_deliveries_total", Help: "Deliveries ignored as already handled: a replayed signed request (sig) or a Socket Mode envelope sent again (env).",
+		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.interactions, m.outcomes, m.gateway, m.slackCalls, m.reconnects, m.followupsDropped)
+		reg.MustRegister(m.commands, m.interactions, m.outcomes, m.gateway, m.slackCalls, m.reconnects, m.followupsDropped, m.repeats)
 	}
 	return m
 }

@@ -675,5 +675,6 @@ func cardFor(r *store.Request, loc *time.Location) templates.Card {
 		DetailsUnavailable: r.DetailsState == store.DetailsUnavailable, Size: r.GroupSize, IsAdmin: r.IsAdmin, OnlyAdmin: r.OnlyAdmin,
 		AdminUnknown: r.DetailsState == store.DetailsPartial, Successors: successors, Successor: r.Successor,
 		Verification: templates.Verification(r.Verification), GoodbyeUnknown: r.GoodbyeState == store.GoodbyeUnknown,
+		Version: r.CardVersion,
 	}
 }

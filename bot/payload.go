@@ -52,7 +52,11 @@ type wireInteraction struct {
 	Team        struct {
 		ID string `json:"id"`
 	} `json:"team"`
-	User struct {
+	Enterprise *struct {
+		ID string `json:"id"`
+	} `json:"enterprise"`
+	IsEnterpriseInstall bool `json:"is_enterprise_install"`
+	User                struct {
 		ID string `json:"id"`
 	} `json:"user"`
 	Channel struct {
@@ -86,6 +90,10 @@ func (w *wireInteraction) callback() slack.InteractionCallback {
 	ic.TriggerID = w.TriggerID
 	ic.ResponseURL = w.ResponseURL
 	ic.Team.ID = w.Team.ID
+	if w.Enterprise != nil {
+		ic.Enterprise.ID = w.Enterprise.ID
+	}
+	ic.IsEnterpriseInstall = w.IsEnterpriseInstall
 	ic.User.ID = w.User.ID
 	ic.Channel.ID = w.Channel.ID
 	ic.Container.Type = w.Container.Type

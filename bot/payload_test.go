@@ -92,6 +92,8 @@ func FuzzDecodeInteraction(f *testing.F) {
 	f.Add(formBody(`{"type":"block_actions","state":"{}"}`))
 	f.Add([]byte("payload=%7B%7D"))
 	f.Add([]byte("payload=null"))
+	f.Add(formBody(`{"type":"block_actions","team":{"id":"T1"},"enterprise":{"id":"E1","name":"Org"},"is_enterprise_install":true}`))
+	f.Add(formBody(`{"type":"block_actions","enterprise":null,"is_enterprise_install":false}`))
 	f.Add(formBody(`{"type":"block_actions","actions":[{"action_id":"a","value":"v"},{"action_id":"wa_successor","block_id":null},{"action_id":"wa_successor","block_id":"b","selected_option":{"value":"123@c.us"}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ic, err := DecodeInteraction(body)
@@ -139,8 +141,8 @@ func slackGoDecode(body []byte) (slack.InteractionCallback, bool) {
 
 // readFields renders every field of an interaction the bot reads.
 func readFields(ic slack.InteractionCallback) string {
-	s := fmt.Sprintf("type=%q trigger=%q response_url=%q team=%q user=%q channel=%q container=%q/%q/%q",
-		ic.Type, ic.TriggerID, ic.ResponseURL, ic.Team.ID, ic.User.ID, ic.Channel.ID,
+	s := fmt.Sprintf("type=%q trigger=%q response_url=%q team=%q enterprise=%q/%v user=%q channel=%q container=%q/%q/%q",
+		ic.Type, ic.TriggerID, ic.ResponseURL, ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall, ic.User.ID, ic.Channel.ID,
 		ic.Container.Type, ic.Container.MessageTs, ic.Container.ChannelID)
 	for _, a := range ic.ActionCallback.BlockActions {
 		s += fmt.Sprintf(" action{id=%q block=%q type=%q value=%q ts=%q selected=%q}",

@@ -37,7 +37,17 @@ func handleCommand(log *slog.Logger, b *Bot) http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		writeJSON(log, w, commandReply(b.Command(r.Context(), sc)))
+		// A signed command replayed within its window would make another
+		// request and card: the second delivery is acknowledged, empty.
+		// (Clicks need no such record: a decided request refuses a second
+		// decision, a group choice is used once, and a confirmation is
+		// bound to the card version it was made on.)
+		msg := b.Command(b.CommandDelivery(r.Context(), "sig", r.Header.Get("X-Slack-Signature")), sc)
+		if msg == nil {
+			w.WriteHeader(http.StatusOK) // a replay: answered the first time
+			return
+		}
+		writeJSON(log, w, commandReply(msg))
 	})
 }
 

@@ -88,6 +88,12 @@ type Socket struct {
 	core       socketCore
 	reconnects prometheus.Counter
 	opts       SocketOptions
+	// first reports whether an envelope is delivered for the first time
+	// (Bot.FirstDelivery), and command names a command's delivery in the
+	// context it is handled in (Bot.CommandDelivery); nil handles every
+	// delivery.
+	first   func(ctx context.Context, kind, id string) bool
+	command func(ctx context.Context, kind, id string) context.Context
 
 	// lastSeen is when the connection last showed life (unix nanoseconds);
 	// the watchdog reads it, network reads and events write it.
@@ -111,7 +117,16 @@ type Socket struct {
 // app-level token (slack.OptionAppLevelToken): slack-go sends it to
 // apps.connections.open, and uses the bot token for everything else.
 func NewSocket(log *slog.Logger, b *Bot, api *slack.Client, opts SocketOptions) *Socket {
-	return newSocket(log, b, api, b.metrics.reconnects, opts)
+	s := newSocket(log, b, api, b.metrics.reconnects, opts)
+	s.first, s.command = b.FirstDelivery, b.CommandDelivery
+	return s
+}
+
+// repeated reports whether the envelope was handled before (Slack sends
+// an envelope again when it thinks the ack was lost): it is then acked
+// without being handled twice, which would make a second request.
+func (s *Socket) repeated(ctx context.Context, req *socketmode.Request) bool {
+	return s.first != nil && !s.first(ctx, "env", req.EnvelopeID)
 }
 
 func newSocket(log *slog.Logger, core socketCore, api *slack.Client, reconnects prometheus.Counter, opts SocketOptions) *Socket {
@@ -298,7 +313,13 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 					s.log.Warn("socket mode: unreadable slash command envelope")
 					continue
 				}
-				s.serve(base, client, ev.Request, func(ctx context.Context) any {
+				req := ev.Request
+				s.serve(base, client, req, func(ctx context.Context) any {
+					if s.command != nil {
+						// A redelivered command is stopped where its
+						// request is recorded, and gets no answer.
+						ctx = s.command(ctx, "env", req.EnvelopeID)
+					}
 					// The same body POST /slack/commands answers with.
 					if msg := s.core.Command(ctx, sc); msg != nil {
 						return commandReply(msg)
@@ -311,7 +332,11 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 					s.log.Warn("socket mode: unreadable interactive envelope")
 					continue
 				}
-				s.serve(base, client, ev.Request, func(ctx context.Context) any {
+				req := ev.Request
+				s.serve(base, client, req, func(ctx context.Context) any {
+					if s.repeated(ctx, req) {
+						return nil
+					}
 					s.core.Interaction(ctx, ic)
 					return nil
 				})

@@ -23,7 +23,7 @@ func TestStatus_OwnRecentAndEveryonesPending(t *testing.T) {
 	_, err = tb.db.Cancel(ctx, done.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
-	msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: "status"})
+	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "status"})
 	require.Equal(t, slack.ResponseTypeEphemeral, msg.ResponseType)
 	require.Contains(t, msg.Text, mine.ID, "the caller's own request")
 	require.Contains(t, msg.Text, theirs.ID, "someone else's pending request")
@@ -38,7 +38,7 @@ func TestStatus_OneRequestShowsItsHistory(t *testing.T) {
 	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
 	require.NoError(t, err)
 
-	msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: "status " + r.ID})
+	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "status " + r.ID})
 	require.Contains(t, msg.Text, "History")
 	require.Contains(t, msg.Text, "requested by <@U0REQ1>")
 	require.Contains(t, msg.Text, "confirmed by <@U0CNF2>")

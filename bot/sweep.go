@@ -86,6 +86,10 @@ func (b *Bot) periodicJobs() []*river.PeriodicJob {
 // claimed in the store first, so a sweep that runs twice acts once.
 func (b *Bot) Sweep(ctx context.Context) error {
 	now := b.opts.Now()
+	// Deliveries whose replay window has ended need not be remembered.
+	if err := b.store.PruneDeliveries(ctx, now); err != nil {
+		b.log.Warn("prune handled deliveries", "err", err)
+	}
 	due, err := b.store.DueWork(ctx, now, now.Add(-b.opts.RemindAfter), opsLead)
 	if err != nil {
 		return err

@@ -177,7 +177,7 @@ func TestZonedSchedule_DigestInTimezone(t *testing.T) {
 func TestCommand_ScheduledTimeInRequesterZone(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
-	msg := tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: "120363406289005073@g.us --at 2026-12-01T09:00"})
+	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "120363406289005073@g.us --at 2026-12-01T09:00"})
 	reqs, err := tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
 	require.NoError(t, err)
 	require.Len(t, reqs, 1, msg.Text)
@@ -186,7 +186,7 @@ func TestCommand_ScheduledTimeInRequesterZone(t *testing.T) {
 	require.Equal(t, "Europe/Berlin", reqs[0].TZ)
 
 	for _, text := range []string{"120363406289005073@g.us --at 2026-01-01T09:00", "120363406289005073@g.us --in 200d"} {
-		msg = tb.Command(ctx, slack.SlashCommand{UserID: "U0REQ1", ChannelID: "C1", Text: text})
+		msg = tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: text})
 		require.Equal(t, slack.ResponseTypeEphemeral, msg.ResponseType)
 	}
 	reqs, _ = tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})

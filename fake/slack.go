@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -294,7 +295,7 @@ func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	case "users.info":
 		fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"tz":%q}}`, r.Form.Get("user"), f.tz)
 	case "auth.test":
-		fmt.Fprint(w, `{"ok":true,"user":"waleave","team":"Test","user_id":"U0BOT","team_id":"T1"}`)
+		fmt.Fprint(w, `{"ok":true,"user":"waleave","team":"Test","user_id":"U0BOT","team_id":"T1","bot_id":"B0BOT"}`)
 	case "chat.getPermalink":
 		fmt.Fprintf(w, `{"ok":true,"channel":%q,"permalink":"https://slack.example/archives/%s/p%s"}`, ch, ch, strings.ReplaceAll(r.Form.Get("message_ts"), ".", ""))
 	default:
@@ -481,4 +482,24 @@ func (f *Slack) Cards() []Call {
 		}
 	}
 	return out
+}
+
+// actionsVersion matches the block ID of a pending card's buttons.
+var actionsVersion = regexp.MustCompile(`leave_actions\.pending\.v[0-9]+`)
+
+// ButtonsBlockID is the block ID of the buttons on the card at ts as last
+// drawn (posted or updated), which a click on them carries; "b" when the
+// card has none.
+func (f *Slack) ButtonsBlockID(ts string) string {
+	id := "b"
+	for _, c := range f.Calls("") {
+		posted := c.Method == "chat.postMessage" && c.TS == ts && c.Form.Get("thread_ts") == ""
+		updated := c.Method == "chat.update" && c.Form.Get("ts") == ts
+		if posted || updated {
+			if m := actionsVersion.FindString(c.Form.Get("blocks")); m != "" {
+				id = m
+			}
+		}
+	}
+	return id
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,9 @@ type socket struct {
 	// test can look at the bot while it is reconnecting.
 	gate  chan struct{}
 	socks []*websocket.Conn
+	// envelopes numbers envelopes across connections: like Slack's, each
+	// envelope ID is unique, and one seen again is a redelivery.
+	envelopes atomic.Int64
 }
 
 func (s *socket) init() {
@@ -74,7 +78,7 @@ func (s *socket) upgrade(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &Conn{WS: ws, in: make(chan map[string]any, 16)}
+	c := &Conn{WS: ws, in: make(chan map[string]any, 16), envelopes: &s.envelopes}
 	go c.read()
 	s.smu.Lock()
 	s.socks = append(s.socks, ws)
@@ -141,7 +145,8 @@ type Conn struct {
 	WS  *websocket.Conn
 	in  chan map[string]any
 	wmu sync.Mutex
-	seq int
+	// envelopes is the Slack's envelope counter.
+	envelopes *atomic.Int64
 }
 
 // In delivers what the bot writes on the socket, and is closed when the
@@ -201,12 +206,18 @@ func (c *Conn) Ack(t testing.TB, envelopeID string, timeout time.Duration) map[s
 	}
 }
 
-// Envelope sends one envelope and returns its ack's payload (nil when
-// the ack has none), which must come within Slack's own 3 seconds.
+// Envelope sends one envelope, with an ID of its own, and returns its
+// ack's payload (nil when the ack has none), which must come within
+// Slack's own 3 seconds.
 func (c *Conn) Envelope(t testing.TB, typ string, payload any) map[string]any {
 	t.Helper()
-	c.seq++
-	id := fmt.Sprintf("%s-%d", typ, c.seq)
+	return c.Deliver(t, fmt.Sprintf("%s-%d", typ, c.envelopes.Add(1)), typ, payload)
+}
+
+// Deliver sends the envelope id and returns its ack's payload; the same
+// id again is a redelivery.
+func (c *Conn) Deliver(t testing.TB, id, typ string, payload any) map[string]any {
+	t.Helper()
 	c.Send(t, map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": typ != "events_api", "retry_attempt": 0, "retry_reason": ""})
 	m := c.Ack(t, id, 3*time.Second)
 	if p, ok := m["payload"].(map[string]any); ok {
@@ -219,24 +230,34 @@ func (c *Conn) Envelope(t testing.TB, typ string, payload any) map[string]any {
 // Command runs /wa-leave over the socket and returns the ack's payload.
 func (c *Conn) Command(t testing.TB, user, channel, text string) map[string]any {
 	t.Helper()
-	return c.Envelope(t, "slash_commands", map[string]any{
+	return c.Envelope(t, "slash_commands", CommandPayload(user, channel, text))
+}
+
+// CommandPayload is a slash_commands envelope's payload.
+func CommandPayload(user, channel, text string) map[string]any {
+	return map[string]any{
 		"token": "legacy-verification-token", "team_id": "T1", "team_domain": "test", "channel_id": channel, "channel_name": "ops",
 		"user_id": user, "user_name": "user-" + user, "command": "/wa-leave", "text": text, "api_app_id": "A1",
 		"is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "1.2.3",
-	})
+	}
 }
 
-// Click presses a card button over the socket and returns the ack's
-// payload.
-func (c *Conn) Click(t testing.TB, user, channel, action, value, messageTS string) map[string]any {
+// Click presses a card button (its block blockID) over the socket and
+// returns the ack's payload.
+func (c *Conn) Click(t testing.TB, user, channel, action, value, messageTS, blockID string) map[string]any {
 	t.Helper()
-	return c.Envelope(t, "interactive", map[string]any{
+	return c.Envelope(t, "interactive", ClickPayload(user, channel, action, value, messageTS, blockID))
+}
+
+// ClickPayload is an interactive envelope's payload: a click on a button.
+func ClickPayload(user, channel, action, value, messageTS, blockID string) map[string]any {
+	return map[string]any{
 		"type": "block_actions", "api_app_id": "A1", "team": map[string]any{"id": "T1"}, "token": "legacy-verification-token",
 		"user":       map[string]any{"id": user, "username": "u", "team_id": "T1"},
 		"container":  map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel, "is_ephemeral": false},
 		"channel":    map[string]any{"id": channel, "name": "ops"},
 		"message":    map[string]any{"type": "message", "ts": messageTS, "text": "card"},
 		"trigger_id": "1.2.3", "response_url": "https://hooks.slack.com/actions/T1/1/x",
-		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": "b", "value": value, "action_ts": "1.1"}},
-	})
+		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": blockID, "value": value, "action_ts": "1.1"}},
+	}
 }

@@ -145,23 +145,34 @@ func (s *DB) createBatched(ctx context.Context, r *Request) error {
 	return err
 }
 
-// writeCreates inserts the batch in one transaction. If any insert fails
-// the transaction is abandoned and each request is retried in its own
-// transaction, so a bad request fails only its caller.
+// writeCreates inserts the batch in one transaction. A repeated delivery
+// (ErrRepeated) is an answer for its own caller and does not stop the
+// others; if any insert fails otherwise the transaction is abandoned and
+// each request is retried in its own transaction, so a bad request fails
+// only its caller.
 func (s *DB) writeCreates(batch []createOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
+	results := make([]error, len(batch))
 	err := s.inTx(ctx, func(tx dbTx) error {
-		for _, op := range batch {
-			if err := s.insertRequest(ctx, tx, op.r); err != nil {
+		for i, op := range batch {
+			err := s.insertDelivered(ctx, tx, op.r)
+			if errors.Is(err, ErrRepeated) {
+				results[i] = err
+				continue
+			}
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err == nil || len(batch) == 1 {
-		for _, op := range batch {
-			op.done <- err
+		for i, op := range batch {
+			if err != nil {
+				results[i] = err
+			}
+			op.done <- results[i]
 		}
 		return
 	}

@@ -50,6 +50,9 @@ func BenchmarkConfirmParallel(b *testing.B) {
 		if err := db.CreateRequest(ctx, r, nil); err != nil {
 			b.Fatal(err)
 		}
+		if err := db.CardPosted(ctx, r.ID, "1700000000.000100", r.CardVersion); err != nil {
+			b.Fatal(err)
+		}
 		ids <- r.ID
 	}
 	close(ids)
@@ -59,7 +62,7 @@ func BenchmarkConfirmParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := c.Confirm(ctx, <-ids, "U2", now); err != nil {
+			if _, err := c.Confirm(ctx, <-ids, "U2", store.Card{ChannelID: "C1", TS: "1700000000.000100", Version: 1}, now); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -38,8 +38,16 @@ type Confirmer struct {
 // confirmOp is one click waiting for the Confirmer's writer.
 type confirmOp struct {
 	id, by string
+	from   Card
 	now    time.Time
 	done   chan confirmResult
+}
+
+// Card is the card a click came from: the message (its channel and ts)
+// and the version of the request it showed (CardVersion when drawn).
+type Card struct {
+	ChannelID, TS string
+	Version       int
 }
 
 type confirmResult struct {
@@ -63,8 +71,20 @@ func (s *DB) NewConfirmer(enqueue EnqueueMany) *Confirmer {
 // that has committed. A request past its expiry is refused with
 // ErrExpired, one that is no longer pending with ErrConflict; both come
 // with the request as it is, to say who decided it and how.
-func (c *Confirmer) Confirm(ctx context.Context, id, by string, now time.Time) (*Request, error) {
-	op := confirmOp{id: id, by: by, now: now, done: make(chan confirmResult, 1)}
+//
+// The click must come from the request's own card, as from shows it: a
+// click from another message or channel is refused with ErrWrongCard,
+// one from a card drawn before the request last changed (a successor
+// chosen, details arrived) with ErrStale, so nobody confirms something
+// other than what they saw.
+func (c *Confirmer) Confirm(ctx context.Context, id, by string, from Card, now time.Time) (*Request, error) {
+	if from.TS == "" || from.ChannelID == "" {
+		// Not from a message at all. (A card whose ts is not recorded
+		// yet, because the click beat the outbox's write, is the message
+		// clicked: the request has only the one card.)
+		return nil, ErrWrongCard
+	}
+	op := confirmOp{id: id, by: by, from: from, now: now, done: make(chan confirmResult, 1)}
 	if err := c.confirms.submit(ctx, op); err != nil {
 		return nil, err
 	}
@@ -89,12 +109,13 @@ func (c *Confirmer) write(batch []confirmOp) {
 	err := c.s.inTx(ctx, func(tx dbTx) error {
 		var confirmed []Confirmation
 		for i, op := range batch {
-			runAt, r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.now)
+			runAt, r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.from, op.now)
 			results[i] = confirmResult{r, err}
 			switch {
 			case err == nil:
 				confirmed = append(confirmed, Confirmation{RequestID: op.id, RunAt: runAt})
-			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrExpired):
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrExpired),
+				errors.Is(err, ErrWrongCard), errors.Is(err, ErrStale):
 			default:
 				return err
 			}
@@ -144,12 +165,13 @@ func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue 
 // refuses is the row read, to say why; that request is returned. On
 // PostgreSQL the update's row lock makes a concurrent confirmation of
 // the same request wait, then find it no longer pending.
-func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.Time) (runAt time.Time, refused *Request, err error) {
+func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card, now time.Time) (runAt time.Time, refused *Request, err error) {
 	var at int64
 	err = tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
-		Confirmed, ms(now), by, ms(now), id, Pending, ms(now)).Scan(&at)
+		Confirmed, ms(now), by, ms(now), id, Pending, ms(now), from.ChannelID, from.TS, from.Version).Scan(&at)
+
 	if errors.Is(err, sql.ErrNoRows) {
-		refused, err = s.refusal(ctx, tx, id, now)
+		refused, err = s.refusal(ctx, tx, id, from, now)
 		return time.Time{}, refused, err
 	}
 	if err != nil {
@@ -162,19 +184,26 @@ func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, now time.T
 }
 
 // refusal says why a request could not be confirmed: it does not exist
-// (ErrNotFound), is no longer pending (ErrConflict) or has expired
-// (ErrExpired); the request is returned as it is.
-func (s *DB) refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*Request, error) {
+// (ErrNotFound), the click came from elsewhere than its card
+// (ErrWrongCard), it is no longer pending (ErrConflict), has expired
+// (ErrExpired) or changed since the card was drawn (ErrStale); the
+// request is returned as it is. A click from elsewhere is told nothing
+// more about the request.
+func (s *DB) refusal(ctx context.Context, tx dbTx, id string, from Card, now time.Time) (*Request, error) {
 	r, err := s.requestTx(ctx, tx, id, false)
 	switch {
 	case err != nil:
 		return nil, err
+	case !r.OnCard(from):
+		return nil, ErrWrongCard
 	case r.State != Pending:
 		return r, ErrConflict
 	case !now.Before(r.ExpiresAt):
 		return r, ErrExpired
+	case r.CardVersion != from.Version:
+		return r, ErrStale
 	}
-	// Pending and unexpired, yet the update matched nothing: the two
+	// Pending, unexpired and as the card showed it, yet the update matched nothing: the two
 	// statements see the same row and the same now, so this is a bug.
 	return r, fmt.Errorf("confirm request %s: refused for no reason", id)
 }
@@ -182,4 +211,5 @@ func (s *DB) refusal(ctx context.Context, tx dbTx, id string, now time.Time) (*R
 const confirmSQL = `UPDATE requests SET state = ?, updated_at = ?,
 	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ?
 	WHERE id = ? AND state = ? AND expires_at > ?
+	AND channel_id = ? AND card_ts IN (?, '') AND card_version = ?
 	RETURNING run_at`

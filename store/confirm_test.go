@@ -14,16 +14,35 @@ import (
 	"github.com/waleave/waleave/store/storetest"
 )
 
+// testCardTS is the ts of the cards confirmAll posts.
+const testCardTS = "1700000000.000100"
+
 // confirmAll confirms each ID from its own goroutine, all at once, and
-// returns each caller's error.
-func confirmAll(c *store.Confirmer, ids []string, now time.Time) []error {
+// returns each caller's error. Each click comes from its request's card,
+// which is posted first if need be (db is where; an ID not there is
+// clicked on a card in C1).
+func confirmAll(db *store.DB, c *store.Confirmer, ids []string, now time.Time) []error {
+	cards := make([]store.Card, len(ids))
+	for i, id := range ids {
+		cards[i] = store.Card{ChannelID: "C1", TS: testCardTS, Version: 1}
+		r, err := db.Request(context.Background(), id)
+		if err != nil {
+			continue
+		}
+		if r.CardTS == "" {
+			if err := db.CardPosted(context.Background(), id, testCardTS, r.CardVersion); err != nil {
+				panic(err)
+			}
+		}
+		cards[i] = store.Card{ChannelID: r.ChannelID, TS: testCardTS, Version: r.CardVersion}
+	}
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = c.Confirm(context.Background(), id, "U2", now)
+			_, errs[i] = c.Confirm(context.Background(), id, "U2", cards[i], now)
 		}()
 	}
 	wg.Wait()
@@ -53,7 +72,7 @@ func TestConfirmer_SharesTransactionsAndEnqueuesEachOnce(t *testing.T) {
 		// Every request is clicked twice at once: one click confirms it,
 		// the other is told it is already decided.
 		clicks := append(append([]string{}, ids...), ids...)
-		errs := confirmAll(c, clicks, t0.Add(time.Minute))
+		errs := confirmAll(db, c, clicks, t0.Add(time.Minute))
 		conflicts := map[string]int{}
 		for i, err := range errs {
 			switch {
@@ -89,7 +108,7 @@ func TestConfirmer_RefusalsDoNotFailOthers(t *testing.T) {
 		fresh := newRequest(t, db)
 		late := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Second)}
 		require.NoError(t, db.CreateRequest(ctx, late, nil))
-		errs := confirmAll(c, []string{fresh.ID, late.ID, "R000000000000000"}, t0.Add(time.Minute))
+		errs := confirmAll(db, c, []string{fresh.ID, late.ID, "R000000000000000"}, t0.Add(time.Minute))
 		require.NoError(t, errs[0])
 		require.ErrorIs(t, errs[1], store.ErrExpired)
 		require.ErrorIs(t, errs[2], store.ErrNotFound)
@@ -117,7 +136,7 @@ func TestConfirmer_FailedEnqueueRollsBackOnlyItsRequest(t *testing.T) {
 			ids = append(ids, newRequest(t, db).ID)
 		}
 		bad = ids[17]
-		errs := confirmAll(c, ids, t0.Add(time.Minute))
+		errs := confirmAll(db, c, ids, t0.Add(time.Minute))
 		for i, id := range ids {
 			got, err := db.Request(ctx, id)
 			require.NoError(t, err)
@@ -159,8 +178,8 @@ func TestConfirmer_ConfirmsAcrossReplicasOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		var errsA, errsB []error
 		wg.Add(2)
-		go func() { defer wg.Done(); errsA = confirmAll(ca, ids, t0.Add(time.Minute)) }()
-		go func() { defer wg.Done(); errsB = confirmAll(cb, rev, t0.Add(time.Minute)) }()
+		go func() { defer wg.Done(); errsA = confirmAll(a, ca, ids, t0.Add(time.Minute)) }()
+		go func() { defer wg.Done(); errsB = confirmAll(b, cb, rev, t0.Add(time.Minute)) }()
 		wg.Wait()
 		for _, err := range append(errsA, errsB...) {
 			if err != nil {
@@ -181,7 +200,7 @@ func TestWritesAfterClose_FailInsteadOfPanicking(t *testing.T) {
 	r := newRequest(t, db)
 	require.NoError(t, db.Close())
 
-	_, err = c.Confirm(ctx, r.ID, "U2", t0.Add(time.Minute))
+	_, err = c.Confirm(ctx, r.ID, "U2", store.Card{ChannelID: "C1", TS: testCardTS, Version: 1}, t0.Add(time.Minute))
 	require.ErrorIs(t, err, store.ErrClosed)
 	err = db.CreateRequest(ctx, &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, nil)
 	require.ErrorIs(t, err, store.ErrClosed)
@@ -201,7 +220,7 @@ func TestConfirmer_HandsTheJobItsRunTime(t *testing.T) {
 			}
 			return nil
 		})
-		for _, err := range confirmAll(c, []string{scheduled.ID, now.ID}, t0.Add(time.Minute)) {
+		for _, err := range confirmAll(db, c, []string{scheduled.ID, now.ID}, t0.Add(time.Minute)) {
 			require.NoError(t, err)
 		}
 		require.True(t, runAt.Equal(got[scheduled.ID]), "scheduled: %v", got[scheduled.ID])
@@ -223,7 +242,7 @@ func TestConfirm_ExpiryBoundary(t *testing.T) {
 				_, err := db.Confirm(ctx, id, "U2", now, nil)
 				return err
 			},
-			"Confirmer": func(id string, now time.Time) error { return confirmAll(c, []string{id}, now)[0] },
+			"Confirmer": func(id string, now time.Time) error { return confirmAll(db, c, []string{id}, now)[0] },
 		}
 		for name, confirm := range confirmers {
 			at, before := newRequest(t, db), newRequest(t, db)

@@ -19,7 +19,7 @@ func (s *DB) WaitRate(ctx context.Context, key string, perSecond float64, burst 
 		return fmt.Errorf("rate %s: perSecond and burst must be positive", key)
 	}
 	for {
-		wait, err := s.takeToken(ctx, key, perSecond, float64(burst))
+		wait, err := s.takeToken(ctx, key, perSecond, float64(burst), time.Now())
 		if err != nil || wait == 0 {
 			return err
 		}
@@ -41,10 +41,10 @@ func (s *DB) WaitRate(ctx context.Context, key string, perSecond float64, burst 
 // takeToken takes a token from the bucket, or says how long until one is
 // due. The row is locked for the read-modify-write, so concurrent takers
 // (in other processes too) see each other's tokens go.
-func (s *DB) takeToken(ctx context.Context, key string, perSecond, burst float64) (time.Duration, error) {
+func (s *DB) takeToken(ctx context.Context, key string, perSecond, burst float64, at time.Time) (time.Duration, error) {
 	var wait time.Duration
 	err := s.inTx(ctx, func(tx dbTx) error {
-		now := time.Now().UnixMilli()
+		now := at.UnixMilli()
 		if _, err := tx.exec(ctx, `INSERT INTO rate_buckets (key, tokens, at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`, key, burst, now); err != nil {
 			return err
 		}
@@ -70,4 +70,16 @@ func (s *DB) takeToken(ctx context.Context, key string, perSecond, burst float64
 		return 0, fmt.Errorf("rate %s: %w", key, err)
 	}
 	return wait, nil
+}
+
+// TakeRate takes a token from key's bucket (perSecond refill, bursts of
+// up to burst) if one is there, and reports whether it did; it never
+// waits. Like WaitRate the bucket is shared by every process using the
+// database, so replicas together allow the rate once.
+func (s *DB) TakeRate(ctx context.Context, key string, perSecond float64, burst int, now time.Time) (bool, error) {
+	if perSecond <= 0 || burst < 1 {
+		return false, fmt.Errorf("rate %s: perSecond and burst must be positive", key)
+	}
+	wait, err := s.takeToken(ctx, key, perSecond, float64(burst), now)
+	return wait == 0 && err == nil, err
 }

@@ -131,6 +131,22 @@ type Request struct {
 	// (zero: none under way); see PostUnderWay.
 	CardPostingAt  time.Time
 	ReplyPostingAt time.Time
+
+	// Delivery, when set, names the delivery that asked for the request
+	// (see FirstDelivery), remembered until DeliveryUntil. CreateRequest
+	// records it in the request's own transaction and refuses a second
+	// request of the same delivery with ErrRepeated. Not stored with the
+	// request.
+	Delivery      string
+	DeliveryUntil time.Time
+}
+
+// OnCard reports whether a click from card came from r's own card: the
+// message the outbox posted, in r's channel. Before the card's ts is
+// recorded (a click can beat the outbox's write by a moment) only the
+// channel can be compared: the request has no other message to click.
+func (r *Request) OnCard(card Card) bool {
+	return card.TS != "" && r.ChannelID == card.ChannelID && (r.CardTS == "" || r.CardTS == card.TS)
 }
 
 // idEncoding is Crockford's base32 alphabet, whose ASCII order matches the
@@ -218,11 +234,27 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 		return s.createBatched(ctx, r)
 	}
 	return s.inTx(ctx, func(tx dbTx) error {
-		if err := s.insertRequest(ctx, tx, r); err != nil {
+		if err := s.insertDelivered(ctx, tx, r); err != nil {
 			return err
 		}
 		return enqueue(ctx, tx.Tx)
 	})
+}
+
+// insertDelivered records r's delivery, if it names one, then inserts r;
+// a delivery already recorded within its window is ErrRepeated, and r is
+// not inserted.
+func (s *DB) insertDelivered(ctx context.Context, tx dbTx, r *Request) error {
+	if r.Delivery != "" {
+		first, err := recordDelivery(ctx, tx, r.Delivery, r.CreatedAt, r.DeliveryUntil)
+		if err != nil {
+			return err
+		}
+		if !first {
+			return ErrRepeated
+		}
+	}
+	return s.insertRequest(ctx, tx, r)
 }
 
 // insertRequest writes the request row with a statement prepared once on

@@ -49,6 +49,15 @@ var (
 	ErrPending = errors.New("write handed over but not yet committed")
 	// ErrInUse: another process has the SQLite database open (see Open).
 	ErrInUse = errors.New("the SQLite database is in use by another process")
+	// ErrWrongCard: a click names a request but did not come from its
+	// card (another channel or message).
+	ErrWrongCard = errors.New("the click did not come from the request's card")
+	// ErrStale: the request changed after the card clicked was drawn, so
+	// the clicker has not seen what they would confirm.
+	ErrStale = errors.New("the request changed since its card was drawn")
+	// ErrRepeated: the delivery that asks for a request was handled
+	// before (a replayed signed command, an envelope sent again).
+	ErrRepeated = errors.New("this delivery was handled before")
 )
 
 // Enqueue adds the caller's own writes, typically River job inserts, to a
@@ -92,6 +101,8 @@ type DB struct {
 	// PostgreSQL. Close closes stopScrub (under mu, once) and waits for
 	// scrubbed.
 	scrub, stopScrub, scrubbed chan struct{}
+	// deliveries feeds the writer of FirstDelivery (limits.go).
+	deliveries *groupCommit[deliveryOp]
 	// confirmers are stopped by Close (see NewConfirmer).
 	mu         sync.Mutex
 	confirmers []*Confirmer
@@ -122,6 +133,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	s.creates = startGroupCommit(s.writeCreates)
+	s.deliveries = startGroupCommit(s.writeDeliveries)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -372,6 +384,7 @@ func (s *DB) Close() error {
 		close(stopScrub)
 		<-s.scrubbed
 	}
+	s.deliveries.stop()
 	if s.dialect == PostgreSQL {
 		s.listen.Close()
 		return s.write.Close()

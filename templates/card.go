@@ -13,7 +13,9 @@ import (
 // are part of the public contract (SPEC §5): Slack sends them back in
 // block_actions payloads, so renaming one breaks cards already posted.
 const (
-	// ActionConfirm is the card's "Leave group" button; its value is the request ID.
+	// ActionConfirm is the card's "Leave group" button; its value is the
+	// request ID, and its block's ID carries the card's version (see
+	// CardVersionFromBlockID).
 	ActionConfirm = "leave_confirm"
 	// ActionCancel is the card's "Cancel" button; its value is the request ID.
 	ActionCancel = "leave_cancel"
@@ -80,6 +82,10 @@ type Card struct {
 	// (WA_PROVIDER=dryrun): its header, notification text and a note
 	// under the header say so in every state.
 	DryRun bool
+	// Version is the request's version this card shows; a pending card's
+	// buttons carry it, so that a confirmation approves what the card
+	// showed and nothing changed since.
+	Version int
 }
 
 // Verification is what the group lookup after a leave found. The values
@@ -143,6 +149,25 @@ func blockID(purpose string, st State, requestID ...string) string {
 	return id
 }
 
+// versionMark introduces the card version in the actions block's ID:
+// "leave_actions.pending.v7".
+const versionMark = ".v"
+
+// CardVersionFromBlockID returns the card version carried in the block ID
+// of a card's buttons. ok is false for a block ID without one (a card
+// drawn before cards carried their version, or one not drawn here).
+func CardVersionFromBlockID(blockID string) (version int, ok bool) {
+	rest, found := strings.CutPrefix(blockID, blockActions+"."+string(StatePending)+versionMark)
+	if !found {
+		return 0, false
+	}
+	v, err := strconv.Atoi(rest)
+	if err != nil || v < 1 || strconv.Itoa(v) != rest {
+		return 0, false
+	}
+	return v, true
+}
+
 // RequestIDFromBlockID returns the request ID carried in the block ID of
 // an interactive card block (the successor select's), for actions whose
 // value is not the request ID. ok is false for other block IDs.
@@ -180,7 +205,7 @@ func CardBlocks(c Card) []slack.Block {
 	}
 	blocks = append(blocks, slack.NewContextBlock(blockID(blockStatus, st), statusElements(c)...))
 	if st == StatePending {
-		blocks = append(blocks, slack.NewActionBlock(blockID(blockActions, st),
+		blocks = append(blocks, slack.NewActionBlock(blockID(blockActions, st)+versionMark+strconv.Itoa(c.Version),
 			slack.NewButtonBlockElement(ActionConfirm, c.RequestID, plain("Leave group")).
 				WithStyle(slack.StyleDanger).
 				WithConfirm(confirmDialog(c)),

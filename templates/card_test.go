@@ -40,6 +40,7 @@ func baseCard() Card {
 		Location:     testLoc,
 		State:        StatePending,
 		Size:         42,
+		Version:      3,
 	}
 }
 
@@ -449,6 +450,31 @@ func TestRequestIDFromBlockID(t *testing.T) {
 		got, ok := RequestIDFromBlockID(tt.in)
 		if got != tt.want || ok != tt.wantOK {
 			t.Errorf("RequestIDFromBlockID(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+// TestCardVersionFromBlockID: the pending card's buttons carry its
+// version, read back exactly; anything else carries none.
+func TestCardVersionFromBlockID(t *testing.T) {
+	c := baseCard()
+	c.Version = 12
+	var actions *slack.ActionBlock
+	for _, b := range CardBlocks(c) {
+		if a, ok := b.(*slack.ActionBlock); ok {
+			actions = a
+		}
+	}
+	if actions == nil {
+		t.Fatal("a pending card has buttons")
+	}
+	if v, ok := CardVersionFromBlockID(actions.BlockID); !ok || v != 12 {
+		t.Errorf("CardVersionFromBlockID(%q) = %d, %v; want 12, true", actions.BlockID, v, ok)
+	}
+	for _, id := range []string{"leave_actions.pending", "leave_actions.pending.v", "leave_actions.pending.v0", "leave_actions.pending.v07",
+		"leave_actions.pending.v-1", "leave_actions.pending.v1x", "leave_actions.confirmed.v3", "leave_successor.pending.R1", "wa_leave", ""} {
+		if v, ok := CardVersionFromBlockID(id); ok {
+			t.Errorf("CardVersionFromBlockID(%q) = %d, true; want none", id, v)
 		}
 	}
 }

@@ -191,6 +191,46 @@ func StillConfirming() string {
 		"Press the button again only if the card still asks after a minute."
 }
 
+// CardChanged refuses a confirmation from a card that no longer shows
+// the request as it is (the successor or the group's details changed
+// after it was drawn): the confirmer must see what they approve.
+func CardChanged() string {
+	return ":eyes: The card changed after you looked at it (someone chose another member to make admin, or the group's details arrived). " +
+		"Nothing was confirmed: look at the card again and press *Leave group* if it is still right."
+}
+
+// TooManyRequests refuses a new request from someone who made perMinute
+// of them in the last minute (WALEAVE_USER_RATE).
+func TooManyRequests(perMinute int) string {
+	return fmt.Sprintf(":hourglass: You have made %d requests in the last minute, the most one person may make. "+
+		"Nothing was recorded; try again in a minute.", perMinute)
+}
+
+// TooManyPending refuses a new request while max requests already wait
+// for confirmation, the requester's own (mine) or in this channel
+// (WALEAVE_MAX_PENDING).
+func TooManyPending(max int, mine bool) string {
+	whose := "this channel has"
+	if mine {
+		whose = "you have"
+	}
+	return fmt.Sprintf(":hourglass: Nothing was recorded: %s %d requests waiting for confirmation, the most allowed. "+
+		"Confirm or cancel some of them first (`/wa-leave status` lists them).", whose, max)
+}
+
+// OtherWorkspace refuses a command or click from a Slack workspace other
+// than the one the bot is installed in.
+func OtherWorkspace() string {
+	return ":no_entry: This bot works only in the Slack workspace it is installed in. Nothing was done."
+}
+
+// WorkspaceUnknown refuses a command or click while the bot does not yet
+// know which workspace it is installed in (Slack did not answer auth.test
+// at start-up): nothing is accepted until it does.
+func WorkspaceUnknown() string {
+	return ":hourglass: The bot is still starting up and cannot check where this came from yet. Nothing was done; try again in a minute."
+}
+
 // Candidate is a group whose name matched an ambiguous /wa-leave name.
 type Candidate struct {
 	JID     string
