@@ -176,9 +176,9 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg),
 		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, follow: newFollowups(opts.Now)}
 	b.outbox = newOutbox(b)
-	if d, ok := gw.(dryRunner); ok {
-		b.dryRun = d.DryRun()
-	}
+	// Whatever leaves a card or reply owed to Slack wakes the poster.
+	db.OnOwed(b.outbox.poke)
+	b.dryRun = gw.DryRun()
 
 	// Both drivers work on *sql.Tx, so a job insert joins the store's
 	// transaction the same way on either database.
@@ -239,12 +239,6 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	}
 	b.confirmer = db.NewConfirmer(b.enqueueLeaves)
 	return b, nil
-}
-
-// dryRunner is a gateway that may send nothing to WhatsApp
-// (whatsapp.DryRun).
-type dryRunner interface {
-	DryRun() bool
 }
 
 // say is text as the bot posts it about a request: with the dry run's

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/waleave/waleave/fake"
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -279,7 +280,7 @@ func onlyAdminGroup(jid string) whatsapp.Group {
 func TestCard_SlowDetailsDoNotDelayTheAck(t *testing.T) {
 	tb := newTestBot(t, Options{DetailsTimeout: 200 * time.Millisecond})
 	release := make(chan struct{})
-	tb.gw.Me = "79000000001@s.whatsapp.net"
+	tb.gw.Self = "79000000001@s.whatsapp.net"
 	tb.gw.GroupFunc = func(ctx context.Context, ref string) (whatsapp.Group, error) {
 		select {
 		case <-release:
@@ -329,7 +330,7 @@ func TestCard_SlowDetailsDoNotDelayTheAck(t *testing.T) {
 func TestCard_OnlyAdminWarningAndSuccessorSelect(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
-	tb.gw.Me = "79000000001@s.whatsapp.net" // whatsmeow's form; participants use @c.us
+	tb.gw.Self = "79000000001@s.whatsapp.net" // whatsmeow's form; participants use @c.us
 	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
 	tb.command("120363406289005073@g.us bye")
 	r := tb.requests(t)[0]
@@ -357,7 +358,7 @@ func TestCard_OnlyAdminWarningAndSuccessorSelect(t *testing.T) {
 
 func TestCard_DetailsCachedPerGroup(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	tb.gw.Me = "79000000001@c.us"
+	tb.gw.Self = "79000000001@c.us"
 	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
 	for range 5 {
 		tb.command("120363406289005073@g.us --no-goodbye")
@@ -367,7 +368,7 @@ func TestCard_DetailsCachedPerGroup(t *testing.T) {
 	}
 	require.Len(t, tb.slack.Answered("chat.postMessage"), 5)
 	require.Len(t, tb.gw.CallsOf("group"), 1, "one getGroupData for a burst")
-	require.Len(t, tb.gw.CallsOf("state"), 1, "the instance's JID is learned once")
+	require.Len(t, tb.gw.CallsOf("me"), 1, "the instance's JID is learned once")
 }
 
 func TestCard_AdminUnknownWithoutTheInstanceJID(t *testing.T) {
@@ -395,7 +396,7 @@ func selectSuccessor(user, requestID, jid string) slack.InteractionCallback {
 // is the only admin and posts its card.
 func onlyAdminRequest(t *testing.T, tb *testBot) *store.Request {
 	t.Helper()
-	tb.gw.Me = "79000000001@c.us"
+	tb.gw.Self = "79000000001@c.us"
 	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
 	tb.command("120363406289005073@g.us Bye all")
 	r := tb.requests(t)[0]
@@ -443,7 +444,7 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	require.Equal(t, []string{"120363406289005073@g.us 79000000003@c.us"}, promoted)
 
 	got, _ = tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 	require.False(t, got.PromotedAt.IsZero())
 	audit, err := tb.db.Audit(ctx, r.ID)
 	require.NoError(t, err)
@@ -471,8 +472,8 @@ func TestSuccessor_FailedPromotionStopsTheLeave(t *testing.T) {
 	require.Empty(t, tb.gw.CallsOf("send"), "no goodbye")
 	require.Empty(t, tb.gw.CallsOf("leave"), "not left")
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Failed, got.State)
-	require.Equal(t, string(templates.OutcomePromoteFailed), got.Outcome)
+	require.Equal(t, leave.Failed, got.State)
+	require.Equal(t, leave.OutcomePromoteFailed, got.Outcome)
 
 	tb.deliver(r.ID)
 	var reply string
@@ -509,7 +510,7 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 	require.Len(t, tb.gw.CallsOf("promote"), 1)
 	require.Len(t, tb.gw.CallsOf("leave"), 1)
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 }
 
 func TestLeave_KeepsTheInviteLink(t *testing.T) {
@@ -530,7 +531,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 	const link = "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"
 	require.Equal(t, link, got.InviteLink)
 	audit, _ := tb.db.Audit(ctx, r.ID)
@@ -539,7 +540,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 		found = found || (e.Action == "invite link kept" && e.Detail == link)
 	}
 	require.True(t, found, "the link is in the audit trail")
-	calls := slices.DeleteFunc(tb.gw.CallsOf(""), func(c string) bool { return c == "state" })
+	calls := slices.DeleteFunc(tb.gw.CallsOf(""), func(c string) bool { return c == "state" || c == "me" })
 	require.Less(t, slices.Index(calls, "group"), slices.Index(calls, "leave"), "the link is read before leaving")
 	require.Equal(t, []string{"leave", "group"}, calls[len(calls)-2:], "and the group looked up once more after it")
 
@@ -571,7 +572,10 @@ type linkingGateway struct {
 	err  error
 }
 
-func (g *linkingGateway) InviteLink(_ context.Context, groupJID string) (string, error) {
+func (g *linkingGateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
+	if grp.InviteLink != "" {
+		return grp.InviteLink, nil
+	}
 	g.Called("invite-link")
 	return g.link, g.err
 }
@@ -603,7 +607,7 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 			require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 			got, _ := tb.db.Request(ctx, r.ID)
-			require.Equal(t, store.Done, got.State)
+			require.Equal(t, leave.Done, got.State)
 			require.Equal(t, tt.want, got.InviteLink)
 			calls := tb.gw.CallsOf("")
 			require.Contains(t, calls, "invite-link")

@@ -15,7 +15,7 @@ import (
 //
 // The exported fields are optional; their zero values keep the defaults
 // (Group fails with ErrInvalid, Groups lists GroupList, Promote works,
-// State names no instance JID). A test that changes them while the bot
+// State and Me name no instance JID). A test that changes them while the bot
 // runs does so inside Locked.
 type Gateway struct {
 	mu     sync.Mutex
@@ -28,8 +28,8 @@ type Gateway struct {
 	GroupFunc func(ctx context.Context, ref string) (whatsapp.Group, error)
 	// PromoteFunc answers Promote.
 	PromoteFunc func(group, participant string) error
-	// Me is the instance's own JID, as State names it.
-	Me string
+	// Self is the instance's own JID, as State and Me name it.
+	Self string
 	// SendErrs and LeaveErrs are the answers of the next SendText and
 	// Leave calls, in order; once used up, the calls succeed.
 	SendErrs, LeaveErrs []error
@@ -44,7 +44,8 @@ type Gateway struct {
 	// gateway acted and before it answers (a test's crash).
 	OnLeave func()
 	// calls lists every call in order ("leave", "send", "group",
-	// "groups", "promote", "state", and what wrappers add with Called),
+	// "groups", "promote", "state", "me", and what wrappers add with
+	// Called),
 	// for tests of ordering and call counts.
 	calls []string
 }
@@ -160,5 +161,19 @@ func (g *Gateway) State(context.Context) (whatsapp.State, error) {
 	g.Called("state")
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return whatsapp.State{Connected: true, Me: g.Me}, nil
+	return whatsapp.State{Connected: true, Me: g.Self}, nil
+}
+
+func (g *Gateway) Me(context.Context) (string, error) {
+	g.Called("me")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.Self, nil
+}
+
+func (g *Gateway) DryRun() bool { return false }
+
+// InviteLink is the link the group's details carry, as Green API's.
+func (g *Gateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
+	return grp.InviteLink, nil
 }
