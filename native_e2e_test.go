@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waleave/waleave/bot"
+	"github.com/waleave/waleave/fake"
 )
 
 // TestE2E_HistoryAfterLeave: /wa-leave history names every step of a
@@ -32,9 +33,9 @@ func TestE2E_HistoryAfterLeave(t *testing.T) {
 			} else {
 				c := s.socket
 				id, ts = socketRequest(t, a, c, testGroup+" So long")
-				require.Nil(t, c.click(t, "U0CNF2", "C1", "leave_confirm", id, ts, sl.buttonsBlockID(ts)))
+				require.Nil(t, c.Click(t, "U0CNF2", "C1", "leave_confirm", id, ts, sl.ButtonsBlockID(ts)))
 			}
-			eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
+			eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no thread reply")
 
 			msg := s.command("U0CNF3", "C1", "history "+testGroup)
 			require.Equal(t, "ephemeral", msg["response_type"])
@@ -54,7 +55,7 @@ func TestE2E_HistoryAfterLeave(t *testing.T) {
 type surface struct {
 	command  func(user, channel, text string) map[string]any
 	interact func(path string, payload map[string]any) map[string]any
-	socket   *slackSocket // nil over HTTP
+	socket   *fake.Conn // nil over HTTP
 }
 
 func httpSurface(t *testing.T, a *app) surface {
@@ -77,32 +78,31 @@ func httpSurface(t *testing.T, a *app) surface {
 	}
 }
 
-func socketSurface(t *testing.T, c *slackSocket) surface {
+func socketSurface(t *testing.T, c *fake.Conn) surface {
 	return surface{
-		command:  func(user, channel, text string) map[string]any { return c.command(t, user, channel, text) },
-		interact: func(_ string, payload map[string]any) map[string]any { return c.envelope(t, "interactive", payload) },
+		command:  func(user, channel, text string) map[string]any { return c.Command(t, user, channel, text) },
+		interact: func(_ string, payload map[string]any) map[string]any { return c.Envelope(t, "interactive", payload) },
 		socket:   c,
 	}
 }
 
 // startNative starts the app with a directory of two groups, over HTTP or
 // Socket Mode, and waits until the directory is read.
-func startNative(t *testing.T, socket bool) (*app, *fakeSlack, *fakeGateway, surface) {
-	gw := newFakeGateway(t, "greenapi")
-	gw.chats = `[{"id":"` + testGroup + `","name":"Night shift","type":"group"},{"id":"120363400000000777@g.us","name":"Day crew","type":"group"}]`
+func startNative(t *testing.T, socket bool) (*app, *fake.Slack, *fake.Provider, surface) {
+	gw := fake.NewProvider(t, "greenapi")
+	gw.Chats = `[{"id":"` + testGroup + `","name":"Night shift","type":"group"},{"id":"120363400000000777@g.us","name":"Day crew","type":"group"}]`
+	sl := fake.NewSlack(t)
 	if !socket {
-		sl := newFakeSlack(t)
 		a := startApp(t, sl, gw, baseEnv(t, sl, gw))
 		return a, sl, gw, httpSurface(t, a)
 	}
-	ss := newSocketSlack(t)
-	env := baseEnv(t, ss.fakeSlack, gw)
+	env := baseEnv(t, sl, gw)
 	delete(env, "SLACK_SIGNING_SECRET")
 	env["SLACK_APP_TOKEN"] = testAppToken
-	a := startApp(t, ss.fakeSlack, gw, env)
-	c := ss.next(t)
-	c.hello(t)
-	return a, ss.fakeSlack, gw, socketSurface(t, c)
+	a := startApp(t, sl, gw, env)
+	c := sl.Next(t)
+	c.Hello(t)
+	return a, sl, gw, socketSurface(t, c)
 }
 
 // formPayload is an interaction from the request form opened in C1.
@@ -144,7 +144,7 @@ func TestE2E_RequestForm(t *testing.T) {
 			a, sl, _, s := startNative(t, mode == "socket")
 
 			require.Nil(t, s.command("U0REQ1", "C1", ""), "the form opens with no answer in the channel")
-			opens := sl.Calls("views.open")
+			opens := sl.Answered("views.open")
 			require.Len(t, opens, 1)
 			require.NotEmpty(t, opens[0].Form.Get("trigger_id"))
 			view := opens[0].Form.Get("view")
@@ -166,11 +166,11 @@ func TestE2E_RequestForm(t *testing.T) {
 			require.Equal(t, "errors", bad["response_action"], "%v", bad)
 			errs := bad["errors"].(map[string]any)
 			require.Contains(t, errs["when"], "in the past")
-			require.Empty(t, sl.cards())
+			require.Empty(t, sl.Cards())
 
 			require.Nil(t, s.interact("/slack/interactions", submission("U0REQ1", testGroup, "See you", 0)), "a good submission closes the form")
-			eventually(t, 5*time.Second, func() bool { return len(sl.cards()) == 1 }, "no card")
-			card := sl.cards()[0]
+			eventually(t, 5*time.Second, func() bool { return len(sl.Cards()) == 1 }, "no card")
+			card := sl.Cards()[0]
 			require.Equal(t, "C1", card.Form.Get("channel"))
 			require.Contains(t, card.Form.Get("blocks"), "See you")
 			require.Contains(t, card.Form.Get("blocks"), "leave_confirm")
@@ -206,25 +206,8 @@ func TestE2E_HomeConfirm(t *testing.T) {
 	for _, mode := range []string{"http", "socket"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			gw := newFakeGateway(t, "greenapi")
-			var (
-				a    *app
-				sl   *fakeSlack
-				sock *slackSocket
-			)
-			if mode == "http" {
-				sl = newFakeSlack(t)
-				a = startApp(t, sl, gw, baseEnv(t, sl, gw))
-			} else {
-				ss := newSocketSlack(t)
-				env := baseEnv(t, ss.fakeSlack, gw)
-				delete(env, "SLACK_SIGNING_SECRET")
-				env["SLACK_APP_TOKEN"] = testAppToken
-				sl = ss.fakeSlack
-				a = startApp(t, sl, gw, env)
-				sock = ss.next(t)
-				sock.hello(t)
-			}
+			a, sl, gw, s := startNative(t, mode == "socket")
+			sock := s.socket
 			var id string
 			if sock == nil {
 				id, _ = a.requestCard("U0REQ1", "C1", testGroup+" bye from home")
@@ -241,11 +224,11 @@ func TestE2E_HomeConfirm(t *testing.T) {
 				status, _ := a.postJSON("/slack/events", open)
 				require.Equal(t, 200, status)
 			} else {
-				require.Nil(t, sock.envelope(t, "events_api", open))
+				require.Nil(t, sock.Envelope(t, "events_api", open))
 			}
 			var blockID string
 			eventually(t, 5*time.Second, func() bool {
-				for _, p := range sl.Calls("views.publish") {
+				for _, p := range sl.Answered("views.publish") {
 					if p.Form.Get("user_id") == "U0CNF2" && strings.Contains(p.Form.Get("view"), id) {
 						blockID = homeBlockID.FindString(p.Form.Get("view"))
 						return blockID != ""
@@ -266,9 +249,9 @@ func TestE2E_HomeConfirm(t *testing.T) {
 				status, _ := a.post("/slack/interactions", url.Values{"payload": {mustJSON(t, click)}}, nil)
 				require.Equal(t, 200, status)
 			} else {
-				require.Nil(t, sock.envelope(t, "interactive", click))
+				require.Nil(t, sock.Envelope(t, "interactive", click))
 			}
-			eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "the Home confirmation did not lead to a leave")
+			eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "the Home confirmation did not lead to a leave")
 			require.Len(t, gw.Calls("leave"), 1)
 
 		})

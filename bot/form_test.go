@@ -175,17 +175,17 @@ func formPick(user, jid string) slack.InteractionCallback {
 func TestFormAsksForASuccessor(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
-	tb.gw.me = "79000000001@s.whatsapp.net"
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
+	tb.gw.Self = "79000000001@s.whatsapp.net"
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
 	const jid = "120363406289005073@g.us"
 
 	tb.Interact(ctx, formPick("U0REQ1", jid))
 	tb.side.Wait() // the update is sent after the ack
-	updates := tb.slack.of("views.update")
+	updates := tb.slack.Answered("views.update")
 	require.Len(t, updates, 1)
-	require.Equal(t, "h1", updates[0].form.Get("hash"), "the update is refused if the form changed meanwhile")
-	require.Equal(t, "V1", updates[0].form.Get("view_id"))
-	view := updates[0].form.Get("view")
+	require.Equal(t, "h1", updates[0].Form.Get("hash"), "the update is refused if the form changed meanwhile")
+	require.Equal(t, "V1", updates[0].Form.Get("view_id"))
+	view := updates[0].Form.Get("view")
 	require.Contains(t, view, `"block_id":"successor"`)
 	require.Contains(t, view, "79000000002@c.us")
 	require.NotContains(t, view, "79000000001@c.us", "the number is not its own successor")
@@ -208,14 +208,14 @@ func TestFormAsksForASuccessor(t *testing.T) {
 	require.Equal(t, "79000000003@c.us", reqs[0].Successor)
 
 	// A group with other admins needs no successor: no update.
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
 		g := onlyAdminGroup(ref)
 		g.Participants[1].IsAdmin = true
 		return g, nil
 	}
 	tb.Interact(ctx, formPick("U0REQ1", "120363400000000777@g.us"))
 	tb.side.Wait()
-	require.Len(t, tb.slack.of("views.update"), 1)
+	require.Len(t, tb.slack.Answered("views.update"), 1)
 }
 
 // TestFormSubmissionErrors: the form's problems come back next to their
@@ -259,13 +259,13 @@ func TestFormFromShortcut(t *testing.T) {
 		return ic
 	}
 	tb.Interact(ctx, shortcut("U0CHAN7"))
-	require.Empty(t, tb.slack.of("views.open"), "allowed only in a channel: no form outside one")
+	require.Empty(t, tb.slack.Answered("views.open"), "allowed only in a channel: no form outside one")
 	tb.Interact(ctx, shortcut("U0REQ1"))
-	opens := tb.slack.of("views.open")
+	opens := tb.slack.Answered("views.open")
 	require.Len(t, opens, 1)
-	require.Equal(t, "1.2.3", opens[0].form.Get("trigger_id"))
-	require.Contains(t, opens[0].form.Get("view"), `"block_id":"channel"`)
-	require.Contains(t, opens[0].form.Get("view"), `"conversations_select"`)
+	require.Equal(t, "1.2.3", opens[0].Form.Get("trigger_id"))
+	require.Contains(t, opens[0].Form.Get("view"), `"block_id":"channel"`)
+	require.Contains(t, opens[0].Form.Get("view"), `"conversations_select"`)
 
 	submit := func(channel string) any {
 		var sub slack.InteractionCallback
@@ -294,8 +294,8 @@ func TestHomeRepublishedOncePerBurst(t *testing.T) {
 	tb := newTestBot(t, Options{HomeDebounce: 50 * time.Millisecond})
 	publishes := func(user string) int {
 		n := 0
-		for _, c := range tb.slack.of("views.publish") {
-			if c.form.Get("user_id") == user {
+		for _, c := range tb.slack.Answered("views.publish") {
+			if c.Form.Get("user_id") == user {
 				n++
 			}
 		}
@@ -330,10 +330,10 @@ func TestFormFillsTheGoodbyeForTheGroup(t *testing.T) {
 	seedDirectory(t, tb.db, 0, store.DirectoryEntry{JID: jid, Subject: "Night shift"})
 
 	require.Nil(t, tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", TriggerID: "1.2.3"}))
-	opens := tb.slack.of("views.open")
+	opens := tb.slack.Answered("views.open")
 	require.Len(t, opens, 1)
 	var opened slack.ModalViewRequest
-	require.NoError(t, json.Unmarshal([]byte(opens[0].form.Get("view")), &opened))
+	require.NoError(t, json.Unmarshal([]byte(opens[0].Form.Get("view")), &opened))
 	initial := tb.defaultGoodbye("", "", "")
 
 	pick := func(typed string) {
@@ -346,12 +346,12 @@ func TestFormFillsTheGoodbyeForTheGroup(t *testing.T) {
 		tb.side.Wait()
 	}
 	pick("Something else")
-	require.Empty(t, tb.slack.of("views.update"), "an edited goodbye is left alone")
+	require.Empty(t, tb.slack.Answered("views.update"), "an edited goodbye is left alone")
 
 	pick(initial)
-	updates := tb.slack.of("views.update")
+	updates := tb.slack.Answered("views.update")
 	require.Len(t, updates, 1)
-	view := updates[0].form.Get("view")
+	view := updates[0].Form.Get("view")
 	require.Contains(t, view, `"initial_value":"Bye from Night shift!"`)
 	require.Contains(t, view, `"action_id":"form_goodbye_2"`, "a new action ID, so Slack takes the new text")
 }
