@@ -150,3 +150,19 @@ func cardText(t *testing.T, r *store.Request) string {
 func leaveJob(id string) *river.Job[leaveArgs] {
 	return &river.Job[leaveArgs]{JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: leaveArgs{RequestID: id}}
 }
+
+// confirm confirms request id as production does, through the bot's
+// Confirmer and from the request's card as it is now (not yet posted: a
+// click that beats the outbox's write of the ts), without a click.
+func (tb *testBot) confirm(ctx context.Context, id, by string, now time.Time) error {
+	r, err := tb.db.Request(ctx, id)
+	if err != nil {
+		return err
+	}
+	card := store.Card{ChannelID: r.ChannelID, TS: r.CardTS, Version: r.CardVersion}
+	if card.TS == "" {
+		card.TS = "1.000001"
+	}
+	_, err = tb.confirmer.Confirm(ctx, id, by, card, now)
+	return err
+}

@@ -601,7 +601,7 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 			}
 			tb.Bot.gateway = &linkingGateway{Gateway: tb.gw, link: tt.link, err: tt.err}
 			r := tb.pending(t, func(r *store.Request) { r.Goodbye = "" })
-			_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+			err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 			require.NoError(t, err)
 			w := &leaveWorker{b: tb.Bot}
 			require.NoError(t, w.Work(ctx, leaveJob(r.ID)))

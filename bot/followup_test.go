@@ -21,13 +21,13 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	r := tb.pending(t, nil)
-	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	// Another card, also decided.
 	other := tb.pending(t, nil)
 	require.NoError(t, tb.db.CardPosted(ctx, other.ID, "1700000000.000002", other.CardVersion))
-	_, err = tb.db.Confirm(ctx, other.ID, "U0CNF2", tb.clock.Now(), nil)
+	err = tb.confirm(ctx, other.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	onCard := func(user, ts string) slack.InteractionCallback {

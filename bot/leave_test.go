@@ -97,7 +97,7 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 			tb.gw.LeaveErrs = append(tb.gw.LeaveErrs, limited)
 		}
 		r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
-		_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+		err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 		require.NoError(t, err)
 		w := &leaveWorker{b: tb.Bot}
 		for range 10 {
@@ -128,7 +128,7 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 func TestLeave_RunEndsBeforeAStepItCannotFinish(t *testing.T) {
 	tb := newTestBot(t, Options{GatewayTimeout: 2 * time.Second})
 	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
-	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	w := &leaveWorker{b: tb.Bot}
 
@@ -159,7 +159,7 @@ func TestLeave_TwoRunsAtOnceSendOneGoodbye(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye all" })
-	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	// Both runs read the request, then wait for the one group lookup
 	// they share, so neither has claimed the goodbye when the other reads.
@@ -187,7 +187,7 @@ func TestLeave_WaitForAnotherRunIsBounded(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	r := tb.pending(t, nil)
-	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	_, err = tb.db.Start(ctx, r.ID, tb.clock.Now().Add(10*time.Minute), leaveRunTimeout(tb.opts))
 	require.NoError(t, err)
@@ -228,7 +228,7 @@ func TestLeave_GoodbyeWithUnknownOutcomeIsNotSentAgain(t *testing.T) {
 			// The leave needs a second run, which reads the goodbye's state.
 			tb.gw.LeaveErrs = []error{&whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited}}
 			r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
-			_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+			err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 			require.NoError(t, err)
 
 			got, _ := runUntilOver(t, tb, r.ID)
@@ -248,7 +248,7 @@ func TestLeave_UnconfirmedGoodbyeIsNotSentAgainAndTheLeaveGoesAhead(t *testing.T
 	tb := newTestBot(t, Options{MaxAttempts: 5})
 	tb.gw.SendErrs = []error{&whatsapp.Error{Provider: "wawp", Op: "send/text", Status: 201, Kind: whatsapp.ErrUnconfirmed}}
 	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
-	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	got, _ := runUntilOver(t, tb, r.ID)
@@ -271,7 +271,7 @@ func TestLeave_RetryAfterIsHonouredAndCapped(t *testing.T) {
 		tb := newTestBot(t, Options{})
 		tb.gw.LeaveErrs = []error{&whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited, RetryAfter: c.asked}}
 		r := tb.pending(t, nil)
-		_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+		err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 		require.NoError(t, err)
 		err = (&leaveWorker{b: tb.Bot}).Work(context.Background(), leaveJob(r.ID))
 		var snooze *river.JobSnoozeError

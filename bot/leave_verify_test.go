@@ -31,7 +31,7 @@ func confirmedRequest(t *testing.T, tb *testBot, mutate func(*store.Request)) *s
 	tb.gw.Self = "79000000001@s.whatsapp.net"
 	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return memberGroup(ref), nil }
 	r := tb.pending(t, mutate)
-	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	return r
 }

@@ -117,7 +117,7 @@ func TestOutbox_OutcomeOutlivesItsCard(t *testing.T) {
 		ctx := context.Background()
 		tb := newTestBot(t, opts)
 		r := tb.pending(t, nil)
-		_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+		err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 		require.NoError(t, err)
 		require.NoError(t, (&leaveWorker{b: tb.Bot}).Work(ctx, leaveJob(r.ID)))
 		return tb, r

@@ -110,7 +110,7 @@ func TestDigest_MixOfStates(t *testing.T) {
 	tb := newTestBot(t, Options{OpsChannel: "COPS"})
 	p := tb.pending(t, func(r *store.Request) { r.GroupSubject = "Project <Phoenix>" })
 	f := tb.pending(t, func(r *store.Request) { r.GroupJID = "11001234567-1587570015@g.us" })
-	_, err := tb.db.Confirm(ctx, f.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, f.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	_, err = tb.db.Start(ctx, f.ID, tb.clock.Now(), time.Minute)
 	require.NoError(t, err)
@@ -121,10 +121,10 @@ func TestDigest_MixOfStates(t *testing.T) {
 		r.RunAt = r.CreatedAt.Add(48 * time.Hour)
 		r.ExpiresAt = r.RunAt
 	})
-	_, err = tb.db.Confirm(ctx, s.ID, "U0CNF2", tb.clock.Now(), nil)
+	err = tb.confirm(ctx, s.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	far := tb.pending(t, func(r *store.Request) { r.GroupSubject = "Far future"; r.RunAt = r.CreatedAt.Add(10 * 24 * time.Hour) })
-	_, err = tb.db.Confirm(ctx, far.ID, "U0CNF2", tb.clock.Now(), nil)
+	err = tb.confirm(ctx, far.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	tb.clock.Add(3 * time.Hour)
