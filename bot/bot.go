@@ -297,7 +297,7 @@ func (b *Bot) Start(ctx context.Context) error {
 		b.keepLearningWorkspace(15 * time.Second)
 	}
 	if b.store.SingleProcess() {
-		if err := b.reclaim(ctx); err != nil {
+		if err := b.store.ReclaimAll(ctx); err != nil {
 			return err
 		}
 	} else {
@@ -316,20 +316,6 @@ func (b *Bot) Start(ctx context.Context) error {
 	}
 	b.outbox.start(b.ctx)
 	return nil
-}
-
-// reclaim takes back, at start-up, what a dead process left marked in
-// progress. Only for a single-process database (see Start).
-func (b *Bot) reclaim(ctx context.Context) error {
-	if _, err := b.store.JobPool().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
-		return fmt.Errorf("requeue orphaned jobs: %w", err)
-	}
-	// Likewise a leader row is the dead process's: without this the new
-	// process waits for it to expire before running periodic jobs.
-	if _, err := b.store.JobPool().ExecContext(ctx, `DELETE FROM river_leader`); err != nil {
-		return fmt.Errorf("clear stale leader: %w", err)
-	}
-	return b.store.ReleaseLeases(ctx)
 }
 
 // Stop stops taking new jobs, lets running ones finish until ctx ends

@@ -140,13 +140,14 @@ func (s *DB) DropOutbox(ctx context.Context, id string) error {
 	return nil
 }
 
-// ReleaseLeases drops every outbox lease and every leave run's claim.
+// releaseLeases drops every outbox lease and every leave run's claim
+// (ReclaimAll calls it at start-up).
 // With SQLite only one process uses the database, so at start-up any was
 // left by a process that died mid-delivery or mid-run, and waiting for it
 // to run out would delay that request's Slack messages or its leave.
 // Never call it on a shared database (see SingleProcess): other replicas
 // hold live ones.
-func (s *DB) ReleaseLeases(ctx context.Context) error {
+func (s *DB) releaseLeases(ctx context.Context) error {
 	if _, err := s.exec(ctx, `UPDATE requests SET outbox_lease = 0 WHERE outbox_lease > 0`); err != nil {
 		return fmt.Errorf("release outbox leases: %w", err)
 	}

@@ -11,6 +11,9 @@ import (
 // are no other replicas (see SingleProcess).
 var errSingleProcess = errors.New("replicas share only a PostgreSQL database")
 
+// errSharedDatabase refuses ReclaimAll on a database replicas share.
+var errSharedDatabase = errors.New("reclaim all: the database is shared by replicas")
+
 // Heartbeat records that the replica whose River client ID is id is alive,
 // by the database's clock: replicas compare their heartbeats with each
 // other's, and the database's clock is the one they share.
@@ -84,3 +87,22 @@ func (s *DB) ReclaimFromDead(ctx context.Context, kind string, staleAfter, runTi
 
 // pgNowMillis is PostgreSQL's clock in unix milliseconds.
 const pgNowMillis = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
+
+// ReclaimAll takes back, at start-up, everything a dead process left in
+// progress: River jobs marked running, River's leader row (without
+// which the new process would wait for it to expire before running
+// periodic jobs), outbox leases and leave-run claims. Only for a
+// single-process database (SQLite): on a shared one, other replicas hold
+// live ones (see ReclaimFromDead).
+func (s *DB) ReclaimAll(ctx context.Context) error {
+	if !s.SingleProcess() {
+		return errSharedDatabase
+	}
+	if _, err := s.JobPool().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
+		return fmt.Errorf("requeue orphaned jobs: %w", err)
+	}
+	if _, err := s.JobPool().ExecContext(ctx, `DELETE FROM river_leader`); err != nil {
+		return fmt.Errorf("clear stale leader: %w", err)
+	}
+	return s.releaseLeases(ctx)
+}
