@@ -100,6 +100,13 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
 		return msg
 	}
+	if msg := b.chooseNumber(ctx, cmd, r); msg != nil {
+		return msg
+	}
+	if !b.num(r.Number).narrows(sc.UserID, sc.ChannelID) {
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return ephemeralMsg(templates.NotAllowed())
+	}
 	zoneUnknown := false
 	if cmd.At != "" || cmd.In > 0 {
 		loc, known := b.userLocation(ctx, sc.UserID)
@@ -212,15 +219,24 @@ func (b *Bot) resolveGroup(ctx context.Context, sc slack.SlashCommand, cmd Comma
 		r.GroupJID = ref.JID
 		if b.opts.DefaultGoodbye != nil && cmd.Goodbye == "" && !cmd.NoGoodbye {
 			// The default goodbye is rendered now and may name the group.
-			if e, ok, err := b.store.DirectoryGroup(ctx, ref.JID); err == nil && ok {
-				r.GroupSubject = e.Subject
+			for _, n := range b.numbers {
+				if e, ok, err := b.store.NumberDirectoryGroup(ctx, n.Name, ref.JID); err == nil && ok {
+					r.GroupSubject = e.Subject
+					break
+				}
 			}
 		}
 		return nil
 	case ref.InviteCode != "":
 		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 		defer cancel()
-		g, err := b.gateway.Group(ctx, ref.InviteCode)
+		// Any number can read an invite link; --from's is asked when given.
+		n := b.numbers[0]
+		if ns := b.fromNumbers(cmd); len(ns) == 1 {
+			n = ns[0]
+		}
+		g, err := n.Gateway.Group(ctx, ref.InviteCode)
+		b.countGateway(n, "group", err)
 		if err != nil || !whatsapp.IsGroupJID(g.JID) {
 			if err != nil {
 				b.log.Info("invite code lookup failed", "err", err)
