@@ -137,9 +137,9 @@ func (o *Options) setDefaults() {
 // transports (HTTP and Socket Mode) call the same Command and Interaction
 // methods.
 type Bot struct {
-	log     *slog.Logger
-	store   *store.DB
-	slack   *slack.Client
+	log   *slog.Logger
+	store *store.DB
+	slack *slack.Client
 	// numbers are the WhatsApp numbers served, in configuration order;
 	// each request names its own (see num).
 	numbers []*number

@@ -108,7 +108,7 @@ func (u unconfigured) Group(context.Context, string) (whatsapp.Group, error) {
 	return whatsapp.Group{}, u.err()
 }
 func (u unconfigured) Groups(context.Context) ([]whatsapp.GroupSummary, error) { return nil, u.err() }
-func (u unconfigured) Promote(context.Context, string, string) error          { return u.err() }
+func (u unconfigured) Promote(context.Context, string, string) error           { return u.err() }
 func (u unconfigured) State(context.Context) (whatsapp.State, error) {
 	return whatsapp.State{}, u.err()
 }
