@@ -347,7 +347,7 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 	lines := make([]templates.StatusLine, 0, len(reqs))
 	for _, r := range reqs {
 		lines = append(lines, templates.StatusLine{RequestID: r.ID, Group: groupName(r), State: templates.State(r.State),
-			Outcome: templates.Outcome(r.Outcome), RequesterID: r.RequesterID, CreatedAt: r.CreatedAt})
+			Outcome: templates.Outcome(r.Outcome), RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, Number: b.shownNumber(r.Number)})
 	}
 	var history []templates.StatusEntry
 	if len(reqs) == 1 {

@@ -84,6 +84,19 @@ func (b *Bot) shownNumber(name string) string {
 	return name
 }
 
+// sayAbout is text as the bot posts it about r: with the dry run's
+// note when r's number sends nothing, and naming r's number when the bot
+// has several.
+func (b *Bot) sayAbout(r *store.Request, text string) string {
+	if name := b.shownNumber(r.Number); name != "" {
+		text += "\n" + templates.FromNumber(name)
+	}
+	if b.num(r.Number).dryRun {
+		return templates.DryRun(text)
+	}
+	return text
+}
+
 // narrows reports whether the number's own allow-lists let user, in
 // channel, use it; with neither set it does not narrow anything.
 func (n *number) narrows(user, channel string) bool {
