@@ -433,14 +433,22 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 	// Only the two-person rule needs the request before the change (to
 	// know who asked); otherwise the confirmation itself says whether the
 	// request exists, which saves a read on every click.
+	// So does a number's own allow-list, which narrows who confirms with
+	// that number (approvers, who replace the allow-lists for
+	// confirming, confirm for every number).
 	var requester string
-	if b.opts.TwoPerson {
+	narrowed := b.narrowed() && len(b.opts.Approvers) == 0
+	if b.opts.TwoPerson || narrowed {
 		asked, err := b.store.Request(ctx, id)
 		if err != nil {
 			b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
 			return
 		}
 		requester = asked.RequesterID
+		if narrowed && !b.num(asked.Number).narrows(user, channel) {
+			b.refuse(ic, "confirm", "refused", templates.NotAllowed(), nil)
+			return
+		}
 	}
 	switch b.mayConfirm(user, channel, requester) {
 	case allowed:

@@ -97,6 +97,16 @@ func (b *Bot) sayAbout(r *store.Request, text string) string {
 	return text
 }
 
+// narrowed reports whether any number has allow-lists of its own.
+func (b *Bot) narrowed() bool {
+	for _, n := range b.numbers {
+		if len(n.AllowedUsers) > 0 || len(n.AllowedChannels) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // narrows reports whether the number's own allow-lists let user, in
 // channel, use it; with neither set it does not narrow anything.
 func (n *number) narrows(user, channel string) bool {
