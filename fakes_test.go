@@ -352,6 +352,10 @@ type fakeGateway struct {
 	self string
 	stay bool
 	left bool
+	// groups, when set, are the groups (JID → subject) that the group
+	// listing answers with (Green API and RyzeAPI), in the provider's
+	// shape; otherwise the listing is empty.
+	groups map[string]string
 }
 
 func newFakeGateway(t *testing.T, provider string) *fakeGateway {
@@ -400,7 +404,7 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		g.left = true // the gateway acts on the call before it answers
 	}
 	leave, send, block, blockSend, groupDelay := g.leave, g.send, g.block, g.blockSend, g.groupDelay
-	self, left := g.self, g.left
+	self, left, groups := g.self, g.left, g.groups
 	g.mu.Unlock()
 	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
 		select {
@@ -466,10 +470,18 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.Contains(r.URL.Path, "getStateInstance"):
 			fmt.Fprint(w, `{"stateInstance":"authorized"}`)
-		case strings.Contains(r.URL.Path, "/getChats/"):
-			// No groups, but a well-formed answer: a failing directory
-			// refresh would log a warning in tests that count them.
-			fmt.Fprint(w, `[]`)
+		case strings.Contains(r.URL.Path, "/getChats/"), strings.HasPrefix(r.URL.Path, "/api/group/list"):
+			// No groups unless set, but a well-formed answer: a failing
+			// directory refresh would log a warning in tests that count them.
+			list := []map[string]string{}
+			for jid, subject := range groups {
+				if g.provider == "greenapi" {
+					list = append(list, map[string]string{"id": jid, "name": subject, "type": "group"})
+				} else {
+					list = append(list, map[string]string{"jid": jid, "name": subject})
+				}
+			}
+			_ = json.NewEncoder(w).Encode(list)
 		default:
 			fmt.Fprint(w, `{}`)
 		}
