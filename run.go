@@ -152,7 +152,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	b, err := bot.New(ctx, log, db, api, nil, reg, bot.Options{
-		Numbers: numbers,
+		Numbers:      numbers,
 		AllowedUsers: cfg.AllowedUsers, AllowedChannels: cfg.AllowedChannels, Approvers: cfg.Approvers,
 		TwoPerson: cfg.TwoPerson, DefaultGoodbye: cfg.goodbye, RequestTTL: cfg.RequestTTL,
 		RemindAfter: cfg.RemindAfter, MaxAttempts: cfg.MaxAttempts, Location: cfg.location,

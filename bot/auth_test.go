@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/leave"
 )
 
 func TestAuthorization(t *testing.T) {
@@ -77,7 +77,7 @@ func TestConfirm_ApproversAndTwoPerson(t *testing.T) {
 		tb.side.Wait()
 		got, err := tb.db.Request(ctx, r.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.Pending, got.State, "%s must not confirm", user)
+		require.Equal(t, leave.Pending, got.State, "%s must not confirm", user)
 	}
 	refusals := tb.slack.of("chat.postEphemeral")
 	require.Len(t, refusals, 2)
@@ -87,6 +87,6 @@ func TestConfirm_ApproversAndTwoPerson(t *testing.T) {
 	tb.Interaction(ctx, click("U0BOSS", "C1", "leave_confirm", r.ID))
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Confirmed, got.State)
+	require.Equal(t, leave.Confirmed, got.State)
 	require.Equal(t, "U0BOSS", got.ConfirmedBy)
 }

@@ -182,6 +182,8 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	if len(numbers) == 0 {
 		numbers = []Number{{Name: store.DefaultNumber, Gateway: gw}}
 	}
+	// Whatever leaves a card or reply owed to Slack wakes the poster.
+	db.OnOwed(b.outbox.poke)
 	b.dryRun = true
 	for _, n := range numbers {
 		num := newNumber(n)
@@ -248,12 +250,6 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	}
 	b.confirmer = db.NewConfirmer(b.enqueueLeaves)
 	return b, nil
-}
-
-// dryRunner is a gateway that may send nothing to WhatsApp
-// (whatsapp.DryRun).
-type dryRunner interface {
-	DryRun() bool
 }
 
 // say is text as the bot posts it about a request: with the dry run's

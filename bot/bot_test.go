@@ -117,7 +117,7 @@ type fakeGateway struct {
 	groups []whatsapp.GroupSummary
 	// The fields below are optional; their zero values keep the defaults
 	// (Group fails with ErrInvalid, Groups lists groups, Promote works,
-	// State names no instance JID).
+	// State and Me name no instance JID).
 	group     func(ctx context.Context, ref string) (whatsapp.Group, error)
 	groupsErr error
 	promote   func(group, participant string) error
@@ -136,7 +136,7 @@ type fakeGateway struct {
 	// it answers (a test's crash).
 	onLeave func()
 	// calls lists every call in order ("leave", "send", "group", "groups",
-	// "promote", "state"), for tests of ordering and call counts.
+	// "promote", "state", "me"), for tests of ordering and call counts.
 	calls []string
 }
 
@@ -229,6 +229,19 @@ func (g *fakeGateway) State(context.Context) (whatsapp.State, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return whatsapp.State{Connected: true, Me: g.me}, nil
+}
+func (g *fakeGateway) Me(context.Context) (string, error) {
+	g.called("me")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.me, nil
+}
+
+func (g *fakeGateway) DryRun() bool { return false }
+
+// InviteLink is the link the group's details carry, as Green API's.
+func (g *fakeGateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
+	return grp.InviteLink, nil
 }
 
 // clock is a settable test clock.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -157,7 +158,6 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 	}
 	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
-	b.outbox.poke()
 	answer := templates.Recorded(r.ID)
 	if zoneUnknown {
 		// A time without a zone was read as UTC: say so now, not only on
@@ -319,7 +319,7 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 		reqs, err = b.store.ListRequests(ctx, store.Filter{RequesterID: sc.UserID, Limit: 10})
 		if err == nil {
 			var pending []*store.Request
-			pending, err = b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}, Limit: 20})
+			pending, err = b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 20})
 			reqs = mergeRequests(reqs, pending)
 		}
 	case whatsapp.IsGroupJID(arg):
@@ -346,8 +346,8 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 	}
 	lines := make([]templates.StatusLine, 0, len(reqs))
 	for _, r := range reqs {
-		lines = append(lines, templates.StatusLine{RequestID: r.ID, Group: groupName(r), State: templates.State(r.State),
-			Outcome: templates.Outcome(r.Outcome), RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, Number: b.shownNumber(r.Number)})
+		lines = append(lines, templates.StatusLine{RequestID: r.ID, Group: groupName(r), State: r.State,
+			Outcome: r.Outcome, RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, Number: b.shownNumber(r.Number)})
 	}
 	var history []templates.StatusEntry
 	if len(reqs) == 1 {
@@ -471,11 +471,10 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 		// card, if the click came from it, is drawn again with its
 		// version; anything else gets the confirmation's own refusal.
 		asked, err := b.store.Request(ctx, id)
-		if err == nil && asked.State == store.Pending && asked.OnCard(from) {
+		if err == nil && asked.State == leave.Pending && asked.OnCard(from) {
 			if err := b.store.RedrawCard(ctx, id, from, now); err != nil {
 				b.log.Warn("redraw card", "request", id, "err", err)
 			}
-			b.outbox.poke()
 			b.refuse(ic, "confirm", "stale", templates.CardChanged(), nil)
 			return
 		}
@@ -485,11 +484,9 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 	case err == nil:
 		b.log.Info("leave confirmed", "request", id, "user", user)
 		b.metrics.interactions.WithLabelValues("confirm", "ok").Inc()
-		b.outbox.poke()
 	case errors.Is(err, store.ErrExpired):
-		if _, err := b.store.Expire(ctx, id, now); err == nil {
-			b.outbox.poke()
-		}
+		// Past its expiry: expire it now rather than at the next sweep.
+		_, _ = b.store.Expire(ctx, id, now)
 		b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
 	case errors.Is(err, store.ErrNotFound):
 		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
@@ -500,14 +497,14 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 		b.refuse(ic, "confirm", "stale", templates.CardChanged(), nil)
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
-		if r.State == store.Cancelled {
+		if r.State == leave.Cancelled {
 			by = r.CancelledBy
 		}
-		if r.State == store.Expired {
+		if r.State == leave.Expired {
 			b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
 			return
 		}
-		b.refuse(ic, "confirm", "duplicate", templates.AlreadyDecided(templates.State(r.State), by), nil)
+		b.refuse(ic, "confirm", "duplicate", templates.AlreadyDecided(r.State, by), nil)
 	case errors.Is(err, store.ErrPending):
 		b.refuse(ic, "confirm", "pending", templates.StillConfirming(), err)
 	default:
@@ -544,13 +541,12 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 	case err == nil:
 		b.log.Info("leave cancelled", "request", id, "user", user)
 		b.metrics.interactions.WithLabelValues("cancel", "ok").Inc()
-		b.outbox.poke()
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
-		if r.State == store.Cancelled {
+		if r.State == leave.Cancelled {
 			by = r.CancelledBy
 		}
-		b.refuse(ic, "cancel", "duplicate", templates.AlreadyDecided(templates.State(r.State), by), nil)
+		b.refuse(ic, "cancel", "duplicate", templates.AlreadyDecided(r.State, by), nil)
 	default:
 		b.refuse(ic, "cancel", "error", templates.Internal(), err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -30,13 +31,6 @@ const (
 	// successor: a static select shows at most 100 options.
 	maxSuccessors = 100
 )
-
-// selfReporter is a gateway that names its own instance through a call
-// of its own, because its state answer does not (Green API's
-// getSettings; see whatsapp.State.Me).
-type selfReporter interface {
-	Me(ctx context.Context) (string, error)
-}
 
 // groupCache shares gateway.Group calls: one call per group at a time,
 // and its answer reused for detailsTTL. Calls run under the bot's
@@ -141,15 +135,8 @@ func (b *Bot) selfJID(ctx context.Context, n *number) string {
 		return c.self // possibly stale, which beats asking every card
 	}
 	c.selfTried = now
-	st, err := n.Gateway.State(ctx)
-	b.countGateway(n, "state", err)
-	me := st.Me
-	if err == nil && me == "" {
-		if sr, ok := n.Gateway.(selfReporter); ok {
-			me, err = sr.Me(ctx)
-			b.countGateway(n, "me", err)
-		}
-	}
+	me, err := n.Gateway.Me(ctx)
+	b.countGateway(n, "me", err)
 	if err != nil {
 		b.log.Info("the instance's own JID is unknown; cards will not say whether it is an admin", "err", err)
 		return c.self
@@ -260,13 +247,9 @@ func (b *Bot) lateDetails(id string, f *groupFetch) {
 		if f.err != nil {
 			return
 		}
-		ok, err := b.store.SetDetails(b.ctx, id, detailsOf(f.group, f.self), b.opts.Now())
-		if err != nil {
+		// The card is updated when they were stored (see store.OnOwed).
+		if _, err := b.store.SetDetails(b.ctx, id, detailsOf(f.group, f.self), b.opts.Now()); err != nil {
 			b.log.Warn("store late group details", "request", id, "err", err)
-			return
-		}
-		if ok {
-			b.outbox.poke()
 		}
 	}()
 }
@@ -296,39 +279,29 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 	case err == nil:
 		b.log.Info("successor chosen", "request", id, "user", ic.User.ID)
 		b.metrics.interactions.WithLabelValues("successor", "ok").Inc()
-		b.outbox.poke()
 	case errors.Is(err, store.ErrNotOffered):
 		b.refuse(ic, "successor", "refused", "That person is not among the members offered on the card; pick one from the list.", nil)
 	case errors.Is(err, store.ErrExpired):
 		b.refuse(ic, "successor", "expired", templates.Expired(), nil)
 	case errors.Is(err, store.ErrConflict):
-		b.refuse(ic, "successor", "duplicate", templates.AlreadyDecided(templates.State(r.State), r.ConfirmedBy), nil)
+		b.refuse(ic, "successor", "duplicate", templates.AlreadyDecided(r.State, r.ConfirmedBy), nil)
 	default:
 		b.refuse(ic, "successor", "error", templates.Internal(), err)
 	}
 }
 
-// inviteLinker is a gateway that gives a group's invite link by a call of
-// its own, because its group details do not carry it (Wawp).
-type inviteLinker interface {
-	InviteLink(ctx context.Context, groupJID string) (string, error)
-}
-
-// inviteLink asks such a gateway for the group's invite link, within
-// DetailsTimeout. No link is no harm: only admins may see it, and the
-// leave goes ahead without it.
-func (b *Bot) inviteLink(ctx context.Context, n *number, groupJID string) string {
-	il, ok := n.Gateway.(inviteLinker)
-	if !ok {
-		return ""
-	}
+// inviteLink is the group's invite link as the gateway gives it, from
+// the details g (fetched just now; only its JID when that failed) or by a
+// call of its own, within DetailsTimeout. No link is no harm: only admins
+// may see it, and the leave goes ahead without it.
+func (b *Bot) inviteLink(ctx context.Context, n *number, g whatsapp.Group) string {
 	// Best effort, so it must leave the run time for the step that
 	// matters (see leaveRunTimeout).
 	ctx, cancel := context.WithTimeout(ctx, b.opts.DetailsTimeout)
 	defer cancel()
-	link, err := il.InviteLink(ctx, groupJID)
+	link, err := n.Gateway.InviteLink(ctx, g)
 	if err != nil {
-		b.log.Info("no invite link from the gateway", "group", groupJID, "err", err)
+		b.log.Info("no invite link from the gateway", "group", g.JID, "err", err)
 		return ""
 	}
 	return link
@@ -353,10 +326,10 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 		g = f.group
 	}
 	if needLink {
-		link := g.InviteLink
-		if link == "" {
-			link = b.inviteLink(ctx, b.num(r.Number), r.GroupJID)
+		if g.JID == "" {
+			g.JID = r.GroupJID
 		}
+		link := b.inviteLink(ctx, b.num(r.Number), g)
 		if link == "" && r.InviteCode != "" {
 			// The link the request was made with is still worth keeping
 			// when the gateway does not give one (only admins see it).
@@ -422,13 +395,13 @@ func (w *leaveWorker) successorIsAdmin(ctx context.Context, r *store.Request) bo
 	return false
 }
 
-// promoteFailure is the outcome of a promotion the gateway refused. A
-// problem with the instance itself (credentials, connection, quota) is
-// reported as such, since picking another successor would not help.
+// promoteFailure is the outcome of a promotion the gateway refused
+// (leave.OutcomeOf decides whether it is the promotion's fault or the
+// instance's); a refused promotion's detail names the successor.
 func promoteFailure(successor string, err error) store.Outcome {
-	switch {
-	case errors.Is(err, whatsapp.ErrUnauthorized), errors.Is(err, whatsapp.ErrNotConnected), errors.Is(err, whatsapp.ErrQuota):
-		return failure(err, false)
+	o := failure(err, leave.StepPromote)
+	if o.Code != leave.OutcomePromoteFailed {
+		return o
 	}
 	why := errText(err)
 	var e *whatsapp.Error
@@ -436,11 +409,8 @@ func promoteFailure(successor string, err error) store.Outcome {
 		why = e.Message
 	}
 	phone, _, _ := strings.Cut(successor, "@")
-	return store.Outcome{
-		Code:   string(templates.OutcomePromoteFailed),
-		Detail: "+" + phone + " could not be made an admin: " + why,
-		Status: statusOf(err),
-	}
+	o.Detail = "+" + phone + " could not be made an admin: " + why
+	return o
 }
 
 // membership is what a group lookup tells of the instance's place in a

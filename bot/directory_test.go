@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -366,7 +367,7 @@ func TestCard_DetailsCachedPerGroup(t *testing.T) {
 	}
 	require.Len(t, tb.slack.of("chat.postMessage"), 5)
 	require.Len(t, tb.gw.callsOf("group"), 1, "one getGroupData for a burst")
-	require.Len(t, tb.gw.callsOf("state"), 1, "the instance's JID is learned once")
+	require.Len(t, tb.gw.callsOf("me"), 1, "the instance's JID is learned once")
 }
 
 func TestCard_AdminUnknownWithoutTheInstanceJID(t *testing.T) {
@@ -442,7 +443,7 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	require.Equal(t, []string{"120363406289005073@g.us 79000000003@c.us"}, promoted)
 
 	got, _ = tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 	require.False(t, got.PromotedAt.IsZero())
 	audit, err := tb.db.Audit(ctx, r.ID)
 	require.NoError(t, err)
@@ -470,8 +471,8 @@ func TestSuccessor_FailedPromotionStopsTheLeave(t *testing.T) {
 	require.Empty(t, tb.gw.callsOf("send"), "no goodbye")
 	require.Empty(t, tb.gw.callsOf("leave"), "not left")
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Failed, got.State)
-	require.Equal(t, string(templates.OutcomePromoteFailed), got.Outcome)
+	require.Equal(t, leave.Failed, got.State)
+	require.Equal(t, leave.OutcomePromoteFailed, got.Outcome)
 
 	tb.deliver(r.ID)
 	var reply string
@@ -508,7 +509,7 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 	require.Len(t, tb.gw.callsOf("promote"), 1)
 	require.Len(t, tb.gw.callsOf("leave"), 1)
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 }
 
 func TestLeave_KeepsTheInviteLink(t *testing.T) {
@@ -529,7 +530,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Done, got.State)
+	require.Equal(t, leave.Done, got.State)
 	const link = "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"
 	require.Equal(t, link, got.InviteLink)
 	audit, _ := tb.db.Audit(ctx, r.ID)
@@ -538,7 +539,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 		found = found || (e.Action == "invite link kept" && e.Detail == link)
 	}
 	require.True(t, found, "the link is in the audit trail")
-	calls := slices.DeleteFunc(tb.gw.callsOf(""), func(c string) bool { return c == "state" })
+	calls := slices.DeleteFunc(tb.gw.callsOf(""), func(c string) bool { return c == "state" || c == "me" })
 	require.Less(t, slices.Index(calls, "group"), slices.Index(calls, "leave"), "the link is read before leaving")
 	require.Equal(t, []string{"leave", "group"}, calls[len(calls)-2:], "and the group looked up once more after it")
 
@@ -570,7 +571,10 @@ type linkingGateway struct {
 	err  error
 }
 
-func (g *linkingGateway) InviteLink(_ context.Context, groupJID string) (string, error) {
+func (g *linkingGateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
+	if grp.InviteLink != "" {
+		return grp.InviteLink, nil
+	}
 	g.called("invite-link")
 	return g.link, g.err
 }
@@ -602,7 +606,7 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 			require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 			got, _ := tb.db.Request(ctx, r.ID)
-			require.Equal(t, store.Done, got.State)
+			require.Equal(t, leave.Done, got.State)
 			require.Equal(t, tt.want, got.InviteLink)
 			calls := tb.gw.callsOf("")
 			require.Contains(t, calls, "invite-link")

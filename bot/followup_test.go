@@ -13,7 +13,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
-	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/templates"
 )
 
@@ -60,7 +60,7 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 	require.Len(t, tb.slack.of("chat.postEphemeral"), 4, "told again once the window has passed")
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Confirmed, got.State)
+	require.Equal(t, leave.Confirmed, got.State)
 }
 
 func TestLater_DropsFollowupsBeyondTheBacklog(t *testing.T) {

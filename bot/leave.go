@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -98,7 +99,6 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 			b.log.Warn("leave run not ended; the next waits for its claim", "request", id, "err", err)
 		}
 	}()
-	b.outbox.poke()
 
 	if done, err := w.prepareLeave(ctx, r); err != nil || done {
 		return err
@@ -132,9 +132,9 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 	b.countGateway(n, "leave", err)
 	switch {
 	case err == nil:
-		o := store.Outcome{Code: string(templates.OutcomeLeft), Success: true, WasAdmin: res.WasAdmin, Status: 200}
+		o := store.Outcome{Code: leave.OutcomeLeft, WasAdmin: res.WasAdmin, Status: 200}
 		if res.WasAdmin {
-			o.Code = string(templates.OutcomeLeftAdmin)
+			o.Code = leave.OutcomeLeftAdmin
 		}
 		return w.finishVerified(ctx, r, o)
 	case errors.Is(err, whatsapp.ErrUnconfirmed):
@@ -142,12 +142,12 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		// 201): checked by looking the group up, not sent again (SPEC
 		// §5). If the lookup cannot tell, the gateway's success status
 		// stands, marked not verified.
-		o := store.Outcome{Code: string(templates.OutcomeLeft), Success: true, Status: statusOf(err), Detail: "the gateway's answer did not confirm the leave: " + errText(err)}
+		o := store.Outcome{Code: leave.OutcomeLeft, Status: statusOf(err), Detail: "the gateway's answer did not confirm the leave: " + errText(err)}
 		return w.finishVerified(ctx, r, o)
 	case errors.Is(err, whatsapp.ErrNotMember) && r.LeaveUnknown:
 		// An earlier call whose answer was lost did leave: the gateway
 		// says so about the group.
-		return w.finish(ctx, r, store.Outcome{Code: string(templates.OutcomeLeft), Success: true, Detail: "confirmed by a later not-a-member answer", Status: statusOf(err), Verification: store.Verified})
+		return w.finish(ctx, r, store.Outcome{Code: leave.OutcomeLeft, Detail: "confirmed by a later not-a-member answer", Status: statusOf(err), Verification: store.Verified})
 	case whatsapp.Transient(err):
 		if outcomeUnknown(err) {
 			if err := b.store.SetLeaveUnknown(ctx, r.ID, errText(err), b.opts.Now()); err != nil {
@@ -178,7 +178,7 @@ func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o st
 		action, o.Verification = "verified", store.Verified
 	case membershipMember:
 		action = "still a member"
-		o = store.Outcome{Code: string(templates.OutcomeStillMember), Status: o.Status,
+		o = store.Outcome{Code: leave.OutcomeStillMember, Status: o.Status,
 			Detail: "the gateway answered the leave with success, but the group looked up afterwards still lists the instance"}
 	default:
 		o.Verification = store.Unverified
@@ -196,8 +196,8 @@ func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o st
 // means that earlier call worked.
 func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause error) error {
 	b := w.b
-	o := failure(cause, false)
-	if !r.LeaveUnknown || o.Success {
+	o := failure(cause, leave.StepLeave)
+	if !r.LeaveUnknown || o.Code.Success() {
 		return w.finish(ctx, r, o)
 	}
 	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
@@ -205,7 +205,7 @@ func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause e
 	switch l.found {
 	case membershipGone:
 		action = "verified"
-		o = store.Outcome{Code: string(templates.OutcomeLeft), Success: true, Status: o.Status, Verification: store.Verified,
+		o = store.Outcome{Code: leave.OutcomeLeft, Status: o.Status, Verification: store.Verified,
 			Detail: "an earlier leave call whose answer was lost took effect; the last answer was: " + errText(cause)}
 	case membershipMember:
 		action = "still a member"
@@ -258,7 +258,7 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	if whatsapp.Transient(sendErr) {
 		return true, w.retry(ctx, r, sendErr)
 	}
-	return true, w.finish(ctx, r, failure(sendErr, true))
+	return true, w.finish(ctx, r, failure(sendErr, leave.StepGoodbye))
 }
 
 // stepDone follows the store once a step (promotion, goodbye) is recorded
@@ -277,7 +277,7 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 	b := w.b
 	tries := r.Attempts + 1
 	if tries >= b.opts.MaxAttempts {
-		return w.finish(ctx, r, failure(cause, false))
+		return w.finish(ctx, r, failure(cause, leave.StepLeave))
 	}
 	delay := backoff(b.opts.Backoff, tries)
 	if d, ok := whatsapp.RetryAfter(cause); ok {
@@ -287,7 +287,6 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 	if err := b.store.Progress(ctx, r.ID, tries, note, errText(cause), statusOf(cause), b.opts.Now()); err != nil {
 		return err
 	}
-	b.outbox.poke()
 	return river.JobSnooze(delay)
 }
 
@@ -296,16 +295,15 @@ func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outc
 	if _, err := b.store.Finish(ctx, r.ID, o, b.opts.Now()); err != nil {
 		return fmt.Errorf("finish request %s: %w", r.ID, err)
 	}
-	b.metrics.outcomes.WithLabelValues(o.Code).Inc()
+	b.metrics.outcomes.WithLabelValues(string(o.Code)).Inc()
 	b.log.Info("leave finished", "request", r.ID, "group", r.GroupJID, "outcome", o.Code)
-	if o.Success {
+	if o.Code.Success() {
 		// Out of the group: its name must stop resolving now, not at the
 		// next directory refresh.
 		if err := b.store.RemoveFromNumberDirectory(ctx, r.Number, r.GroupJID); err != nil {
 			b.log.Warn("remove left group from the directory", "group", r.GroupJID, "err", err)
 		}
 	}
-	b.outbox.poke()
 	return nil
 }
 
@@ -313,7 +311,7 @@ func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outc
 // goodbye was attempted but its fate is unknown, a note saying it may not
 // have reached the group (it is never sent twice, so nobody else will).
 func outcomeReply(r *store.Request, detail string) string {
-	text := templates.OutcomeText(templates.Outcome(r.Outcome), groupName(r), detail)
+	text := templates.OutcomeText(r.Outcome, groupName(r), detail)
 	if r.GoodbyeState == store.GoodbyeUnknown {
 		text += "\n" + templates.GoodbyeUnknownNote()
 	}
@@ -328,43 +326,11 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	return d + rand.N(d/2+1)
 }
 
-// failure maps a gateway error to the outcome people are told.
-func failure(err error, duringGoodbye bool) store.Outcome {
-	o := store.Outcome{Detail: errText(err), Status: statusOf(err)}
-	switch {
-	case errors.Is(err, whatsapp.ErrNotMember):
-		o.Code, o.Success = string(templates.OutcomeNotMember), true
-	// The refined kinds come before the kinds they refine: each needs its
-	// own advice, and, like the credentials, none is about the goodbye.
-	case errors.Is(err, whatsapp.ErrSessionMissing):
-		o.Code = string(templates.OutcomeSessionMissing)
-	case errors.Is(err, whatsapp.ErrPlanExpired):
-		o.Code = string(templates.OutcomePlanExpired)
-	case errors.Is(err, whatsapp.ErrWrongEndpoint):
-		o.Code = string(templates.OutcomeWrongEndpoint)
-	case errors.Is(err, whatsapp.ErrNotSupported):
-		o.Code = string(templates.OutcomeNotSupported)
-	case errors.Is(err, whatsapp.ErrUnauthorized):
-		o.Code = string(templates.OutcomeCredentials)
-	case errors.Is(err, whatsapp.ErrNotConnected):
-		o.Code = string(templates.OutcomeNotConnected)
-	case errors.Is(err, whatsapp.ErrQuota):
-		o.Code = string(templates.OutcomeQuota)
-	case errors.Is(err, whatsapp.ErrRateLimited):
-		o.Code = string(templates.OutcomeRateLimit)
-	case errors.Is(err, whatsapp.ErrUnavailable):
-		o.Code = string(templates.OutcomeUnavailable)
-	case duringGoodbye:
-		// Forbidden or invalid while posting the goodbye: the group is kept.
-		o.Code = string(templates.OutcomeGoodbyeFailed)
-	case errors.Is(err, whatsapp.ErrForbidden):
-		o.Code = string(templates.OutcomeNotAllowed)
-	case errors.Is(err, whatsapp.ErrInvalid):
-		o.Code = string(templates.OutcomeInvalidGroup)
-	default:
-		o.Code = string(templates.OutcomeUnavailable)
-	}
-	return o
+// failure is the outcome of a request whose step failed with err: the
+// domain's rule (leave.OutcomeOf) decides the code; the audit keeps the
+// gateway's words and status.
+func failure(err error, step leave.Step) store.Outcome {
+	return store.Outcome{Code: leave.OutcomeOf(err, step), Detail: errText(err), Status: statusOf(err)}
 }
 
 // outcomeUnknown reports whether the call may have reached WhatsApp even

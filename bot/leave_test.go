@@ -10,8 +10,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
-	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
 )
 
@@ -39,38 +39,19 @@ func TestOutcomeUnknown(t *testing.T) {
 	}
 }
 
-func TestFailureMapsEveryKind(t *testing.T) {
-	cases := []struct {
-		kind    error
-		goodbye bool
-		want    templates.Outcome
-		success bool
-	}{
-		{whatsapp.ErrNotMember, false, templates.OutcomeNotMember, true},
-		{whatsapp.ErrForbidden, false, templates.OutcomeNotAllowed, false},
-		{whatsapp.ErrForbidden, true, templates.OutcomeGoodbyeFailed, false},
-		{whatsapp.ErrInvalid, false, templates.OutcomeInvalidGroup, false},
-		{whatsapp.ErrInvalid, true, templates.OutcomeGoodbyeFailed, false},
-		{whatsapp.ErrUnauthorized, true, templates.OutcomeCredentials, false},
-		{whatsapp.ErrNotConnected, false, templates.OutcomeNotConnected, false},
-		{whatsapp.ErrQuota, false, templates.OutcomeQuota, false},
-		{whatsapp.ErrRateLimited, false, templates.OutcomeRateLimit, false},
-		{whatsapp.ErrUnavailable, false, templates.OutcomeUnavailable, false},
-		{whatsapp.ErrSessionMissing, false, templates.OutcomeSessionMissing, false},
-		{whatsapp.ErrSessionMissing, true, templates.OutcomeSessionMissing, false},
-		{whatsapp.ErrPlanExpired, false, templates.OutcomePlanExpired, false},
-		{whatsapp.ErrPlanExpired, true, templates.OutcomePlanExpired, false},
-		{whatsapp.ErrWrongEndpoint, false, templates.OutcomeWrongEndpoint, false},
-		{whatsapp.ErrWrongEndpoint, true, templates.OutcomeWrongEndpoint, false},
-		{whatsapp.ErrNotSupported, false, templates.OutcomeNotSupported, false},
-		{whatsapp.ErrNotSupported, true, templates.OutcomeNotSupported, false},
-	}
-	for _, c := range cases {
-		o := failure(gwErr(c.kind, 400), c.goodbye)
-		require.Equal(t, string(c.want), o.Code, "%v goodbye=%v", c.kind, c.goodbye)
-		require.Equal(t, c.success, o.Success)
-		require.Equal(t, 400, o.Status)
-	}
+// The rule itself is leave.OutcomeOf's (tested there); failure adds what
+// the audit keeps: the gateway's status and words.
+func TestFailureKeepsStatusAndWords(t *testing.T) {
+	err := &whatsapp.Error{Provider: "greenapi", Op: "leaveGroup", Kind: whatsapp.ErrQuota, Status: 466, Message: "quota used up"}
+	o := failure(err, leave.StepLeave)
+	require.Equal(t, leave.OutcomeQuota, o.Code)
+	require.Equal(t, 466, o.Status)
+	require.Contains(t, o.Detail, "quota used up")
+
+	o = promoteFailure("79000000002@c.us", &whatsapp.Error{Provider: "wawp", Op: "promote", Kind: whatsapp.ErrForbidden, Status: 403, Message: "not an admin"})
+	require.Equal(t, leave.OutcomePromoteFailed, o.Code)
+	require.Equal(t, 403, o.Status)
+	require.Equal(t, "+79000000002 could not be made an admin: not an admin", o.Detail)
 }
 
 func TestBackoffGrowsAndIsBounded(t *testing.T) {
@@ -123,7 +104,7 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 			_ = w.Work(ctx, leaveJob(r.ID)) // a snooze or nil
 			got, err := tb.db.Request(ctx, r.ID)
 			require.NoError(t, err)
-			if got.State == store.Done || got.State == store.Failed {
+			if got.State == leave.Done || got.State == leave.Failed {
 				return got, tb
 			}
 		}
@@ -132,13 +113,13 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 	}
 
 	got, tb := run(t, 2, 2)
-	require.Equal(t, store.Done, got.State, "outcome %s", got.Outcome)
+	require.Equal(t, leave.Done, got.State, "outcome %s", got.Outcome)
 	require.Len(t, tb.gw.callsOf("send"), 3)
 	require.Len(t, tb.gw.callsOf("leave"), 3)
 
 	got, tb = run(t, 0, 3)
-	require.Equal(t, store.Failed, got.State)
-	require.Equal(t, string(templates.OutcomeRateLimit), got.Outcome)
+	require.Equal(t, leave.Failed, got.State)
+	require.Equal(t, leave.OutcomeRateLimit, got.Outcome)
 	require.Len(t, tb.gw.callsOf("leave"), 3, "no more than WALEAVE_MAX_ATTEMPTS leave calls")
 }
 
@@ -228,7 +209,7 @@ func runUntilOver(t *testing.T, tb *testBot, id string) (*store.Request, []error
 		results = append(results, w.Work(context.Background(), leaveJob(id)))
 		got, err := tb.db.Request(context.Background(), id)
 		require.NoError(t, err)
-		if got.State == store.Done || got.State == store.Failed {
+		if got.State == leave.Done || got.State == leave.Failed {
 			return got, results
 		}
 	}
@@ -251,7 +232,7 @@ func TestLeave_GoodbyeWithUnknownOutcomeIsNotSentAgain(t *testing.T) {
 			require.NoError(t, err)
 
 			got, _ := runUntilOver(t, tb, r.ID)
-			require.Equal(t, store.Done, got.State, "outcome %s", got.Outcome)
+			require.Equal(t, leave.Done, got.State, "outcome %s", got.Outcome)
 			require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
 			require.Len(t, tb.gw.callsOf("send"), 1, "the goodbye is not sent twice")
 			require.Len(t, tb.gw.callsOf("leave"), 2)
@@ -271,8 +252,8 @@ func TestLeave_UnconfirmedGoodbyeIsNotSentAgainAndTheLeaveGoesAhead(t *testing.T
 	require.NoError(t, err)
 
 	got, _ := runUntilOver(t, tb, r.ID)
-	require.Equal(t, store.Done, got.State, "outcome %s", got.Outcome)
-	require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+	require.Equal(t, leave.Done, got.State, "outcome %s", got.Outcome)
+	require.Equal(t, leave.OutcomeLeft, got.Outcome)
 	require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
 	require.Len(t, tb.gw.callsOf("send"), 1, "the goodbye is not sent twice")
 	require.Len(t, tb.gw.callsOf("leave"), 1)

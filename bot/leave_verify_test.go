@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
@@ -69,7 +70,7 @@ func TestLeave_VerifiedWhenTheGroupNoLongerListsTheInstance(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	r := confirmedRequest(t, tb, nil)
 	got, reply, card := outcomeOf(t, tb, r.ID)
-	require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+	require.Equal(t, leave.OutcomeLeft, got.Outcome)
 	require.Equal(t, store.Verified, got.Verification)
 	require.Contains(t, card, "Verified: the group no longer lists the instance")
 	require.Contains(t, strings.ToLower(reply), "left")
@@ -86,8 +87,8 @@ func TestLeave_StillAMemberWhenTheGroupStillListsTheInstance(t *testing.T) {
 	tb.gw.stay = true
 	r := confirmedRequest(t, tb, nil)
 	got, reply, card := outcomeOf(t, tb, r.ID)
-	require.Equal(t, store.Failed, got.State)
-	require.Equal(t, string(templates.OutcomeStillMember), got.Outcome)
+	require.Equal(t, leave.Failed, got.State)
+	require.Equal(t, leave.OutcomeStillMember, got.Outcome)
 	require.Contains(t, strings.ToLower(reply), "still a member")
 	require.Contains(t, strings.ToLower(reply), "not left")
 	require.Contains(t, card, "still a member")
@@ -135,8 +136,8 @@ func TestLeave_NotVerifiedWhenTheLookupCannotTell(t *testing.T) {
 			tb.gw.stay = true // the lookup reaches the functions above
 			setup(tb)
 			got, reply, card := outcomeOf(t, tb, r.ID)
-			require.Equal(t, store.Done, got.State)
-			require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+			require.Equal(t, leave.Done, got.State)
+			require.Equal(t, leave.OutcomeLeft, got.Outcome)
 			require.Equal(t, store.Unverified, got.Verification)
 			require.Contains(t, card, "Not verified")
 			require.NotContains(t, strings.ToLower(reply), "not left")
@@ -153,14 +154,14 @@ func TestLeave_UnconfirmedIsLookedUpNotRetried(t *testing.T) {
 		name    string
 		stay    bool
 		lookup  func(context.Context, string) (whatsapp.Group, error)
-		outcome templates.Outcome
+		outcome leave.Outcome
 		verify  string
 	}{
-		{"gone", false, nil, templates.OutcomeLeft, store.Verified},
-		{"still there", true, nil, templates.OutcomeStillMember, ""},
+		{"gone", false, nil, leave.OutcomeLeft, store.Verified},
+		{"still there", true, nil, leave.OutcomeStillMember, ""},
 		{"lookup fails", true, func(context.Context, string) (whatsapp.Group, error) {
 			return whatsapp.Group{}, &whatsapp.Error{Kind: whatsapp.ErrUnavailable, Status: 502}
-		}, templates.OutcomeLeft, store.Unverified},
+		}, leave.OutcomeLeft, store.Unverified},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -172,7 +173,7 @@ func TestLeave_UnconfirmedIsLookedUpNotRetried(t *testing.T) {
 			}
 			tb.gw.leaveErrs = []error{unconfirmed, unconfirmed}
 			got, _, _ := outcomeOf(t, tb, r.ID)
-			require.Equal(t, string(c.outcome), got.Outcome)
+			require.Equal(t, c.outcome, got.Outcome)
 			require.Equal(t, c.verify, got.Verification)
 			require.Len(t, tb.gw.callsOf("leave"), 1, "not retried")
 		})
@@ -210,8 +211,8 @@ func TestLeave_CrashDuringTheLeaveCallEndsLeft(t *testing.T) {
 			tb.gw.leaveErrs = []error{repeat, repeat}
 			tb.gw.mu.Unlock()
 			got, reply, _ := outcomeOf(t, tb, r.ID)
-			require.Equal(t, store.Done, got.State, "outcome %s", got.Outcome)
-			require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+			require.Equal(t, leave.Done, got.State, "outcome %s", got.Outcome)
+			require.Equal(t, leave.OutcomeLeft, got.Outcome)
 			require.Equal(t, store.Verified, got.Verification)
 			require.NotContains(t, strings.ToLower(reply), "not a member")
 			require.Contains(t, auditActions(t, tb, r.ID), "leave unknown")
@@ -233,7 +234,7 @@ func TestLeave_GoodbyeOfUnknownFateIsSaidSo(t *testing.T) {
 			r := confirmedRequest(t, tb, func(r *store.Request) { r.Goodbye = "bye all" })
 			tb.gw.sendErrs = []error{sendErr}
 			got, reply, card := outcomeOf(t, tb, r.ID)
-			require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+			require.Equal(t, leave.OutcomeLeft, got.Outcome)
 			require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
 			require.Len(t, tb.gw.callsOf("send"), 1, "not sent twice")
 			require.Contains(t, reply, "may not have reached the group")
@@ -268,11 +269,11 @@ func TestSuccessor_UnconfirmedPromotionIsLookedUp(t *testing.T) {
 			got, _ := runUntilOver(t, tb, r.ID)
 			require.Len(t, tb.gw.callsOf("promote"), 1, "not sent again")
 			if worked {
-				require.Equal(t, string(templates.OutcomeLeft), got.Outcome)
+				require.Equal(t, leave.OutcomeLeft, got.Outcome)
 				require.False(t, got.PromotedAt.IsZero())
 				require.Len(t, tb.gw.callsOf("leave"), 1)
 			} else {
-				require.Equal(t, string(templates.OutcomePromoteFailed), got.Outcome)
+				require.Equal(t, leave.OutcomePromoteFailed, got.Outcome)
 				require.Empty(t, tb.gw.callsOf("leave"))
 			}
 		})

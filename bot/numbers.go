@@ -36,11 +36,7 @@ type number struct {
 }
 
 func newNumber(n Number) *number {
-	num := &number{Number: n, groupInfo: &groupCache{fetches: map[string]*groupFetch{}}}
-	if d, ok := n.Gateway.(dryRunner); ok {
-		num.dryRun = d.DryRun()
-	}
-	return num
+	return &number{Number: n, dryRun: n.Gateway.DryRun(), groupInfo: &groupCache{fetches: map[string]*groupFetch{}}}
 }
 
 // several reports whether the bot serves more than one number; only then
@@ -135,6 +131,11 @@ func (u unconfigured) Promote(context.Context, string, string) error           {
 func (u unconfigured) State(context.Context) (whatsapp.State, error) {
 	return whatsapp.State{}, u.err()
 }
+func (u unconfigured) Me(context.Context) (string, error) { return "", u.err() }
+func (u unconfigured) InviteLink(context.Context, whatsapp.Group) (string, error) {
+	return "", u.err()
+}
+func (unconfigured) DryRun() bool { return false }
 
 // fromNumbers are the numbers whose groups a command's group name is
 // looked up among: --from's, or every served number's. An unknown

@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 )
@@ -314,7 +315,7 @@ func (o *outbox) release(item leased) {
 func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) error {
 	b := o.b
 	if r.CardVersion > r.CardPostedVersion {
-		if r.CardTS == "" && r.State == store.Pending && r.DetailsState == "" {
+		if r.CardTS == "" && r.State == leave.Pending && r.DetailsState == "" {
 			// The group's details are fetched here, after the ack, so the
 			// command never waits for the gateway; see withDetails.
 			r = b.withDetails(ctx, r)
@@ -341,7 +342,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			_, ts, err = b.slack.PostMessageContext(ctx, r.ChannelID, append(opts, postTag(r.ID, cardMessage))...)
 			b.countSlack("chat.postMessage", err)
 			o.notPosted(ctx, r.ID, store.CardPost, err)
-			if err != nil && r.State == store.Pending && slackTroubleOf(err) == slackRefused {
+			if err != nil && r.State == leave.Pending && slackTroubleOf(err) == slackRefused {
 				return o.undeliverable(ctx, r, err)
 			}
 		} else {
@@ -369,7 +370,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			return err
 		}
 		detail := ""
-		if templates.Outcome(r.Outcome) == templates.OutcomePromoteFailed {
+		if r.Outcome == leave.OutcomePromoteFailed {
 			// Why the promotion failed decides what to do next (pick
 			// someone else, or fix the instance's rights).
 			detail = r.OutcomeDetail
@@ -670,8 +671,8 @@ func cardFor(r *store.Request, loc *time.Location) templates.Card {
 	return templates.Card{
 		RequestID: r.ID, GroupJID: r.GroupJID, GroupSubject: r.GroupSubject, Goodbye: r.Goodbye,
 		RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, RunAt: r.RunAt,
-		Location: loc, State: templates.State(r.State), ConfirmedBy: r.ConfirmedBy, CancelledBy: r.CancelledBy,
-		Progress: r.Progress, Outcome: templates.Outcome(r.Outcome),
+		Location: loc, State: r.State, ConfirmedBy: r.ConfirmedBy, CancelledBy: r.CancelledBy,
+		Progress: r.Progress, Outcome: r.Outcome,
 		DetailsUnavailable: r.DetailsState == store.DetailsUnavailable, Size: r.GroupSize, IsAdmin: r.IsAdmin, OnlyAdmin: r.OnlyAdmin,
 		AdminUnknown: r.DetailsState == store.DetailsPartial, Successors: successors, Successor: r.Successor,
 		Verification: templates.Verification(r.Verification), GoodbyeUnknown: r.GoodbyeState == store.GoodbyeUnknown,

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 )
@@ -81,7 +82,7 @@ func TestOutbox_RefusedTokenKeepsMessagesOwed(t *testing.T) {
 	require.Contains(t, logs.String(), "messages stay owed until the app is fixed")
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Pending, got.State)
+	require.Equal(t, leave.Pending, got.State)
 
 	tb.slack.failWith(nil)
 	tb.deliver(r.ID)
@@ -100,7 +101,7 @@ func TestOutbox_RefusedCardCancelsTheRequest(t *testing.T) {
 
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Cancelled, got.State)
+	require.Equal(t, leave.Cancelled, got.State)
 	require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)), "not retried")
 	require.Equal(t, 1, tb.slack.refusals("chat.postMessage"))
 	audit, err := tb.db.Audit(ctx, r.ID)
@@ -146,7 +147,7 @@ func TestOutbox_OutcomeOutlivesItsCard(t *testing.T) {
 		require.Len(t, posts, 1)
 		require.Equal(t, "C0OPS", posts[0].form.Get("channel"))
 		require.Contains(t, posts[0].form.Get("text"), "request in C1 (Slack refused the reply")
-		require.Contains(t, posts[0].form.Get("text"), templates.OutcomeText(templates.OutcomeLeft, r.GroupJID, ""))
+		require.Contains(t, posts[0].form.Get("text"), templates.OutcomeText(leave.OutcomeLeft, r.GroupJID, ""))
 		got, err := tb.db.Request(context.Background(), r.ID)
 		require.NoError(t, err)
 		require.False(t, got.ReplyNeeded)

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/slack-go/slack"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 )
@@ -99,9 +100,6 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			b.log.Info("request expired", "request", r.ID)
 		}
 	}
-	if len(due.Expire) > 0 {
-		b.outbox.poke()
-	}
 	for _, r := range due.Remind {
 		if r.CardTS == "" {
 			continue // the card is not out yet; remind on a later sweep
@@ -168,15 +166,15 @@ func (b *Bot) Digest(ctx context.Context) error {
 			since = time.UnixMilli(n)
 		}
 	}
-	pending, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}})
+	pending, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
 	if err != nil {
 		return err
 	}
-	failed, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Failed}, FinishedSince: since})
+	failed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Failed}, FinishedSince: since})
 	if err != nil {
 		return err
 	}
-	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []store.State{store.Confirmed}})
+	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}})
 	if err != nil {
 		return err
 	}
@@ -187,7 +185,7 @@ func (b *Bot) Digest(ctx context.Context) error {
 		}
 	}
 	item := func(r *store.Request, at time.Time) templates.DigestItem {
-		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: templates.Outcome(r.Outcome),
+		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: r.Outcome,
 			RequesterID: r.RequesterID, Link: b.permalink(ctx, r), Number: b.shownNumber(r.Number)}
 	}
 	d := templates.Digest{Location: b.opts.Location, Now: now}

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 )
 
@@ -42,7 +43,7 @@ func TestSweep_ExpiresAndRefusesLateClick(t *testing.T) {
 	require.NoError(t, tb.Sweep(ctx))
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Expired, got.State)
+	require.Equal(t, leave.Expired, got.State)
 	require.Greater(t, got.CardVersion, got.CardPostedVersion, "the card is owed an update")
 	require.Contains(t, strings.ToLower(cardText(t, got)), "expired")
 
@@ -52,7 +53,7 @@ func TestSweep_ExpiresAndRefusesLateClick(t *testing.T) {
 	require.Len(t, eph, 1)
 	require.Contains(t, strings.ToLower(eph[0].form.Get("text")), "expired")
 	got, _ = tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Expired, got.State)
+	require.Equal(t, leave.Expired, got.State)
 }
 
 func TestConfirm_PastTTLBeforeSweepIsRefused(t *testing.T) {
@@ -63,7 +64,7 @@ func TestConfirm_PastTTLBeforeSweepIsRefused(t *testing.T) {
 	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
 	tb.side.Wait()
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Expired, got.State)
+	require.Equal(t, leave.Expired, got.State)
 	require.Len(t, tb.slack.of("chat.postEphemeral"), 1)
 }
 
@@ -76,7 +77,7 @@ func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
 	r := tb.pending(t, func(r *store.Request) { r.RunAt = r.CreatedAt.Add(90 * time.Minute); r.TZ = "Asia/Tokyo" })
 	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
 	got, _ := tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Confirmed, got.State)
+	require.Equal(t, leave.Confirmed, got.State)
 
 	tb.clock.Add(20 * time.Minute)
 	require.NoError(t, tb.Sweep(ctx))
@@ -98,7 +99,7 @@ func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
 	// An allowed user cancels from the ops channel; the job then does nothing.
 	tb.Interaction(ctx, click("U0REQ1", "COPS", "leave_cancel", r.ID))
 	got, _ = tb.db.Request(ctx, r.ID)
-	require.Equal(t, store.Cancelled, got.State)
+	require.Equal(t, leave.Cancelled, got.State)
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 	require.Zero(t, tb.gw.leaveCount())

@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 )
@@ -39,7 +40,7 @@ func TestClick_AuthorizedAgainstTheStoredRequest(t *testing.T) {
 	}
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Pending, got.State, "neither a confirm nor a cancel naming C1 acts on C9's request")
+	require.Equal(t, leave.Pending, got.State, "neither a confirm nor a cancel naming C1 acts on C9's request")
 
 	// In an allowed channel, a click from some other message is not a
 	// click on the card.
@@ -52,13 +53,13 @@ func TestClick_AuthorizedAgainstTheStoredRequest(t *testing.T) {
 	}
 	got, err = tb.db.Request(ctx, ok.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Pending, got.State)
+	require.Equal(t, leave.Pending, got.State)
 
 	// From its card, it works.
 	tb.Interaction(ctx, click("U0ANY", "C1", templates.ActionConfirm, ok.ID))
 	got, err = tb.db.Request(ctx, ok.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Confirmed, got.State)
+	require.Equal(t, leave.Confirmed, got.State)
 }
 
 func TestSuccessor_OnlyFromTheCardInItsChannel(t *testing.T) {
@@ -98,7 +99,7 @@ func TestConfirm_OnlyWhatTheCardShowed(t *testing.T) {
 	require.Equal(t, templates.CardChanged(), tb.lastEphemeral(t))
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Pending, got.State, "nobody approved +79000000003")
+	require.Equal(t, leave.Pending, got.State, "nobody approved +79000000003")
 
 	tb.deliver(r.ID)
 	blocks := tb.slack.of("chat.update")[len(tb.slack.of("chat.update"))-1].form.Get("blocks")
@@ -107,7 +108,7 @@ func TestConfirm_OnlyWhatTheCardShowed(t *testing.T) {
 	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	got, err = tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Confirmed, got.State)
+	require.Equal(t, leave.Confirmed, got.State)
 	require.Equal(t, "79000000003@c.us", got.Successor)
 }
 
@@ -123,14 +124,14 @@ func TestConfirm_CardWithoutVersionIsRedrawn(t *testing.T) {
 	require.Equal(t, templates.CardChanged(), tb.lastEphemeral(t))
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Pending, got.State)
+	require.Equal(t, leave.Pending, got.State)
 	require.Greater(t, got.CardVersion, got.CardPostedVersion, "the card is owed a redraw")
 
 	tb.deliver(r.ID)
 	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	got, err = tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Confirmed, got.State)
+	require.Equal(t, leave.Confirmed, got.State)
 }
 
 func TestCommand_LimitsPerPersonAndChannel(t *testing.T) {
@@ -192,7 +193,7 @@ func TestWorkspace_OnlyTheTokensOwn(t *testing.T) {
 	require.Equal(t, templates.OtherWorkspace(), tb.lastEphemeral(t))
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Pending, got.State)
+	require.Equal(t, leave.Pending, got.State)
 	require.Contains(t, command("T1", "", false), "recorded")
 
 	// Enterprise Grid: the token's workspace, or any of its organization's

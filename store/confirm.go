@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // EnqueueMany adds the caller's writes for requests that a transaction
@@ -131,6 +133,9 @@ func (c *Confirmer) write(batch []confirmOp) {
 		}
 		return
 	}
+	if err == nil && slices.ContainsFunc(results, func(r confirmResult) bool { return r.err == nil }) {
+		c.s.owed() // the confirmed cards
+	}
 	for i, op := range batch {
 		if err != nil {
 			results[i] = confirmResult{err: err}
@@ -147,7 +152,7 @@ func (c *Confirmer) write(batch []confirmOp) {
 // the generic transition.
 func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
 	return s.transition(ctx, id, change{
-		from: []State{Pending}, to: Confirmed, actor: by, action: "confirmed", now: now,
+		from: []leave.State{leave.Pending}, to: leave.Confirmed, actor: by, action: "confirmed", now: now,
 		set:  []string{"confirmed_by = ?", "confirmed_at = ?"},
 		args: []any{by, ms(now)},
 		check: func(r *Request) error {
@@ -168,8 +173,7 @@ func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue 
 func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card, now time.Time) (runAt time.Time, refused *Request, err error) {
 	var at int64
 	err = tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
-		Confirmed, ms(now), by, ms(now), id, Pending, ms(now), from.ChannelID, from.TS, from.Version).Scan(&at)
-
+		leave.Confirmed, ms(now), by, ms(now), id, leave.Pending, ms(now), from.ChannelID, from.TS, from.Version).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		refused, err = s.refusal(ctx, tx, id, from, now)
 		return time.Time{}, refused, err
@@ -196,7 +200,7 @@ func (s *DB) refusal(ctx context.Context, tx dbTx, id string, from Card, now tim
 		return nil, err
 	case !r.OnCard(from):
 		return nil, ErrWrongCard
-	case r.State != Pending:
+	case r.State != leave.Pending:
 		return r, ErrConflict
 	case !now.Before(r.ExpiresAt):
 		return r, ErrExpired

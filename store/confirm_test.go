@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/store/storetest"
 )
@@ -88,7 +89,7 @@ func TestConfirmer_SharesTransactionsAndEnqueuesEachOnce(t *testing.T) {
 			require.Equal(t, 1, conflicts[id], "request %s: the second click is refused", id)
 			got, err := db.Request(ctx, id)
 			require.NoError(t, err)
-			require.Equal(t, store.Confirmed, got.State)
+			require.Equal(t, leave.Confirmed, got.State)
 			require.Equal(t, "U2", got.ConfirmedBy)
 			require.Equal(t, 2, got.CardVersion)
 			audit, err := db.Audit(ctx, id)
@@ -114,7 +115,7 @@ func TestConfirmer_RefusalsDoNotFailOthers(t *testing.T) {
 		require.ErrorIs(t, errs[2], store.ErrNotFound)
 		got, err := db.Request(ctx, late.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.Pending, got.State, "an expired request is left for the sweep")
+		require.Equal(t, leave.Pending, got.State, "an expired request is left for the sweep")
 	})
 }
 
@@ -142,11 +143,11 @@ func TestConfirmer_FailedEnqueueRollsBackOnlyItsRequest(t *testing.T) {
 			require.NoError(t, err)
 			if id == bad {
 				require.Error(t, errs[i])
-				require.Equal(t, store.Pending, got.State, "a click whose job failed is not confirmed")
+				require.Equal(t, leave.Pending, got.State, "a click whose job failed is not confirmed")
 				continue
 			}
 			require.NoError(t, errs[i])
-			require.Equal(t, store.Confirmed, got.State)
+			require.Equal(t, leave.Confirmed, got.State)
 		}
 	})
 }

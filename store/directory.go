@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // ErrNotOffered is returned by SetSuccessor for a participant that the
@@ -281,11 +283,14 @@ func (s *DB) SetDetails(ctx context.Context, id string, d Details, now time.Time
 		updated_at = ?, card_version = card_version + 1
 		WHERE id = ? AND state = ? AND details_state IN ('', ?)`,
 		d.State, d.Subject, d.Subject, d.Size, b2i(d.IsAdmin), b2i(d.OnlyAdmin), encodeJIDs(d.Successors),
-		ms(now), id, Pending, DetailsUnavailable)
+		ms(now), id, leave.Pending, DetailsUnavailable)
 	if err != nil {
 		return false, fmt.Errorf("set details: %w", err)
 	}
 	n, err := res.RowsAffected()
+	if err == nil && n == 1 {
+		s.owed() // the card shows them
+	}
 	return n == 1, err
 }
 
@@ -295,7 +300,7 @@ func (s *DB) SetDetails(ctx context.Context, id string, d Details, now time.Time
 // pending is refused with ErrConflict.
 func (s *DB) SetSuccessor(ctx context.Context, id, jid, by string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
-		from: []State{Pending}, to: Pending, actor: by, action: "successor chosen", detail: jid, now: now,
+		from: []leave.State{leave.Pending}, to: leave.Pending, actor: by, action: "successor chosen", detail: jid, now: now,
 		set: []string{"successor = ?"}, args: []any{jid},
 		check: func(r *Request) error {
 			if !r.OnlyAdmin || !slices.Contains(r.Successors, jid) {

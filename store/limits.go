@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // PendingCounts counts the unexpired requests waiting for confirmation
@@ -15,7 +17,7 @@ func (s *DB) PendingCounts(ctx context.Context, user, channel string, now time.T
 		COALESCE(SUM(CASE WHEN requester_id = ? THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN channel_id = ? THEN 1 ELSE 0 END), 0)
 		FROM requests WHERE state = ? AND expires_at > ? AND (requester_id = ? OR channel_id = ?)`,
-		user, channel, Pending, ms(now), user, channel).Scan(&byUser, &byChannel)
+		user, channel, leave.Pending, ms(now), user, channel).Scan(&byUser, &byChannel)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count pending requests: %w", err)
 	}
@@ -108,8 +110,9 @@ func (s *DB) PruneDeliveries(ctx context.Context, now time.Time) error {
 func (s *DB) RedrawCard(ctx context.Context, id string, card Card, now time.Time) error {
 	if _, err := s.exec(ctx, `UPDATE requests SET card_version = card_version + 1, updated_at = ?
 		WHERE id = ? AND state = ? AND channel_id = ? AND card_ts = ? AND card_ts <> ''`,
-		ms(now), id, Pending, card.ChannelID, card.TS); err != nil {
+		ms(now), id, leave.Pending, card.ChannelID, card.TS); err != nil {
 		return fmt.Errorf("redraw card: %w", err)
 	}
+	s.owed() // the card, drawn again
 	return nil
 }

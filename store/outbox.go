@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // OwedRef names a request that owes Slack something.
@@ -148,7 +150,7 @@ func (s *DB) ReleaseLeases(ctx context.Context) error {
 	if _, err := s.exec(ctx, `UPDATE requests SET outbox_lease = 0 WHERE outbox_lease > 0`); err != nil {
 		return fmt.Errorf("release outbox leases: %w", err)
 	}
-	if _, err := s.exec(ctx, `UPDATE requests SET run_until = 0 WHERE state = ? AND run_until > 0`, Running); err != nil {
+	if _, err := s.exec(ctx, `UPDATE requests SET run_until = 0 WHERE state = ? AND run_until > 0`, leave.Running); err != nil {
 		return fmt.Errorf("release run claims: %w", err)
 	}
 	return nil

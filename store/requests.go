@@ -9,29 +9,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
-
-// State is where a request is in its life:
-// pending → confirmed → running → done | failed, and
-// pending → cancelled | expired (a confirmed, scheduled leave can also be
-// cancelled before it starts).
-type State string
-
-// The request states.
-const (
-	Pending   State = "pending"
-	Confirmed State = "confirmed"
-	Running   State = "running"
-	Done      State = "done"
-	Failed    State = "failed"
-	Cancelled State = "cancelled"
-	Expired   State = "expired"
-)
-
-// Final reports whether nothing more will happen to a request in state st.
-func (st State) Final() bool {
-	return st == Done || st == Failed || st == Cancelled || st == Expired
-}
 
 // Goodbye delivery states. GoodbyeUnknown means a send was attempted and
 // its outcome is unknown (a timeout, a crash): the goodbye is then never
@@ -73,7 +53,7 @@ type Request struct {
 	GroupSubject string
 	InviteCode   string
 	Goodbye      string
-	State        State
+	State        leave.State
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	ExpiresAt    time.Time
@@ -101,7 +81,7 @@ type Request struct {
 	// Verification is what the group lookup after the leave found
 	// (Verified, Unverified), or empty when none was made.
 	Verification  string
-	Outcome       string
+	Outcome       leave.Outcome
 	OutcomeDetail string
 	WasAdmin      bool
 	FinishedAt    time.Time
@@ -225,7 +205,7 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 		r.ID = NewID()
 	}
 	if r.State == "" {
-		r.State = Pending
+		r.State = leave.Pending
 	}
 	if r.UpdatedAt.IsZero() {
 		r.UpdatedAt = r.CreatedAt
@@ -236,15 +216,21 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 	if r.Number == "" {
 		r.Number = DefaultNumber
 	}
+	var err error
 	if enqueue == nil {
-		return s.createBatched(ctx, r)
+		err = s.createBatched(ctx, r)
+	} else {
+		err = s.inTx(ctx, func(tx dbTx) error {
+			if err := s.insertDelivered(ctx, tx, r); err != nil {
+				return err
+			}
+			return enqueue(ctx, tx.Tx)
+		})
 	}
-	return s.inTx(ctx, func(tx dbTx) error {
-		if err := s.insertDelivered(ctx, tx, r); err != nil {
-			return err
-		}
-		return enqueue(ctx, tx.Tx)
-	})
+	if err == nil {
+		s.owed() // its card
+	}
+	return err
 }
 
 // insertDelivered records r's delivery, if it names one, then inserts r;
@@ -310,8 +296,8 @@ func (s *DB) requestTx(ctx context.Context, tx dbTx, id string, lock bool) (*Req
 
 // Change describes one state transition for transition.
 type change struct {
-	from   []State
-	to     State
+	from   []leave.State
+	to     leave.State
 	actor  string
 	action string
 	detail string
@@ -369,8 +355,11 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 		out, err = s.requestTx(ctx, tx, id, false)
 		return err
 	})
-	if err == nil && c.to.Final() {
-		s.ended()
+	if err == nil {
+		s.owed() // every change bumps the card's version
+		if c.to.Final() {
+			s.ended()
+		}
 	}
 	return out, err
 }
@@ -387,7 +376,7 @@ func endSet(set ...string) []string {
 // started, to cancelled.
 func (s *DB) Cancel(ctx context.Context, id, by string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
-		from: []State{Pending, Confirmed}, to: Cancelled, actor: by, action: "cancelled", now: now,
+		from: []leave.State{leave.Pending, leave.Confirmed}, to: leave.Cancelled, actor: by, action: "cancelled", now: now,
 		set: endSet("cancelled_by = ?", "finished_at = ?"), args: []any{by, ms(now)},
 	}, nil)
 }
@@ -396,7 +385,7 @@ func (s *DB) Cancel(ctx context.Context, id, by string, now time.Time) (*Request
 // posted (the bot is not in the channel), recording why.
 func (s *DB) CancelUndeliverable(ctx context.Context, id, reason string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
-		from: []State{Pending}, to: Cancelled, actor: "waleave", action: "cancelled", detail: reason, now: now,
+		from: []leave.State{leave.Pending}, to: leave.Cancelled, actor: "waleave", action: "cancelled", detail: reason, now: now,
 		// Nothing to show: the card never reached the channel.
 		set: endSet("finished_at = ?", "card_posted_version = card_version + 1"), args: []any{ms(now)},
 	}, nil)
@@ -405,7 +394,7 @@ func (s *DB) CancelUndeliverable(ctx context.Context, id, reason string, now tim
 // Expire moves a pending request whose expiry time has passed to expired.
 func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
-		from: []State{Pending}, to: Expired, actor: "waleave", action: "expired", now: now,
+		from: []leave.State{leave.Pending}, to: leave.Expired, actor: "waleave", action: "expired", now: now,
 		set: endSet("finished_at = ?"), args: []any{ms(now)},
 		check: func(r *Request) error {
 			if now.Before(r.ExpiresAt) {
@@ -437,7 +426,7 @@ func (s *DB) Start(ctx context.Context, id string, now time.Time, runFor time.Du
 		clock = time.UnixMilli(nowMS)
 	}
 	return s.transition(ctx, id, change{
-		from: []State{Confirmed, Running}, to: Running, actor: "waleave", action: "attempt", now: now,
+		from: []leave.State{leave.Confirmed, leave.Running}, to: leave.Running, actor: "waleave", action: "attempt", now: now,
 		set: []string{"run_until = ?"}, args: []any{ms(clock.Add(runFor))},
 		check: func(r *Request) error {
 			if r.RunUntil.After(clock) {
@@ -474,7 +463,7 @@ func (s *DB) EndRun(ctx context.Context, id string, until time.Time) error {
 // holding the gateway's status.
 func (s *DB) Progress(ctx context.Context, id string, tries int, note, detail string, status int, now time.Time) error {
 	_, err := s.transition(ctx, id, change{
-		from: []State{Running}, to: Running, actor: "waleave", action: "retry", detail: detail, status: status, now: now,
+		from: []leave.State{leave.Running}, to: leave.Running, actor: "waleave", action: "retry", detail: detail, status: status, now: now,
 		// A leave call that failed for sure is no longer under way.
 		set: []string{"progress = ?", "attempts = ?", "leave_state = ''"}, args: []any{note, tries},
 	}, nil)
@@ -544,9 +533,9 @@ func (s *DB) SetLeaveUnknown(ctx context.Context, id, detail string, now time.Ti
 
 // Outcome is how a request's work ended.
 type Outcome struct {
-	// Code is a templates.Outcome value, e.g. "left" or "quota".
-	Code     string
-	Success  bool
+	// Code is what happened; Code.Success() decides between done and
+	// failed.
+	Code     leave.Outcome
 	Detail   string
 	WasAdmin bool
 	// Status is the gateway's HTTP status for the audit row.
@@ -559,12 +548,9 @@ type Outcome struct {
 // Finish moves a running request to done or failed with its outcome, and
 // marks the outcome reply as owed to Slack.
 func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*Request, error) {
-	to := Failed
-	if o.Success {
-		to = Done
-	}
+	to := o.Code.Final()
 	return s.transition(ctx, id, change{
-		from: []State{Running}, to: to, actor: "waleave", action: string(to), detail: o.Code + ": " + o.Detail, status: o.Status, now: now,
+		from: []leave.State{leave.Running}, to: to, actor: "waleave", action: string(to), detail: string(o.Code) + ": " + o.Detail, status: o.Status, now: now,
 		set: endSet("outcome = ?", "outcome_detail = ?", "was_admin = ?", "finished_at = ?", "progress = ''", "reply_needed = 1",
 			"verification = ?", "leave_state = ''"),
 		args: []any{o.Code, o.Detail, b2i(o.WasAdmin), ms(now), o.Verification},
@@ -577,7 +563,7 @@ func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*
 func (s *DB) MarkReminded(ctx context.Context, id string, now time.Time) (bool, error) {
 	var done bool
 	err := s.inTx(ctx, func(tx dbTx) error {
-		res, err := tx.exec(ctx, `UPDATE requests SET reminded_at = ?, updated_at = ? WHERE id = ? AND state = ? AND reminded_at = 0`, ms(now), ms(now), id, Pending)
+		res, err := tx.exec(ctx, `UPDATE requests SET reminded_at = ?, updated_at = ? WHERE id = ? AND state = ? AND reminded_at = 0`, ms(now), ms(now), id, leave.Pending)
 		if err != nil {
 			return fmt.Errorf("mark reminded: %w", err)
 		}
@@ -593,7 +579,7 @@ func (s *DB) MarkReminded(ctx context.Context, id string, now time.Time) (bool, 
 
 // Filter selects requests for ListRequests. Zero fields match everything.
 type Filter struct {
-	States      []State
+	States      []leave.State
 	RequesterID string
 	GroupJID    string
 	// Since and Until bound created_at.

@@ -106,6 +106,32 @@ type DB struct {
 	// confirmers are stopped by Close (see NewConfirmer).
 	mu         sync.Mutex
 	confirmers []*Confirmer
+	// onOwed are told of each change that leaves something owed to
+	// Slack (see OnOwed); guarded by mu.
+	onOwed []func()
+}
+
+// OnOwed has fn called after every committed change that leaves a card
+// to post or update, or an outcome reply, owed to Slack: a new request,
+// every state change, a confirmation, the group details. The Slack
+// poster registers its wake-up here, so no caller of those changes has to
+// remember to wake it. fn runs on the changing goroutine and must not
+// block. (Another replica's poster learns of the change from its own
+// periodic scan.)
+func (s *DB) OnOwed(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onOwed = append(s.onOwed, fn)
+}
+
+// owed tells OnOwed's functions that something new is owed to Slack.
+func (s *DB) owed() {
+	s.mu.Lock()
+	fns := s.onOwed
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // Open opens the database named by dsn, "sqlite:PATH" (created if

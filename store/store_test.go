@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/store/storetest"
 )
@@ -64,7 +65,7 @@ func TestOpen_MigratesOnceAndReopens(t *testing.T) {
 		defer db.Close()
 		got, err := db.Request(context.Background(), r.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.Pending, got.State)
+		require.Equal(t, leave.Pending, got.State)
 		require.NoError(t, db.Ping(context.Background()))
 	})
 }
@@ -136,7 +137,7 @@ func TestConfirm_OnceUnderConcurrency(t *testing.T) {
 		require.EqualValues(t, 1, enqueued.Load())
 		got, err := db.Request(ctx, r.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.Confirmed, got.State)
+		require.Equal(t, leave.Confirmed, got.State)
 		require.Equal(t, "U2", got.ConfirmedBy)
 		require.Equal(t, 2, got.CardVersion, "the confirmation bumps the card once")
 	})
@@ -150,7 +151,7 @@ func TestConfirm_RefusesExpired(t *testing.T) {
 		_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(25*time.Hour), nil)
 		require.ErrorIs(t, err, store.ErrExpired)
 		got, _ := db.Request(ctx, r.ID)
-		require.Equal(t, store.Pending, got.State)
+		require.Equal(t, leave.Pending, got.State)
 	})
 }
 
@@ -163,7 +164,7 @@ func TestLifecycle_ConfirmStartFinish(t *testing.T) {
 		require.NoError(t, err)
 		got, err := db.Start(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err)
-		require.Equal(t, store.Running, got.State)
+		require.Equal(t, leave.Running, got.State)
 		claim := got.RunUntil
 		require.False(t, claim.IsZero())
 		require.NoError(t, db.ClaimGoodbye(ctx, r.ID, t0))
@@ -192,9 +193,9 @@ func TestLifecycle_ConfirmStartFinish(t *testing.T) {
 		require.NoError(t, db.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, "M1", "", 200, t0))
 		got, _ = db.Request(ctx, r.ID)
 		require.Zero(t, got.Attempts, "the goodbye is done: the leave starts with no failed tries")
-		got, err = db.Finish(ctx, r.ID, store.Outcome{Code: "left", Success: true, WasAdmin: true, Status: 200}, t0)
+		got, err = db.Finish(ctx, r.ID, store.Outcome{Code: "left", WasAdmin: true, Status: 200}, t0)
 		require.NoError(t, err)
-		require.Equal(t, store.Done, got.State)
+		require.Equal(t, leave.Done, got.State)
 		require.True(t, got.WasAdmin)
 		require.True(t, got.ReplyNeeded)
 		require.Equal(t, store.GoodbyeSent, got.GoodbyeState)
@@ -220,12 +221,12 @@ func TestCancelAndExpire(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrConflict, "not yet past its TTL")
 		got, err := db.Expire(ctx, r.ID, t0.Add(24*time.Hour))
 		require.NoError(t, err)
-		require.Equal(t, store.Expired, got.State)
+		require.Equal(t, leave.Expired, got.State)
 
 		r2 := newRequest(t, db)
 		got, err = db.Cancel(ctx, r2.ID, "U1", t0)
 		require.NoError(t, err)
-		require.Equal(t, store.Cancelled, got.State)
+		require.Equal(t, leave.Cancelled, got.State)
 		_, err = db.Confirm(ctx, r2.ID, "U2", t0, nil)
 		require.ErrorIs(t, err, store.ErrConflict)
 	})
@@ -325,7 +326,7 @@ func TestListRequests_Filters(t *testing.T) {
 		b := newRequest(t, db)
 		_, err := db.Cancel(ctx, b.ID, "U1", t0)
 		require.NoError(t, err)
-		got, err := db.ListRequests(ctx, store.Filter{States: []store.State{store.Pending}})
+		got, err := db.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		require.Equal(t, a.ID, got[0].ID)
@@ -551,7 +552,7 @@ func TestEnd_ForgetsOfferedMembersAndResponseURL(t *testing.T) {
 				if _, err := db.Start(ctx, id, t0, time.Minute); err != nil {
 					return err
 				}
-				_, err := db.Finish(ctx, id, store.Outcome{Code: "left", Success: true}, t0)
+				_, err := db.Finish(ctx, id, store.Outcome{Code: "left"}, t0)
 				return err
 			},
 		}
@@ -603,7 +604,7 @@ func TestLeaveState_UnderWayUntilAnswered(t *testing.T) {
 		require.True(t, state().LeaveUnknown)
 
 		require.NoError(t, db.BeginLeave(ctx, r.ID, t0))
-		got, err := db.Finish(ctx, r.ID, store.Outcome{Code: "left", Success: true, Status: 200, Verification: store.Verified}, t0)
+		got, err := db.Finish(ctx, r.ID, store.Outcome{Code: "left", Status: 200, Verification: store.Verified}, t0)
 		require.NoError(t, err)
 		require.Empty(t, got.LeaveState)
 		require.Equal(t, store.Verified, got.Verification)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // Due lists the requests that the periodic sweep must act on at now.
@@ -25,13 +27,13 @@ type Due struct {
 func (s *DB) DueWork(ctx context.Context, now, remindBefore time.Time, lead time.Duration) (Due, error) {
 	var d Due
 	var err error
-	if d.Expire, err = s.queryRequests(ctx, `state = ? AND expires_at <= ?`, Pending, ms(now)); err != nil {
+	if d.Expire, err = s.queryRequests(ctx, `state = ? AND expires_at <= ?`, leave.Pending, ms(now)); err != nil {
 		return d, err
 	}
-	if d.Remind, err = s.queryRequests(ctx, `state = ? AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, Pending, ms(remindBefore), ms(now)); err != nil {
+	if d.Remind, err = s.queryRequests(ctx, `state = ? AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, leave.Pending, ms(remindBefore), ms(now)); err != nil {
 		return d, err
 	}
-	if d.OpsRemind, err = s.queryRequests(ctx, `state = ? AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, Confirmed, ms(now.Add(lead))); err != nil {
+	if d.OpsRemind, err = s.queryRequests(ctx, `state = ? AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, leave.Confirmed, ms(now.Add(lead))); err != nil {
 		return d, err
 	}
 	return d, nil

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // Action IDs route button clicks and menu choices back to the bot. They
@@ -29,20 +31,6 @@ const (
 	ActionSuccessor = "leave_successor"
 )
 
-// State is where a leave request is in its life, as the card shows it.
-type State string
-
-// The card states; the values match the bot's stored request states.
-const (
-	StatePending   State = "pending"   // waiting for someone to confirm or cancel
-	StateConfirmed State = "confirmed" // confirmed; the work is queued (or scheduled)
-	StateRunning   State = "running"   // the goodbye and leave are under way
-	StateDone      State = "done"      // finished; Outcome.Success() is true
-	StateFailed    State = "failed"    // finished; Outcome says why
-	StateCancelled State = "cancelled" // cancelled before anything was sent
-	StateExpired   State = "expired"   // nobody confirmed in time
-)
-
 // Card is everything the confirmation card shows. The bot re-renders the
 // whole card from it on every state change, so the card never drifts from
 // the stored request.
@@ -56,11 +44,11 @@ type Card struct {
 	ExpiresAt    time.Time
 	RunAt        time.Time      // zero = as soon as confirmed; else a scheduled leave
 	Location     *time.Location // zone to show times in (nil = UTC); scheduled times are shown in this zone and in UTC
-	State        State
-	ConfirmedBy  string  // Slack user ID
-	CancelledBy  string  // Slack user ID
-	Progress     string  // e.g. "retrying (attempt 2 of 5)" while running; plain text from the bot
-	Outcome      Outcome // set when done or failed
+	State        leave.State
+	ConfirmedBy  string        // Slack user ID
+	CancelledBy  string        // Slack user ID
+	Progress     string        // e.g. "retrying (attempt 2 of 5)" while running; plain text from the bot
+	Outcome      leave.Outcome // set when done or failed
 	// Verification is what the group lookup after the leave found; the
 	// card of a finished leave says whether it was verified.
 	Verification Verification
@@ -145,7 +133,7 @@ const (
 	blockDryRun    = "leave_dryrun"
 )
 
-func blockID(purpose string, st State, requestID ...string) string {
+func blockID(purpose string, st leave.State, requestID ...string) string {
 	id := purpose + "." + string(st)
 	for _, r := range requestID {
 		id += "." + r
@@ -161,7 +149,7 @@ const versionMark = ".v"
 // of a card's buttons. ok is false for a block ID without one (a card
 // drawn before cards carried their version, or one not drawn here).
 func CardVersionFromBlockID(blockID string) (version int, ok bool) {
-	rest, found := strings.CutPrefix(blockID, blockActions+"."+string(StatePending)+versionMark)
+	rest, found := strings.CutPrefix(blockID, blockActions+"."+string(leave.Pending)+versionMark)
 	if !found {
 		return 0, false
 	}
@@ -204,11 +192,11 @@ func CardBlocks(c Card) []slack.Block {
 		blocks = append(blocks, slack.NewContextBlock(blockID(blockDetails, st),
 			mrkdwn(":grey_question: The gateway did not answer in time, so the member count and whether the instance is an admin are unknown.")))
 	}
-	if c.OnlyAdmin && (st == StatePending || st == StateConfirmed) {
+	if c.OnlyAdmin && (st == leave.Pending || st == leave.Confirmed) {
 		blocks = append(blocks, adminWarning(c))
 	}
 	blocks = append(blocks, slack.NewContextBlock(blockID(blockStatus, st), statusElements(c)...))
-	if st == StatePending {
+	if st == leave.Pending {
 		blocks = append(blocks, slack.NewActionBlock(blockID(blockActions, st)+versionMark+strconv.Itoa(c.Version),
 			slack.NewButtonBlockElement(ActionConfirm, c.RequestID, plain("Leave group")).
 				WithStyle(slack.StyleDanger).
@@ -236,22 +224,22 @@ func CardText(c Card) string {
 func cardText(c Card) string {
 	g := escapeClip(oneLine(groupName(c)), 200)
 	switch c.State {
-	case StatePending:
+	case leave.Pending:
 		return "Confirm: leave the WhatsApp group " + g + "?"
-	case StateConfirmed:
+	case leave.Confirmed:
 		if !c.RunAt.IsZero() {
 			return "Scheduled: leave the WhatsApp group " + g + " at " + scheduledAt(c.RunAt, c.Location)
 		}
 		return "Confirmed: leaving the WhatsApp group " + g
-	case StateRunning:
+	case leave.Running:
 		return "Leaving the WhatsApp group " + g + "…"
-	case StateDone:
-		return "Done: " + g + ": " + c.Outcome.Summary()
-	case StateFailed:
-		return "Failed: " + g + ": " + c.Outcome.Summary()
-	case StateCancelled:
+	case leave.Done:
+		return "Done: " + g + ": " + Summary(c.Outcome)
+	case leave.Failed:
+		return "Failed: " + g + ": " + Summary(c.Outcome)
+	case leave.Cancelled:
 		return "Cancelled: leave the WhatsApp group " + g
-	case StateExpired:
+	case leave.Expired:
 		return "Expired: leave the WhatsApp group " + g
 	}
 	return "Leave the WhatsApp group " + g
@@ -269,25 +257,25 @@ func groupName(c Card) string {
 // reads correctly at a glance in a busy channel.
 func headline(c Card) string {
 	switch c.State {
-	case StatePending:
+	case leave.Pending:
 		return "Leave this WhatsApp group?"
-	case StateConfirmed:
+	case leave.Confirmed:
 		if !c.RunAt.IsZero() {
 			return "Scheduled: leaving this WhatsApp group"
 		}
 		return "Confirmed: leaving this WhatsApp group"
-	case StateRunning:
+	case leave.Running:
 		return "Leaving this WhatsApp group…"
-	case StateDone:
-		if c.Outcome == OutcomeNotMember {
+	case leave.Done:
+		if c.Outcome == leave.OutcomeNotMember {
 			return "Already out of this WhatsApp group"
 		}
 		return "Left this WhatsApp group"
-	case StateFailed:
+	case leave.Failed:
 		return "Could not leave this WhatsApp group"
-	case StateCancelled:
+	case leave.Cancelled:
 		return "Leave cancelled"
-	case StateExpired:
+	case leave.Expired:
 		return "Leave request expired"
 	}
 	return "Leave a WhatsApp group"
@@ -314,7 +302,7 @@ func cardFields(c Card) []*slack.TextBlockObject {
 	}
 	// When it runs and when it expires matter only to whoever is about to
 	// confirm; afterwards the status line says what is happening.
-	if c.State == StatePending {
+	if c.State == leave.Pending {
 		if c.RunAt.IsZero() {
 			fields = append(fields, field("When", "As soon as someone confirms"))
 		} else {
@@ -352,7 +340,7 @@ const (
 // goodbyeText previews the goodbye exactly as it will be sent (escaped for
 // Slack, cut with "…" if it would not fit), or says there is none.
 func goodbyeText(c Card) string {
-	ahead := c.State == StatePending || c.State == StateConfirmed || c.State == StateRunning
+	ahead := c.State == leave.Pending || c.State == leave.Confirmed || c.State == leave.Running
 	if strings.TrimSpace(c.Goodbye) == "" {
 		if ahead {
 			return "*Goodbye message:* none. The instance leaves without a word."
@@ -377,7 +365,7 @@ func adminWarning(c Card) slack.Block {
 	text := ":warning: *The instance is the only admin of this group.* When it leaves, WhatsApp makes a member admin at random."
 	var accessory *slack.Accessory
 	switch {
-	case c.State == StatePending && len(c.Successors) > 0:
+	case c.State == leave.Pending && len(c.Successors) > 0:
 		if c.Successor != "" {
 			text += " " + escapeClip(participantName(c), 200) + " will be made admin first; to choose someone else, pick them here."
 		} else {
@@ -452,9 +440,9 @@ func statusElements(c Card) []slack.MixedElement {
 		}
 	}
 	switch c.State {
-	case StatePending:
+	case leave.Pending:
 		parts = append(parts, ":hourglass_flowing_sand: Waiting for confirmation. Nothing is sent to WhatsApp until someone presses *Leave group*.")
-	case StateConfirmed:
+	case leave.Confirmed:
 		if c.ConfirmedBy != "" {
 			parts = append(parts, ":white_check_mark: Confirmed by "+mention(c.ConfirmedBy))
 		} else {
@@ -463,15 +451,15 @@ func statusElements(c Card) []slack.MixedElement {
 		if !c.RunAt.IsZero() {
 			parts = append(parts, "Scheduled for "+scheduledAt(c.RunAt, c.Location))
 		}
-	case StateRunning:
+	case leave.Running:
 		s := ":arrows_counterclockwise: Leaving…"
 		if p := oneLine(c.Progress); p != "" {
 			s += " " + escapeClip(p, 300)
 		}
 		parts = append(parts, s)
 		confirmed()
-	case StateDone:
-		parts = append(parts, ":white_check_mark: Done: "+c.Outcome.Summary())
+	case leave.Done:
+		parts = append(parts, ":white_check_mark: Done: "+Summary(c.Outcome))
 		switch c.Verification {
 		case Verified:
 			parts = append(parts, "Verified: the group no longer lists the instance")
@@ -479,16 +467,16 @@ func statusElements(c Card) []slack.MixedElement {
 			parts = append(parts, ":grey_question: Not verified: the gateway could not say afterwards whether the group still lists the instance")
 		}
 		confirmed()
-	case StateFailed:
-		parts = append(parts, ":x: Failed: "+c.Outcome.Summary()+". Details are in the thread.")
+	case leave.Failed:
+		parts = append(parts, ":x: Failed: "+Summary(c.Outcome)+". Details are in the thread.")
 		confirmed()
-	case StateCancelled:
+	case leave.Cancelled:
 		if c.CancelledBy != "" {
 			parts = append(parts, ":no_entry_sign: Cancelled by "+mention(c.CancelledBy)+". Nothing was sent to WhatsApp.")
 		} else {
 			parts = append(parts, ":no_entry_sign: Cancelled. Nothing was sent to WhatsApp.")
 		}
-	case StateExpired:
+	case leave.Expired:
 		parts = append(parts, ":hourglass: Expired — run `/wa-leave` again to start over. Nothing was sent to WhatsApp.")
 	default:
 		parts = append(parts, "Status: "+escapeClip(oneLine(string(c.State)), 100))

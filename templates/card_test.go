@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/leave"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -38,7 +40,7 @@ func baseCard() Card {
 		CreatedAt:    testNow,
 		ExpiresAt:    testNow.Add(24 * time.Hour),
 		Location:     testLoc,
-		State:        StatePending,
+		State:        leave.Pending,
 		Size:         42,
 		Version:      3,
 	}
@@ -56,7 +58,7 @@ func cardCases() []struct {
 		return c
 	}
 	confirmed := func(c *Card) {
-		c.State = StateConfirmed
+		c.State = leave.Confirmed
 		c.ConfirmedBy = "U0CONFIRM1"
 	}
 	cases := []struct {
@@ -84,24 +86,24 @@ func cardCases() []struct {
 		})},
 		{"running", with(func(c *Card) {
 			confirmed(c)
-			c.State, c.Progress = StateRunning, "retrying (attempt 2 of 5)"
+			c.State, c.Progress = leave.Running, "retrying (attempt 2 of 5)"
 		})},
 		{"done_left", with(func(c *Card) {
 			confirmed(c)
-			c.State, c.Outcome = StateDone, OutcomeLeft
+			c.State, c.Outcome = leave.Done, leave.OutcomeLeft
 		})},
 		{"done_left_admin", with(func(c *Card) {
 			confirmed(c)
-			c.State, c.Outcome, c.IsAdmin = StateDone, OutcomeLeftAdmin, true
+			c.State, c.Outcome, c.IsAdmin = leave.Done, leave.OutcomeLeftAdmin, true
 		})},
 		{"failed_quota", with(func(c *Card) {
 			confirmed(c)
-			c.State, c.Outcome = StateFailed, OutcomeQuota
+			c.State, c.Outcome = leave.Failed, leave.OutcomeQuota
 		})},
 		{"cancelled", with(func(c *Card) {
-			c.State, c.CancelledBy = StateCancelled, "U0CANCEL01"
+			c.State, c.CancelledBy = leave.Cancelled, "U0CANCEL01"
 		})},
-		{"expired", with(func(c *Card) { c.State = StateExpired })},
+		{"expired", with(func(c *Card) { c.State = leave.Expired })},
 		{"pending_admin_unknown", with(func(c *Card) { c.AdminUnknown = true })},
 		{"pending_successor_chosen", with(func(c *Card) {
 			c.Size, c.IsAdmin, c.OnlyAdmin = 3, true, true
@@ -114,31 +116,31 @@ func cardCases() []struct {
 		{"pending_scheduled", with(func(c *Card) { c.RunAt = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC) })},
 		{"done_left_verified", with(func(c *Card) {
 			confirmed(c)
-			c.State, c.Outcome, c.Verification = StateDone, OutcomeLeft, Verified
+			c.State, c.Outcome, c.Verification = leave.Done, leave.OutcomeLeft, Verified
 		})},
 		{"done_left_not_verified", with(func(c *Card) {
 			confirmed(c)
-			c.State, c.Outcome, c.Verification = StateDone, OutcomeLeft, NotVerified
+			c.State, c.Outcome, c.Verification = leave.Done, leave.OutcomeLeft, NotVerified
 		})},
 		{"done_left_goodbye_unknown", with(func(c *Card) {
 			confirmed(c)
-			c.State, c.Outcome, c.GoodbyeUnknown = StateDone, OutcomeLeft, true
+			c.State, c.Outcome, c.GoodbyeUnknown = leave.Done, leave.OutcomeLeft, true
 		})},
 		{"done_successor_promoted", with(func(c *Card) {
 			confirmed(c)
-			c.State, c.Outcome, c.IsAdmin, c.OnlyAdmin = StateDone, OutcomeLeftAdmin, true, true
+			c.State, c.Outcome, c.IsAdmin, c.OnlyAdmin = leave.Done, leave.OutcomeLeftAdmin, true, true
 			c.Successor = "4917687654321@s.whatsapp.net"
 		})},
 	}
 	// Every other outcome, as the card shows it once the request is over
 	// (left and left_admin are above).
 	for _, o := range allOutcomes {
-		if o == OutcomeLeft || o == OutcomeLeftAdmin || o == OutcomeQuota {
+		if o == leave.OutcomeLeft || o == leave.OutcomeLeftAdmin || o == leave.OutcomeQuota {
 			continue
 		}
-		state, prefix := StateFailed, "failed_"
+		state, prefix := leave.Failed, "failed_"
 		if o.Success() {
-			state, prefix = StateDone, "done_"
+			state, prefix = leave.Done, "done_"
 		}
 		cases = append(cases, struct {
 			name string
@@ -209,17 +211,17 @@ func TestCardBlockKitLimits(t *testing.T) {
 				Name: strings.Repeat("Name ", 40),
 			})
 		}
-		for _, st := range []State{StatePending, StateRunning} {
+		for _, st := range []leave.State{leave.Pending, leave.Running} {
 			c.State = st
 			blocks := CardBlocks(c)
 			checkLimits(t, blocks)
 			_, selects := interactive(blocks)
-			if st == StatePending && (len(selects) != 1 || len(selects[0].Options) != maxOptions) {
+			if st == leave.Pending && (len(selects) != 1 || len(selects[0].Options) != maxOptions) {
 				t.Errorf("pending: want one select with %d options, got %v", maxOptions, selects)
 			}
 		}
 
-		c.State = StatePending
+		c.State = leave.Pending
 		goodbye := blockText(t, CardBlocks(c), blockGoodbye)
 		if !strings.HasSuffix(goodbye, ellipsis) {
 			t.Errorf("long goodbye not marked as cut: …%s", goodbye[len(goodbye)-40:])
@@ -267,7 +269,7 @@ func TestCardButtons(t *testing.T) {
 					t.Errorf("button %s value %q, want the request ID %q", b.ActionID, b.Value, tc.card.RequestID)
 				}
 			}
-			if tc.card.State != StatePending {
+			if tc.card.State != leave.Pending {
 				if len(buttons)+len(selects) != 0 {
 					t.Errorf("state %s: %d buttons and %d selects, want none", tc.card.State, len(buttons), len(selects))
 				}
@@ -335,7 +337,7 @@ func TestSuccessorChosen(t *testing.T) {
 		t.Errorf("warning does not name the successor: %q", got)
 	}
 
-	c.State, c.ConfirmedBy = StateConfirmed, "U0CONFIRM1"
+	c.State, c.ConfirmedBy = leave.Confirmed, "U0CONFIRM1"
 	_, selects = interactive(CardBlocks(c))
 	if len(selects) != 0 {
 		t.Errorf("select still offered once confirmed")
@@ -344,7 +346,7 @@ func TestSuccessorChosen(t *testing.T) {
 		t.Errorf("confirmed: warning does not name the successor: %q", got)
 	}
 
-	c.State = StateRunning
+	c.State = leave.Running
 	for _, b := range CardBlocks(c) {
 		if strings.HasPrefix(b.ID(), blockAdmin) {
 			t.Errorf("only-admin warning still shown once the leave is running")
@@ -387,7 +389,7 @@ func TestCardEscapesUserText(t *testing.T) {
 	c.RequestID = "id<!channel>`x"
 	c.OnlyAdmin = true
 	c.Successor = "<!channel>@s.whatsapp.net"
-	for _, st := range []State{StatePending, StateConfirmed, StateRunning, StateDone, StateFailed, StateCancelled, StateExpired, "bogus<!channel>"} {
+	for _, st := range []leave.State{leave.Pending, leave.Confirmed, leave.Running, leave.Done, leave.Failed, leave.Cancelled, leave.Expired, "bogus<!channel>"} {
 		c.State = st
 		for _, text := range mrkdwnTexts(CardBlocks(c)) {
 			checkMarkup(t, text)
@@ -395,7 +397,7 @@ func TestCardEscapesUserText(t *testing.T) {
 		checkMarkup(t, CardText(c))
 	}
 
-	c.State = StatePending
+	c.State = leave.Pending
 	goodbye := blockText(t, CardBlocks(c), blockGoodbye)
 	if want := "&lt;!channel&gt; &amp; &lt;http://evil|x&gt; &lt;@U0VICTIM1&gt;"; !strings.Contains(goodbye, want) {
 		t.Errorf("goodbye %q does not show the text escaped (%q)", goodbye, want)

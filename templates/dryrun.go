@@ -1,6 +1,10 @@
 package templates
 
-import "github.com/slack-go/slack"
+import (
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/leave"
+)
 
 // dryRunMark is the words every dry-run message carries, so that nobody
 // mistakes a rehearsal for a group really left.
@@ -20,6 +24,6 @@ func DryRun(text string) string {
 }
 
 // dryRunBlock is the card's dry-run note, right under its header.
-func dryRunBlock(st State) slack.Block {
+func dryRunBlock(st leave.State) slack.Block {
 	return slack.NewContextBlock(blockID(blockDryRun, st), mrkdwn(DryRunNote()))
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // With DryRun set, every state of the card says "dry run" in its header,
@@ -47,7 +49,7 @@ func TestCardDryRun(t *testing.T) {
 // The ops channel's reminder of a scheduled leave says "dry run" too.
 func TestScheduledReminderDryRun(t *testing.T) {
 	c := baseCard()
-	c.State, c.RunAt = StateConfirmed, testNow.Add(time.Hour)
+	c.State, c.RunAt = leave.Confirmed, testNow.Add(time.Hour)
 	for _, dry := range []bool{false, true} {
 		c.DryRun = dry
 		blocks := CardBlocks(c)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // usage is the command grammar (SPEC §4), kept in one place so help, bad
@@ -121,25 +123,25 @@ func Expired() string {
 // AlreadyDecided answers a click on a request that has moved on, for
 // instance a second click on Leave group. by is the user who decided it,
 // or "" when unknown.
-func AlreadyDecided(state State, by string) string {
+func AlreadyDecided(state leave.State, by string) string {
 	byWhom := ""
 	if by != "" {
 		byWhom = " by " + mention(by)
 	}
 	switch state {
-	case StatePending:
+	case leave.Pending:
 		return "This request is still waiting for confirmation."
-	case StateConfirmed:
+	case leave.Confirmed:
 		return "This request was already confirmed" + byWhom + "; the card shows its progress."
-	case StateRunning:
+	case leave.Running:
 		return "This request is already being carried out" + confirmedBy(by) + "; the card shows its progress."
-	case StateDone:
+	case leave.Done:
 		return "This request is already done; the result is in the card's thread."
-	case StateFailed:
+	case leave.Failed:
 		return "This request already ran and failed; the card's thread says why. Run `/wa-leave` again to retry."
-	case StateCancelled:
+	case leave.Cancelled:
 		return "This request was already cancelled" + byWhom + "; nothing was sent to WhatsApp."
-	case StateExpired:
+	case leave.Expired:
 		return Expired()
 	}
 	return "This request has already been decided."
@@ -337,10 +339,10 @@ func scheduledReminder(c Card) string {
 // DigestItem is one request in the ops digest.
 type DigestItem struct {
 	RequestID   string
-	Group       string    // subject, or JID when unknown
-	At          time.Time // Awaiting: when requested; Failed: when it failed; Upcoming: when it runs
-	Outcome     Outcome   // Failed only
-	RequesterID string    // who asked ("" = not shown)
+	Group       string        // subject, or JID when unknown
+	At          time.Time     // Awaiting: when requested; Failed: when it failed; Upcoming: when it runs
+	Outcome     leave.Outcome // Failed only
+	RequesterID string        // who asked ("" = not shown)
 	// Link is the card's permalink ("" when unknown); the line links to it.
 	Link string
 	// Number is the WhatsApp number that leaves ("" = not shown: the bot
@@ -400,7 +402,7 @@ func DigestText(d Digest) string {
 		return s
 	})
 	list("Failed", d.Failed, func(it DigestItem) string {
-		return it.Outcome.Summary()
+		return Summary(it.Outcome)
 	})
 	list("Scheduled", d.Upcoming, func(it DigestItem) string {
 		return scheduledAt(it.At, loc)

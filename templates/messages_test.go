@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // messageCases is every string message, rendered with sample input; the
 // golden file shows the wording in one place for review.
 func messageCases() []struct{ name, text string } {
 	card := baseCard()
-	card.State, card.ConfirmedBy = StateConfirmed, "U0CONFIRM1"
+	card.State, card.ConfirmedBy = leave.Confirmed, "U0CONFIRM1"
 	card.RunAt = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	cases := []struct{ name, text string }{
 		{"Usage", Usage()},
@@ -28,7 +30,7 @@ func messageCases() []struct{ name, text string } {
 		{"NotInChannel", NotInChannel()},
 		{"CardRefused", CardRefused()},
 		{"ReadAsUTC", ReadAsUTC()},
-		{"OutcomeElsewhere", OutcomeElsewhere("C0CHANNEL1", "U012ABCDEF", OutcomeText(OutcomeLeft, "Night shift & friends", ""))},
+		{"OutcomeElsewhere", OutcomeElsewhere("C0CHANNEL1", "U012ABCDEF", OutcomeText(leave.OutcomeLeft, "Night shift & friends", ""))},
 		{"Expired", Expired()},
 		{"NotFound", NotFound("abc")},
 		{"NotFound/empty", NotFound(" ")},
@@ -48,7 +50,7 @@ func messageCases() []struct{ name, text string } {
 		{"DigestText", DigestText(Digest{
 			Location: testLoc, Now: testNow.Add(3 * time.Hour),
 			Awaiting: []DigestItem{{RequestID: "r1", Group: "Night shift & friends", At: testNow, RequesterID: "U0REQ1", Link: "https://example.slack.com/archives/C1/p1"}},
-			Failed:   []DigestItem{{RequestID: "r2", Group: "120363406289005073@g.us", At: testNow, Outcome: OutcomeQuota}},
+			Failed:   []DigestItem{{RequestID: "r2", Group: "120363406289005073@g.us", At: testNow, Outcome: leave.OutcomeQuota}},
 			Upcoming: []DigestItem{{RequestID: "r3", Group: "Suppliers", At: card.RunAt}},
 		})},
 	}
@@ -56,18 +58,18 @@ func messageCases() []struct{ name, text string } {
 	cases = append(cases,
 		struct{ name, text string }{"Status/none", Status(nil, nil, "", testLoc)},
 		struct{ name, text string }{"Status/list", Status([]StatusLine{
-			{RequestID: "r1", Group: "Night shift & friends", State: StatePending, RequesterID: "U0REQ1", CreatedAt: statusAt},
-			{RequestID: "r2", Group: "120363406289005073@g.us", State: StateDone, Outcome: OutcomeLeft, RequesterID: "U0REQ1", CreatedAt: testNow},
+			{RequestID: "r1", Group: "Night shift & friends", State: leave.Pending, RequesterID: "U0REQ1", CreatedAt: statusAt},
+			{RequestID: "r2", Group: "120363406289005073@g.us", State: leave.Done, Outcome: leave.OutcomeLeft, RequesterID: "U0REQ1", CreatedAt: testNow},
 		}, nil, "", testLoc)},
 		struct{ name, text string }{"Status/one", Status([]StatusLine{
-			{RequestID: "r3", Group: "Project <Phoenix>", State: StateFailed, Outcome: OutcomeQuota, RequesterID: "U0REQ1", CreatedAt: testNow},
+			{RequestID: "r3", Group: "Project <Phoenix>", State: leave.Failed, Outcome: leave.OutcomeQuota, RequesterID: "U0REQ1", CreatedAt: testNow},
 		}, []StatusEntry{
 			{At: testNow, Actor: "U0REQ1", Action: "requested"},
 			{At: testNow.Add(time.Minute), Actor: "U0CONFIRM1", Action: "confirmed"},
 			{At: testNow.Add(2 * time.Minute), Actor: "waleave", Action: "failed", GatewayStatus: 466},
 		}, "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv", testLoc)},
 	)
-	for _, st := range []State{StatePending, StateConfirmed, StateRunning, StateDone, StateFailed, StateCancelled, StateExpired, "other"} {
+	for _, st := range []leave.State{leave.Pending, leave.Confirmed, leave.Running, leave.Done, leave.Failed, leave.Cancelled, leave.Expired, "other"} {
 		cases = append(cases, struct{ name, text string }{"AlreadyDecided/" + string(st), AlreadyDecided(st, "U0DECIDER1")})
 	}
 	for _, o := range allOutcomes {
@@ -94,12 +96,12 @@ func TestMessagesMarkup(t *testing.T) {
 		"NotFound":         NotFound(evil),
 		"Recorded":         Recorded(evil),
 		"Reminder":         Reminder(evil, time.Hour),
-		"AlreadyDecided":   AlreadyDecided(StateCancelled, evil),
+		"AlreadyDecided":   AlreadyDecided(leave.Cancelled, evil),
 		"PickGroupText":    PickGroupText(evil, 2),
 		"OutcomeElsewhere": OutcomeElsewhere(evil, evil, Escape(evil)),
 		"DigestText": DigestText(Digest{
 			Awaiting: []DigestItem{{RequestID: evil, Group: evil}},
-			Failed:   []DigestItem{{RequestID: evil, Group: evil, Outcome: Outcome(evil)}},
+			Failed:   []DigestItem{{RequestID: evil, Group: evil, Outcome: leave.Outcome(evil)}},
 		}),
 	} {
 		t.Run("evil/"+name, func(t *testing.T) { checkMarkup(t, text) })
@@ -164,13 +166,13 @@ func TestRefusalsNameTheSetting(t *testing.T) {
 }
 
 func TestAlreadyDecided(t *testing.T) {
-	if got := AlreadyDecided(StateConfirmed, "U0DECIDER1"); !strings.Contains(got, "confirmed by <@U0DECIDER1>") {
+	if got := AlreadyDecided(leave.Confirmed, "U0DECIDER1"); !strings.Contains(got, "confirmed by <@U0DECIDER1>") {
 		t.Errorf("confirmed: %q", got)
 	}
-	if got := AlreadyDecided(StateCancelled, ""); strings.Contains(got, " by ") {
+	if got := AlreadyDecided(leave.Cancelled, ""); strings.Contains(got, " by ") {
 		t.Errorf("cancelled with nobody named: %q", got)
 	}
-	if got, want := AlreadyDecided(StateExpired, "U0DECIDER1"), Expired(); got != want {
+	if got, want := AlreadyDecided(leave.Expired, "U0DECIDER1"), Expired(); got != want {
 		t.Errorf("expired: %q, want %q", got, want)
 	}
 }
@@ -238,7 +240,7 @@ func TestPickGroupBlocks(t *testing.T) {
 
 func TestScheduledReminderBlocks(t *testing.T) {
 	c := baseCard()
-	c.State, c.ConfirmedBy = StateConfirmed, "U0CONFIRM1"
+	c.State, c.ConfirmedBy = leave.Confirmed, "U0CONFIRM1"
 	c.RunAt = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	blocks := ScheduledReminderBlocks(c)
 	golden(t, "scheduled_reminder", render(t, blocks, ScheduledReminderText(c)))

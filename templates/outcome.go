@@ -1,75 +1,10 @@
 package templates
 
-import "strings"
+import (
+	"strings"
 
-// Outcome is how a leave ended, as the bot records it. The values are
-// stored, so they never change.
-type Outcome string
-
-// The outcomes of a leave (SPEC §5, "Outcome messages").
-const (
-	// OutcomeLeft: the instance left the group.
-	OutcomeLeft Outcome = "left"
-	// OutcomeLeftAdmin: the instance left, and the gateway reported it was an admin.
-	OutcomeLeftAdmin Outcome = "left_admin"
-	// OutcomeNotMember: the instance was not (or no longer) in the group
-	// (404, or an idempotent repeat), so there was nothing to leave.
-	OutcomeNotMember Outcome = "not_member"
-	// OutcomeNotAllowed: the gateway refused the leave (403).
-	OutcomeNotAllowed Outcome = "not_allowed"
-	// OutcomeCredentials: the gateway rejected WA_INSTANCE / WA_TOKEN.
-	OutcomeCredentials Outcome = "credentials"
-	// OutcomeInvalidGroup: the gateway rejected the group ID (400).
-	OutcomeInvalidGroup Outcome = "invalid_group"
-	// OutcomeNotConnected: the instance is logged out, unauthorized or starting.
-	OutcomeNotConnected Outcome = "not_connected"
-	// OutcomeQuota: the gateway plan's quota is used up (Green API 466).
-	OutcomeQuota Outcome = "quota"
-	// OutcomeRateLimit: rate limited, and the retries ran out.
-	OutcomeRateLimit Outcome = "rate_limit"
-	// OutcomeUnavailable: 5xx answers or timeouts, and the retries ran out.
-	OutcomeUnavailable Outcome = "unavailable"
-	// OutcomeGoodbyeFailed: the goodbye could not be posted, so the group
-	// was not left.
-	OutcomeGoodbyeFailed Outcome = "goodbye_failed"
-	// OutcomePromoteFailed: the chosen successor could not be made an
-	// admin, so the group was not left (an only admin leaving would hand
-	// the group to a random member instead).
-	OutcomePromoteFailed Outcome = "promote_failed"
-
-	// Failures whose advice differs from the SPEC's broad ones (SPEC §5:
-	// "the advice fits the cause"). Each gateway error kind that needs a
-	// different next step has its own stored code, so the reply can say
-	// what to check without parsing the gateway's words again later.
-
-	// OutcomeSessionMissing: the gateway has no session or instance by
-	// the configured name (Wawp/WAHA 404 "We didn't find a session…",
-	// RyzeAPI "Instance not found", Green API "Instance is deleted").
-	OutcomeSessionMissing Outcome = "session_missing"
-	// OutcomePlanExpired: the instance's paid period at the gateway is
-	// over (Green API "Instance account is expired"); scanning a QR code
-	// does not fix it.
-	OutcomePlanExpired Outcome = "plan_expired"
-	// OutcomeNotSupported: the gateway cannot do this at all (RyzeAPI
-	// 501); the group ID was fine.
-	OutcomeNotSupported Outcome = "not_supported"
-	// OutcomeWrongEndpoint: WA_API_URL points at something without the
-	// gateway's routes (a 404 route miss, an HTML page).
-	OutcomeWrongEndpoint Outcome = "wrong_endpoint"
-	// OutcomeStillMember: the gateway called the leave a success, but the
-	// group looked up afterwards still lists the instance.
-	OutcomeStillMember Outcome = "still_member"
+	"github.com/waleave/waleave/leave"
 )
-
-// Success reports whether o means the instance is out of the group. A
-// group the instance is not a member of counts: the user's goal is met.
-func (o Outcome) Success() bool {
-	switch o {
-	case OutcomeLeft, OutcomeLeftAdmin, OutcomeNotMember:
-		return true
-	}
-	return false
-}
 
 // outcomeTexts holds, for each outcome, a short summary (for the card and
 // status lists) and the thread reply's sentences around the group's name.
@@ -83,23 +18,23 @@ type outcomeText struct {
 	next    string // what the user can do now ("" when nothing is needed)
 }
 
-func (o Outcome) text() (outcomeText, bool) {
+func textOf(o leave.Outcome) (outcomeText, bool) {
 	switch o {
-	case OutcomeLeft:
+	case leave.OutcomeLeft:
 		return outcomeText{
 			summary: "left the group",
 			emoji:   ":white_check_mark:",
 			before:  "Left the WhatsApp group ",
 			after:   ".",
 		}, true
-	case OutcomeLeftAdmin:
+	case leave.OutcomeLeftAdmin:
 		return outcomeText{
 			summary: "left the group, where the instance was an admin",
 			emoji:   ":white_check_mark:",
 			before:  "Left the WhatsApp group ",
 			after:   ", where the instance was an admin.",
 		}, true
-	case OutcomeNotMember:
+	case leave.OutcomeNotMember:
 		return outcomeText{
 			summary: "not a member, so nothing to leave",
 			emoji:   ":white_check_mark:",
@@ -107,7 +42,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   ", so there was nothing to leave; it may have left already.",
 			next:    "If that is a surprise, check the group with `/wa-leave groups`.",
 		}, true
-	case OutcomeNotAllowed:
+	case leave.OutcomeNotAllowed:
 		return outcomeText{
 			summary: "the gateway says it is not allowed; group not left",
 			emoji:   ":x:",
@@ -115,7 +50,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   ", so the group was not left.",
 			next:    "Check the instance's permissions in the gateway console, then run `/wa-leave` again.",
 		}, true
-	case OutcomeCredentials:
+	case leave.OutcomeCredentials:
 		return outcomeText{
 			summary: "the gateway rejected the credentials; group not left",
 			emoji:   ":x:",
@@ -123,7 +58,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Ask an admin to check `WA_INSTANCE` and `WA_TOKEN`, then run `/wa-leave` again.",
 		}, true
-	case OutcomeInvalidGroup:
+	case leave.OutcomeInvalidGroup:
 		return outcomeText{
 			summary: "invalid group ID; group not left",
 			emoji:   ":x:",
@@ -131,7 +66,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " as an invalid group ID, so the group was not left.",
 			next:    "Find the right ID with `/wa-leave groups` and run `/wa-leave` again.",
 		}, true
-	case OutcomeNotConnected:
+	case leave.OutcomeNotConnected:
 		return outcomeText{
 			summary: "the instance is not connected; group not left",
 			emoji:   ":x:",
@@ -139,7 +74,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Scan the QR code in the gateway console (or wait until the instance has started), then run `/wa-leave` again.",
 		}, true
-	case OutcomeQuota:
+	case leave.OutcomeQuota:
 		return outcomeText{
 			summary: "the gateway plan's quota is used up; group not left",
 			emoji:   ":x:",
@@ -147,7 +82,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Upgrade or renew the plan in the gateway console, then run `/wa-leave` again.",
 		}, true
-	case OutcomeRateLimit:
+	case leave.OutcomeRateLimit:
 		return outcomeText{
 			summary: "rate limit hit on every try; group not left",
 			emoji:   ":x:",
@@ -155,7 +90,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Wait a few minutes, then run `/wa-leave` again.",
 		}, true
-	case OutcomeUnavailable:
+	case leave.OutcomeUnavailable:
 		return outcomeText{
 			summary: "the gateway was unavailable; group not left",
 			emoji:   ":x:",
@@ -163,7 +98,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Check the gateway's status page, then run `/wa-leave` again.",
 		}, true
-	case OutcomeGoodbyeFailed:
+	case leave.OutcomeGoodbyeFailed:
 		return outcomeText{
 			summary: "goodbye could not be posted; group not left",
 			emoji:   ":x:",
@@ -171,7 +106,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   ", so the group was not left.",
 			next:    "Check the goodbye text (or use `--no-goodbye`), then run `/wa-leave` again.",
 		}, true
-	case OutcomeSessionMissing:
+	case leave.OutcomeSessionMissing:
 		return outcomeText{
 			summary: "the gateway has no session for the instance; group not left",
 			emoji:   ":x:",
@@ -179,7 +114,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Ask an admin to check that `WA_INSTANCE` names an instance that exists and is started in the gateway console, then run `/wa-leave` again.",
 		}, true
-	case OutcomePlanExpired:
+	case leave.OutcomePlanExpired:
 		return outcomeText{
 			summary: "the instance's gateway plan has expired; group not left",
 			emoji:   ":x:",
@@ -187,7 +122,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Renew the plan (pay for the instance) in the gateway console, then run `/wa-leave` again; scanning a QR code will not help.",
 		}, true
-	case OutcomeNotSupported:
+	case leave.OutcomeNotSupported:
 		return outcomeText{
 			summary: "the gateway does not support this; group not left",
 			emoji:   ":x:",
@@ -195,7 +130,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Leave the group from the phone, or ask the gateway's support; running `/wa-leave` again will not help.",
 		}, true
-	case OutcomeWrongEndpoint:
+	case leave.OutcomeWrongEndpoint:
 		return outcomeText{
 			summary: "the gateway address has no such endpoint; group not left",
 			emoji:   ":x:",
@@ -203,7 +138,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   " was not left.",
 			next:    "Ask an admin to check `WA_API_URL` (and `WA_PROVIDER`), then run `/wa-leave` again.",
 		}, true
-	case OutcomePromoteFailed:
+	case leave.OutcomePromoteFailed:
 		return outcomeText{
 			summary: "could not make the successor an admin; group not left",
 			emoji:   ":x:",
@@ -211,7 +146,7 @@ func (o Outcome) text() (outcomeText, bool) {
 			after:   ", so the group was not left.",
 			next:    "Run `/wa-leave` again and pick someone else, or choose nobody to let WhatsApp pick.",
 		}, true
-	case OutcomeStillMember:
+	case leave.OutcomeStillMember:
 		return outcomeText{
 			summary: "the instance is still a member; group not left",
 			emoji:   ":x:",
@@ -227,8 +162,8 @@ func (o Outcome) text() (outcomeText, bool) {
 // for lists ("left the group", "the gateway plan's quota is used up;
 // group not left"). It holds no markup and no user data, so it can go
 // into mrkdwn and plain text alike.
-func (o Outcome) Summary() string {
-	if t, ok := o.text(); ok {
+func Summary(o leave.Outcome) string {
+	if t, ok := textOf(o); ok {
 		return t.summary
 	}
 	// The code itself is not shown: it is stored data, not known to be safe.
@@ -241,10 +176,10 @@ func (o Outcome) Summary() string {
 // of an exhausted quota. Both are escaped. The text contains the SPEC §5
 // phrase for o; detail is quoted verbatim, so the caller should not pass
 // text that contradicts the outcome.
-func OutcomeText(o Outcome, group string, detail string) string {
+func OutcomeText(o leave.Outcome, group string, detail string) string {
 	name := groupRef(group)
 	var b strings.Builder
-	if t, ok := o.text(); ok {
+	if t, ok := textOf(o); ok {
 		b.WriteString(t.emoji + " " + t.before + name + t.after)
 		if t.next != "" {
 			b.WriteString(" " + t.next)

@@ -3,50 +3,38 @@ package templates
 import (
 	"strings"
 	"testing"
+
+	"github.com/waleave/waleave/leave"
 )
 
-// allOutcomes is every Outcome constant; TestOutcomePhraseMatrix fails if
-// one is added without a phrase below.
-var allOutcomes = []Outcome{
-	OutcomeLeft, OutcomeLeftAdmin, OutcomeNotMember, OutcomeNotAllowed, OutcomeCredentials,
-	OutcomeInvalidGroup, OutcomeNotConnected, OutcomeQuota, OutcomeRateLimit, OutcomeUnavailable,
-	OutcomeGoodbyeFailed, OutcomePromoteFailed, OutcomeStillMember,
-	OutcomeSessionMissing, OutcomePlanExpired, OutcomeNotSupported, OutcomeWrongEndpoint,
-}
+// allOutcomes is every outcome; TestOutcomePhraseMatrix fails if one is
+// added without a phrase below.
+var allOutcomes = leave.Outcomes()
 
 // outcomePhrases is SPEC §5's table (lower case; matching ignores case).
 // The first phrase of a failure is the one that identifies it: "not left"
 // is shared by failures, so it is not checked against the others.
 // promote_failed, session_missing, plan_expired, not_supported and
 // wrong_endpoint are not in the SPEC; their phrases are ours.
-var outcomePhrases = map[Outcome][]string{
-	OutcomeLeft:          {"left"},
-	OutcomeLeftAdmin:     {"left", "admin"},
-	OutcomeNotMember:     {"not a member"},
-	OutcomeNotAllowed:    {"not allowed"},
-	OutcomeCredentials:   {"credentials"},
-	OutcomeInvalidGroup:  {"invalid group"},
-	OutcomeNotConnected:  {"not connected"},
-	OutcomeQuota:         {"quota"},
-	OutcomeRateLimit:     {"rate limit"},
-	OutcomeUnavailable:   {"unavailable"},
-	OutcomeGoodbyeFailed: {"goodbye", "not left"},
-	OutcomePromoteFailed: {"could not make", "not left"},
+var outcomePhrases = map[leave.Outcome][]string{
+	leave.OutcomeLeft:          {"left"},
+	leave.OutcomeLeftAdmin:     {"left", "admin"},
+	leave.OutcomeNotMember:     {"not a member"},
+	leave.OutcomeNotAllowed:    {"not allowed"},
+	leave.OutcomeCredentials:   {"credentials"},
+	leave.OutcomeInvalidGroup:  {"invalid group"},
+	leave.OutcomeNotConnected:  {"not connected"},
+	leave.OutcomeQuota:         {"quota"},
+	leave.OutcomeRateLimit:     {"rate limit"},
+	leave.OutcomeUnavailable:   {"unavailable"},
+	leave.OutcomeGoodbyeFailed: {"goodbye", "not left"},
+	leave.OutcomePromoteFailed: {"could not make", "not left"},
 	// Each names its cause and the thing to check.
-	OutcomeSessionMissing: {"no session", "not left", "wa_instance"},
-	OutcomePlanExpired:    {"plan has expired", "not left", "renew"},
-	OutcomeNotSupported:   {"not supported", "not left"},
-	OutcomeWrongEndpoint:  {"no such endpoint", "not left", "wa_api_url"},
-	OutcomeStillMember:    {"still a member", "not left"},
-}
-
-func TestOutcomeSuccess(t *testing.T) {
-	success := map[Outcome]bool{OutcomeLeft: true, OutcomeLeftAdmin: true, OutcomeNotMember: true}
-	for _, o := range append(allOutcomes, "", "bogus") {
-		if got := o.Success(); got != success[o] {
-			t.Errorf("%q.Success() = %v, want %v", o, got, success[o])
-		}
-	}
+	leave.OutcomeSessionMissing: {"no session", "not left", "wa_instance"},
+	leave.OutcomePlanExpired:    {"plan has expired", "not left", "renew"},
+	leave.OutcomeNotSupported:   {"not supported", "not left"},
+	leave.OutcomeWrongEndpoint:  {"no such endpoint", "not left", "wa_api_url"},
+	leave.OutcomeStillMember:    {"still a member", "not left"},
 }
 
 func TestOutcomePhraseMatrix(t *testing.T) {
@@ -105,10 +93,10 @@ func TestOutcomePhraseMatrix(t *testing.T) {
 								t.Errorf("failure %q says \"not a member\"", text)
 							}
 						}
-						if o == OutcomeLeft && strings.Contains(lower, "admin") {
+						if o == leave.OutcomeLeft && strings.Contains(lower, "admin") {
 							t.Errorf("plain left %q mentions admin, which is left_admin's phrase", text)
 						}
-						if o != OutcomeNotMember && strings.Contains(lower, "not a member") {
+						if o != leave.OutcomeNotMember && strings.Contains(lower, "not a member") {
 							t.Errorf("%q says \"not a member\"", text)
 						}
 						if dry != strings.Contains(lower, "dry run") {
@@ -123,7 +111,7 @@ func TestOutcomePhraseMatrix(t *testing.T) {
 
 func TestOutcomeSummary(t *testing.T) {
 	for _, o := range allOutcomes {
-		s := o.Summary()
+		s := Summary(o)
 		if s == "" || strings.Contains(s, "unrecognised") {
 			t.Errorf("%s has no summary", o)
 		}
@@ -131,13 +119,13 @@ func TestOutcomeSummary(t *testing.T) {
 			t.Errorf("%s summary %q: says \"not left\" = %v, want %v", o, s, got, want)
 		}
 	}
-	if got := Outcome("new_<!thing>").Summary(); got != "an unrecognised result" {
+	if got := Summary("new_<!thing>"); got != "an unrecognised result" {
 		t.Errorf("unknown outcome summary %q", got)
 	}
 }
 
 func TestOutcomeTextEscapes(t *testing.T) {
-	got := OutcomeText(OutcomeQuota, "<!channel> & co", "Monthly quota of 3000 <messages> used\nrenew at <http://evil|billing>")
+	got := OutcomeText(leave.OutcomeQuota, "<!channel> & co", "Monthly quota of 3000 <messages> used\nrenew at <http://evil|billing>")
 	checkMarkup(t, got)
 	for _, want := range []string{
 		"*&lt;!channel&gt; &amp; co*",
@@ -153,7 +141,7 @@ func TestOutcomeTextEscapes(t *testing.T) {
 }
 
 func TestOutcomeTextEdgeCases(t *testing.T) {
-	if got := OutcomeText(OutcomeLeft, "  ", ""); !strings.Contains(got, "the group") {
+	if got := OutcomeText(leave.OutcomeLeft, "  ", ""); !strings.Contains(got, "the group") {
 		t.Errorf("empty group name: %q", got)
 	}
 	got := OutcomeText("mystery<!here>", "G", "")
@@ -161,11 +149,11 @@ func TestOutcomeTextEdgeCases(t *testing.T) {
 	if strings.Contains(strings.ToLower(got), "left") || !strings.Contains(got, "`mystery&lt;!here&gt;`") {
 		t.Errorf("unknown outcome: %q", got)
 	}
-	if got := OutcomeText(OutcomeLeft, "G", strings.Repeat("x", 5000)); width(got) > 700 {
+	if got := OutcomeText(leave.OutcomeLeft, "G", strings.Repeat("x", 5000)); width(got) > 700 {
 		t.Errorf("detail not clipped: %d characters", width(got))
 	}
 	// A JID-looking name with spaces is a subject, not code.
-	if got := OutcomeText(OutcomeLeft, "odd name@g.us", ""); !strings.Contains(got, "*odd name@g.us*") {
+	if got := OutcomeText(leave.OutcomeLeft, "odd name@g.us", ""); !strings.Contains(got, "*odd name@g.us*") {
 		t.Errorf("got %q", got)
 	}
 }

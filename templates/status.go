@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/waleave/waleave/leave"
 )
 
 // StatusLine is one request in a /wa-leave status answer.
 type StatusLine struct {
 	RequestID   string
 	Group       string // subject, or JID when unknown
-	State       State
-	Outcome     Outcome // set once done or failed
+	State       leave.State
+	Outcome     leave.Outcome // set once done or failed
 	RequesterID string
 	CreatedAt   time.Time
 	// Number is the WhatsApp number that leaves ("" = not shown: the bot
@@ -48,7 +50,7 @@ func Status(lines []StatusLine, history []StatusEntry, inviteLink string, loc *t
 		}
 		fmt.Fprintf(&b, "• %s %s — *%s*", code(l.RequestID), groupRef(l.Group), l.State)
 		if l.Outcome != "" {
-			b.WriteString(" (" + l.Outcome.Summary() + ")")
+			b.WriteString(" (" + Summary(l.Outcome) + ")")
 		}
 		fmt.Fprintf(&b, ", asked by %s %s", mention(l.RequesterID), l.CreatedAt.In(loc).Format("Mon 2 Jan 15:04 MST"))
 		if l.Number != "" {

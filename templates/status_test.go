@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/leave"
 )
 
 func TestStatus(t *testing.T) {
 	at := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	lines := []StatusLine{
-		{RequestID: "R1", Group: "Project <Phoenix> & co", State: StateFailed, Outcome: OutcomeQuota, RequesterID: "U0REQ1", CreatedAt: at},
+		{RequestID: "R1", Group: "Project <Phoenix> & co", State: leave.Failed, Outcome: leave.OutcomeQuota, RequesterID: "U0REQ1", CreatedAt: at},
 	}
 	history := []StatusEntry{
 		{At: at, Actor: "U0REQ1", Action: "requested"},
@@ -20,7 +22,7 @@ func TestStatus(t *testing.T) {
 	got := Status(lines, history, "https://chat.whatsapp.com/ABC<x>", time.UTC)
 	require.Contains(t, got, "Project &lt;Phoenix&gt; &amp; co", "group names are escaped")
 	require.Contains(t, got, "*failed*")
-	require.Contains(t, got, OutcomeQuota.Summary())
+	require.Contains(t, got, Summary(leave.OutcomeQuota))
 	require.Contains(t, got, "<@U0REQ1>")
 	require.Contains(t, got, "gateway HTTP 466")
 	require.Contains(t, got, "by waleave")
@@ -31,7 +33,7 @@ func TestStatus(t *testing.T) {
 
 	many := make([]StatusLine, 30)
 	for i := range many {
-		many[i] = StatusLine{RequestID: "R", Group: "g", State: StatePending, RequesterID: "U0REQ1", CreatedAt: at}
+		many[i] = StatusLine{RequestID: "R", Group: "g", State: leave.Pending, RequesterID: "U0REQ1", CreatedAt: at}
 	}
 	got = Status(many, nil, "", nil)
 	require.Equal(t, maxStatusLines, strings.Count(got, "• "))

@@ -260,6 +260,17 @@ func (d *DryRun) Promote(ctx context.Context, groupJID, participant string) erro
 	return nil
 }
 
+// Me is DryRunMe.
+func (d *DryRun) Me(ctx context.Context) (string, error) {
+	st, err := d.State(ctx)
+	return st.Me, err
+}
+
+// InviteLink is the link the dry-run group carries.
+func (d *DryRun) InviteLink(_ context.Context, g Group) (string, error) {
+	return g.InviteLink, nil
+}
+
 // State is always connected, with DryRunMe as the instance's JID.
 func (d *DryRun) State(ctx context.Context) (State, error) {
 	if err := ctx.Err(); err != nil {

@@ -122,7 +122,7 @@ func fuzzAnswer(t *testing.T, provider string, status int, header string, body [
 		t.Fatal("Group succeeded without a JID")
 	}
 	if w, ok := gw.(*Wawp); ok {
-		link, err := w.InviteLink(ctx, testGroup)
+		link, err := w.InviteLink(ctx, Group{JID: testGroup})
 		check("InviteLink", err)
 		if _, valid := InviteCode(link); err == nil && !valid {
 			t.Fatalf("InviteLink returned %q", link)

@@ -260,6 +260,15 @@ func (g *GreenAPI) Me(ctx context.Context) (string, error) {
 	return out.Wid, nil
 }
 
+// DryRun is false: the calls reach WhatsApp.
+func (*GreenAPI) DryRun() bool { return false }
+
+// InviteLink is the link Green API's group data (getGroupData) carries:
+// it has no call of its own for it.
+func (g *GreenAPI) InviteLink(_ context.Context, grp Group) (string, error) {
+	return grp.InviteLink, nil
+}
+
 // classify adds Green API's own conventions to the shared rules: 403 means
 // a wrong idInstance, 466 a used-up quota, and some failures arrive with
 // HTTP 200 and a body such as {"code":401,"description":"Unauthorized"}.

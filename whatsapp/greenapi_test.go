@@ -124,7 +124,7 @@ func TestGreenAPIWire(t *testing.T) {
 		{
 			// getSettings names the account (wid); getWaSettings does not.
 			name:   "Me from getSettings",
-			call:   func(ctx context.Context, gw Gateway) (any, error) { return gw.(*GreenAPI).Me(ctx) },
+			call:   func(ctx context.Context, gw Gateway) (any, error) { return gw.Me(ctx) },
 			answer: `{"wid": "79001234567@c.us", "countryInstance": "", "typeAccount": "", "webhookUrl": "", "delaySendMessagesMilliseconds": 5000}`,
 			method: http.MethodGet, path: greenPath("getSettings"),
 			want: "79001234567@c.us",

@@ -467,6 +467,18 @@ func (g timeoutGateway) State(ctx context.Context) (State, error) {
 	return g.Gateway.State(ctx)
 }
 
+func (g timeoutGateway) Me(ctx context.Context) (string, error) {
+	ctx, cancel := g.ctx(ctx)
+	defer cancel()
+	return g.Gateway.Me(ctx)
+}
+
+func (g timeoutGateway) InviteLink(ctx context.Context, grp Group) (string, error) {
+	ctx, cancel := g.ctx(ctx)
+	defer cancel()
+	return g.Gateway.InviteLink(ctx, grp)
+}
+
 // TestRedirectNotFollowed: a redirect would carry the token elsewhere.
 func TestRedirectNotFollowed(t *testing.T) {
 	t.Parallel()

@@ -227,6 +227,21 @@ func (y *RyzeAPI) Promote(ctx context.Context, groupJID, participant string) err
 	return nil
 }
 
+// Me is the instance's JID from its state answer (connection.numberJid).
+func (y *RyzeAPI) Me(ctx context.Context) (string, error) {
+	st, err := y.State(ctx)
+	return st.Me, err
+}
+
+// DryRun is false: the calls reach WhatsApp.
+func (*RyzeAPI) DryRun() bool { return false }
+
+// InviteLink is the link RyzeAPI's group metadata carries (inviteLink or
+// inviteCode): it has no call of its own for it.
+func (y *RyzeAPI) InviteLink(_ context.Context, g Group) (string, error) {
+	return g.InviteLink, nil
+}
+
 // State calls GET /api/instance/list, "the cheapest way to poll the
 // connection state", and reads connection.state (connected, connecting,
 // disconnected or loggedout) of this instance.

@@ -153,15 +153,19 @@ func (w *Wawp) Group(ctx context.Context, ref string) (Group, error) {
 	return grp, nil
 }
 
-// InviteLink calls GET /v2/groups/{id}/invite-code for the group's invite
-// link, which Wawp's participant list does not carry (Green API's group
-// data does). WhatsApp shows it only to admins. Wawp documents no answer
+// InviteLink is the link g carries, or else the one GET
+// /v2/groups/{id}/invite-code gives: Wawp's participant list does not
+// carry it (Green API's group data does). WhatsApp shows it only to admins. Wawp documents no answer
 // shape: a JSON string (a link or a bare code) and an object naming one
 // are accepted; an answer with neither is ErrUnavailable, like any
 // answer the client cannot read.
 //
 // See https://api.wawp.net/en/docs/v2/groups/%7Bid%7D/invite-code
-func (w *Wawp) InviteLink(ctx context.Context, groupJID string) (string, error) {
+func (w *Wawp) InviteLink(ctx context.Context, g Group) (string, error) {
+	if g.InviteLink != "" {
+		return g.InviteLink, nil
+	}
+	groupJID := g.JID
 	if err := w.c.checkGroup(wawpInvite, groupJID); err != nil {
 		return "", err
 	}
@@ -231,6 +235,15 @@ func (w *Wawp) Promote(ctx context.Context, groupJID, participant string) error 
 // wawpConnected are the session states (WAHA's, and synonyms) in which the
 // instance can send and leave.
 var wawpConnected = []string{"WORKING", "CONNECTED", "AUTHENTICATED", "AUTHORIZED", "OPEN", "READY", "ONLINE"}
+
+// DryRun is false: the calls reach WhatsApp.
+func (*Wawp) DryRun() bool { return false }
+
+// Me is the instance's JID from its session's state answer (me.id).
+func (w *Wawp) Me(ctx context.Context) (string, error) {
+	st, err := w.State(ctx)
+	return st.Me, err
+}
 
 // State calls GET /v2/session/info, whose answer is undocumented; the
 // session status (WAHA's WORKING, SCAN_QR_CODE, STARTING, FAILED,

@@ -203,7 +203,7 @@ func TestWawpErrors(t *testing.T) {
 
 // inviteLink calls Wawp's InviteLink on the test group.
 func inviteLink(ctx context.Context, gw Gateway) (any, error) {
-	return gw.(*Wawp).InviteLink(ctx, testGroup)
+	return gw.InviteLink(ctx, Group{JID: testGroup})
 }
 
 func TestWawpInviteLinkUnknownShape(t *testing.T) {
@@ -212,7 +212,7 @@ func TestWawpInviteLinkUnknownShape(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(answer))
 		}))
-		_, err := newGateway(t, "wawp", srv.URL, nil).(*Wawp).InviteLink(context.Background(), testGroup)
+		_, err := newGateway(t, "wawp", srv.URL, nil).InviteLink(context.Background(), Group{JID: testGroup})
 		srv.Close()
 		require.ErrorIs(t, err, ErrUnavailable, "answer %s", answer)
 		require.NotContains(t, err.Error(), testToken)

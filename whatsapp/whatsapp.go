@@ -77,6 +77,21 @@ type Gateway interface {
 	Promote(ctx context.Context, groupJID, participant string) error
 	// State reports the instance's connection state.
 	State(ctx context.Context) (State, error)
+	// Me is the instance's own JID, how a caller finds the instance among
+	// a group's participants; "" when the gateway does not say. Each
+	// provider asks where it can: Wawp and RyzeAPI from their state
+	// answer (State.Me), Green API from getSettings (its state answer
+	// does not name the instance).
+	Me(ctx context.Context) (string, error)
+	// InviteLink is the invite link of the group g describes, as Group
+	// returned it (or with only its JID set when that lookup failed): the
+	// link g carries where the provider's group details include one
+	// (Green API, RyzeAPI, the dry run), else one asked for by a call of
+	// its own (Wawp). "" when there is none: only admins see it.
+	InviteLink(ctx context.Context, g Group) (string, error)
+	// DryRun reports whether the gateway sends nothing to WhatsApp (the
+	// dry run), so what is said about its work can say so.
+	DryRun() bool
 }
 
 // Config is how to reach one gateway instance.
@@ -209,7 +224,7 @@ type State struct {
 	Raw string
 	// Me is the instance's own JID where the state answer carries it
 	// (RyzeAPI's connection.numberJid, Wawp's me.id); empty otherwise.
-	// Green API's getStateInstance does not: GreenAPI.Me asks separately.
+	// Green API's getStateInstance does not: its Gateway.Me asks separately.
 	// It is how a caller finds the instance among a group's participants.
 	Me string
 }
