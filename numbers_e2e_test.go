@@ -122,6 +122,14 @@ func TestE2E_TwoNumbers(t *testing.T) {
 				"the second number's limits are its own rows")
 		}
 
+		// A group no number is in: said so, with how to go on; an
+		// unknown --from is named.
+		_, body = a.command("U0REQ1", "C1", "120363400000000009@g.us")
+		require.Contains(t, body, "None of this bot's WhatsApp numbers (sales, support) is in that group")
+		require.Empty(t, requestIDPattern.FindString(body))
+		_, body = a.command("U0REQ1", "C1", bothGroup+" --from marketing")
+		require.Contains(t, body, `No WhatsApp number is called \"marketing\"`)
+
 		// --from settles it.
 		id, ts = a.requestCard("U0REQ1", "C1", bothGroup+" --from sales Bye from sales")
 		card = sl.cards()[len(sl.cards())-1]
