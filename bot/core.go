@@ -106,7 +106,7 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 	}
 	if !b.num(r.Number).narrows(sc.UserID, sc.ChannelID) {
 		b.metrics.commands.WithLabelValues("refused").Inc()
-		return ephemeralMsg(templates.NotAllowed())
+		return ephemeralMsg(templates.NotAllowedNumber(r.Number))
 	}
 	zoneUnknown := false
 	if cmd.At != "" || cmd.In > 0 {
@@ -446,7 +446,7 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 		}
 		requester = asked.RequesterID
 		if narrowed && !b.num(asked.Number).narrows(user, channel) {
-			b.refuse(ic, "confirm", "refused", templates.NotAllowed(), nil)
+			b.refuse(ic, "confirm", "refused", templates.NotAllowedNumber(asked.Number), nil)
 			return
 		}
 	}

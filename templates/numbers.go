@@ -53,3 +53,12 @@ func NumberSection(name, text string) string {
 func FromNumber(name string) string {
 	return "WhatsApp number: " + Escape(name)
 }
+
+// NotAllowedNumber refuses a request or confirmation that the global
+// allow-lists allow but the number's own narrower ones do not.
+func NotAllowedNumber(name string) string {
+	prefix := "WA_" + strings.ToUpper(name) + "_"
+	return ":no_entry: You are not allowed to use the WhatsApp number " + Escape(name) + " here. " +
+		"Ask an admin to add your Slack user ID to `" + prefix + "ALLOWED_USERS`, " +
+		"or use a channel listed in `" + prefix + "ALLOWED_CHANNELS`."
+}
