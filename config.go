@@ -56,6 +56,7 @@ type config struct {
 	UserRate        int           `envconfig:"WALEAVE_USER_RATE" default:"30" desc:"new requests one person may make per minute; 0: no limit"`
 	MaxPending      int           `envconfig:"WALEAVE_MAX_PENDING" default:"50" desc:"requests one person, or one channel, may have waiting for confirmation; 0: no limit"`
 	GatewayTimeout  time.Duration `envconfig:"WALEAVE_GATEWAY_TIMEOUT" default:"8s" desc:"bound on one gateway call (1s-15s); also sets how soon another replica re-runs a dead replica's leave"`
+	Retention       time.Duration `envconfig:"WALEAVE_RETENTION" default:"365d" desc:"finished requests and their audit entries older than this are deleted; 0 keeps everything"`
 
 	DatabaseURL string `envconfig:"DATABASE_URL" default:"sqlite:waleave.db" desc:"sqlite:PATH, or postgres://… for several replicas"`
 	ListenAddr  string `envconfig:"LISTEN_ADDR" default:":3000" desc:"HTTP listen address"`
@@ -207,6 +208,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// with the old process: 15 s keeps that within SPEC's 30 s.
 	if c.GatewayTimeout < time.Second || c.GatewayTimeout > 15*time.Second {
 		bad("WALEAVE_GATEWAY_TIMEOUT must be between 1s and 15s")
+	}
+	// A day at least: a retention of hours would delete what /wa-leave
+	// status is asked about, most likely a unit typed wrong (365h).
+	if c.Retention != 0 && c.Retention < 24*time.Hour {
+		bad("WALEAVE_RETENTION must be 0 (keep everything) or at least 1d")
 	}
 	if problem := checkDatabaseURL(c.DatabaseURL); problem != "" {
 		bad("DATABASE_URL %s", problem)

@@ -282,3 +282,21 @@ func TestLoadConfig_PlainHTTP(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfig_Retention(t *testing.T) {
+	env := validEnv()
+	c, err := loadConfig(envOf(env))
+	require.NoError(t, err)
+	require.Equal(t, 365*24*time.Hour, c.Retention, "default 365d")
+	for v, want := range map[string]time.Duration{"0": 0, "30d": 30 * 24 * time.Hour, "1d12h": 36 * time.Hour} {
+		env["WALEAVE_RETENTION"] = v
+		c, err := loadConfig(envOf(env))
+		require.NoError(t, err, v)
+		require.Equal(t, want, c.Retention, v)
+	}
+	for _, v := range []string{"365", "12h", "-1d", "forever"} {
+		env["WALEAVE_RETENTION"] = v
+		_, err := loadConfig(envOf(env))
+		require.ErrorContains(t, err, "WALEAVE_RETENTION", v)
+	}
+}

@@ -78,6 +78,9 @@ type Options struct {
 	// lengthens a leave run, and so how long a dead replica's leave
 	// waits before another process takes it over (replicas.go).
 	VerifyTimeout time.Duration
+	// Retention is how long a request is kept after it ended (SPEC §11,
+	// WALEAVE_RETENTION); zero keeps everything.
+	Retention time.Duration
 	// UserRate is how many new requests one person may make per minute;
 	// MaxPending how many requests one person, or one channel, may have
 	// waiting for confirmation. Zero means no limit (the configuration
@@ -226,6 +229,7 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	river.AddWorker(workers, &sweepWorker{b: b})
 	river.AddWorker(workers, &digestWorker{b: b})
 	river.AddWorker(workers, &directoryWorker{b: b})
+	river.AddWorker(workers, &retentionWorker{b: b})
 	b.jobs, err = river.NewClient(driver, &river.Config{
 		Logger:            slog.New(riverLogHandler{log.Handler()}).With("component", "river"),
 		ErrorHandler:      jobErrorLog{log},

@@ -73,6 +73,11 @@ func (b *Bot) periodicJobs() []*river.PeriodicJob {
 		}, &river.PeriodicJobOpts{RunOnStart: true}),
 	}
 	jobs = append(jobs, b.directoryJob())
+	if b.opts.Retention > 0 {
+		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(retentionEvery), func() (river.JobArgs, *river.InsertOpts) {
+			return retentionArgs{}, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: retentionEvery}}
+		}, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	if b.opts.OpsChannel != "" && b.opts.Digest != nil {
 		jobs = append(jobs, river.NewPeriodicJob(zoned{b.opts.Digest, b.opts.Location}, func() (river.JobArgs, *river.InsertOpts) {
 			return digestArgs{}, &river.InsertOpts{MaxAttempts: 3}

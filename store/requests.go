@@ -594,10 +594,17 @@ func (s *DB) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
 	where := []string{"1 = 1"}
 	var args []any
 	if len(f.States) > 0 {
-		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.States)), ", ")+")")
-		for _, st := range f.States {
-			args = append(args, st)
+		// States and finish times are written into the query rather than
+		// bound (see stateList): PostgreSQL then plans each with its
+		// statistics instead of reusing a generic plan, which guessed a
+		// quarter of all requests per state and read the whole history
+		// backwards through requests_created (357 ms for the digest at
+		// 1,000,000 requests; 1.2 s for "what is pending").
+		in, err := stateList(f.States)
+		if err != nil {
+			return nil, fmt.Errorf("list requests: %w", err)
 		}
+		where = append(where, "state IN ("+in+")")
 	}
 	if f.RequesterID != "" {
 		where = append(where, "requester_id = ?")
@@ -616,8 +623,12 @@ func (s *DB) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
 		args = append(args, ms(f.Until))
 	}
 	if !f.FinishedSince.IsZero() {
-		where = append(where, "finished_at >= ?")
-		args = append(args, ms(f.FinishedSince))
+		// finished_at > 0 lets the partial index requests_finished
+		// serve it (the digest's failures since the last digest). It
+		// comes second: SQLite's planner takes the first of two lower
+		// bounds, and from 0 it read every ended request (8 ms at
+		// 100,000 rather than 0.5).
+		where = append(where, fmt.Sprintf("finished_at >= %d AND finished_at > 0", ms(f.FinishedSince)))
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {

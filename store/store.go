@@ -379,7 +379,11 @@ func openPostgresStore(ctx context.Context, dsn string) (*DB, error) {
 // load (peak RSS at c=64 38 → 35 MB, same throughput).
 func openSQLite(path string, conns int) (*sql.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"secure_delete(ON)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-512)"} {
+	// auto_vacuum must come first: it takes effect only on a database
+	// with no tables yet (a new one), whose freed pages Prune can then
+	// give back while the bot runs (see reclaim). On an existing
+	// database it changes nothing.
+	for _, p := range []string{"auto_vacuum(INCREMENTAL)", "secure_delete(ON)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)", "cache_size(-512)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

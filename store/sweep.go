@@ -27,13 +27,17 @@ type Due struct {
 func (s *DB) DueWork(ctx context.Context, now, remindBefore time.Time, lead time.Duration) (Due, error) {
 	var d Due
 	var err error
-	if d.Expire, err = s.queryRequests(ctx, `state = ? AND expires_at <= ?`, leave.Pending, ms(now)); err != nil {
+	// The states are written out, not bound (as in ListRequests): with a
+	// long history a generic plan of "state = $1 ... ORDER BY
+	// created_at" on PostgreSQL may read every request through
+	// requests_created, every sweep.
+	if d.Expire, err = s.queryRequests(ctx, `state = '`+string(leave.Pending)+`' AND expires_at <= ?`, ms(now)); err != nil {
 		return d, err
 	}
-	if d.Remind, err = s.queryRequests(ctx, `state = ? AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, leave.Pending, ms(remindBefore), ms(now)); err != nil {
+	if d.Remind, err = s.queryRequests(ctx, `state = '`+string(leave.Pending)+`' AND reminded_at = 0 AND created_at <= ? AND expires_at > ?`, ms(remindBefore), ms(now)); err != nil {
 		return d, err
 	}
-	if d.OpsRemind, err = s.queryRequests(ctx, `state = ? AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, leave.Confirmed, ms(now.Add(lead))); err != nil {
+	if d.OpsRemind, err = s.queryRequests(ctx, `state = '`+string(leave.Confirmed)+`' AND run_at > 0 AND ops_reminded_at = 0 AND run_at <= ?`, ms(now.Add(lead))); err != nil {
 		return d, err
 	}
 	return d, nil
