@@ -156,7 +156,7 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		}
 		return ephemeralMsg(templates.Internal())
 	}
-	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
+	b.log.Info("leave requested", "request", r.ID, "number", r.Number, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
 	answer := templates.Recorded(r.ID)
 	if zoneUnknown {
