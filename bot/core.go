@@ -97,6 +97,11 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
 		Delivery: deliveryOf(ctx), DeliveryUntil: now.Add(deliveryWindow),
 	}
+	if cmd.From != "" && len(b.fromNumbers(cmd)) == 0 {
+		// Before any lookup: an unknown number has no groups to look in.
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return ephemeralMsg(templates.BadCommand(templates.UnknownNumber(cmd.From, b.numberNames())))
+	}
 	if msg := b.resolveGroup(ctx, sc, cmd, r); msg != nil {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
 		return msg

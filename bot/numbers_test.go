@@ -38,6 +38,10 @@ func TestNumbers_NameResolvesToTheNumberInTheGroup(t *testing.T) {
 	require.Equal(t, "support", reqs[0].Number)
 	require.Equal(t, jidPhxOps, reqs[0].GroupJID)
 
+	// An unknown --from is named, even with a group name to look up.
+	msg = tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0CNF2", ChannelID: "C1", Text: `"Phoenix rollout" --from marketing`})
+	require.Contains(t, msg.Text, "No WhatsApp number is called")
+
 	// Both are in "Project Phoenix": a question, nothing recorded.
 	msg = tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0CNF2", ChannelID: "C1", Text: `"Project Phoenix"`})
 	require.Equal(t, templates.WhichNumber([]string{"sales", "support"}), msg.Text)
