@@ -14,63 +14,26 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
+
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/store/storetest"
 )
 
-// checkSlack is a Slack Web API fake for `waleave check`: it answers
-// auth.test and apps.connections.open with the bodies a test sets, and
-// records the token each method was called with (slack-go sends it in the
-// Authorization header or, for some methods, as the token form field).
-type checkSlack struct {
-	*httptest.Server
-	mu      sync.Mutex
-	answers map[string]string
-	auth    map[string]string
-}
-
-func newCheckSlack(t *testing.T, answers map[string]string) *checkSlack {
-	f := &checkSlack{answers: answers, auth: map[string]string{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		method := strings.TrimPrefix(r.URL.Path, "/api/")
-		f.mu.Lock()
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
-			token = r.PostFormValue("token")
-		}
-		f.auth[method] = token
-		body, ok := f.answers[method]
-		f.mu.Unlock()
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, body)
-	}))
-	t.Cleanup(f.Close)
+// newCheckSlack is the fake Slack answering only the methods in answers
+// with the bodies a test sets (404 for any other).
+func newCheckSlack(t *testing.T, answers map[string]string) *fake.Slack {
+	f := fake.NewSlack(t)
+	f.AnswerOnly(answers)
 	return f
 }
 
-func (f *checkSlack) tokenOf(method string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.auth[method]
-}
-
-// newCheckGateway fakes Green API's getStateInstance with one answer.
-func newCheckGateway(t *testing.T, status int, body string) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, "/getStateInstance/") {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		fmt.Fprint(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+// newCheckGateway is the fake Green API, answering getStateInstance with
+// one answer.
+func newCheckGateway(t *testing.T, status int, body string) *fake.Provider {
+	gw := fake.NewProvider(t, "greenapi")
+	gw.State = func() (int, string) { return status, body }
+	return gw
 }
 
 func TestCheck(t *testing.T) {
@@ -229,12 +192,12 @@ func TestCheck(t *testing.T) {
 				require.NotContains(t, fmt.Sprint(err), secret)
 			}
 			if tc.wantAppAuth {
-				require.Equal(t, testAppToken, sl.tokenOf("apps.connections.open"), "apps.connections.open authenticates with the app-level token")
+				require.Equal(t, testAppToken, sl.TokenOf("apps.connections.open"), "apps.connections.open authenticates with the app-level token")
 			}
 			if tc.env == nil {
-				require.Equal(t, testBotToken, sl.tokenOf("auth.test"), "auth.test authenticates with the bot token")
+				require.Equal(t, testBotToken, sl.TokenOf("auth.test"), "auth.test authenticates with the bot token")
 			} else {
-				require.Empty(t, sl.tokenOf("auth.test"), "nothing is called with a bad configuration")
+				require.Empty(t, sl.TokenOf("auth.test"), "nothing is called with a bad configuration")
 			}
 		})
 	}

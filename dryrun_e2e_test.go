@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
+
 	"github.com/waleave/waleave/store/storetest"
 	"github.com/waleave/waleave/whatsapp"
 )
@@ -18,7 +20,7 @@ import (
 // again ends in "not a member".
 func TestE2E_DryRun(t *testing.T) {
 	t.Parallel()
-	sl := newFakeSlack(t)
+	sl := fake.NewSlack(t)
 	env := map[string]string{
 		"SLACK_BOT_TOKEN":       testBotToken,
 		"SLACK_SIGNING_SECRET":  testSecret,
@@ -36,15 +38,15 @@ func TestE2E_DryRun(t *testing.T) {
 	require.Equal(t, 200, status)
 	require.Contains(t, strings.ToLower(ack), "dry run", "the answer to /wa-leave")
 	id := requestIDPattern.FindString(ack)
-	eventually(t, 10*time.Second, func() bool { return len(sl.cards()) == 1 }, "no card")
-	card := sl.cards()[0]
+	eventually(t, 10*time.Second, func() bool { return len(sl.Cards()) == 1 }, "no card")
+	card := sl.Cards()[0]
 	require.Contains(t, card.Form.Get("blocks"), group.Subject, "the card names the example group")
 	require.Contains(t, card.Form.Get("blocks"), "an admin")
 
 	status, _ = a.click("U0CNF2", "C1", "leave_confirm", id, card.TS)
 	require.Equal(t, 200, status)
-	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
-	reply := strings.ToLower(sl.threadReplies()[0].Form.Get("text"))
+	eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no thread reply")
+	reply := strings.ToLower(sl.ThreadReplies()[0].Form.Get("text"))
 	require.Contains(t, reply, "left")
 	require.Contains(t, reply, "admin")
 	require.NotContains(t, reply, "not left")
@@ -61,8 +63,8 @@ func TestE2E_DryRun(t *testing.T) {
 	id2, ts2 := a.requestCard("U0REQ1", "C1", group.JID+" --no-goodbye")
 	status, _ = a.click("U0CNF2", "C1", "leave_confirm", id2, ts2)
 	require.Equal(t, 200, status)
-	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 2 }, "no second thread reply")
-	require.Contains(t, strings.ToLower(sl.threadReplies()[1].Form.Get("text")), "not a member")
+	eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 2 }, "no second thread reply")
+	require.Contains(t, strings.ToLower(sl.ThreadReplies()[1].Form.Get("text")), "not a member")
 
 	messages := 0
 	for _, c := range sl.Calls("") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/fake"
 
 	"github.com/waleave/waleave/bot"
 	"github.com/waleave/waleave/store/storetest"
@@ -50,8 +53,8 @@ func TestMain(m *testing.M) {
 type app struct {
 	t     *testing.T
 	url   string
-	slack *fakeSlack
-	gw    *fakeGateway
+	slack *fake.Slack
+	gw    *fake.Provider
 	logs  *syncBuffer
 	env   map[string]string
 	stop  func()
@@ -59,17 +62,17 @@ type app struct {
 
 // baseEnv is a complete configuration pointing at the fakes, on a new
 // SQLite database.
-func baseEnv(t *testing.T, sl *fakeSlack, gw *fakeGateway) map[string]string {
+func baseEnv(t *testing.T, sl *fake.Slack, gw *fake.Provider) map[string]string {
 	return baseEnvOn(t, sl, gw, storetest.SQLite(t))
 }
 
 // baseEnvOn is baseEnv on the database at dsn.
-func baseEnvOn(t *testing.T, sl *fakeSlack, gw *fakeGateway, dsn string) map[string]string {
+func baseEnvOn(t *testing.T, sl *fake.Slack, gw *fake.Provider, dsn string) map[string]string {
 	return map[string]string{
 		"SLACK_BOT_TOKEN":       testBotToken,
 		"SLACK_SIGNING_SECRET":  testSecret,
 		"SLACK_API_URL":         sl.APIURL(),
-		"WA_PROVIDER":           gw.provider,
+		"WA_PROVIDER":           gw.Name(),
 		"WA_API_URL":            gw.URL,
 		"WA_INSTANCE":           "1101000001",
 		"WA_TOKEN":              testWAToken,
@@ -83,7 +86,7 @@ func baseEnvOn(t *testing.T, sl *fakeSlack, gw *fakeGateway, dsn string) map[str
 var servingAddr = regexp.MustCompile(`waleave serving"? addr=(\S+)`)
 
 // startApp runs the program in-process with env and waits until it serves.
-func startApp(t *testing.T, sl *fakeSlack, gw *fakeGateway, env map[string]string) *app {
+func startApp(t *testing.T, sl *fake.Slack, gw *fake.Provider, env map[string]string) *app {
 	t.Helper()
 	a := &app{t: t, slack: sl, gw: gw, logs: &syncBuffer{}, env: env}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -165,7 +168,7 @@ func (a *app) click(user, channel, action, value, messageTS string) (int, string
 		"container":  map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel},
 		"channel":    map[string]any{"id": channel},
 		"trigger_id": "1.2.3", "response_url": a.slack.URL + "/response/2",
-		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": a.slack.buttonsBlockID(messageTS), "value": value, "action_ts": "1.1"}},
+		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": a.slack.ButtonsBlockID(messageTS), "value": value, "action_ts": "1.1"}},
 	}
 	b, err := json.Marshal(payload)
 	require.NoError(a.t, err)
@@ -190,13 +193,13 @@ var requestIDPattern = regexp.MustCompile(`R[0-9A-Z]{15}`)
 // request ID and the card's ts.
 func (a *app) requestCard(user, channel, text string) (id, ts string) {
 	a.t.Helper()
-	before := len(a.slack.cards())
+	before := len(a.slack.Cards())
 	status, body := a.command(user, channel, text)
 	require.Equal(a.t, 200, status, body)
 	id = requestIDPattern.FindString(body)
 	require.NotEmpty(a.t, id, "ack names the request: %s", body)
-	eventually(a.t, 5*time.Second, func() bool { return len(a.slack.cards()) > before }, "card not posted")
-	for _, c := range a.slack.cards() {
+	eventually(a.t, 5*time.Second, func() bool { return len(a.slack.Cards()) > before }, "card not posted")
+	for _, c := range a.slack.Cards() {
 		if strings.Contains(c.Form.Get("blocks"), id) {
 			return id, c.TS
 		}
@@ -210,11 +213,11 @@ func TestE2E_LeaveFlowEachProvider(t *testing.T) {
 		t.Run(provider, func(t *testing.T) {
 			t.Parallel()
 			storetest.Each(t, func(t *testing.T, dsn string) {
-				sl, gw := newFakeSlack(t), newFakeGateway(t, provider)
+				sl, gw := fake.NewSlack(t), fake.NewProvider(t, provider)
 				a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 
 				id, ts := a.requestCard("U0REQ1", "C1", testGroup+" Thanks everyone, goodbye!")
-				card := sl.cards()[0]
+				card := sl.Cards()[0]
 				require.Equal(t, "C1", card.Form.Get("channel"))
 				blocks := unescapeJSON(card.Form.Get("blocks"))
 				for _, want := range []string{"leave_confirm", "leave_cancel", testGroup, "Thanks everyone, goodbye!", "<@U0REQ1>", `"style":"danger"`, `"confirm":`} {
@@ -224,9 +227,9 @@ func TestE2E_LeaveFlowEachProvider(t *testing.T) {
 
 				status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 				require.Equal(t, 200, status)
-				eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
+				eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no thread reply")
 
-				reply := sl.threadReplies()[0]
+				reply := sl.ThreadReplies()[0]
 				require.Equal(t, ts, reply.Form.Get("thread_ts"))
 				text := strings.ToLower(reply.Form.Get("text"))
 				require.Contains(t, text, "left")
@@ -263,7 +266,7 @@ func TestE2E_LeaveFlowEachProvider(t *testing.T) {
 	}
 }
 
-func assertNoSecretsInSlack(t *testing.T, sl *fakeSlack) {
+func assertNoSecretsInSlack(t *testing.T, sl *fake.Slack) {
 	t.Helper()
 	for _, c := range sl.Calls("") {
 		require.NotContains(t, c.Form.Encode(), testWAToken, "%s carried the gateway token", c.Method)
@@ -274,7 +277,7 @@ func assertNoSecretsInSlack(t *testing.T, sl *fakeSlack) {
 func TestE2E_CancelSendsNothing(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 		id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
 		status, _ := a.click("U0REQ1", "C1", "leave_cancel", id, ts)
@@ -300,7 +303,7 @@ func TestE2E_CancelSendsNothing(t *testing.T) {
 func TestE2E_ConcurrentClicksLeaveOnce(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "ryzeapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "ryzeapi")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 		id, ts := a.requestCard("U0REQ1", "C1", testGroup+" bye")
 		var wg sync.WaitGroup
@@ -315,18 +318,18 @@ func TestE2E_ConcurrentClicksLeaveOnce(t *testing.T) {
 			}(i)
 		}
 		wg.Wait()
-		eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) >= 1 }, "no reply")
+		eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) >= 1 }, "no reply")
 		time.Sleep(500 * time.Millisecond)
 		require.Len(t, gw.Calls("leave"), 1)
 		require.Len(t, gw.Calls("send"), 1)
-		require.Len(t, sl.threadReplies(), 1)
+		require.Len(t, sl.ThreadReplies(), 1)
 	})
 }
 
 func TestE2E_SignaturesRejected(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 		form := url.Values{"command": {"/wa-leave"}, "text": {testGroup}, "user_id": {"U0REQ1"}, "channel_id": {"C1"}}
 		cases := map[string]func(req *http.Request, body []byte){
@@ -360,21 +363,21 @@ func TestE2E_SignaturesRejected(t *testing.T) {
 func TestE2E_UnauthorizedUserRefused(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 		status, body := a.command("U0BAD9", "C1", testGroup)
 		require.Equal(t, 200, status)
 		require.Contains(t, body, "ephemeral")
 		require.NotRegexp(t, requestIDPattern, body)
 		time.Sleep(300 * time.Millisecond)
-		require.Empty(t, sl.cards())
+		require.Empty(t, sl.Cards())
 	})
 }
 
 func TestE2E_DenyByDefault(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		env := baseEnvOn(t, sl, gw, dsn)
 		delete(env, "WALEAVE_ALLOWED_USERS")
 		a := startApp(t, sl, gw, env)
@@ -382,14 +385,14 @@ func TestE2E_DenyByDefault(t *testing.T) {
 		require.Equal(t, 200, status)
 		require.Contains(t, body, "WALEAVE_ALLOWED_USERS")
 		time.Sleep(200 * time.Millisecond)
-		require.Empty(t, sl.cards())
+		require.Empty(t, sl.Cards())
 	})
 }
 
 func TestE2E_BadInputRecordsNothing(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 		for _, text := range []string{"", "--bogus " + testGroup, testGroup + " --bogus", "12@g.us"} {
 			status, body := a.command("U0REQ1", "C1", text)
@@ -398,7 +401,7 @@ func TestE2E_BadInputRecordsNothing(t *testing.T) {
 			require.NotRegexp(t, requestIDPattern, body, text)
 		}
 		time.Sleep(200 * time.Millisecond)
-		require.Empty(t, sl.cards())
+		require.Empty(t, sl.Cards())
 	})
 }
 
@@ -428,16 +431,16 @@ func TestE2E_GatewayOutcomes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			storetest.Each(t, func(t *testing.T, dsn string) {
-				sl, gw := newFakeSlack(t), newFakeGateway(t, tc.provider)
-				gw.leave = tc.leave
+				sl, gw := fake.NewSlack(t), fake.NewProvider(t, tc.provider)
+				gw.Leave = tc.leave
 				env := baseEnvOn(t, sl, gw, dsn)
 				env["WALEAVE_MAX_ATTEMPTS"] = "2"
 				a := startApp(t, sl, gw, env)
 				id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
 				status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 				require.Equal(t, 200, status)
-				eventually(t, 15*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
-				text := strings.ToLower(sl.threadReplies()[0].Form.Get("text"))
+				eventually(t, 15*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no outcome reply")
+				text := strings.ToLower(sl.ThreadReplies()[0].Form.Get("text"))
 				require.Contains(t, text, tc.phrase)
 				require.Contains(t, text, testGroup)
 				require.Len(t, gw.Calls("leave"), tc.leaves)
@@ -455,10 +458,10 @@ func TestE2E_GatewayOutcomes(t *testing.T) {
 func TestE2E_NotInChannel(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-		sl.errFor["C404"] = "not_in_channel"
-		sl.errFor["G404"] = "channel_not_found"
-		sl.errFor["C410"] = "is_archived"
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+		sl.FailPosts("C404", "not_in_channel")
+		sl.FailPosts("G404", "channel_not_found")
+		sl.FailPosts("C410", "is_archived")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 		for i, c := range []struct{ channel, want string }{{"C404", "invite"}, {"G404", "invite"}, {"C410", "Slack refused to show the confirmation card"}} {
 			status, _ := a.command("U0REQ1", c.channel, testGroup)
@@ -478,8 +481,8 @@ func TestE2E_NotInChannel(t *testing.T) {
 // cards are posted by the next start.
 func TestE2E_StopWithCardsInFlight(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	release := sl.holdPosts()
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+	release := sl.HoldPosts()
 	env := baseEnv(t, sl, gw)
 	a := startApp(t, sl, gw, env)
 	var ids []string
@@ -490,7 +493,7 @@ func TestE2E_StopWithCardsInFlight(t *testing.T) {
 		require.NotEmpty(t, id, "ack names the request: %s", body) // else the card check below passes on ""
 		ids = append(ids, id)
 	}
-	eventually(t, 10*time.Second, func() bool { return sl.heldPosts() >= 3 }, "card posts not in flight: %d", sl.heldPosts())
+	eventually(t, 10*time.Second, func() bool { return sl.Held() >= 3 }, "card posts not in flight: %d", sl.Held())
 	a.stop()
 	a.stop = nil
 	release()
@@ -506,7 +509,7 @@ func TestE2E_StopWithCardsInFlight(t *testing.T) {
 	posted := func() int {
 		n := 0
 		for _, id := range ids {
-			for _, c := range sl.cards() {
+			for _, c := range sl.Cards() {
 				if strings.Contains(c.Form.Get("blocks"), id) {
 					n++
 					break
@@ -532,8 +535,8 @@ func TestE2E_CrashDuringLeave(t *testing.T) {
 }
 
 func crashDuringLeave(t *testing.T, dsn string) {
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	gw.block = make(chan struct{})
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+	gw.Block = make(chan struct{})
 	env := baseEnvOn(t, sl, gw, dsn)
 
 	start := func() (*exec.Cmd, string, *syncBuffer) { return startChild(t, env) }
@@ -547,7 +550,7 @@ func crashDuringLeave(t *testing.T, dsn string) {
 	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
 	_ = child.Wait()
 
-	close(gw.block) // the gateway answers promptly from now on
+	close(gw.Block) // the gateway answers promptly from now on
 	child, u, logs = start()
 	defer func() {
 		_ = child.Process.Signal(syscall.SIGTERM)
@@ -556,10 +559,10 @@ func crashDuringLeave(t *testing.T, dsn string) {
 	}()
 	_ = u
 	deadline := time.Now().Add(30 * time.Second)
-	for len(sl.threadReplies()) != 1 && time.Now().Before(deadline) {
+	for len(sl.ThreadReplies()) != 1 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if len(sl.threadReplies()) != 1 {
+	if len(sl.ThreadReplies()) != 1 {
 		// Ask the child for its goroutine stacks before failing.
 		_ = child.Process.Signal(syscall.SIGQUIT)
 		time.Sleep(time.Second)
@@ -567,8 +570,8 @@ func crashDuringLeave(t *testing.T, dsn string) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	require.Len(t, gw.Calls("send"), 1, "one goodbye")
-	require.Len(t, sl.threadReplies(), 1, "one reply")
-	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
+	require.Len(t, sl.ThreadReplies(), 1, "one reply")
+	require.Contains(t, strings.ToLower(sl.ThreadReplies()[0].Form.Get("text")), "left")
 }
 
 // startChild runs the program as a child process (the test binary, see
@@ -652,7 +655,7 @@ func dumpJobs(t *testing.T, dsn string) string {
 func TestE2E_ScheduledWorkSurvivesRestart(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		env := baseEnvOn(t, sl, gw, dsn)
 		// The reminder is due 2 s after the request and must be posted
 		// before it expires: the restarted process may first have to win
@@ -688,7 +691,7 @@ func TestE2E_ScheduledWorkSurvivesRestart(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 
 		var reminders, outcomes int
-		for _, r := range sl.threadReplies() {
+		for _, r := range sl.ThreadReplies() {
 			switch r.Form.Get("thread_ts") {
 			case idleTS:
 				reminders++
@@ -712,7 +715,7 @@ func TestE2E_SecondProcessWaitsForTheSQLiteDatabase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	env := baseEnv(t, sl, gw)
 	first := startApp(t, sl, gw, env)
 	id, ts := first.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
@@ -746,7 +749,7 @@ func TestE2E_SecondProcessWaitsForTheSQLiteDatabase(t *testing.T) {
 	second := &app{t: t, url: "http://" + servingAddr.FindStringSubmatch(logs.String())[1], slack: sl, gw: gw, logs: logs}
 	status, _ := second.click("U0CNF2", "C1", "leave_confirm", id, ts)
 	require.Equal(t, 200, status)
-	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome from the second process")
+	eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no outcome from the second process")
 	require.Len(t, gw.Calls("leave"), 1)
 }
 
@@ -756,9 +759,9 @@ func TestE2E_SecondSignalStopsAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	gw.block = make(chan struct{})
-	defer close(gw.block)
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+	gw.Block = make(chan struct{})
+	defer close(gw.Block)
 	env := baseEnv(t, sl, gw)
 	child, u, logs := startChild(t, env)
 	a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
@@ -779,4 +782,22 @@ func TestE2E_SecondSignalStopsAtOnce(t *testing.T) {
 		_ = child.Process.Kill()
 		t.Fatalf("a second SIGTERM did not end the process:\n%s", logs.String())
 	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

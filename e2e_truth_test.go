@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/fake"
 )
 
 // TestE2E_AnswersNotAboutTheGroup: a gateway answer about the session,
@@ -34,14 +36,14 @@ func TestE2E_AnswersNotAboutTheGroup(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sl, gw := newFakeSlack(t), newFakeGateway(t, tc.provider)
-			gw.leave = func(int) (int, string) { return tc.status, tc.body }
+			sl, gw := fake.NewSlack(t), fake.NewProvider(t, tc.provider)
+			gw.Leave = func(int) (int, string) { return tc.status, tc.body }
 			a := startApp(t, sl, gw, baseEnv(t, sl, gw))
 			id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
 			status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 			require.Equal(t, 200, status)
-			eventually(t, 15*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
-			text := sl.threadReplies()[0].Form.Get("text")
+			eventually(t, 15*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no outcome reply")
+			text := sl.ThreadReplies()[0].Form.Get("text")
 			lower := strings.ToLower(text)
 			require.Contains(t, lower, "not left")
 			require.NotContains(t, lower, "not a member")
@@ -60,7 +62,7 @@ func TestE2E_AnswersNotAboutTheGroup(t *testing.T) {
 // successor choice. The instance's number is getSettings' wid (Green API's
 // documented answers; getWaSettings has none).
 func TestE2E_GreenAPIOnlyAdminCard(t *testing.T) {
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -73,7 +75,7 @@ func TestE2E_GreenAPIOnlyAdminCard(t *testing.T) {
 				"participants": [{"id": "11001234567@c.us", "isAdmin": true, "isSuperAdmin": true}, {"id": "79001234567@c.us", "isAdmin": false, "isSuperAdmin": false}],
 				"subjectTime": 1587737715, "subjectOwner": "11001234567@c.us", "groupInviteLink": "https://chat.whatsapp.com/BhoQ5Hpy5gZL8jvyHFMXGi"}`))
 		default:
-			gw.serve(w, r)
+			gw.Config.Handler.ServeHTTP(w, r)
 		}
 	}))
 	t.Cleanup(front.Close)
@@ -84,7 +86,7 @@ func TestE2E_GreenAPIOnlyAdminCard(t *testing.T) {
 	var blocks string
 	eventually(t, 10*time.Second, func() bool {
 		blocks = ""
-		for _, c := range append(sl.cards(), sl.Calls("chat.update")...) {
+		for _, c := range append(sl.Cards(), sl.Calls("chat.update")...) {
 			if b := unescapeJSON(c.Form.Get("blocks")); strings.Contains(b, id) && strings.Contains(b, "only admin") {
 				blocks = b
 			}

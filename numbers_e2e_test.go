@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
 	"github.com/waleave/waleave/store/storetest"
 )
 
@@ -22,15 +23,15 @@ const (
 
 // numbersEnv configures two numbers, sales on gw1 and support on gw2,
 // instead of the single number baseEnvOn sets.
-func numbersEnv(t *testing.T, sl *fakeSlack, gw1, gw2 *fakeGateway, dsn string) map[string]string {
+func numbersEnv(t *testing.T, sl *fake.Slack, gw1, gw2 *fake.Provider, dsn string) map[string]string {
 	env := baseEnvOn(t, sl, gw1, dsn)
 	for _, k := range []string{"WA_PROVIDER", "WA_API_URL", "WA_INSTANCE", "WA_TOKEN"} {
 		delete(env, k)
 	}
 	for k, v := range map[string]string{
 		"WA_INSTANCES":      "sales,support",
-		"WA_SALES_PROVIDER": gw1.provider, "WA_SALES_API_URL": gw1.URL, "WA_SALES_INSTANCE": "1101000001", "WA_SALES_TOKEN": testWAToken,
-		"WA_SUPPORT_PROVIDER": gw2.provider, "WA_SUPPORT_API_URL": gw2.URL, "WA_SUPPORT_INSTANCE": "support-line", "WA_SUPPORT_TOKEN": testWAToken2,
+		"WA_SALES_PROVIDER": gw1.Name(), "WA_SALES_API_URL": gw1.URL, "WA_SALES_INSTANCE": "1101000001", "WA_SALES_TOKEN": testWAToken,
+		"WA_SUPPORT_PROVIDER": gw2.Name(), "WA_SUPPORT_API_URL": gw2.URL, "WA_SUPPORT_INSTANCE": "support-line", "WA_SUPPORT_TOKEN": testWAToken2,
 	} {
 		env[k] = v
 	}
@@ -71,10 +72,10 @@ func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
 // its shared rate limits.
 func TestE2E_TwoNumbers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl := newFakeSlack(t)
-		sales, support := newFakeGateway(t, "greenapi"), newFakeGateway(t, "ryzeapi")
-		sales.groups = map[string]string{bothGroup: "Both teams"}
-		support.groups = map[string]string{bothGroup: "Both teams", supportGroup: "Support only"}
+		sl := fake.NewSlack(t)
+		sales, support := fake.NewProvider(t, "greenapi"), fake.NewProvider(t, "ryzeapi")
+		sales.Groups = map[string]string{bothGroup: "Both teams"}
+		support.Groups = map[string]string{bothGroup: "Both teams", supportGroup: "Support only"}
 		a := startApp(t, sl, sales, numbersEnv(t, sl, sales, support, dsn))
 		db := openSQL(t, dsn)
 
@@ -94,15 +95,15 @@ func TestE2E_TwoNumbers(t *testing.T) {
 
 		// Only support is in the group: it leaves, without --from.
 		id, ts := a.requestCard("U0REQ1", "C1", supportGroup+" Bye from support")
-		card := sl.cards()[len(sl.cards())-1]
+		card := sl.Cards()[len(sl.Cards())-1]
 		blocks := unescapeJSON(card.Form.Get("blocks"))
 		require.Contains(t, blocks, "WhatsApp number")
 		require.Contains(t, blocks, "support")
 		require.Contains(t, card.Form.Get("text"), "(WhatsApp number support)")
 		status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 		require.Equal(t, 200, status)
-		eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
-		reply := sl.threadReplies()[0].Form.Get("text")
+		eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no outcome reply")
+		reply := sl.ThreadReplies()[0].Form.Get("text")
 		require.Contains(t, reply, "WhatsApp number: support")
 		require.Len(t, support.Calls("leave"), 1)
 		require.Contains(t, support.Calls("send")[0].Body, "Bye from support")
@@ -132,12 +133,12 @@ func TestE2E_TwoNumbers(t *testing.T) {
 
 		// --from settles it.
 		id, ts = a.requestCard("U0REQ1", "C1", bothGroup+" --from sales Bye from sales")
-		card = sl.cards()[len(sl.cards())-1]
+		card = sl.Cards()[len(sl.Cards())-1]
 		require.Contains(t, unescapeJSON(card.Form.Get("blocks")), "sales")
 		status, _ = a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 		require.Equal(t, 200, status)
-		eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 2 }, "no second outcome reply")
-		require.Contains(t, sl.threadReplies()[1].Form.Get("text"), "WhatsApp number: sales")
+		eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 2 }, "no second outcome reply")
+		require.Contains(t, sl.ThreadReplies()[1].Form.Get("text"), "WhatsApp number: sales")
 		require.Len(t, sales.Calls("leave"), 1)
 		require.Len(t, support.Calls("leave"), 1, "the second number did not leave the group the first was asked to")
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
+
 	"github.com/waleave/waleave/store/storetest"
 )
 
@@ -31,9 +33,9 @@ func TestE2E_CrashAfterSlackPostedTheCard(t *testing.T) {
 	}
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		env, db := baseEnvOn(t, sl, gw, dsn), openDB(t, dsn)
-		lost := sl.loseAnswers(1, func(c slackCall) bool { return c.Method == "chat.postMessage" && c.Form.Get("thread_ts") == "" })
+		lost := sl.LoseAnswers(1, func(c fake.Call) bool { return c.Method == "chat.postMessage" && c.Form.Get("thread_ts") == "" })
 
 		child, u, logs := startChild(t, env)
 		a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
@@ -43,26 +45,26 @@ func TestE2E_CrashAfterSlackPostedTheCard(t *testing.T) {
 		require.NotEmpty(t, id, "ack names the request: %s", body)
 		eventually(t, 10*time.Second, func() bool { return lost() == 1 }, "card not posted")
 		kill(t, child)
-		ts := sl.cards()[0].TS
+		ts := sl.Cards()[0].TS
 		// People talk on: the card is not among the channel's latest
 		// messages when the restarted process looks for it.
-		sl.chatter("C1", 20)
+		sl.Chatter("C1", 20)
 
 		child, u, logs = startChild(t, env)
 		defer stopChild(t, child, logs)
 		a = &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
-		eventually(t, 30*time.Second, func() bool { return len(sl.cards()) > 1 || db.outbox(t, id).cardTS != "" },
+		eventually(t, 30*time.Second, func() bool { return len(sl.Cards()) > 1 || db.outbox(t, id).cardTS != "" },
 			"card not recorded after the restart:\n%s", logs.String())
-		require.Equal(t, 1, len(sl.cards()), "one card")
+		require.Equal(t, 1, len(sl.Cards()), "one card")
 		require.Equal(t, ts, db.outbox(t, id).cardTS, "the card in Slack is the request's")
 		require.Equal(t, 2, len(sl.Calls("conversations.history")), "the look reads the messages after the card first, a page at a time")
 
 		status, _ = a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 		require.Equal(t, 200, status)
-		eventually(t, 20*time.Second, func() bool { return !db.outbox(t, id).owed() && len(sl.threadReplies()) > 0 }, "no outcome:\n%s", logs.String())
-		require.Equal(t, 1, len(sl.cards()), "one card")
-		require.Equal(t, 1, len(sl.threadReplies()), "one outcome reply")
-		require.Equal(t, ts, sl.threadReplies()[0].Form.Get("thread_ts"), "the outcome is in the card's thread")
+		eventually(t, 20*time.Second, func() bool { return !db.outbox(t, id).owed() && len(sl.ThreadReplies()) > 0 }, "no outcome:\n%s", logs.String())
+		require.Equal(t, 1, len(sl.Cards()), "one card")
+		require.Equal(t, 1, len(sl.ThreadReplies()), "one outcome reply")
+		require.Equal(t, ts, sl.ThreadReplies()[0].Form.Get("thread_ts"), "the outcome is in the card's thread")
 		var final bool
 		for _, u := range sl.Calls("chat.update") {
 			require.Equal(t, ts, u.Form.Get("ts"), "only the card is updated")
@@ -81,9 +83,9 @@ func TestE2E_CrashAfterSlackPostedTheOutcome(t *testing.T) {
 	}
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		env, db := baseEnvOn(t, sl, gw, dsn), openDB(t, dsn)
-		lost := sl.loseAnswers(1, func(c slackCall) bool { return c.Method == "chat.postMessage" && c.Form.Get("thread_ts") != "" })
+		lost := sl.LoseAnswers(1, func(c fake.Call) bool { return c.Method == "chat.postMessage" && c.Form.Get("thread_ts") != "" })
 
 		child, u, logs := startChild(t, env)
 		a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
@@ -92,15 +94,15 @@ func TestE2E_CrashAfterSlackPostedTheOutcome(t *testing.T) {
 		require.Equal(t, 200, status)
 		eventually(t, 20*time.Second, func() bool { return lost() == 1 }, "outcome not posted:\n%s", logs.String())
 		kill(t, child)
-		reply := sl.threadReplies()[0].TS
+		reply := sl.ThreadReplies()[0].TS
 
 		child, _, logs = startChild(t, env)
 		defer stopChild(t, child, logs)
 		eventually(t, 30*time.Second, func() bool { return !db.outbox(t, id).owed() }, "outcome not recorded after the restart:\n%s", logs.String())
-		require.Equal(t, 1, len(sl.threadReplies()), "one outcome reply")
+		require.Equal(t, 1, len(sl.ThreadReplies()), "one outcome reply")
 		require.Equal(t, reply, db.outbox(t, id).replyTS, "the reply in Slack is the request's")
-		require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
-		require.Equal(t, 1, len(sl.cards()), "one card")
+		require.Contains(t, strings.ToLower(sl.ThreadReplies()[0].Form.Get("text")), "left")
+		require.Equal(t, 1, len(sl.Cards()), "one card")
 		require.Len(t, gw.Calls("leave"), 1, "one leave")
 	})
 }
@@ -114,7 +116,7 @@ func TestE2E_CrashAfterSlackPostedTheOutcomeElsewhere(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	dsn := storetest.SQLite(t)
 	env, db := baseEnvOn(t, sl, gw, dsn), openDB(t, dsn)
 	env["WALEAVE_OPS_CHANNEL"] = "C0OPS"
@@ -130,10 +132,8 @@ func TestE2E_CrashAfterSlackPostedTheOutcomeElsewhere(t *testing.T) {
 	child, u, logs := startChild(t, env)
 	a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
 	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" so long")
-	sl.mu.Lock()
-	sl.errForReplies["C1"] = "is_archived"
-	sl.mu.Unlock()
-	lost := sl.loseAnswers(1, func(c slackCall) bool { return c.Method == "chat.postMessage" && c.Form.Get("channel") == "C0OPS" })
+	sl.FailReplies("C1", "is_archived")
+	lost := sl.LoseAnswers(1, func(c fake.Call) bool { return c.Method == "chat.postMessage" && c.Form.Get("channel") == "C0OPS" })
 	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 	require.Equal(t, 200, status)
 	eventually(t, 20*time.Second, func() bool { return lost() == 1 }, "outcome not posted in the ops channel:\n%s", logs.String())
@@ -143,7 +143,7 @@ func TestE2E_CrashAfterSlackPostedTheOutcomeElsewhere(t *testing.T) {
 	defer stopChild(t, child, logs)
 	eventually(t, 30*time.Second, func() bool { return !db.outbox(t, id).owed() }, "outcome not recorded after the restart:\n%s", logs.String())
 	require.Equal(t, 1, outcomes(), "one outcome in the ops channel")
-	for _, c := range sl.threadReplies() {
+	for _, c := range sl.ThreadReplies() {
 		require.Empty(t, c.TS, "Slack took a reply in the thread")
 	}
 	require.Contains(t, db.audit(t, id), "post found again")
@@ -155,7 +155,7 @@ func TestE2E_CrashAfterSlackPostedTheOutcomeElsewhere(t *testing.T) {
 func TestE2E_FullDiskAfterSlackPostedTheCard(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		env, db := baseEnvOn(t, sl, gw, dsn), openDB(t, dsn)
 		a := startApp(t, sl, gw, env)
 		fix := db.diskFullForCardTS(t)
@@ -165,12 +165,12 @@ func TestE2E_FullDiskAfterSlackPostedTheCard(t *testing.T) {
 		id := requestIDPattern.FindString(body)
 		require.NotEmpty(t, id, "ack names the request: %s", body)
 		eventually(t, 10*time.Second, func() bool { return strings.Contains(a.logs.String(), "record card post") }, "card post recorded despite the full disk:\n%s", a.logs.String())
-		require.Len(t, sl.cards(), 1)
-		ts := sl.cards()[0].TS
+		require.Len(t, sl.Cards(), 1)
+		ts := sl.Cards()[0].TS
 		fix()
 
 		eventually(t, 20*time.Second, func() bool { return db.outbox(t, id).cardTS != "" }, "card not recorded once the disk had room:\n%s", a.logs.String())
-		require.Equal(t, 1, len(sl.cards()), "one card")
+		require.Equal(t, 1, len(sl.Cards()), "one card")
 		require.Equal(t, ts, db.outbox(t, id).cardTS, "the card in Slack is the request's")
 	})
 }
@@ -184,11 +184,11 @@ func TestE2E_CrashAfterSlackPostedTheCard_LookRefused(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	sl.lookupErr = "not_in_channel"
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+	sl.FailLookups("not_in_channel")
 	dsn := storetest.SQLite(t)
 	env, db := baseEnvOn(t, sl, gw, dsn), openDB(t, dsn)
-	lost := sl.loseAnswers(1, func(c slackCall) bool { return c.Method == "chat.postMessage" && c.Form.Get("thread_ts") == "" })
+	lost := sl.LoseAnswers(1, func(c fake.Call) bool { return c.Method == "chat.postMessage" && c.Form.Get("thread_ts") == "" })
 
 	child, u, logs := startChild(t, env)
 	a := &app{t: t, url: u, slack: sl, gw: gw, logs: logs}
@@ -202,8 +202,8 @@ func TestE2E_CrashAfterSlackPostedTheCard_LookRefused(t *testing.T) {
 	defer stopChild(t, child, logs)
 	eventually(t, 30*time.Second, func() bool { return db.outbox(t, id).cardTS != "" }, "card not posted after the restart:\n%s", logs.String())
 	require.Equal(t, 1, len(sl.Calls("conversations.history")), "the card was looked for")
-	require.Equal(t, 2, len(sl.cards()), "posted again")
-	require.Equal(t, sl.cards()[1].TS, db.outbox(t, id).cardTS)
+	require.Equal(t, 2, len(sl.Cards()), "posted again")
+	require.Equal(t, sl.Cards()[1].TS, db.outbox(t, id).cardTS)
 	require.Contains(t, db.audit(t, id), "posted again unchecked")
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
+
 	"github.com/waleave/waleave/store/storetest"
 )
 
@@ -24,7 +26,7 @@ import (
 // leave, one goodbye, one card and one thread reply.
 func TestE2E_Replicas_ClicksOnBothLeaveOnce(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
 	a := startApp(t, sl, gw, env)
 	b := startApp(t, sl, gw, env)
@@ -43,15 +45,15 @@ func TestE2E_Replicas_ClicksOnBothLeaveOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	eventually(t, 15*time.Second, func() bool { return len(sl.threadReplies()) >= 1 }, "no outcome reply")
+	eventually(t, 15*time.Second, func() bool { return len(sl.ThreadReplies()) >= 1 }, "no outcome reply")
 	// Long enough for a second job, had there been one, to be fetched
 	// (LISTEN wakes the other replica at once) and to call the gateway.
 	time.Sleep(1500 * time.Millisecond)
 	require.Len(t, gw.Calls("leave"), 1, "one leave")
 	require.Len(t, gw.Calls("send"), 1, "one goodbye")
-	require.Len(t, sl.threadReplies(), 1, "one thread reply")
-	require.Len(t, sl.cards(), 1, "one card")
-	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
+	require.Len(t, sl.ThreadReplies(), 1, "one thread reply")
+	require.Len(t, sl.Cards(), 1, "one card")
+	require.Contains(t, strings.ToLower(sl.ThreadReplies()[0].Form.Get("text")), "left")
 	// 19 clicks were refused, and every person-replica pair had at least
 	// two of them. A replica tells a person the same thing about a card
 	// once (a repeat within seconds is not sent again); the words change
@@ -81,7 +83,7 @@ func TestE2E_Replicas_ClicksOnBothLeaveOnce(t *testing.T) {
 // lookups arrive closer than the documented rate allows.
 func TestE2E_Replicas_ShareTheGatewayRate(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
 	a := startApp(t, sl, gw, env)
 	b := startApp(t, sl, gw, env)
@@ -96,8 +98,8 @@ func TestE2E_Replicas_ShareTheGatewayRate(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	lookups := func() []gatewayCall {
-		var out []gatewayCall
+	lookups := func() []fake.ProviderCall {
+		var out []fake.ProviderCall
 		for _, c := range gw.Calls("") {
 			if strings.Contains(c.Path, "/getGroupData/") {
 				out = append(out, c)
@@ -107,7 +109,7 @@ func TestE2E_Replicas_ShareTheGatewayRate(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, func() bool { return len(lookups()) >= len(groups) }, "group lookups: %d", len(lookups()))
 	calls := lookups()
-	slices.SortFunc(calls, func(x, y gatewayCall) int { return x.At.Compare(y.At) })
+	slices.SortFunc(calls, func(x, y fake.ProviderCall) int { return x.At.Compare(y.At) })
 	// One a second less the client's 10 % margin is 1.11 s; the bound
 	// leaves room for scheduling jitter while still failing for two
 	// independent limiters, whose first calls come within milliseconds.
@@ -133,8 +135,8 @@ func TestE2E_Replicas_KilledMidLeaveFinishedByAnother(t *testing.T) {
 		t.Skip("starts a child process and waits for River's rescuer")
 	}
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	gw.block = make(chan struct{})
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+	gw.Block = make(chan struct{})
 	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
 
 	child, u, childLogs := startChild(t, env)
@@ -146,32 +148,32 @@ func TestE2E_Replicas_KilledMidLeaveFinishedByAnother(t *testing.T) {
 	}()
 	a := &app{t: t, url: u, slack: sl, gw: gw, logs: childLogs}
 	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" so long")
-	releaseUpdates := sl.holdCalls("chat.update")
+	releaseUpdates := sl.HoldCalls("chat.update")
 	status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 	require.Equal(t, 200, status)
 	eventually(t, 10*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "leave not started")
-	eventually(t, 10*time.Second, func() bool { return sl.heldPosts() > 0 }, "the card update is not under way")
+	eventually(t, 10*time.Second, func() bool { return sl.Held() > 0 }, "the card update is not under way")
 
 	b := startApp(t, sl, gw, env)
 
 	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
 	_ = child.Wait()
 	killed := time.Now()
-	close(gw.block) // the gateway answers promptly from now on
+	close(gw.Block) // the gateway answers promptly from now on
 	releaseUpdates()
 
 	deadline := killed.Add(30 * time.Second)
-	for len(sl.threadReplies()) == 0 && time.Now().Before(deadline) {
+	for len(sl.ThreadReplies()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if len(sl.threadReplies()) == 0 {
+	if len(sl.ThreadReplies()) == 0 {
 		t.Fatalf("request not completed within 30s of the replica's death:\n%s\njobs:\n%s", b.logs.String(), dumpJobs(t, env["DATABASE_URL"]))
 	}
 	t.Logf("outcome reply %.1fs after the replica was killed", time.Since(killed).Seconds())
 	time.Sleep(time.Second)
 	require.Len(t, gw.Calls("send"), 1, "one goodbye: the dead replica's is not sent again")
-	require.Len(t, sl.threadReplies(), 1, "one reply")
-	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
+	require.Len(t, sl.ThreadReplies(), 1, "one reply")
+	require.Contains(t, strings.ToLower(sl.ThreadReplies()[0].Form.Get("text")), "left")
 	require.NotContains(t, childLogs.String(), testWAToken)
 }
 
@@ -181,7 +183,7 @@ func TestE2E_Replicas_KilledMidLeaveFinishedByAnother(t *testing.T) {
 // and the request's reminder is posted once.
 func TestE2E_Replicas_DigestAndReminderOnce(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
 	env["WALEAVE_OPS_CHANNEL"] = "C0OPS"
 	env["WALEAVE_DIGEST_CRON"] = "@every 2s"
@@ -190,8 +192,8 @@ func TestE2E_Replicas_DigestAndReminderOnce(t *testing.T) {
 	startApp(t, sl, gw, env)
 
 	_, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
-	digests := func() []slackCall {
-		var out []slackCall
+	digests := func() []fake.Call {
+		var out []fake.Call
 		for _, c := range sl.Calls("chat.postMessage") {
 			if c.Form.Get("channel") == "C0OPS" && strings.Contains(c.Form.Get("text"), "digest") {
 				out = append(out, c)
@@ -213,7 +215,7 @@ func TestE2E_Replicas_DigestAndReminderOnce(t *testing.T) {
 	}
 
 	var reminders int
-	for _, r := range sl.threadReplies() {
+	for _, r := range sl.ThreadReplies() {
 		if r.Form.Get("thread_ts") == ts && strings.Contains(r.Form.Get("text"), "<@U0REQ1>") {
 			reminders++
 		}
@@ -229,7 +231,7 @@ func TestE2E_Replicas_DigestAndReminderOnce(t *testing.T) {
 // nothing says that client is dead.
 func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
 	startApp(t, sl, gw, env)
 
@@ -266,10 +268,14 @@ func TestE2E_Replicas_OnlyDeadHeartbeatsAreRequeued(t *testing.T) {
 		return ms
 	}
 	// Given back: the lease is gone, or (the row owing a card) a live
-	// poster has taken it since.
-	var owner string
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT outbox_owner FROM requests WHERE id = 'R-dead-lease'`).Scan(&owner))
-	require.True(t, lease("R-dead-lease") == 0 || owner != "dead-replica", "the dead replica's outbox lease is given back (owner %s)", owner)
+	// poster has taken it since. The lease was written after the jobs, so
+	// the heartbeat that requeued the job may have come before it.
+	givenBack := func() bool {
+		var owner string
+		require.NoError(t, db.QueryRowContext(ctx, `SELECT outbox_owner FROM requests WHERE id = 'R-dead-lease'`).Scan(&owner))
+		return lease("R-dead-lease") == 0 || owner != "dead-replica"
+	}
+	eventually(t, 10*time.Second, givenBack, "the dead replica's outbox lease is given back")
 	require.NotZero(t, lease("R-live-lease"))
 	var n int
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM replicas WHERE id = 'dead-replica'`).Scan(&n))
@@ -290,8 +296,8 @@ func TestE2E_Replicas_PausedReplicaIsNotRunTwice(t *testing.T) {
 		t.Skip("starts a child process and waits for its run to time out")
 	}
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
-	gw.groupDelay = time.Second // the job's group lookup, before the goodbye
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+	gw.GroupDelay = time.Second // the job's group lookup, before the goodbye
 	env := baseEnvOn(t, sl, gw, storetest.Postgres(t))
 
 	child, u, childLogs := startChild(t, env)
@@ -316,9 +322,7 @@ func TestE2E_Replicas_PausedReplicaIsNotRunTwice(t *testing.T) {
 	require.NoError(t, child.Process.Signal(syscall.SIGSTOP))
 	paused := time.Now()
 	slowLeave := make(chan struct{}) // the takeover's leave call waits on it
-	gw.mu.Lock()
-	gw.block = slowLeave
-	gw.mu.Unlock()
+	gw.Locked(func() { gw.Block = slowLeave })
 
 	b := startApp(t, sl, gw, env)
 	eventually(t, 40*time.Second, func() bool { return len(gw.Calls("leave")) > 0 }, "the other replica did not take the job over:\n%s", b.logs.String())
@@ -332,9 +336,9 @@ func TestE2E_Replicas_PausedReplicaIsNotRunTwice(t *testing.T) {
 	time.Sleep(4 * time.Second)
 	require.Len(t, gw.Calls("leave"), 1, "a second leave call while the first was in flight:\n%s", dumpJobs(t, env["DATABASE_URL"]))
 	close(slowLeave)
-	eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
+	eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no outcome reply")
 	time.Sleep(time.Second)
 	require.Len(t, gw.Calls("send"), 1, "one goodbye")
-	require.Len(t, sl.threadReplies(), 1, "one reply")
-	require.Contains(t, strings.ToLower(sl.threadReplies()[0].Form.Get("text")), "left")
+	require.Len(t, sl.ThreadReplies(), 1, "one reply")
+	require.Contains(t, strings.ToLower(sl.ThreadReplies()[0].Form.Get("text")), "left")
 }

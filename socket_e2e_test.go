@@ -2,223 +2,26 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/waleave/waleave/fake"
 )
 
 const testAppToken = "xapp-1-A1-e2e-app-token"
 
-// socketSlack is fakeSlack with Socket Mode added: apps.connections.open
-// answers with the URL of a local WebSocket server, and each WebSocket the
-// bot opens there is handed to the test to play Slack's side.
-type socketSlack struct {
-	*fakeSlack
-	ws       *httptest.Server
-	upgrader websocket.Upgrader
-	conns    chan *slackSocket
-
-	mu sync.Mutex
-	// opens holds the Authorization header of each apps.connections.open.
-	opens []string
-	// gate, when set, holds WebSocket upgrades until it is closed, so a
-	// test can look at the bot while it is reconnecting.
-	gate chan struct{}
-}
-
-func newSocketSlack(t *testing.T) *socketSlack {
-	f := &socketSlack{
-		fakeSlack: &fakeSlack{errFor: map[string]string{}, lastPost: map[string]time.Time{}, tz: "Europe/Berlin"},
-		conns:     make(chan *slackSocket, 8),
+// openAuths is the Authorization header of each apps.connections.open.
+func openAuths(sl *fake.Slack) []string {
+	var out []string
+	for _, c := range sl.Opens() {
+		out = append(out, c.Auth)
 	}
-	// slack-go dials with Origin https://api.slack.com, which the
-	// upgrader's same-origin default would refuse.
-	f.upgrader.CheckOrigin = func(*http.Request) bool { return true }
-	f.ws = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.upgrade(t, w, r) }))
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.opens = append(f.opens, r.Header.Get("Authorization"))
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"ok":true,"url":"ws://%s/link"}`, f.ws.Listener.Addr())
-	})
-	mux.HandleFunc("/", f.fakeSlack.serve)
-	f.fakeSlack.Server = httptest.NewServer(mux)
-	t.Cleanup(func() {
-		f.release()
-		f.fakeSlack.Close()
-		f.ws.Close()
-	})
-	return f
-}
-
-func (f *socketSlack) upgrade(t *testing.T, w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	gate := f.gate
-	f.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-r.Context().Done():
-			return
-		case <-time.After(10 * time.Second):
-			return
-		}
-	}
-	ws, err := f.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	c := &slackSocket{ws: ws, in: make(chan map[string]any, 16)}
-	go c.read()
-	t.Cleanup(func() { ws.Close() })
-	f.conns <- c
-}
-
-// hold makes the next WebSocket upgrades wait until release.
-func (f *socketSlack) hold() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.gate = make(chan struct{})
-}
-
-func (f *socketSlack) release() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.gate != nil {
-		close(f.gate)
-		f.gate = nil
-	}
-}
-
-func (f *socketSlack) openAuths() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.opens...)
-}
-
-// next waits for the bot's next WebSocket.
-func (f *socketSlack) next(t *testing.T) *slackSocket {
-	t.Helper()
-	select {
-	case c := <-f.conns:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("the bot did not open a WebSocket")
-		return nil
-	}
-}
-
-// slackSocket is Slack's end of one Socket Mode WebSocket.
-type slackSocket struct {
-	ws  *websocket.Conn
-	in  chan map[string]any
-	wmu sync.Mutex
-}
-
-func (c *slackSocket) read() {
-	defer close(c.in)
-	for {
-		var m map[string]any
-		if err := c.ws.ReadJSON(&m); err != nil {
-			return
-		}
-		c.in <- m
-	}
-}
-
-func (c *slackSocket) send(t *testing.T, v any) {
-	t.Helper()
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	require.NoError(t, c.ws.WriteJSON(v))
-}
-
-func (c *slackSocket) hello(t *testing.T) {
-	c.send(t, map[string]any{"type": "hello", "num_connections": 1,
-		"debug_info":      map[string]any{"host": "applink-fake", "build_number": 1, "approximate_connection_time": 18060},
-		"connection_info": map[string]any{"app_id": "A1"}})
-}
-
-// envelope sends one envelope and returns its ack's payload (nil when
-// the ack has none).
-func (c *slackSocket) envelope(t *testing.T, typ string, payload any) map[string]any {
-	t.Helper()
-	id := fmt.Sprintf("%s-%d", typ, envelopes.Add(1))
-	return c.deliver(t, id, typ, payload)
-}
-
-// envelopes numbers envelopes across connections: like Slack's, each
-// envelope ID is unique, and one seen again is a redelivery.
-var envelopes atomic.Int64
-
-// deliver sends the envelope id and returns its ack's payload; the same
-// id again is a redelivery.
-func (c *slackSocket) deliver(t *testing.T, id, typ string, payload any) map[string]any {
-	t.Helper()
-	c.send(t, map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": typ != "events_api", "retry_attempt": 0, "retry_reason": ""})
-	timeout := time.After(3 * time.Second) // Slack's own deadline
-	for {
-		select {
-		case m, ok := <-c.in:
-			require.True(t, ok, "the socket closed before the ack of %s", id)
-			if m["envelope_id"] != id {
-				continue
-			}
-			if p, ok := m["payload"].(map[string]any); ok {
-				return p
-			}
-			require.NotContains(t, m, "payload")
-			return nil
-		case <-timeout:
-			t.Fatalf("%s was not acknowledged within 3s", id)
-		}
-	}
-}
-
-// command runs /wa-leave over the socket and returns the ack's payload.
-func (c *slackSocket) command(t *testing.T, user, channel, text string) map[string]any {
-	t.Helper()
-	return c.envelope(t, "slash_commands", commandPayload(user, channel, text))
-}
-
-// commandPayload is a slash_commands envelope's payload.
-func commandPayload(user, channel, text string) map[string]any {
-	return map[string]any{
-		"token": "legacy-verification-token", "team_id": "T1", "team_domain": "test", "channel_id": channel, "channel_name": "ops",
-		"user_id": user, "user_name": "user-" + user, "command": "/wa-leave", "text": text, "api_app_id": "A1",
-		"is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "1.2.3",
-	}
-}
-
-// click presses a card button (its block blockID) over the socket and
-// returns the ack's payload.
-func (c *slackSocket) click(t *testing.T, user, channel, action, value, messageTS, blockID string) map[string]any {
-	t.Helper()
-	return c.envelope(t, "interactive", clickPayload(user, channel, action, value, messageTS, blockID))
-}
-
-// clickPayload is an interactive envelope's payload: a click on a button.
-func clickPayload(user, channel, action, value, messageTS, blockID string) map[string]any {
-	return map[string]any{
-		"type": "block_actions", "api_app_id": "A1", "team": map[string]any{"id": "T1"}, "token": "legacy-verification-token",
-		"user":       map[string]any{"id": user, "username": "u", "team_id": "T1"},
-		"container":  map[string]any{"type": "message", "message_ts": messageTS, "channel_id": channel, "is_ephemeral": false},
-		"channel":    map[string]any{"id": channel, "name": "ops"},
-		"message":    map[string]any{"type": "message", "ts": messageTS, "text": "card"},
-		"trigger_id": "1.2.3", "response_url": "https://hooks.slack.com/actions/T1/1/x",
-		"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": blockID, "value": value, "action_ts": "1.1"}},
-	}
+	return out
 }
 
 // get fetches a path of the app's HTTP server.
@@ -233,16 +36,16 @@ func (a *app) get(path string) (int, string) {
 
 // socketRequest runs /wa-leave over the socket, checks the ack and waits
 // for the card; it returns the request ID and the card's ts.
-func socketRequest(t *testing.T, a *app, c *slackSocket, text string) (id, ts string) {
+func socketRequest(t *testing.T, a *app, c *fake.Conn, text string) (id, ts string) {
 	t.Helper()
-	ack := c.command(t, "U0REQ1", "C1", text)
+	ack := c.Command(t, "U0REQ1", "C1", text)
 	require.Equal(t, "ephemeral", ack["response_type"], "the ack is the ephemeral answer")
 	reply, _ := ack["text"].(string)
 	require.Contains(t, reply, "recorded")
 	id = requestIDPattern.FindString(reply)
 	require.NotEmpty(t, id, "the ack names the request: %s", reply)
 	eventually(t, 5*time.Second, func() bool {
-		for _, card := range a.slack.cards() {
+		for _, card := range a.slack.Cards() {
 			if strings.Contains(card.Form.Get("blocks"), id) {
 				ts = card.TS
 				return true
@@ -259,26 +62,26 @@ func socketRequest(t *testing.T, a *app, c *slackSocket, text string) (id, ts st
 // refresh), the bot is not ready until it has reconnected, and the next
 // command works on the new connection.
 func TestE2E_SocketMode(t *testing.T) {
-	ends := map[string]func(t *testing.T, c *slackSocket){
-		"dropped": func(t *testing.T, c *slackSocket) { require.NoError(t, c.ws.Close()) },
-		"refresh requested": func(t *testing.T, c *slackSocket) {
-			c.send(t, map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "applink-fake"}})
+	ends := map[string]func(t *testing.T, c *fake.Conn){
+		"dropped": func(t *testing.T, c *fake.Conn) { require.NoError(t, c.WS.Close()) },
+		"refresh requested": func(t *testing.T, c *fake.Conn) {
+			c.Send(t, map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "applink-fake"}})
 		},
 	}
 	for name, end := range ends {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			sl, gw := newSocketSlack(t), newFakeGateway(t, "greenapi")
-			env := baseEnv(t, sl.fakeSlack, gw)
+			sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+			env := baseEnv(t, sl, gw)
 			delete(env, "SLACK_SIGNING_SECRET") // not needed in Socket Mode
 			env["SLACK_APP_TOKEN"] = testAppToken
-			a := startApp(t, sl.fakeSlack, gw, env)
+			a := startApp(t, sl, gw, env)
 
-			c := sl.next(t)
-			require.Equal(t, []string{"Bearer " + testAppToken}, sl.openAuths(), "apps.connections.open is called with the app-level token")
+			c := sl.Next(t)
+			require.Equal(t, []string{"Bearer " + testAppToken}, openAuths(sl), "apps.connections.open is called with the app-level token")
 			status, _ := a.get("/readyz")
 			require.Equal(t, http.StatusServiceUnavailable, status, "not ready before Slack says hello")
-			c.hello(t)
+			c.Hello(t)
 			eventually(t, 5*time.Second, func() bool { s, _ := a.get("/readyz"); return s == http.StatusOK }, "not ready after hello")
 			status, _ = a.get("/healthz")
 			require.Equal(t, http.StatusOK, status)
@@ -286,22 +89,22 @@ func TestE2E_SocketMode(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, status, "no Slack routes over HTTP in Socket Mode")
 
 			id, ts := socketRequest(t, a, c, testGroup+" bye")
-			require.Nil(t, c.click(t, "U0CNF2", "C1", "leave_confirm", id, ts, sl.buttonsBlockID(ts)), "a click is acked with an empty payload")
-			eventually(t, 10*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no thread reply")
+			require.Nil(t, c.Click(t, "U0CNF2", "C1", "leave_confirm", id, ts, sl.ButtonsBlockID(ts)), "a click is acked with an empty payload")
+			eventually(t, 10*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no thread reply")
 			require.Len(t, gw.Calls("leave"), 1)
 			require.Len(t, gw.Calls("send"), 1)
 			require.Contains(t, gw.Calls("send")[0].Body, "bye")
-			reply := sl.threadReplies()[0]
+			reply := sl.ThreadReplies()[0]
 			require.Equal(t, ts, reply.Form.Get("thread_ts"))
 			require.Contains(t, strings.ToLower(reply.Form.Get("text")), "left")
 
-			sl.hold()
+			sl.HoldSockets()
 			end(t, c)
-			eventually(t, 5*time.Second, func() bool { return len(sl.openAuths()) == 2 }, "apps.connections.open not called again")
+			eventually(t, 5*time.Second, func() bool { return len(sl.Opens()) == 2 }, "apps.connections.open not called again")
 			eventually(t, 5*time.Second, func() bool { s, _ := a.get("/readyz"); return s == http.StatusServiceUnavailable }, "ready while reconnecting")
-			sl.release()
-			c = sl.next(t)
-			c.hello(t)
+			sl.Release()
+			c = sl.Next(t)
+			c.Hello(t)
 			eventually(t, 5*time.Second, func() bool { s, _ := a.get("/readyz"); return s == http.StatusOK }, "not ready after reconnecting")
 
 			id2, _ := socketRequest(t, a, c, testGroup+" --no-goodbye")
@@ -325,16 +128,16 @@ func TestE2E_SocketMode(t *testing.T) {
 // over the socket is byte for byte what POST /slack/commands answers.
 func TestE2E_SocketModeAckPayloadMatchesHTTP(t *testing.T) {
 	t.Parallel()
-	sl, gw := newSocketSlack(t), newFakeGateway(t, "greenapi")
-	env := baseEnv(t, sl.fakeSlack, gw)
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+	env := baseEnv(t, sl, gw)
 	env["SLACK_APP_TOKEN"] = testAppToken
-	startApp(t, sl.fakeSlack, gw, env)
-	c := sl.next(t)
-	c.hello(t)
-	overSocket, err := json.Marshal(c.command(t, "U0REQ1", "C1", "help"))
+	startApp(t, sl, gw, env)
+	c := sl.Next(t)
+	c.Hello(t)
+	overSocket, err := json.Marshal(c.Command(t, "U0REQ1", "C1", "help"))
 	require.NoError(t, err)
 
-	httpSlack, httpGW := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	httpSlack, httpGW := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	h := startApp(t, httpSlack, httpGW, baseEnv(t, httpSlack, httpGW))
 	status, overHTTP := h.command("U0REQ1", "C1", "help")
 	require.Equal(t, http.StatusOK, status)

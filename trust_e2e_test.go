@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
+
 	"github.com/waleave/waleave/bot"
 	"github.com/waleave/waleave/store/storetest"
 	"github.com/waleave/waleave/templates"
@@ -21,7 +23,7 @@ import (
 func TestE2E_ReplayedCommandIgnored(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 		form := url.Values{"command": {"/wa-leave"}, "text": {testGroup + " --no-goodbye"}, "user_id": {"U0REQ1"},
 			"channel_id": {"C1"}, "team_id": {"T1"}, "response_url": {a.slack.URL + "/response/1"}, "trigger_id": {"7.7.7"}}
@@ -37,9 +39,9 @@ func TestE2E_ReplayedCommandIgnored(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, "a replay is acknowledged")
 		require.NotContains(t, body, "recorded")
 
-		eventually(t, 5*time.Second, func() bool { return len(sl.cards()) == 1 }, "no card")
+		eventually(t, 5*time.Second, func() bool { return len(sl.Cards()) == 1 }, "no card")
 		time.Sleep(300 * time.Millisecond)
-		require.Len(t, sl.cards(), 1, "one card")
+		require.Len(t, sl.Cards(), 1, "one card")
 		_, metrics := a.get("/metrics")
 		require.Contains(t, metrics, `waleave_repeated_deliveries_total{kind="sig"} 1`)
 	})
@@ -49,33 +51,33 @@ func TestE2E_ReplayedCommandIgnored(t *testing.T) {
 // envelope again (same envelope_id) makes one request and one card.
 func TestE2E_RedeliveredEnvelopeIgnored(t *testing.T) {
 	t.Parallel()
-	sl, gw := newSocketSlack(t), newFakeGateway(t, "greenapi")
-	env := baseEnv(t, sl.fakeSlack, gw)
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
+	env := baseEnv(t, sl, gw)
 	delete(env, "SLACK_SIGNING_SECRET")
 	env["SLACK_APP_TOKEN"] = testAppToken
-	a := startApp(t, sl.fakeSlack, gw, env)
-	c := sl.next(t)
-	c.hello(t)
+	a := startApp(t, sl, gw, env)
+	c := sl.Next(t)
+	c.Hello(t)
 	eventually(t, 5*time.Second, func() bool { s, _ := a.get("/readyz"); return s == http.StatusOK }, "not ready after hello")
 
-	payload := commandPayload("U0REQ1", "C1", testGroup+" --no-goodbye")
-	first := c.deliver(t, "redelivered-1", "slash_commands", payload)
+	payload := fake.CommandPayload("U0REQ1", "C1", testGroup+" --no-goodbye")
+	first := c.Deliver(t, "redelivered-1", "slash_commands", payload)
 	require.Contains(t, first["text"], "recorded")
-	require.Nil(t, c.deliver(t, "redelivered-1", "slash_commands", payload), "the redelivery is acked, empty")
+	require.Nil(t, c.Deliver(t, "redelivered-1", "slash_commands", payload), "the redelivery is acked, empty")
 
-	eventually(t, 5*time.Second, func() bool { return len(sl.cards()) == 1 }, "no card")
+	eventually(t, 5*time.Second, func() bool { return len(sl.Cards()) == 1 }, "no card")
 	time.Sleep(300 * time.Millisecond)
-	require.Len(t, sl.cards(), 1, "one card")
-	second := c.deliver(t, "redelivered-2", "slash_commands", payload)
+	require.Len(t, sl.Cards(), 1, "one card")
+	second := c.Deliver(t, "redelivered-2", "slash_commands", payload)
 	require.Contains(t, second["text"], "recorded", "another envelope is another command")
 
 	// A click sent again is not handled again: the second cancel would
 	// be told the request is already cancelled.
-	card := sl.cards()[0]
+	card := sl.Cards()[0]
 	id := requestIDPattern.FindString(first["text"].(string))
-	cancel := clickPayload("U0REQ1", "C1", "leave_cancel", id, card.TS, sl.buttonsBlockID(card.TS))
-	require.Nil(t, c.deliver(t, "click-1", "interactive", cancel))
-	require.Nil(t, c.deliver(t, "click-1", "interactive", cancel))
+	cancel := fake.ClickPayload("U0REQ1", "C1", "leave_cancel", id, card.TS, sl.ButtonsBlockID(card.TS))
+	require.Nil(t, c.Deliver(t, "click-1", "interactive", cancel))
+	require.Nil(t, c.Deliver(t, "click-1", "interactive", cancel))
 	eventually(t, 5*time.Second, func() bool { return len(sl.Calls("chat.update")) > 0 }, "the card shows the cancel")
 	time.Sleep(300 * time.Millisecond)
 	require.Empty(t, sl.Calls("chat.postEphemeral"), "the redelivered click had no effect")
@@ -88,7 +90,7 @@ func TestE2E_RedeliveredEnvelopeIgnored(t *testing.T) {
 // refused and change nothing.
 func TestE2E_OtherWorkspaceRefused(t *testing.T) {
 	t.Parallel()
-	sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+	sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
 	require.NotEmpty(t, sl.Calls("auth.test"), "the workspace is learned at start-up")
 	id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
@@ -100,7 +102,7 @@ func TestE2E_OtherWorkspaceRefused(t *testing.T) {
 
 	payload := `{"type":"block_actions","team":{"id":"T2"},"user":{"id":"U0CNF2"},"container":{"type":"message","message_ts":"` + ts +
 		`","channel_id":"C1"},"channel":{"id":"C1"},"actions":[{"type":"button","action_id":"leave_confirm","block_id":"` +
-		sl.buttonsBlockID(ts) + `","value":"` + id + `","action_ts":"1.1"}]}`
+		sl.ButtonsBlockID(ts) + `","value":"` + id + `","action_ts":"1.1"}]}`
 	status, _ = a.post("/slack/interactions", url.Values{"payload": {payload}}, nil)
 	require.Equal(t, http.StatusOK, status)
 	eventually(t, 5*time.Second, func() bool {
@@ -112,5 +114,5 @@ func TestE2E_OtherWorkspaceRefused(t *testing.T) {
 		return false
 	}, "the click is answered")
 	require.Empty(t, gw.Calls("leave"), "not confirmed")
-	require.Len(t, sl.cards(), 1, "no second request")
+	require.Len(t, sl.Cards(), 1, "no second request")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
 	"github.com/waleave/waleave/store/storetest"
 )
 
@@ -94,7 +95,7 @@ func oldDatabase(t *testing.T, dsn string) (pending, confirmed string) {
 func TestE2E_UpgradeCarriesRequestsThrough(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		pending, confirmed := oldDatabase(t, dsn)
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "greenapi")
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
 		db := openSQL(t, dsn)
 		state := func(id string) string {
@@ -106,7 +107,7 @@ func TestE2E_UpgradeCarriesRequestsThrough(t *testing.T) {
 		eventually(t, 10*time.Second, func() bool { return state(confirmed) == "done" }, "the confirmed request did not complete: %s", dumpJobs(t, dsn))
 		var ts string
 		eventually(t, 10*time.Second, func() bool {
-			for _, c := range sl.cards() {
+			for _, c := range sl.Cards() {
 				if strings.Contains(c.Form.Get("blocks"), pending) {
 					ts = c.TS
 				}
@@ -120,7 +121,7 @@ func TestE2E_UpgradeCarriesRequestsThrough(t *testing.T) {
 		require.Equal(t, []string{"default", "default"}, queryStrings(t, db, `SELECT number FROM requests ORDER BY id`))
 		require.Len(t, gw.Calls("leave"), 2)
 		require.Contains(t, gw.Calls("send")[0].Body, "Bye from before")
-		for _, c := range sl.cards() {
+		for _, c := range sl.Cards() {
 			require.NotContains(t, c.Form.Get("blocks"), "WhatsApp number", "one number is not named")
 		}
 	})

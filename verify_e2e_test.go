@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
+
 	"github.com/waleave/waleave/store/storetest"
 )
 
@@ -16,7 +18,7 @@ const instanceJID = "79000000001@c.us"
 
 // finalCard is the blocks of the last update of the card at ts that has
 // no buttons left, or "" when there is none yet.
-func finalCard(sl *fakeSlack, ts string) string {
+func finalCard(sl *fake.Slack, ts string) string {
 	last := ""
 	for _, u := range sl.Calls("chat.update") {
 		if u.Form.Get("ts") == ts && !strings.Contains(u.Form.Get("blocks"), "leave_confirm") {
@@ -40,16 +42,16 @@ func TestE2E_LeaveVerifiedEachProvider(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				sl, gw := newFakeSlack(t), newFakeGateway(t, provider)
-				gw.self, gw.stay = instanceJID, stay
+				sl, gw := fake.NewSlack(t), fake.NewProvider(t, provider)
+				gw.Self, gw.Stay = instanceJID, stay
 				a := startApp(t, sl, gw, baseEnv(t, sl, gw))
 				id, ts := a.requestCard("U0REQ1", "C1", testGroup+" --no-goodbye")
 				status, _ := a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 				require.Equal(t, 200, status)
-				eventually(t, 15*time.Second, func() bool { return len(sl.threadReplies()) == 1 }, "no outcome reply")
+				eventually(t, 15*time.Second, func() bool { return len(sl.ThreadReplies()) == 1 }, "no outcome reply")
 				eventually(t, 5*time.Second, func() bool { return finalCard(sl, ts) != "" }, "card not updated to its final state")
 
-				text := strings.ToLower(sl.threadReplies()[0].Form.Get("text"))
+				text := strings.ToLower(sl.ThreadReplies()[0].Form.Get("text"))
 				card := finalCard(sl, ts)
 				require.Len(t, gw.Calls("leave"), 1, "one leave")
 				leaveAt := gw.Calls("leave")[0].At
@@ -98,10 +100,10 @@ func TestE2E_CrashAfterTheGatewayLeft(t *testing.T) {
 			t.Parallel()
 			storetest.Each(t, func(t *testing.T, dsn string) {
 				t.Parallel()
-				sl, gw := newFakeSlack(t), newFakeGateway(t, provider)
-				gw.self = instanceJID
-				gw.block = make(chan struct{})
-				gw.leave = repeat // answers the calls after the first, which never answers
+				sl, gw := fake.NewSlack(t), fake.NewProvider(t, provider)
+				gw.Self = instanceJID
+				gw.Block = make(chan struct{})
+				gw.Leave = repeat // answers the calls after the first, which never answers
 				env := baseEnvOn(t, sl, gw, dsn)
 				env["WALEAVE_MAX_ATTEMPTS"] = "2"
 
@@ -113,9 +115,9 @@ func TestE2E_CrashAfterTheGatewayLeft(t *testing.T) {
 				eventually(t, 10*time.Second, func() bool { return len(gw.Calls("leave")) == 1 }, "leave not started")
 				require.NoError(t, child.Process.Signal(syscall.SIGKILL))
 				_ = child.Wait()
-				require.Empty(t, sl.threadReplies(), "no outcome before the crash")
+				require.Empty(t, sl.ThreadReplies(), "no outcome before the crash")
 
-				close(gw.block) // the gateway answers promptly from now on
+				close(gw.Block) // the gateway answers promptly from now on
 				restarted := time.Now()
 				child, _, logs = startChild(t, env)
 				defer func() {
@@ -123,17 +125,17 @@ func TestE2E_CrashAfterTheGatewayLeft(t *testing.T) {
 					_ = child.Wait()
 				}()
 				deadline := time.Now().Add(30 * time.Second)
-				for len(sl.threadReplies()) == 0 && time.Now().Before(deadline) {
+				for len(sl.ThreadReplies()) == 0 && time.Now().Before(deadline) {
 					time.Sleep(20 * time.Millisecond)
 				}
-				if len(sl.threadReplies()) == 0 {
+				if len(sl.ThreadReplies()) == 0 {
 					t.Fatalf("request not completed within 30s of the restart:\n%s\njobs:\n%s", logs.String(), dumpJobs(t, dsn))
 				}
 				t.Logf("outcome reply %s after the restart", time.Since(restarted).Round(100*time.Millisecond))
 				eventually(t, 5*time.Second, func() bool { return finalCard(sl, ts) != "" }, "card not updated to its final state")
 				time.Sleep(300 * time.Millisecond) // a second reply would come now
-				require.Len(t, sl.threadReplies(), 1, "one outcome reply")
-				text := strings.ToLower(sl.threadReplies()[0].Form.Get("text"))
+				require.Len(t, sl.ThreadReplies(), 1, "one outcome reply")
+				text := strings.ToLower(sl.ThreadReplies()[0].Form.Get("text"))
 				require.Contains(t, text, "left")
 				require.NotContains(t, text, "not left")
 				require.NotContains(t, text, "not a member")
@@ -156,9 +158,9 @@ func TestE2E_CrashDuringTheGoodbye(t *testing.T) {
 	}
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		t.Parallel()
-		sl, gw := newFakeSlack(t), newFakeGateway(t, "ryzeapi")
-		gw.self = instanceJID
-		gw.blockSend = make(chan struct{})
+		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "ryzeapi")
+		gw.Self = instanceJID
+		gw.BlockSend = make(chan struct{})
 		env := baseEnvOn(t, sl, gw, dsn)
 
 		child, u, logs := startChild(t, env)
@@ -176,18 +178,18 @@ func TestE2E_CrashDuringTheGoodbye(t *testing.T) {
 			_ = child.Wait()
 		}()
 		deadline := time.Now().Add(30 * time.Second)
-		for len(sl.threadReplies()) == 0 && time.Now().Before(deadline) {
+		for len(sl.ThreadReplies()) == 0 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if len(sl.threadReplies()) == 0 {
+		if len(sl.ThreadReplies()) == 0 {
 			t.Fatalf("request not completed within 30s of the restart:\n%s\njobs:\n%s", logs.String(), dumpJobs(t, dsn))
 		}
 		eventually(t, 5*time.Second, func() bool { return finalCard(sl, ts) != "" }, "card not updated to its final state")
 		time.Sleep(300 * time.Millisecond) // a second reply would come now
-		require.Len(t, sl.threadReplies(), 1, "one outcome reply")
+		require.Len(t, sl.ThreadReplies(), 1, "one outcome reply")
 		require.Len(t, gw.Calls("send"), 1, "the goodbye is not sent again")
 		require.Len(t, gw.Calls("leave"), 1)
-		text := sl.threadReplies()[0].Form.Get("text")
+		text := sl.ThreadReplies()[0].Form.Get("text")
 		require.Contains(t, strings.ToLower(text), "left")
 		require.Contains(t, text, "may not have reached the group")
 		require.Contains(t, finalCard(sl, ts), "may not have reached the group")

@@ -79,10 +79,10 @@ func TestConfirm_ApproversAndTwoPerson(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, leave.Pending, got.State, "%s must not confirm", user)
 	}
-	refusals := tb.slack.of("chat.postEphemeral")
+	refusals := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, refusals, 2)
-	require.Contains(t, refusals[0].form.Get("text"), "WALEAVE_APPROVERS")
-	require.Contains(t, refusals[1].form.Get("text"), "WALEAVE_TWO_PERSON")
+	require.Contains(t, refusals[0].Form.Get("text"), "WALEAVE_APPROVERS")
+	require.Contains(t, refusals[1].Form.Get("text"), "WALEAVE_TWO_PERSON")
 
 	tb.Interaction(ctx, click("U0BOSS", "C1", "leave_confirm", r.ID))
 	got, err := tb.db.Request(ctx, r.ID)

@@ -15,43 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// rateLimitedSlack wraps the recorder with Slack's per-channel message
-// limit, scaled: beyond perSecond chat.postMessage calls a second in one
-// channel it answers 429 with Retry-After, as Slack does.
-type rateLimitedSlack struct {
-	*slackRecorder
-	perSecond int
-	mu        sync.Mutex
-	window    map[string][]time.Time
-	limited   int
-}
-
-func (s *rateLimitedSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasSuffix(r.URL.Path, "chat.postMessage") {
-		_ = r.ParseForm()
-		ch := r.Form.Get("channel")
-		now := time.Now()
-		s.mu.Lock()
-		var recent []time.Time
-		for _, t := range s.window[ch] {
-			if now.Sub(t) < time.Second {
-				recent = append(recent, t)
-			}
-		}
-		if len(recent) >= s.perSecond {
-			s.window[ch] = recent
-			s.limited++
-			s.mu.Unlock()
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		s.window[ch] = append(recent, now)
-		s.mu.Unlock()
-	}
-	s.slackRecorder.ServeHTTP(w, r)
-}
-
 // TestBurst_EveryCardPostedOnceAtSlacksPace fires a burst of commands in
 // one channel at a Slack fake that enforces a per-channel rate (20/s here,
 // Slack's 1/s scaled down): every command is acknowledged within a second,
@@ -59,10 +22,7 @@ func (s *rateLimitedSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestBurst_EveryCardPostedOnceAtSlacksPace(t *testing.T) {
 	const burst = 200
 	tb := newTestBot(t, Options{AllowedUsers: []string{"U0BENCH1"}, ChannelRate: 20, PollInterval: 200 * time.Millisecond})
-	limited := &rateLimitedSlack{slackRecorder: tb.slack, perSecond: 20, window: map[string][]time.Time{}}
-	srv := httptest.NewServer(limited)
-	defer srv.Close()
-	tb.useSlack(srv.URL)
+	tb.slack.LimitPosts(20)
 	tb.opts.Now = time.Now
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,8 +67,8 @@ func TestBurst_EveryCardPostedOnceAtSlacksPace(t *testing.T) {
 
 	cards := func() map[string]int {
 		seen := map[string]int{}
-		for _, c := range tb.slack.of("chat.postMessage") {
-			if id := requestIDIn(c.form.Get("blocks")); id != "" {
+		for _, c := range tb.slack.Answered("chat.postMessage") {
+			if id := requestIDIn(c.Form.Get("blocks")); id != "" {
 				seen[id]++
 			}
 		}
@@ -120,7 +80,7 @@ func TestBurst_EveryCardPostedOnceAtSlacksPace(t *testing.T) {
 	}
 	seen := cards()
 	require.Len(t, seen, burst, "every card arrives")
-	t.Logf("%d cards, %d answered 429", len(seen), limited.limited)
+	t.Logf("%d cards, %d answered 429", len(seen), tb.slack.Limited())
 	for id, n := range seen {
 		require.Equal(t, 1, n, "card %s posted once", id)
 	}

@@ -60,9 +60,9 @@ func TestConfirm_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 	cancel()
 	release()
 	tb.side.Wait()
-	eph := tb.slack.of("chat.postEphemeral")
+	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 1)
-	require.Contains(t, eph[0].form.Get("text"), "may still go through")
+	require.Contains(t, eph[0].Form.Get("text"), "may still go through")
 	require.Eventually(t, func() bool {
 		got, err := tb.db.Request(context.Background(), r.ID)
 		return err == nil && got.State == leave.Confirmed
@@ -89,9 +89,9 @@ func TestConfirm_WaitsNoLongerThanTheAckBudget(t *testing.T) {
 	}
 	release()
 	tb.side.Wait()
-	eph := tb.slack.of("chat.postEphemeral")
+	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 1)
-	require.Contains(t, eph[0].form.Get("text"), "may still go through")
+	require.Contains(t, eph[0].Form.Get("text"), "may still go through")
 }
 
 // When Slack cannot say the requester's time zone in time, an --at time
@@ -110,7 +110,7 @@ func TestCommand_ScheduledTimeReadAsUTCIsSaid(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tb := newTestBot(t, Options{})
 			if c.lookupErr != "" {
-				tb.slack.failWith(refuse("users.info", c.lookupErr))
+				tb.slack.FailWith(refuse("users.info", c.lookupErr))
 			}
 			msg := tb.command("120363406289005073@g.us --no-goodbye --at " + c.at)
 			require.Contains(t, msg.Text, "recorded")
@@ -134,13 +134,13 @@ func TestRefusal_FallsBackToTheResponseURL(t *testing.T) {
 		got <- m
 	}))
 	defer hook.Close()
-	tb.slack.failWith(refuse("chat.postEphemeral", "channel_not_found"))
+	tb.slack.FailWith(refuse("chat.postEphemeral", "channel_not_found"))
 
 	ic := click("U0OTHER9", "C1", "leave_confirm", r.ID) // not allowed to confirm
 	ic.ResponseURL = hook.URL + "/actions/T1/1/x"
 	tb.Interaction(context.Background(), ic)
 	tb.side.Wait()
-	require.Equal(t, 1, tb.slack.refusals("chat.postEphemeral"))
+	require.Equal(t, 1, tb.slack.Refusals("chat.postEphemeral"))
 	select {
 	case m := <-got:
 		require.Equal(t, "ephemeral", m["response_type"])

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/waleave/waleave/fake"
 	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
@@ -45,7 +46,7 @@ func directoryGroups() []whatsapp.GroupSummary {
 // withDirectory lists directoryGroups into the test bot's directory.
 func withDirectory(t *testing.T, tb *testBot) {
 	t.Helper()
-	tb.gw.groups = directoryGroups()
+	tb.gw.GroupList = directoryGroups()
 	require.NoError(t, tb.RefreshDirectory(context.Background()))
 }
 
@@ -92,7 +93,7 @@ func TestCommand_NameResolvedFromDirectory(t *testing.T) {
 			require.Equal(t, tt.wantJID, reqs[0].GroupJID)
 			require.Equal(t, tt.wantGoodbye, reqs[0].Goodbye)
 			require.NotEmpty(t, reqs[0].GroupSubject)
-			require.Equal(t, []string{"groups"}, tb.gw.callsOf(""), "one listing, by the refresh; none by the command")
+			require.Equal(t, []string{"groups"}, tb.gw.CallsOf(""), "one listing, by the refresh; none by the command")
 		})
 	}
 }
@@ -141,11 +142,11 @@ func TestPickGroup_StartsTheRequestWithTheGoodbye(t *testing.T) {
 	// U0CNF2 and U0REQ1 hear "out of date" once each (U0REQ1's double
 	// click repeats it within seconds, and is not told twice), and U0REQ1
 	// that the request is recorded.
-	eph := tb.slack.of("chat.postEphemeral")
+	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 3)
 	texts := ""
 	for _, e := range eph {
-		texts += e.form.Get("text") + "\n"
+		texts += e.Form.Get("text") + "\n"
 	}
 	require.Contains(t, texts, "recorded")
 	require.Contains(t, texts, "out of date")
@@ -174,21 +175,21 @@ func TestCommand_UnknownNameOffersClosest(t *testing.T) {
 func TestCommand_UnknownNameRefreshesWithinRateLimit(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	withDirectory(t, tb)
-	tb.gw.mu.Lock()
-	tb.gw.groups = append(directoryGroups(), whatsapp.GroupSummary{JID: jidNew, Subject: "Brand new"})
-	tb.gw.mu.Unlock()
+	tb.gw.Locked(func() {
+		tb.gw.GroupList = append(directoryGroups(), whatsapp.GroupSummary{JID: jidNew, Subject: "Brand new"})
+	})
 
 	// Just refreshed: a miss does not list again, however many come.
 	for range 3 {
 		tb.command(`"Brand new"`)
 	}
-	require.Len(t, tb.gw.callsOf("groups"), 1)
+	require.Len(t, tb.gw.CallsOf("groups"), 1)
 	require.Empty(t, tb.requests(t))
 
 	// Later, a miss lists once and finds the new group.
 	tb.clock.Add(directoryMinGap)
 	tb.command(`"Brand new"`)
-	require.Len(t, tb.gw.callsOf("groups"), 2)
+	require.Len(t, tb.gw.CallsOf("groups"), 2)
 	reqs := tb.requests(t)
 	require.Len(t, reqs, 1)
 	require.Equal(t, jidNew, reqs[0].GroupJID)
@@ -198,9 +199,9 @@ func TestRefreshDirectory_FailureKeepsThePreviousDirectory(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	withDirectory(t, tb)
-	tb.gw.mu.Lock()
-	tb.gw.groupsErr = &whatsapp.Error{Provider: "greenapi", Op: "getChats", Status: 503, Kind: whatsapp.ErrUnavailable}
-	tb.gw.mu.Unlock()
+	tb.gw.Locked(func() {
+		tb.gw.GroupsErr = &whatsapp.Error{Provider: "greenapi", Op: "getChats", Status: 503, Kind: whatsapp.ErrUnavailable}
+	})
 	require.Error(t, tb.RefreshDirectory(ctx))
 	entries, err := tb.db.Directory(ctx)
 	require.NoError(t, err)
@@ -214,7 +215,7 @@ func TestRefreshDirectory_FailureKeepsThePreviousDirectory(t *testing.T) {
 
 func TestCommand_NameWithNoDirectoryAndNoGateway(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	tb.gw.groupsErr = &whatsapp.Error{Provider: "greenapi", Op: "getChats", Kind: whatsapp.ErrUnavailable}
+	tb.gw.GroupsErr = &whatsapp.Error{Provider: "greenapi", Op: "getChats", Kind: whatsapp.ErrUnavailable}
 	msg := tb.command("Marketing")
 	require.Empty(t, tb.requests(t))
 	require.Contains(t, msg.Text, "unavailable")
@@ -225,9 +226,9 @@ func TestRefreshDirectory_LeftGroupsDropOut(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	withDirectory(t, tb)
-	tb.gw.mu.Lock()
-	tb.gw.groups = directoryGroups()[:2]
-	tb.gw.mu.Unlock()
+	tb.gw.Locked(func() {
+		tb.gw.GroupList = directoryGroups()[:2]
+	})
 	tb.clock.Add(time.Hour)
 	require.NoError(t, tb.RefreshDirectory(ctx))
 	entries, err := tb.db.Directory(ctx)
@@ -241,7 +242,7 @@ func TestGroupsCommand_ListsTheDirectoryWithinLimits(t *testing.T) {
 	for i := range 300 {
 		many = append(many, whatsapp.GroupSummary{JID: fmt.Sprintf("1203634%011d@g.us", i), Subject: fmt.Sprintf("Customer group <%03d> with a long descriptive name", i)})
 	}
-	tb.gw.groups = many
+	tb.gw.GroupList = many
 	msg := tb.command("groups") // the first listing happens on demand
 	require.Contains(t, msg.Text, "300 groups")
 	require.Contains(t, msg.Text, "more; add a filter")
@@ -279,8 +280,8 @@ func onlyAdminGroup(jid string) whatsapp.Group {
 func TestCard_SlowDetailsDoNotDelayTheAck(t *testing.T) {
 	tb := newTestBot(t, Options{DetailsTimeout: 200 * time.Millisecond})
 	release := make(chan struct{})
-	tb.gw.me = "79000000001@s.whatsapp.net"
-	tb.gw.group = func(ctx context.Context, ref string) (whatsapp.Group, error) {
+	tb.gw.Self = "79000000001@s.whatsapp.net"
+	tb.gw.GroupFunc = func(ctx context.Context, ref string) (whatsapp.Group, error) {
 		select {
 		case <-release:
 			return onlyAdminGroup(ref), nil
@@ -303,11 +304,11 @@ func TestCard_SlowDetailsDoNotDelayTheAck(t *testing.T) {
 
 	var card string
 	require.Eventually(t, func() bool {
-		posts := tb.slack.of("chat.postMessage")
+		posts := tb.slack.Answered("chat.postMessage")
 		if len(posts) == 0 {
 			return false
 		}
-		card = posts[0].form.Get("blocks")
+		card = posts[0].Form.Get("blocks")
 		return true
 	}, 5*time.Second, 10*time.Millisecond)
 	require.Contains(t, card, "did not answer in time")
@@ -317,8 +318,8 @@ func TestCard_SlowDetailsDoNotDelayTheAck(t *testing.T) {
 	// The answer arrives late: the card is updated with the warning.
 	close(release)
 	require.Eventually(t, func() bool {
-		for _, u := range tb.slack.of("chat.update") {
-			if strings.Contains(u.form.Get("blocks"), "only admin") {
+		for _, u := range tb.slack.Answered("chat.update") {
+			if strings.Contains(u.Form.Get("blocks"), "only admin") {
 				return true
 			}
 		}
@@ -329,15 +330,15 @@ func TestCard_SlowDetailsDoNotDelayTheAck(t *testing.T) {
 func TestCard_OnlyAdminWarningAndSuccessorSelect(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
-	tb.gw.me = "79000000001@s.whatsapp.net" // whatsmeow's form; participants use @c.us
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
+	tb.gw.Self = "79000000001@s.whatsapp.net" // whatsmeow's form; participants use @c.us
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
 	tb.command("120363406289005073@g.us bye")
 	r := tb.requests(t)[0]
 	tb.deliver(r.ID)
 
-	posts := tb.slack.of("chat.postMessage")
+	posts := tb.slack.Answered("chat.postMessage")
 	require.Len(t, posts, 1)
-	blocks := posts[0].form.Get("blocks")
+	blocks := posts[0].Form.Get("blocks")
 	require.Contains(t, blocks, "only admin")
 	require.Contains(t, blocks, `"action_id":"leave_successor"`)
 	require.Contains(t, blocks, `"block_id":"leave_successor.pending.`+r.ID+`"`)
@@ -357,26 +358,26 @@ func TestCard_OnlyAdminWarningAndSuccessorSelect(t *testing.T) {
 
 func TestCard_DetailsCachedPerGroup(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	tb.gw.me = "79000000001@c.us"
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
+	tb.gw.Self = "79000000001@c.us"
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
 	for range 5 {
 		tb.command("120363406289005073@g.us --no-goodbye")
 	}
 	for _, r := range tb.requests(t) {
 		tb.deliver(r.ID)
 	}
-	require.Len(t, tb.slack.of("chat.postMessage"), 5)
-	require.Len(t, tb.gw.callsOf("group"), 1, "one getGroupData for a burst")
-	require.Len(t, tb.gw.callsOf("me"), 1, "the instance's JID is learned once")
+	require.Len(t, tb.slack.Answered("chat.postMessage"), 5)
+	require.Len(t, tb.gw.CallsOf("group"), 1, "one getGroupData for a burst")
+	require.Len(t, tb.gw.CallsOf("me"), 1, "the instance's JID is learned once")
 }
 
 func TestCard_AdminUnknownWithoutTheInstanceJID(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
 	tb.command("120363406289005073@g.us --no-goodbye")
 	r := tb.requests(t)[0]
 	tb.deliver(r.ID)
-	blocks := tb.slack.of("chat.postMessage")[0].form.Get("blocks")
+	blocks := tb.slack.Answered("chat.postMessage")[0].Form.Get("blocks")
 	require.Contains(t, blocks, "Members")
 	require.NotContains(t, blocks, "not an admin", "no claim about the role when it is unknown")
 	require.NotContains(t, blocks, "only admin")
@@ -395,8 +396,8 @@ func selectSuccessor(user, requestID, jid string) slack.InteractionCallback {
 // is the only admin and posts its card.
 func onlyAdminRequest(t *testing.T, tb *testBot) *store.Request {
 	t.Helper()
-	tb.gw.me = "79000000001@c.us"
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
+	tb.gw.Self = "79000000001@c.us"
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return onlyAdminGroup(ref), nil }
 	tb.command("120363406289005073@g.us Bye all")
 	r := tb.requests(t)[0]
 	tb.deliver(r.ID)
@@ -419,13 +420,13 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 		got, _ = tb.db.Request(ctx, r.ID)
 		require.Equal(t, jid, got.Successor)
 		tb.deliver(r.ID)
-		blocks := tb.slack.of("chat.update")[i].form.Get("blocks")
+		blocks := tb.slack.Answered("chat.update")[i].Form.Get("blocks")
 		require.Contains(t, blocks, "+"+strings.TrimSuffix(jid, "@c.us")+" will be made admin first")
 		require.Contains(t, blocks, `"initial_option"`, "the select stays, showing the choice")
 	}
 
 	var promoted []string
-	tb.gw.promote = func(group, participant string) error {
+	tb.gw.PromoteFunc = func(group, participant string) error {
 		promoted = append(promoted, group+" "+participant)
 		return nil
 	}
@@ -434,7 +435,7 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
 	var order []string
-	for _, c := range tb.gw.callsOf("") {
+	for _, c := range tb.gw.CallsOf("") {
 		if c == "promote" || c == "send" || c == "leave" {
 			order = append(order, c)
 		}
@@ -461,24 +462,24 @@ func TestSuccessor_FailedPromotionStopsTheLeave(t *testing.T) {
 	r := onlyAdminRequest(t, tb)
 	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us")))
 	tb.deliver(r.ID) // the card shows the choice before anyone confirms
-	tb.gw.promote = func(string, string) error {
+	tb.gw.PromoteFunc = func(string, string) error {
 		return &whatsapp.Error{Provider: "greenapi", Op: "setGroupAdmin", Status: 200, Kind: whatsapp.ErrInvalid, Message: "participant not found"}
 	}
 	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
-	require.Empty(t, tb.gw.callsOf("send"), "no goodbye")
-	require.Empty(t, tb.gw.callsOf("leave"), "not left")
+	require.Empty(t, tb.gw.CallsOf("send"), "no goodbye")
+	require.Empty(t, tb.gw.CallsOf("leave"), "not left")
 	got, _ := tb.db.Request(ctx, r.ID)
 	require.Equal(t, leave.Failed, got.State)
 	require.Equal(t, leave.OutcomePromoteFailed, got.Outcome)
 
 	tb.deliver(r.ID)
 	var reply string
-	for _, p := range tb.slack.of("chat.postMessage") {
-		if p.form.Get("thread_ts") != "" {
-			reply = strings.ToLower(p.form.Get("text"))
+	for _, p := range tb.slack.Answered("chat.postMessage") {
+		if p.Form.Get("thread_ts") != "" {
+			reply = strings.ToLower(p.Form.Get("text"))
 		}
 	}
 	require.Contains(t, reply, "could not make")
@@ -493,11 +494,11 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us")))
 	tb.deliver(r.ID) // the card shows the choice before anyone confirms
 	promoted := false
-	tb.gw.promote = func(string, string) error {
+	tb.gw.PromoteFunc = func(string, string) error {
 		promoted = true // it worked, but the answer is lost
 		return &whatsapp.Error{Provider: "greenapi", Op: "setGroupAdmin", Kind: whatsapp.ErrUnavailable}
 	}
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
 		g := onlyAdminGroup(ref)
 		g.Participants[1].IsAdmin = promoted
 		return g, nil
@@ -506,8 +507,8 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 	w := &leaveWorker{b: tb.Bot}
 	require.Error(t, w.Work(ctx, leaveJob(r.ID)), "snoozed for a retry")
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
-	require.Len(t, tb.gw.callsOf("promote"), 1)
-	require.Len(t, tb.gw.callsOf("leave"), 1)
+	require.Len(t, tb.gw.CallsOf("promote"), 1)
+	require.Len(t, tb.gw.CallsOf("leave"), 1)
 	got, _ := tb.db.Request(ctx, r.ID)
 	require.Equal(t, leave.Done, got.State)
 }
@@ -515,9 +516,9 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 func TestLeave_KeepsTheInviteLink(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
-	tb.gw.groups = []whatsapp.GroupSummary{{JID: "120363406289005073@g.us", Subject: "Night shift"}}
+	tb.gw.GroupList = []whatsapp.GroupSummary{{JID: "120363406289005073@g.us", Subject: "Night shift"}}
 	require.NoError(t, tb.RefreshDirectory(ctx))
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
 		g := onlyAdminGroup(ref)
 		g.Participants[1].IsAdmin = true // not the only admin: no successor needed
 		return g, nil
@@ -539,7 +540,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 		found = found || (e.Action == "invite link kept" && e.Detail == link)
 	}
 	require.True(t, found, "the link is in the audit trail")
-	calls := slices.DeleteFunc(tb.gw.callsOf(""), func(c string) bool { return c == "state" || c == "me" })
+	calls := slices.DeleteFunc(tb.gw.CallsOf(""), func(c string) bool { return c == "state" || c == "me" })
 	require.Less(t, slices.Index(calls, "group"), slices.Index(calls, "leave"), "the link is read before leaving")
 	require.Equal(t, []string{"leave", "group"}, calls[len(calls)-2:], "and the group looked up once more after it")
 
@@ -560,13 +561,13 @@ func TestCommand_DefaultGoodbyeNamesAGroupGivenByJID(t *testing.T) {
 	reqs := tb.requests(t)
 	require.Len(t, reqs, 1)
 	require.Equal(t, "Leaving Marketing, bye!", reqs[0].Goodbye)
-	require.Equal(t, []string{"groups"}, tb.gw.callsOf(""), "no gateway call for a JID")
+	require.Equal(t, []string{"groups"}, tb.gw.CallsOf(""), "no gateway call for a JID")
 }
 
 // linkingGateway is a gateway whose group details carry no invite link
 // and which gives it by a call of its own, as Wawp does.
 type linkingGateway struct {
-	*fakeGateway
+	*fake.Gateway
 	link string
 	err  error
 }
@@ -575,7 +576,7 @@ func (g *linkingGateway) InviteLink(_ context.Context, grp whatsapp.Group) (stri
 	if grp.InviteLink != "" {
 		return grp.InviteLink, nil
 	}
-	g.called("invite-link")
+	g.Called("invite-link")
 	return g.link, g.err
 }
 
@@ -592,15 +593,15 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			tb := newTestBot(t, Options{})
-			tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+			tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
 				g := onlyAdminGroup(ref)
 				g.Participants[1].IsAdmin = true
 				g.InviteLink = ""
 				return g, nil
 			}
-			tb.Bot.numbers[0].Gateway = &linkingGateway{fakeGateway: tb.gw, link: tt.link, err: tt.err}
+			tb.Bot.numbers[0].Gateway = &linkingGateway{Gateway: tb.gw, link: tt.link, err: tt.err}
 			r := tb.pending(t, func(r *store.Request) { r.Goodbye = "" })
-			_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+			err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 			require.NoError(t, err)
 			w := &leaveWorker{b: tb.Bot}
 			require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
@@ -608,7 +609,7 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 			got, _ := tb.db.Request(ctx, r.ID)
 			require.Equal(t, leave.Done, got.State)
 			require.Equal(t, tt.want, got.InviteLink)
-			calls := tb.gw.callsOf("")
+			calls := tb.gw.CallsOf("")
 			require.Contains(t, calls, "invite-link")
 			require.Less(t, slices.Index(calls, "invite-link"), slices.Index(calls, "leave"), "asked before leaving")
 		})
@@ -652,7 +653,7 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 	}
 
 	tb := newTestBot(t, Options{})
-	tb.gw.group = func(context.Context, string) (whatsapp.Group, error) {
+	tb.gw.GroupFunc = func(context.Context, string) (whatsapp.Group, error) {
 		return whatsapp.Group{}, &whatsapp.Error{Provider: "ryzeapi", Status: 503, Kind: whatsapp.ErrUnavailable}
 	}
 	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: link})
@@ -664,7 +665,7 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 // @channel or forge a link.
 func TestGroupsCommand_EscapesWhatItEchoes(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	tb.gw.groups = []whatsapp.GroupSummary{
+	tb.gw.GroupList = []whatsapp.GroupSummary{
 		{JID: jidOps, Subject: "R&D <core>"},
 		{JID: jidMkt, Subject: "R&D <edge>"},
 	}

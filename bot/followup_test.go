@@ -21,13 +21,13 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	r := tb.pending(t, nil)
-	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	// Another card, also decided.
 	other := tb.pending(t, nil)
 	require.NoError(t, tb.db.CardPosted(ctx, other.ID, "1700000000.000002", other.CardVersion))
-	_, err = tb.db.Confirm(ctx, other.ID, "U0CNF2", tb.clock.Now(), nil)
+	err = tb.confirm(ctx, other.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	onCard := func(user, ts string) slack.InteractionCallback {
@@ -44,20 +44,20 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 	}
 	tb.Interaction(ctx, onCard("U0CNF2", testCardTS))
 	tb.side.Wait()
-	eph := tb.slack.of("chat.postEphemeral")
+	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 2, "one answer per person, not one per click")
-	require.Contains(t, eph[0].form.Get("text"), "already")
+	require.Contains(t, eph[0].Form.Get("text"), "already")
 
 	// The same words about another card are another answer.
 	tb.Interaction(ctx, onCard("U0REQ1", "1700000000.000002"))
 	tb.side.Wait()
-	require.Len(t, tb.slack.of("chat.postEphemeral"), 3)
-	require.Contains(t, tb.slack.of("chat.postEphemeral")[2].form.Get("text"), "already")
+	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 3)
+	require.Contains(t, tb.slack.Answered("chat.postEphemeral")[2].Form.Get("text"), "already")
 
 	tb.clock.Add(repeatWindow)
 	tb.Interaction(ctx, onCard("U0REQ1", testCardTS))
 	tb.side.Wait()
-	require.Len(t, tb.slack.of("chat.postEphemeral"), 4, "told again once the window has passed")
+	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 4, "told again once the window has passed")
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Confirmed, got.State)

@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waleave/waleave/fake"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/whatsapp"
 )
 
 // timingGateway records when each leave call arrives.
 type timingGateway struct {
-	fakeGateway
+	fake.Gateway
 	mu  sync.Mutex
 	at  map[string]time.Time
 	hit chan struct{}

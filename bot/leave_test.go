@@ -91,13 +91,13 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 	run := func(t *testing.T, sendFails, leaveFails int) (*store.Request, *testBot) {
 		tb := newTestBot(t, Options{MaxAttempts: 3})
 		for range sendFails {
-			tb.gw.sendErrs = append(tb.gw.sendErrs, limited)
+			tb.gw.SendErrs = append(tb.gw.SendErrs, limited)
 		}
 		for range leaveFails {
-			tb.gw.leaveErrs = append(tb.gw.leaveErrs, limited)
+			tb.gw.LeaveErrs = append(tb.gw.LeaveErrs, limited)
 		}
 		r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
-		_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+		err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 		require.NoError(t, err)
 		w := &leaveWorker{b: tb.Bot}
 		for range 10 {
@@ -114,13 +114,13 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 
 	got, tb := run(t, 2, 2)
 	require.Equal(t, leave.Done, got.State, "outcome %s", got.Outcome)
-	require.Len(t, tb.gw.callsOf("send"), 3)
-	require.Len(t, tb.gw.callsOf("leave"), 3)
+	require.Len(t, tb.gw.CallsOf("send"), 3)
+	require.Len(t, tb.gw.CallsOf("leave"), 3)
 
 	got, tb = run(t, 0, 3)
 	require.Equal(t, leave.Failed, got.State)
 	require.Equal(t, leave.OutcomeRateLimit, got.Outcome)
-	require.Len(t, tb.gw.callsOf("leave"), 3, "no more than WALEAVE_MAX_ATTEMPTS leave calls")
+	require.Len(t, tb.gw.CallsOf("leave"), 3, "no more than WALEAVE_MAX_ATTEMPTS leave calls")
 }
 
 // A run with too little time left for a step ends before it, and the
@@ -128,7 +128,7 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 func TestLeave_RunEndsBeforeAStepItCannotFinish(t *testing.T) {
 	tb := newTestBot(t, Options{GatewayTimeout: 2 * time.Second})
 	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
-	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	w := &leaveWorker{b: tb.Bot}
 
@@ -138,15 +138,15 @@ func TestLeave_RunEndsBeforeAStepItCannotFinish(t *testing.T) {
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)
 	require.Zero(t, snooze.Duration, "continue at once")
-	require.Empty(t, tb.gw.callsOf("send"))
+	require.Empty(t, tb.gw.CallsOf("send"))
 	got, err := tb.db.Request(context.Background(), r.ID)
 	require.NoError(t, err)
 	require.Zero(t, got.Attempts, "no try was made")
 	require.Empty(t, got.GoodbyeState, "the goodbye was not claimed")
 
 	require.NoError(t, w.Work(context.Background(), leaveJob(r.ID)))
-	require.Len(t, tb.gw.callsOf("send"), 1)
-	require.Len(t, tb.gw.callsOf("leave"), 1)
+	require.Len(t, tb.gw.CallsOf("send"), 1)
+	require.Len(t, tb.gw.CallsOf("leave"), 1)
 }
 
 // Two runs of one job at once (a paused replica's late result put the job
@@ -159,11 +159,11 @@ func TestLeave_TwoRunsAtOnceSendOneGoodbye(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye all" })
-	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	// Both runs read the request, then wait for the one group lookup
 	// they share, so neither has claimed the goodbye when the other reads.
-	tb.gw.group = func(ctx context.Context, ref string) (whatsapp.Group, error) {
+	tb.gw.GroupFunc = func(ctx context.Context, ref string) (whatsapp.Group, error) {
 		time.Sleep(300 * time.Millisecond)
 		return whatsapp.Group{}, whatsapp.ErrUnavailable
 	}
@@ -173,8 +173,8 @@ func TestLeave_TwoRunsAtOnceSendOneGoodbye(t *testing.T) {
 		go func() { errs <- w.Work(ctx, leaveJob(r.ID)) }()
 	}
 	first, second := <-errs, <-errs
-	require.Len(t, tb.gw.callsOf("send"), 1, "one goodbye")
-	require.Len(t, tb.gw.callsOf("leave"), 1, "one leave")
+	require.Len(t, tb.gw.CallsOf("send"), 1, "one goodbye")
+	require.Len(t, tb.gw.CallsOf("leave"), 1, "one leave")
 	var snooze *river.JobSnoozeError
 	require.True(t, errors.As(first, &snooze) || errors.As(second, &snooze), "the second run waits: %v, %v", first, second)
 	require.Equal(t, leaveRunTimeout(tb.opts)+time.Second, snooze.Duration, "until the first run's claim ends")
@@ -187,7 +187,7 @@ func TestLeave_WaitForAnotherRunIsBounded(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	r := tb.pending(t, nil)
-	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	_, err = tb.db.Start(ctx, r.ID, tb.clock.Now().Add(10*time.Minute), leaveRunTimeout(tb.opts))
 	require.NoError(t, err)
@@ -196,7 +196,7 @@ func TestLeave_WaitForAnotherRunIsBounded(t *testing.T) {
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)
 	require.Equal(t, leaveRunTimeout(tb.opts)+time.Second, snooze.Duration)
-	require.Empty(t, tb.gw.callsOf("leave"))
+	require.Empty(t, tb.gw.CallsOf("leave"))
 }
 
 // runUntilOver runs the leave job of r, as River would, until the request
@@ -224,18 +224,18 @@ func TestLeave_GoodbyeWithUnknownOutcomeIsNotSentAgain(t *testing.T) {
 	for _, status := range []int{0, 502, 504} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			tb := newTestBot(t, Options{MaxAttempts: 5})
-			tb.gw.sendErrs = []error{gwErr(whatsapp.ErrUnavailable, status)}
+			tb.gw.SendErrs = []error{gwErr(whatsapp.ErrUnavailable, status)}
 			// The leave needs a second run, which reads the goodbye's state.
-			tb.gw.leaveErrs = []error{&whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited}}
+			tb.gw.LeaveErrs = []error{&whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited}}
 			r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
-			_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+			err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 			require.NoError(t, err)
 
 			got, _ := runUntilOver(t, tb, r.ID)
 			require.Equal(t, leave.Done, got.State, "outcome %s", got.Outcome)
 			require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
-			require.Len(t, tb.gw.callsOf("send"), 1, "the goodbye is not sent twice")
-			require.Len(t, tb.gw.callsOf("leave"), 2)
+			require.Len(t, tb.gw.CallsOf("send"), 1, "the goodbye is not sent twice")
+			require.Len(t, tb.gw.CallsOf("leave"), 2)
 		})
 	}
 }
@@ -246,17 +246,17 @@ func TestLeave_GoodbyeWithUnknownOutcomeIsNotSentAgain(t *testing.T) {
 // goodbye failure.
 func TestLeave_UnconfirmedGoodbyeIsNotSentAgainAndTheLeaveGoesAhead(t *testing.T) {
 	tb := newTestBot(t, Options{MaxAttempts: 5})
-	tb.gw.sendErrs = []error{&whatsapp.Error{Provider: "wawp", Op: "send/text", Status: 201, Kind: whatsapp.ErrUnconfirmed}}
+	tb.gw.SendErrs = []error{&whatsapp.Error{Provider: "wawp", Op: "send/text", Status: 201, Kind: whatsapp.ErrUnconfirmed}}
 	r := tb.pending(t, func(r *store.Request) { r.Goodbye = "bye" })
-	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	got, _ := runUntilOver(t, tb, r.ID)
 	require.Equal(t, leave.Done, got.State, "outcome %s", got.Outcome)
 	require.Equal(t, leave.OutcomeLeft, got.Outcome)
 	require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
-	require.Len(t, tb.gw.callsOf("send"), 1, "the goodbye is not sent twice")
-	require.Len(t, tb.gw.callsOf("leave"), 1)
+	require.Len(t, tb.gw.CallsOf("send"), 1, "the goodbye is not sent twice")
+	require.Len(t, tb.gw.CallsOf("leave"), 1)
 }
 
 // A rate-limited leave waits as long as the gateway asks (SPEC: honouring
@@ -269,9 +269,9 @@ func TestLeave_RetryAfterIsHonouredAndCapped(t *testing.T) {
 		{24 * time.Hour, 2 * time.Minute},
 	} {
 		tb := newTestBot(t, Options{})
-		tb.gw.leaveErrs = []error{&whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited, RetryAfter: c.asked}}
+		tb.gw.LeaveErrs = []error{&whatsapp.Error{Provider: "greenapi", Status: 429, Kind: whatsapp.ErrRateLimited, RetryAfter: c.asked}}
 		r := tb.pending(t, nil)
-		_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+		err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 		require.NoError(t, err)
 		err = (&leaveWorker{b: tb.Bot}).Work(context.Background(), leaveJob(r.ID))
 		var snooze *river.JobSnoozeError

@@ -28,10 +28,10 @@ func memberGroup(jid string) whatsapp.Group {
 // group that lists the instance until it leaves.
 func confirmedRequest(t *testing.T, tb *testBot, mutate func(*store.Request)) *store.Request {
 	t.Helper()
-	tb.gw.me = "79000000001@s.whatsapp.net"
-	tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) { return memberGroup(ref), nil }
+	tb.gw.Self = "79000000001@s.whatsapp.net"
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) { return memberGroup(ref), nil }
 	r := tb.pending(t, mutate)
-	_, err := tb.db.Confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(context.Background(), r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	return r
 }
@@ -43,9 +43,9 @@ func outcomeOf(t *testing.T, tb *testBot, id string) (*store.Request, string, st
 	got, _ := runUntilOver(t, tb, id)
 	tb.deliver(id)
 	var replies []string
-	for _, c := range tb.slack.of("chat.postMessage") {
-		if c.form.Get("thread_ts") != "" {
-			replies = append(replies, c.form.Get("text"))
+	for _, c := range tb.slack.Answered("chat.postMessage") {
+		if c.Form.Get("thread_ts") != "" {
+			replies = append(replies, c.Form.Get("text"))
 		}
 	}
 	require.Len(t, replies, 1, "one outcome reply")
@@ -75,7 +75,7 @@ func TestLeave_VerifiedWhenTheGroupNoLongerListsTheInstance(t *testing.T) {
 	require.Contains(t, card, "Verified: the group no longer lists the instance")
 	require.Contains(t, strings.ToLower(reply), "left")
 	require.Contains(t, auditActions(t, tb, r.ID), "verified")
-	calls := tb.gw.callsOf("")
+	calls := tb.gw.CallsOf("")
 	require.Equal(t, "group", calls[len(calls)-1], "looked up after the leave")
 }
 
@@ -84,7 +84,7 @@ func TestLeave_VerifiedWhenTheGroupNoLongerListsTheInstance(t *testing.T) {
 // directory.
 func TestLeave_StillAMemberWhenTheGroupStillListsTheInstance(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	tb.gw.stay = true
+	tb.gw.Stay = true
 	r := confirmedRequest(t, tb, nil)
 	got, reply, card := outcomeOf(t, tb, r.ID)
 	require.Equal(t, leave.Failed, got.State)
@@ -93,7 +93,7 @@ func TestLeave_StillAMemberWhenTheGroupStillListsTheInstance(t *testing.T) {
 	require.Contains(t, strings.ToLower(reply), "not left")
 	require.Contains(t, card, "still a member")
 	require.Contains(t, auditActions(t, tb, r.ID), "still a member")
-	require.Len(t, tb.gw.callsOf("leave"), 1, "not called again")
+	require.Len(t, tb.gw.CallsOf("leave"), 1, "not called again")
 }
 
 // A lookup that cannot answer leaves the outcome as the gateway gave it,
@@ -101,19 +101,19 @@ func TestLeave_StillAMemberWhenTheGroupStillListsTheInstance(t *testing.T) {
 func TestLeave_NotVerifiedWhenTheLookupCannotTell(t *testing.T) {
 	cases := map[string]func(tb *testBot){
 		"hangs": func(tb *testBot) {
-			tb.gw.group = func(ctx context.Context, _ string) (whatsapp.Group, error) {
+			tb.gw.GroupFunc = func(ctx context.Context, _ string) (whatsapp.Group, error) {
 				<-ctx.Done()
 				return whatsapp.Group{}, &whatsapp.Error{Kind: whatsapp.ErrUnavailable, Err: ctx.Err()}
 			}
 		},
 		"fails": func(tb *testBot) {
-			tb.gw.group = func(context.Context, string) (whatsapp.Group, error) {
+			tb.gw.GroupFunc = func(context.Context, string) (whatsapp.Group, error) {
 				return whatsapp.Group{}, &whatsapp.Error{Kind: whatsapp.ErrUnavailable, Status: 500}
 			}
 		},
-		"own number unknown": func(tb *testBot) { tb.gw.me = "" },
+		"own number unknown": func(tb *testBot) { tb.gw.Self = "" },
 		"hidden numbers": func(tb *testBot) {
-			tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+			tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
 				g := memberGroup(ref)
 				for i := range g.Participants {
 					g.Participants[i].JID = fmt.Sprintf("2345678901234%d@lid", i)
@@ -122,7 +122,7 @@ func TestLeave_NotVerifiedWhenTheLookupCannotTell(t *testing.T) {
 			}
 		},
 		"partial list": func(tb *testBot) {
-			tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+			tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
 				g := memberGroup(ref)
 				g.Participants, g.Size = g.Participants[1:], 300
 				return g, nil
@@ -133,7 +133,7 @@ func TestLeave_NotVerifiedWhenTheLookupCannotTell(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			tb := newTestBot(t, Options{VerifyTimeout: 200 * time.Millisecond, DetailsTimeout: 100 * time.Millisecond})
 			r := confirmedRequest(t, tb, nil)
-			tb.gw.stay = true // the lookup reaches the functions above
+			tb.gw.Stay = true // the lookup reaches the functions above
 			setup(tb)
 			got, reply, card := outcomeOf(t, tb, r.ID)
 			require.Equal(t, leave.Done, got.State)
@@ -167,15 +167,15 @@ func TestLeave_UnconfirmedIsLookedUpNotRetried(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tb := newTestBot(t, Options{MaxAttempts: 5})
 			r := confirmedRequest(t, tb, nil)
-			tb.gw.stay = c.stay
+			tb.gw.Stay = c.stay
 			if c.lookup != nil {
-				tb.gw.group = c.lookup
+				tb.gw.GroupFunc = c.lookup
 			}
-			tb.gw.leaveErrs = []error{unconfirmed, unconfirmed}
+			tb.gw.LeaveErrs = []error{unconfirmed, unconfirmed}
 			got, _, _ := outcomeOf(t, tb, r.ID)
 			require.Equal(t, c.outcome, got.Outcome)
 			require.Equal(t, c.verify, got.Verification)
-			require.Len(t, tb.gw.callsOf("leave"), 1, "not retried")
+			require.Len(t, tb.gw.CallsOf("leave"), 1, "not retried")
 		})
 	}
 }
@@ -197,19 +197,19 @@ func TestLeave_CrashDuringTheLeaveCallEndsLeft(t *testing.T) {
 			tb := newTestBot(t, Options{MaxAttempts: 2})
 			r := confirmedRequest(t, tb, nil)
 			crashed := make(chan struct{})
-			tb.gw.onLeave = func() {
+			tb.gw.OnLeave = func() {
 				// The gateway acted; then the process died before
 				// anything after the call was recorded.
-				tb.gw.onLeave = nil
+				tb.gw.OnLeave = nil
 				close(crashed)
 				runtime.Goexit()
 			}
 			go func() { _ = (&leaveWorker{b: tb.Bot}).Work(ctx, leaveJob(r.ID)) }()
 			<-crashed
 
-			tb.gw.mu.Lock()
-			tb.gw.leaveErrs = []error{repeat, repeat}
-			tb.gw.mu.Unlock()
+			tb.gw.Locked(func() {
+				tb.gw.LeaveErrs = []error{repeat, repeat}
+			})
 			got, reply, _ := outcomeOf(t, tb, r.ID)
 			require.Equal(t, leave.Done, got.State, "outcome %s", got.Outcome)
 			require.Equal(t, leave.OutcomeLeft, got.Outcome)
@@ -232,11 +232,11 @@ func TestLeave_GoodbyeOfUnknownFateIsSaidSo(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			tb := newTestBot(t, Options{})
 			r := confirmedRequest(t, tb, func(r *store.Request) { r.Goodbye = "bye all" })
-			tb.gw.sendErrs = []error{sendErr}
+			tb.gw.SendErrs = []error{sendErr}
 			got, reply, card := outcomeOf(t, tb, r.ID)
 			require.Equal(t, leave.OutcomeLeft, got.Outcome)
 			require.Equal(t, store.GoodbyeUnknown, got.GoodbyeState)
-			require.Len(t, tb.gw.callsOf("send"), 1, "not sent twice")
+			require.Len(t, tb.gw.CallsOf("send"), 1, "not sent twice")
 			require.Contains(t, reply, "may not have reached the group")
 			require.Contains(t, card, "may not have reached the group")
 		})
@@ -256,25 +256,25 @@ func TestSuccessor_UnconfirmedPromotionIsLookedUp(t *testing.T) {
 			tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000002@c.us")))
 			tb.deliver(r.ID) // the card shows the choice before anyone confirms
 			promoted := false
-			tb.gw.promote = func(string, string) error {
+			tb.gw.PromoteFunc = func(string, string) error {
 				promoted = worked
 				return &whatsapp.Error{Provider: "wawp", Op: "promote", Status: 201, Kind: whatsapp.ErrUnconfirmed}
 			}
-			tb.gw.group = func(_ context.Context, ref string) (whatsapp.Group, error) {
+			tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
 				g := onlyAdminGroup(ref)
 				g.Participants[1].IsAdmin = promoted
 				return g, nil
 			}
 			tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
 			got, _ := runUntilOver(t, tb, r.ID)
-			require.Len(t, tb.gw.callsOf("promote"), 1, "not sent again")
+			require.Len(t, tb.gw.CallsOf("promote"), 1, "not sent again")
 			if worked {
 				require.Equal(t, leave.OutcomeLeft, got.Outcome)
 				require.False(t, got.PromotedAt.IsZero())
-				require.Len(t, tb.gw.callsOf("leave"), 1)
+				require.Len(t, tb.gw.CallsOf("leave"), 1)
 			} else {
 				require.Equal(t, leave.OutcomePromoteFailed, got.Outcome)
-				require.Empty(t, tb.gw.callsOf("leave"))
+				require.Empty(t, tb.gw.CallsOf("leave"))
 			}
 		})
 	}

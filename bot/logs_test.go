@@ -18,6 +18,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/whatsapp"
 )
@@ -91,10 +92,9 @@ func TestRiverInfoLogsOnlyAtDebug(t *testing.T) {
 		db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "w.db"))
 		require.NoError(t, err)
 		t.Cleanup(func() { db.Close() })
-		srv := httptest.NewServer(&slackRecorder{})
-		t.Cleanup(srv.Close)
+		srv := fake.NewSlack(t)
 		var logs bytes.Buffer
-		b, err := New(ctx, bufLog(&logs, level), db, slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+"/api/")), &fakeGateway{}, nil, Options{AllowedUsers: []string{"U0REQ1"}})
+		b, err := New(ctx, bufLog(&logs, level), db, slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+"/api/")), &fake.Gateway{}, nil, Options{AllowedUsers: []string{"U0REQ1"}})
 		require.NoError(t, err)
 		require.NoError(t, b.Start(ctx))
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -134,7 +134,7 @@ func TestInfoLogsNeverSayErrNil(t *testing.T) {
 	require.Contains(t, logs.String(), "own JID is unknown (the gateway does not report it)")
 
 	// An invite code the gateway answers without a group JID.
-	tb.gw.group = func(context.Context, string) (whatsapp.Group, error) { return whatsapp.Group{Subject: "x"}, nil }
+	tb.gw.GroupFunc = func(context.Context, string) (whatsapp.Group, error) { return whatsapp.Group{Subject: "x"}, nil }
 	tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "https://chat.whatsapp.com/HfVhvqMA9Y4G4LhRT0mZ1q"})
 	require.Contains(t, logs.String(), "invite code lookup failed: the gateway named no group JID")
 

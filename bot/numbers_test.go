@@ -7,6 +7,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/fake"
 	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
@@ -16,9 +17,9 @@ import (
 // twoNumbers is a test bot serving sales and support, each with its own
 // fake gateway and groups; support's allow-list narrows the global one
 // to U0CNF2 (and names U0OUT, whom the global list does not allow).
-func twoNumbers(t *testing.T) (tb *testBot, sales, support *fakeGateway) {
-	sales = &fakeGateway{groups: []whatsapp.GroupSummary{{JID: jidPhoenix, Subject: "Project Phoenix"}}}
-	support = &fakeGateway{groups: []whatsapp.GroupSummary{{JID: jidPhoenix, Subject: "Project Phoenix"}, {JID: jidPhxOps, Subject: "Phoenix rollout"}}}
+func twoNumbers(t *testing.T) (tb *testBot, sales, support *fake.Gateway) {
+	sales = &fake.Gateway{GroupList: []whatsapp.GroupSummary{{JID: jidPhoenix, Subject: "Project Phoenix"}}}
+	support = &fake.Gateway{GroupList: []whatsapp.GroupSummary{{JID: jidPhoenix, Subject: "Project Phoenix"}, {JID: jidPhxOps, Subject: "Phoenix rollout"}}}
 	tb = newTestBot(t, Options{Numbers: []Number{
 		{Name: "sales", Gateway: sales},
 		{Name: "support", Gateway: support, AllowedUsers: []string{"U0CNF2", "U0OUT"}},

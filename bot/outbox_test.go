@@ -63,7 +63,7 @@ func TestOutbox_RefusedTokenKeepsMessagesOwed(t *testing.T) {
 	tb.command("120363406289005073@g.us --no-goodbye")
 	r := tb.requests(t)[0]
 
-	tb.slack.failWith(refuse("chat.postMessage", "token_revoked"))
+	tb.slack.FailWith(refuse("chat.postMessage", "token_revoked"))
 	var waits []time.Duration
 	for range 4 {
 		now := tb.clock.Now()
@@ -76,7 +76,7 @@ func TestOutbox_RefusedTokenKeepsMessagesOwed(t *testing.T) {
 		waits = append(waits, wait)
 		tb.clock.Add(wait)
 	}
-	require.Equal(t, 4, tb.slack.refusals("chat.postMessage"))
+	require.Equal(t, 4, tb.slack.Refusals("chat.postMessage"))
 	require.LessOrEqual(t, waits[0], 3*time.Second)
 	require.GreaterOrEqual(t, waits[3], 16*time.Second, "retries back off: %v", waits)
 	require.Contains(t, logs.String(), "messages stay owed until the app is fixed")
@@ -84,9 +84,9 @@ func TestOutbox_RefusedTokenKeepsMessagesOwed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, leave.Pending, got.State)
 
-	tb.slack.failWith(nil)
+	tb.slack.FailWith(nil)
 	tb.deliver(r.ID)
-	require.Equal(t, 1, tb.slack.count("chat.postMessage"), "the card goes out once the token works")
+	require.Equal(t, 1, tb.slack.Count("chat.postMessage"), "the card goes out once the token works")
 }
 
 // A new card Slack refuses for good (here: too big) is not retried: the
@@ -96,14 +96,14 @@ func TestOutbox_RefusedCardCancelsTheRequest(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	tb.command("120363406289005073@g.us --no-goodbye")
 	r := tb.requests(t)[0]
-	tb.slack.failWith(refuse("chat.postMessage", "msg_blocks_too_long"))
+	tb.slack.FailWith(refuse("chat.postMessage", "msg_blocks_too_long"))
 	tb.deliver(r.ID)
 
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Cancelled, got.State)
 	require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)), "not retried")
-	require.Equal(t, 1, tb.slack.refusals("chat.postMessage"))
+	require.Equal(t, 1, tb.slack.Refusals("chat.postMessage"))
 	audit, err := tb.db.Audit(ctx, r.ID)
 	require.NoError(t, err)
 	require.Contains(t, audit[len(audit)-1].Detail, "slack refused the card: msg_blocks_too_long")
@@ -117,7 +117,7 @@ func TestOutbox_OutcomeOutlivesItsCard(t *testing.T) {
 		ctx := context.Background()
 		tb := newTestBot(t, opts)
 		r := tb.pending(t, nil)
-		_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+		err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 		require.NoError(t, err)
 		require.NoError(t, (&leaveWorker{b: tb.Bot}).Work(ctx, leaveJob(r.ID)))
 		return tb, r
@@ -125,29 +125,29 @@ func TestOutbox_OutcomeOutlivesItsCard(t *testing.T) {
 
 	t.Run("card deleted", func(t *testing.T) {
 		tb, r := finished(t, Options{})
-		tb.slack.failWith(refuse("chat.update", "message_not_found"))
+		tb.slack.FailWith(refuse("chat.update", "message_not_found"))
 		tb.deliver(r.ID)
-		require.Equal(t, 1, tb.slack.refusals("chat.update"))
-		replies := tb.slack.of("chat.postMessage")
+		require.Equal(t, 1, tb.slack.Refusals("chat.update"))
+		replies := tb.slack.Answered("chat.postMessage")
 		require.Len(t, replies, 1)
-		require.Equal(t, r.CardTS, replies[0].form.Get("thread_ts"))
+		require.Equal(t, r.CardTS, replies[0].Form.Get("thread_ts"))
 		require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)))
 	})
 
 	t.Run("channel archived", func(t *testing.T) {
 		tb, r := finished(t, Options{OpsChannel: "C0OPS"})
-		tb.slack.failWith(func(method string, form url.Values) string {
+		tb.slack.FailWith(func(method string, form url.Values) string {
 			if form.Get("channel") == "C1" {
 				return "is_archived"
 			}
 			return ""
 		})
 		tb.deliver(r.ID)
-		posts := tb.slack.of("chat.postMessage")
+		posts := tb.slack.Answered("chat.postMessage")
 		require.Len(t, posts, 1)
-		require.Equal(t, "C0OPS", posts[0].form.Get("channel"))
-		require.Contains(t, posts[0].form.Get("text"), "request in C1 (Slack refused the reply")
-		require.Contains(t, posts[0].form.Get("text"), templates.OutcomeText(leave.OutcomeLeft, r.GroupJID, ""))
+		require.Equal(t, "C0OPS", posts[0].Form.Get("channel"))
+		require.Contains(t, posts[0].Form.Get("text"), "request in C1 (Slack refused the reply")
+		require.Contains(t, posts[0].Form.Get("text"), templates.OutcomeText(leave.OutcomeLeft, r.GroupJID, ""))
 		got, err := tb.db.Request(context.Background(), r.ID)
 		require.NoError(t, err)
 		require.False(t, got.ReplyNeeded)
@@ -156,7 +156,7 @@ func TestOutbox_OutcomeOutlivesItsCard(t *testing.T) {
 
 	t.Run("nowhere else to post", func(t *testing.T) {
 		tb, r := finished(t, Options{})
-		tb.slack.failWith(func(string, url.Values) string { return "is_archived" })
+		tb.slack.FailWith(func(string, url.Values) string { return "is_archived" })
 		tb.deliver(r.ID)
 		require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)), "given up, not retried for ever")
 		audit, err := tb.db.Audit(context.Background(), r.ID)
@@ -170,22 +170,22 @@ func TestSweep_RefusedReminderIsNotRetried(t *testing.T) {
 	tb := newTestBot(t, Options{RemindAfter: time.Hour})
 	tb.pending(t, nil)
 	tb.clock.Add(61 * time.Minute)
-	tb.slack.failWith(refuse("chat.postMessage", "not_in_channel"))
+	tb.slack.FailWith(refuse("chat.postMessage", "not_in_channel"))
 	for range 3 {
 		require.NoError(t, tb.Sweep(context.Background()))
 		tb.clock.Add(10 * time.Second)
 	}
-	require.Equal(t, 1, tb.slack.refusals("chat.postMessage"))
+	require.Equal(t, 1, tb.slack.Refusals("chat.postMessage"))
 
 	// A passing outage is retried.
 	tb2 := newTestBot(t, Options{RemindAfter: time.Hour})
 	tb2.pending(t, nil)
 	tb2.clock.Add(61 * time.Minute)
-	tb2.slack.failWith(refuse("chat.postMessage", "fatal_error"))
+	tb2.slack.FailWith(refuse("chat.postMessage", "fatal_error"))
 	require.NoError(t, tb2.Sweep(context.Background()))
-	tb2.slack.failWith(nil)
+	tb2.slack.FailWith(nil)
 	require.NoError(t, tb2.Sweep(context.Background()))
-	require.Equal(t, 1, tb2.slack.count("chat.postMessage"))
+	require.Equal(t, 1, tb2.slack.Count("chat.postMessage"))
 }
 
 // slackErr is Slack's {"ok": false, "error": code} as slack-go returns it.
@@ -221,18 +221,18 @@ func TestOutbox_AnsweredFailureIsNotLookedFor(t *testing.T) {
 	tb.command("120363406289005073@g.us --no-goodbye")
 	r := tb.requests(t)[0]
 
-	tb.slack.failWith(refuse("chat.postMessage", "internal_error"))
+	tb.slack.FailWith(refuse("chat.postMessage", "internal_error"))
 	tb.deliver(r.ID)
-	require.Equal(t, 1, tb.slack.refusals("chat.postMessage"))
+	require.Equal(t, 1, tb.slack.Refusals("chat.postMessage"))
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.True(t, got.CardPostingAt.IsZero(), "no post under way after Slack's error")
 
-	tb.slack.failWith(nil)
+	tb.slack.FailWith(nil)
 	tb.clock.Add(time.Minute)
 	tb.deliver(r.ID)
-	require.Equal(t, 1, tb.slack.count("chat.postMessage"), "the card goes out")
-	require.Zero(t, tb.slack.count("conversations.history"), "without a look")
+	require.Equal(t, 1, tb.slack.Count("chat.postMessage"), "the card goes out")
+	require.Zero(t, tb.slack.Count("conversations.history"), "without a look")
 	got, err = tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.NotEmpty(t, got.CardTS)

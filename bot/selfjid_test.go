@@ -77,9 +77,9 @@ func TestCard_GreenAPIOnlyAdminFromItsOwnNumber(t *testing.T) {
 	r := tb.requests(t)[0]
 	tb.deliver(r.ID)
 
-	posts := tb.slack.of("chat.postMessage")
+	posts := tb.slack.Answered("chat.postMessage")
 	require.Len(t, posts, 1)
-	blocks := posts[0].form.Get("blocks")
+	blocks := posts[0].Form.Get("blocks")
 	require.Contains(t, blocks, "only admin")
 	require.Contains(t, blocks, `"action_id":"leave_successor"`)
 	require.Contains(t, blocks, "79001234567@c.us")

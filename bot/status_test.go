@@ -35,7 +35,7 @@ func TestStatus_OneRequestShowsItsHistory(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	r := tb.pending(t, nil)
 	tb.clock.Add(time.Minute)
-	_, err := tb.db.Confirm(ctx, r.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "status " + r.ID})

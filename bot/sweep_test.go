@@ -23,15 +23,15 @@ func TestSweep_RemindsOnceAfterRemindAfter(t *testing.T) {
 
 	tb.clock.Add(59 * time.Minute)
 	require.NoError(t, tb.Sweep(ctx))
-	require.Zero(t, tb.slack.count("chat.postMessage"), "not yet due")
+	require.Zero(t, tb.slack.Count("chat.postMessage"), "not yet due")
 
 	tb.clock.Add(2 * time.Minute)
 	require.NoError(t, tb.Sweep(ctx))
 	require.NoError(t, tb.Sweep(ctx))
-	posts := tb.slack.of("chat.postMessage")
+	posts := tb.slack.Answered("chat.postMessage")
 	require.Len(t, posts, 1, "one reminder, however many sweeps")
-	require.Equal(t, r.CardTS, posts[0].form.Get("thread_ts"))
-	require.Contains(t, posts[0].form.Get("text"), "<@U0REQ1>")
+	require.Equal(t, r.CardTS, posts[0].Form.Get("thread_ts"))
+	require.Contains(t, posts[0].Form.Get("text"), "<@U0REQ1>")
 }
 
 func TestSweep_ExpiresAndRefusesLateClick(t *testing.T) {
@@ -49,9 +49,9 @@ func TestSweep_ExpiresAndRefusesLateClick(t *testing.T) {
 
 	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
 	tb.side.Wait()
-	eph := tb.slack.of("chat.postEphemeral")
+	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 1)
-	require.Contains(t, strings.ToLower(eph[0].form.Get("text")), "expired")
+	require.Contains(t, strings.ToLower(eph[0].Form.Get("text")), "expired")
 	got, _ = tb.db.Request(ctx, r.ID)
 	require.Equal(t, leave.Expired, got.State)
 }
@@ -65,7 +65,7 @@ func TestConfirm_PastTTLBeforeSweepIsRefused(t *testing.T) {
 	tb.side.Wait()
 	got, _ := tb.db.Request(ctx, r.ID)
 	require.Equal(t, leave.Expired, got.State)
-	require.Len(t, tb.slack.of("chat.postEphemeral"), 1)
+	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 1)
 }
 
 func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
@@ -81,15 +81,15 @@ func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
 
 	tb.clock.Add(20 * time.Minute)
 	require.NoError(t, tb.Sweep(ctx))
-	require.Zero(t, tb.slack.count("chat.postMessage"), "more than an hour ahead")
+	require.Zero(t, tb.slack.Count("chat.postMessage"), "more than an hour ahead")
 
 	tb.clock.Add(15 * time.Minute)
 	require.NoError(t, tb.Sweep(ctx))
 	require.NoError(t, tb.Sweep(ctx))
-	posts := tb.slack.of("chat.postMessage")
+	posts := tb.slack.Answered("chat.postMessage")
 	require.Len(t, posts, 1)
-	require.Equal(t, "COPS", posts[0].form.Get("channel"))
-	blocks := posts[0].form.Get("blocks")
+	require.Equal(t, "COPS", posts[0].Form.Get("channel"))
+	blocks := posts[0].Form.Get("blocks")
 	runAt := r.RunAt.In(newYork).Format("15:04 MST")
 	require.Contains(t, blocks, runAt, "the run time in WALEAVE_TIMEZONE")
 	require.NotContains(t, blocks, "JST")
@@ -102,7 +102,7 @@ func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
 	require.Equal(t, leave.Cancelled, got.State)
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
-	require.Zero(t, tb.gw.leaveCount())
+	require.Zero(t, tb.gw.LeaveCount())
 }
 
 func TestDigest_MixOfStates(t *testing.T) {
@@ -110,7 +110,7 @@ func TestDigest_MixOfStates(t *testing.T) {
 	tb := newTestBot(t, Options{OpsChannel: "COPS"})
 	p := tb.pending(t, func(r *store.Request) { r.GroupSubject = "Project <Phoenix>" })
 	f := tb.pending(t, func(r *store.Request) { r.GroupJID = "11001234567-1587570015@g.us" })
-	_, err := tb.db.Confirm(ctx, f.ID, "U0CNF2", tb.clock.Now(), nil)
+	err := tb.confirm(ctx, f.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	_, err = tb.db.Start(ctx, f.ID, tb.clock.Now(), time.Minute)
 	require.NoError(t, err)
@@ -121,18 +121,18 @@ func TestDigest_MixOfStates(t *testing.T) {
 		r.RunAt = r.CreatedAt.Add(48 * time.Hour)
 		r.ExpiresAt = r.RunAt
 	})
-	_, err = tb.db.Confirm(ctx, s.ID, "U0CNF2", tb.clock.Now(), nil)
+	err = tb.confirm(ctx, s.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 	far := tb.pending(t, func(r *store.Request) { r.GroupSubject = "Far future"; r.RunAt = r.CreatedAt.Add(10 * 24 * time.Hour) })
-	_, err = tb.db.Confirm(ctx, far.ID, "U0CNF2", tb.clock.Now(), nil)
+	err = tb.confirm(ctx, far.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	tb.clock.Add(3 * time.Hour)
 	require.NoError(t, tb.Digest(ctx))
-	posts := tb.slack.of("chat.postMessage")
+	posts := tb.slack.Answered("chat.postMessage")
 	require.Len(t, posts, 1)
-	require.Equal(t, "COPS", posts[0].form.Get("channel"))
-	text := posts[0].form.Get("text")
+	require.Equal(t, "COPS", posts[0].Form.Get("channel"))
+	text := posts[0].Form.Get("text")
 	require.Contains(t, text, "Waiting for confirmation (1)")
 	require.Contains(t, text, "Project &lt;Phoenix&gt;", "escaped subject")
 	require.Contains(t, text, "by <@U0REQ1>")
@@ -148,9 +148,9 @@ func TestDigest_MixOfStates(t *testing.T) {
 	// The failure was reported; the next digest lists only what is still relevant.
 	tb.clock.Add(24 * time.Hour)
 	require.NoError(t, tb.Digest(ctx))
-	posts = tb.slack.of("chat.postMessage")
+	posts = tb.slack.Answered("chat.postMessage")
 	require.Len(t, posts, 2)
-	require.NotContains(t, posts[1].form.Get("text"), "quota")
+	require.NotContains(t, posts[1].Form.Get("text"), "quota")
 }
 
 // A quiet day still gets its digest, so ops can tell it from a bot that
@@ -158,10 +158,10 @@ func TestDigest_MixOfStates(t *testing.T) {
 func TestDigest_NothingToReportSaysSo(t *testing.T) {
 	tb := newTestBot(t, Options{OpsChannel: "COPS"})
 	require.NoError(t, tb.Digest(context.Background()))
-	posts := tb.slack.of("chat.postMessage")
+	posts := tb.slack.Answered("chat.postMessage")
 	require.Len(t, posts, 1)
-	require.Equal(t, "COPS", posts[0].form.Get("channel"))
-	require.Contains(t, posts[0].form.Get("text"), "nothing waiting for confirmation")
+	require.Equal(t, "COPS", posts[0].Form.Get("channel"))
+	require.Contains(t, posts[0].Form.Get("text"), "nothing waiting for confirmation")
 }
 
 func TestZonedSchedule_DigestInTimezone(t *testing.T) {
@@ -213,14 +213,12 @@ func TestSweep_ReminderCutShortIsPostedLater(t *testing.T) {
 	_ = tb.Sweep(ctx)
 	cancel()
 
-	rec := httptest.NewServer(tb.slack)
-	defer rec.Close()
-	tb.useSlack(rec.URL)
+	tb.useSlack(tb.slack.URL)
 	require.NoError(t, tb.Sweep(context.Background()))
 	require.NoError(t, tb.Sweep(context.Background()))
 	reminders := 0
-	for _, p := range tb.slack.of("chat.postMessage") {
-		if p.form.Get("thread_ts") != "" && strings.Contains(p.form.Get("text"), "<@U0REQ1>") {
+	for _, p := range tb.slack.Answered("chat.postMessage") {
+		if p.Form.Get("thread_ts") != "" && strings.Contains(p.Form.Get("text"), "<@U0REQ1>") {
 			reminders++
 		}
 	}

@@ -19,9 +19,9 @@ import (
 func (tb *testBot) lastEphemeral(t *testing.T) string {
 	t.Helper()
 	tb.side.Wait()
-	eph := tb.slack.of("chat.postEphemeral")
+	eph := tb.slack.Answered("chat.postEphemeral")
 	require.NotEmpty(t, eph, "an ephemeral reply")
-	return eph[len(eph)-1].form.Get("text")
+	return eph[len(eph)-1].Form.Get("text")
 }
 
 // TestClick_AuthorizedAgainstTheStoredRequest: a request made in a channel
@@ -102,7 +102,7 @@ func TestConfirm_OnlyWhatTheCardShowed(t *testing.T) {
 	require.Equal(t, leave.Pending, got.State, "nobody approved +79000000003")
 
 	tb.deliver(r.ID)
-	blocks := tb.slack.of("chat.update")[len(tb.slack.of("chat.update"))-1].form.Get("blocks")
+	blocks := tb.slack.Answered("chat.update")[len(tb.slack.Answered("chat.update"))-1].Form.Get("blocks")
 	require.Contains(t, blocks, "+79000000003 will be made admin first")
 	require.Contains(t, blocks, `"block_id":"leave_actions.pending.v`)
 	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
@@ -214,7 +214,7 @@ func TestWorkspace_OnlyTheTokensOwn(t *testing.T) {
 func TestStart_LearnsTheWorkspace(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	tb.home.Store(nil)
-	tb.slack.failWith(func(method string, _ url.Values) string {
+	tb.slack.FailWith(func(method string, _ url.Values) string {
 		if method == "auth.test" {
 			return "fatal_error"
 		}
@@ -222,7 +222,7 @@ func TestStart_LearnsTheWorkspace(t *testing.T) {
 	})
 	require.Error(t, tb.learnWorkspace(context.Background()))
 	require.Nil(t, tb.home.Load(), "unknown: deny by default")
-	tb.slack.failWith(nil)
+	tb.slack.FailWith(nil)
 	require.NoError(t, tb.learnWorkspace(context.Background()))
 	require.Equal(t, &workspace{team: "T1"}, tb.home.Load())
 	require.Empty(t, tb.foreign("T1", "", false))

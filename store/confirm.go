@@ -68,9 +68,10 @@ func (s *DB) NewConfirmer(enqueue EnqueueMany) *Confirmer {
 	return c
 }
 
-// Confirm is DB.Confirm for concurrent callers: it moves a pending,
-// unexpired request to confirmed and enqueues its work, returning nil once
-// that has committed. A request past its expiry is refused with
+// Confirm moves a pending, unexpired request to confirmed and enqueues
+// its work in the same transaction, returning nil once that has
+// committed; concurrent callers share transactions. It is the only way a
+// request is confirmed. A request past its expiry is refused with
 // ErrExpired, one that is no longer pending with ErrConflict; both come
 // with the request as it is, to say who decided it and how.
 //
@@ -142,26 +143,6 @@ func (c *Confirmer) write(batch []confirmOp) {
 		}
 		op.done <- results[i]
 	}
-}
-
-// Confirm moves a pending, unexpired request to confirmed and runs enqueue
-// (the leave job) in the same transaction, returning the request as it is
-// afterwards. A request past its expiry is refused with ErrExpired; one
-// that is no longer pending with ErrConflict. It is the one-at-a-time
-// form of Confirmer.Confirm, for tests and tools: the same change through
-// the generic transition.
-func (s *DB) Confirm(ctx context.Context, id, by string, now time.Time, enqueue Enqueue) (*Request, error) {
-	return s.transition(ctx, id, change{
-		from: []leave.State{leave.Pending}, to: leave.Confirmed, actor: by, action: "confirmed", now: now,
-		set:  []string{"confirmed_by = ?", "confirmed_at = ?"},
-		args: []any{by, ms(now)},
-		check: func(r *Request) error {
-			if !now.Before(r.ExpiresAt) {
-				return ErrExpired
-			}
-			return nil
-		},
-	}, enqueue)
 }
 
 // confirmInTx is the confirmation itself, in two prepared statements: a

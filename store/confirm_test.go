@@ -240,7 +240,7 @@ func TestConfirm_ExpiryBoundary(t *testing.T) {
 		c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
 		confirmers := map[string]func(id string, now time.Time) error{
 			"Confirm": func(id string, now time.Time) error {
-				_, err := db.Confirm(ctx, id, "U2", now, nil)
+				_, err := confirm(ctx, db, id, "U2", now, nil)
 				return err
 			},
 			"Confirmer": func(id string, now time.Time) error { return confirmAll(db, c, []string{id}, now)[0] },

@@ -76,7 +76,7 @@ func BenchmarkHistory(b *testing.B) {
 							b.Fatal(err)
 						}
 						b.StartTimer()
-						if _, err := db.Confirm(ctx, r.ID, "U2", time.Now(), nil); err != nil {
+						if _, err := confirm(ctx, db, r.ID, "U2", time.Now(), nil); err != nil {
 							b.Fatal(err)
 						}
 					}

@@ -33,7 +33,7 @@ func ended(tb testing.TB, db *store.DB, end time.Time) []string {
 	var ids []string
 	for _, code := range []leave.Outcome{leave.OutcomeLeft, leave.OutcomeQuota} { // done, failed
 		r := requestAt(tb, db, created, time.Time{})
-		_, err := db.Confirm(ctx, r.ID, "U2", created, nil)
+		_, err := confirm(ctx, db, r.ID, "U2", created, nil)
 		require.NoError(tb, err)
 		_, err = db.Start(ctx, r.ID, created, time.Minute)
 		require.NoError(tb, err)
@@ -69,10 +69,10 @@ func TestPrune_DeletesExactlyTheEndedBeforeTheWindow(t *testing.T) {
 		kept := ended(t, db, cut.Add(time.Minute))
 		pending := requestAt(t, db, old, time.Time{})
 		scheduled := requestAt(t, db, old, old.Add(2*24*time.Hour))
-		_, err := db.Confirm(ctx, scheduled.ID, "U2", old, nil)
+		_, err := confirm(ctx, db, scheduled.ID, "U2", old, nil)
 		require.NoError(t, err)
 		running := requestAt(t, db, old, time.Time{})
-		_, err = db.Confirm(ctx, running.ID, "U2", old, nil)
+		_, err = confirm(ctx, db, running.ID, "U2", old, nil)
 		require.NoError(t, err)
 		_, err = db.Start(ctx, running.ID, old, time.Minute)
 		require.NoError(t, err)

@@ -117,7 +117,7 @@ func TestConfirm_OnceUnderConcurrency(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(time.Minute), func(context.Context, *sql.Tx) error {
+				_, err := confirm(ctx, db, r.ID, "U2", t0.Add(time.Minute), func(context.Context, *sql.Tx) error {
 					enqueued.Add(1)
 					return nil
 				})
@@ -148,7 +148,7 @@ func TestConfirm_RefusesExpired(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
-		_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(25*time.Hour), nil)
+		_, err := confirm(ctx, db, r.ID, "U2", t0.Add(25*time.Hour), nil)
 		require.ErrorIs(t, err, store.ErrExpired)
 		got, _ := db.Request(ctx, r.ID)
 		require.Equal(t, leave.Pending, got.State)
@@ -160,7 +160,7 @@ func TestLifecycle_ConfirmStartFinish(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
-		_, err := db.Confirm(ctx, r.ID, "U2", t0, nil)
+		_, err := confirm(ctx, db, r.ID, "U2", t0, nil)
 		require.NoError(t, err)
 		got, err := db.Start(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err)
@@ -227,7 +227,7 @@ func TestCancelAndExpire(t *testing.T) {
 		got, err = db.Cancel(ctx, r2.ID, "U1", t0)
 		require.NoError(t, err)
 		require.Equal(t, leave.Cancelled, got.State)
-		_, err = db.Confirm(ctx, r2.ID, "U2", t0, nil)
+		_, err = confirm(ctx, db, r2.ID, "U2", t0, nil)
 		require.ErrorIs(t, err, store.ErrConflict)
 	})
 }
@@ -428,7 +428,7 @@ func TestConfirm_OnceAcrossReplicas(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				db := []*store.DB{a, b}[i%2]
-				_, err := db.Confirm(ctx, r.ID, "U2", t0.Add(time.Minute), func(context.Context, *sql.Tx) error {
+				_, err := confirm(ctx, db, r.ID, "U2", t0.Add(time.Minute), func(context.Context, *sql.Tx) error {
 					enqueued.Add(1)
 					return nil
 				})
@@ -546,7 +546,7 @@ func TestEnd_ForgetsOfferedMembersAndResponseURL(t *testing.T) {
 				return err
 			},
 			"done": func(id string) error {
-				if _, err := db.Confirm(ctx, id, "U2", t0, nil); err != nil {
+				if _, err := confirm(ctx, db, id, "U2", t0, nil); err != nil {
 					return err
 				}
 				if _, err := db.Start(ctx, id, t0, time.Minute); err != nil {
@@ -582,7 +582,7 @@ func TestLeaveState_UnderWayUntilAnswered(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
-		_, err := db.Confirm(ctx, r.ID, "U2", t0, nil)
+		_, err := confirm(ctx, db, r.ID, "U2", t0, nil)
 		require.NoError(t, err)
 		_, err = db.Start(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err)

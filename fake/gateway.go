@@ -1,0 +1,179 @@
+package fake
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/waleave/waleave/whatsapp"
+)
+
+// Gateway is an in-memory whatsapp.Gateway for the bot's unit tests (the
+// real clients are tested against Provider, which speaks each provider's
+// wire format, in package main, and against the recorded answers in
+// package whatsapp).
+//
+// The exported fields are optional; their zero values keep the defaults
+// (Group fails with ErrInvalid, Groups lists GroupList, Promote works,
+// State and Me name no instance JID). A test that changes them while the bot
+// runs does so inside Locked.
+type Gateway struct {
+	mu     sync.Mutex
+	leaves []string
+	sends  []string
+	// GroupList is what Groups answers, unless GroupsErr is set.
+	GroupList []whatsapp.GroupSummary
+	GroupsErr error
+	// GroupFunc answers Group for the groups not left.
+	GroupFunc func(ctx context.Context, ref string) (whatsapp.Group, error)
+	// PromoteFunc answers Promote.
+	PromoteFunc func(group, participant string) error
+	// Self is the instance's own JID, as State and Me name it.
+	Self string
+	// SendErrs and LeaveErrs are the answers of the next SendText and
+	// Leave calls, in order; once used up, the calls succeed.
+	SendErrs, LeaveErrs []error
+	// left holds the groups a Leave left (one that succeeded or answered
+	// ErrUnconfirmed, a success status): Group answers them with the
+	// gateway's not-a-member error, as a group the instance is out of,
+	// unless Stay is set (WhatsApp kept the instance in the group
+	// whatever the gateway answered).
+	left map[string]bool
+	Stay bool
+	// OnLeave, when set, runs in Leave (with the lock held) after the
+	// gateway acted and before it answers (a test's crash).
+	OnLeave func()
+	// calls lists every call in order ("leave", "send", "group",
+	// "groups", "promote", "state", "me", and what wrappers add with
+	// Called),
+	// for tests of ordering and call counts.
+	calls []string
+}
+
+var _ whatsapp.Gateway = (*Gateway)(nil)
+
+// Locked runs fn with the gateway's lock held, for changing its fields
+// while the bot may be calling it.
+func (g *Gateway) Locked(fn func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	fn()
+}
+
+// Called records a call of op (for wrappers that add a method).
+func (g *Gateway) Called(op string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls = append(g.calls, op)
+}
+
+// CallsOf returns the calls made so far, in order, optionally only op's.
+func (g *Gateway) CallsOf(op string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for _, c := range g.calls {
+		if op == "" || c == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// LeaveCount is the number of Leave calls so far.
+func (g *Gateway) LeaveCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.leaves)
+}
+
+func (g *Gateway) Leave(_ context.Context, jid string) (whatsapp.LeaveResult, error) {
+	g.Called("leave")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.leaves = append(g.leaves, jid)
+	var err error
+	if len(g.LeaveErrs) > 0 {
+		err = g.LeaveErrs[0]
+		g.LeaveErrs = g.LeaveErrs[1:]
+	}
+	if err == nil || errors.Is(err, whatsapp.ErrUnconfirmed) {
+		if g.left == nil {
+			g.left = map[string]bool{}
+		}
+		g.left[jid] = true
+	}
+	if g.OnLeave != nil {
+		g.OnLeave()
+	}
+	return whatsapp.LeaveResult{}, err
+}
+
+func (g *Gateway) SendText(_ context.Context, chat, text string) (string, error) {
+	g.Called("send")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sends = append(g.sends, chat+": "+text)
+	if len(g.SendErrs) > 0 {
+		err := g.SendErrs[0]
+		g.SendErrs = g.SendErrs[1:]
+		return "", err
+	}
+	return "M1", nil
+}
+
+func (g *Gateway) Group(ctx context.Context, ref string) (whatsapp.Group, error) {
+	g.Called("group")
+	g.mu.Lock()
+	fn, gone := g.GroupFunc, g.left[ref] && !g.Stay
+	g.mu.Unlock()
+	if gone {
+		return whatsapp.Group{}, &whatsapp.Error{Provider: "greenapi", Op: "getGroupData", Status: 404, Kind: whatsapp.ErrNotMember}
+	}
+	if fn != nil {
+		return fn(ctx, ref)
+	}
+	return whatsapp.Group{}, whatsapp.ErrInvalid
+}
+
+func (g *Gateway) Groups(context.Context) ([]whatsapp.GroupSummary, error) {
+	g.Called("groups")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.GroupsErr != nil {
+		return nil, g.GroupsErr
+	}
+	return g.GroupList, nil
+}
+
+func (g *Gateway) Promote(_ context.Context, group, participant string) error {
+	g.Called("promote")
+	g.mu.Lock()
+	fn := g.PromoteFunc
+	g.mu.Unlock()
+	if fn != nil {
+		return fn(group, participant)
+	}
+	return nil
+}
+
+func (g *Gateway) State(context.Context) (whatsapp.State, error) {
+	g.Called("state")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return whatsapp.State{Connected: true, Me: g.Self}, nil
+}
+
+func (g *Gateway) Me(context.Context) (string, error) {
+	g.Called("me")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.Self, nil
+}
+
+func (g *Gateway) DryRun() bool { return false }
+
+// InviteLink is the link the group's details carry, as Green API's.
+func (g *Gateway) InviteLink(_ context.Context, grp whatsapp.Group) (string, error) {
+	return grp.InviteLink, nil
+}
