@@ -75,15 +75,24 @@ func runCheck(ctx context.Context, getenv func(string) string, stdout io.Writer)
 		}
 	}
 
-	gw, err := whatsapp.New(cfg.WAProvider, whatsapp.Config{BaseURL: cfg.WAAPIURL, Instance: cfg.WAInstance, Token: cfg.WAToken}, hc)
-	if err == nil {
-		var st whatsapp.State
-		st, err = gw.State(ctx)
-		if err == nil && !st.Connected {
-			err = fmt.Errorf("instance state is %q", st.Raw)
+	// One line per number, each saying whether it failed; a failed number
+	// fails the check, but the others are still checked.
+	for _, n := range cfg.numbers {
+		named := len(cfg.numbers) > 1 || n.Name != defaultNumber
+		gw, err := whatsapp.New(n.Provider, whatsapp.Config{BaseURL: n.APIURL, Instance: n.Instance, Token: n.Token}, hc)
+		if err == nil {
+			var st whatsapp.State
+			st, err = gw.State(ctx)
+			if err == nil && !st.Connected {
+				err = fmt.Errorf("instance state is %q", st.Raw)
+			}
 		}
+		name := "WhatsApp gateway (" + n.Provider + ")"
+		if named {
+			name = "WhatsApp number " + n.Name + " (" + n.Provider + ")"
+		}
+		report(name, err, strings.ReplaceAll(gatewayFix(err), "WA_", n.prefix(named)))
 	}
-	report("WhatsApp gateway ("+cfg.WAProvider+")", err, gatewayFix(err))
 
 	dbFix := "check DATABASE_URL and that its directory is writable"
 	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -36,10 +35,11 @@ type config struct {
 	SlackAppToken      string `envconfig:"SLACK_APP_TOKEN" desc:"app-level token (xapp-…); when set the bot uses Socket Mode"`
 	SlackAPIURL        string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Web API base URL; must end in /"`
 
-	WAProvider string `envconfig:"WA_PROVIDER" required:"true" desc:"greenapi, wawp, ryzeapi, or dryrun (sends nothing to WhatsApp)"`
-	WAAPIURL   string `envconfig:"WA_API_URL" desc:"the gateway's base URL (default per provider)"`
-	WAInstance string `envconfig:"WA_INSTANCE" required:"true" gateway:"true" desc:"Green API idInstance, Wawp instance_id, RyzeAPI instance name (not for dryrun)"`
-	WAToken    string `envconfig:"WA_TOKEN" required:"true" gateway:"true" desc:"Green API apiTokenInstance, Wawp access_token, RyzeAPI instance token (not for dryrun)"`
+	WAInstances []string `envconfig:"WA_INSTANCES" desc:"several WhatsApp numbers by name (sales,support), each set by WA_<NAME>_PROVIDER, _API_URL, _INSTANCE, _TOKEN instead of WA_*"`
+	WAProvider  string   `envconfig:"WA_PROVIDER" required:"true" single:"true" desc:"greenapi, wawp, ryzeapi, or dryrun (sends nothing to WhatsApp)"`
+	WAAPIURL    string   `envconfig:"WA_API_URL" single:"true" desc:"the gateway's base URL (default per provider)"`
+	WAInstance  string   `envconfig:"WA_INSTANCE" required:"true" gateway:"true" single:"true" desc:"Green API idInstance, Wawp instance_id, RyzeAPI instance name (not for dryrun)"`
+	WAToken     string   `envconfig:"WA_TOKEN" required:"true" gateway:"true" single:"true" desc:"Green API apiTokenInstance, Wawp access_token, RyzeAPI instance token (not for dryrun)"`
 
 	AllowedUsers    []string      `envconfig:"WALEAVE_ALLOWED_USERS" desc:"Slack user IDs who may request and confirm"`
 	AllowedChannels []string      `envconfig:"WALEAVE_ALLOWED_CHANNELS" desc:"channel IDs where anyone may request and confirm"`
@@ -64,6 +64,9 @@ type config struct {
 	LogFormat   string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 
 	// Derived values, filled by loadConfig.
+	// numbers are the WhatsApp numbers served: WA_INSTANCES's, or the
+	// one number named default that the WA_* variables configure.
+	numbers  []waNumber
 	location *time.Location
 	schedule cron.Schedule
 	goodbye  *templates.GoodbyeTemplate
@@ -89,6 +92,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	// The dry run reaches no gateway, so it needs no instance or token.
 	dryRun := strings.TrimSpace(getenv("WA_PROVIDER")) == whatsapp.DryRunProvider
+	// With WA_INSTANCES the numbers have their own variables, and the
+	// single number's are not read.
+	several := strings.TrimSpace(getenv("WA_INSTANCES")) != ""
 
 	v := reflect.ValueOf(&c).Elem()
 	t := v.Type()
@@ -99,6 +105,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		raw := strings.TrimSpace(getenv(key))
+		if several && f.Tag.Get("single") == "true" {
+			if raw != "" {
+				bad("%s is not used when WA_INSTANCES is set: set WA_<NAME>_%s for each number", key, strings.TrimPrefix(key, "WA_"))
+			}
+			continue
+		}
 		if raw == "" {
 			if f.Tag.Get("required") == "true" && !(dryRun && f.Tag.Get("gateway") == "true") {
 				bad("%s is required", key)
@@ -129,28 +141,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		// Every call carries the bot token.
 		bad("SLACK_API_URL must be https:// (plain http:// only to this machine: localhost or a loopback address)")
 	}
-	if c.WAProvider != "" && !slices.Contains(whatsapp.Providers, c.WAProvider) {
-		bad("WA_PROVIDER must be one of %s", strings.Join(whatsapp.Providers, ", "))
-	}
-	if c.WAAPIURL == "" {
-		c.WAAPIURL = whatsapp.DefaultBaseURL(c.WAProvider)
-	}
-	// Checked as given: "/" trimmed would be empty, which means the
-	// provider's default to the client.
-	apiURL := c.WAAPIURL
-	c.WAAPIURL = strings.TrimSuffix(c.WAAPIURL, "/")
-	if whatsapp.DefaultBaseURL(c.WAProvider) != "" {
-		// The gateway's own rules (Green API's idInstance is a number),
-		// named as the variables that set them; a missing one was
-		// reported above.
-		vars := map[string]struct{ name, value string }{
-			"BaseURL": {"WA_API_URL", apiURL}, "Instance": {"WA_INSTANCE", c.WAInstance}, "Token": {"WA_TOKEN", c.WAToken},
-		}
-		for _, p := range whatsapp.CheckConfig(c.WAProvider, whatsapp.Config{BaseURL: apiURL, Instance: c.WAInstance, Token: c.WAToken}) {
-			if v := vars[p.Field]; v.value != "" {
-				bad("%s %s", v.name, p.Problem)
-			}
-		}
+	if several {
+		c.numbers = loadNumbers(getenv, c.WAInstances, bad)
+	} else {
+		n := waNumber{Name: defaultNumber, Provider: c.WAProvider, APIURL: c.WAAPIURL, Instance: c.WAInstance, Token: c.WAToken}
+		n.check("WA_", bad)
+		c.WAAPIURL = n.APIURL
+		c.numbers = []waNumber{n}
 	}
 	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		bad("LISTEN_ADDR must be host:port or :port")
@@ -238,8 +235,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 // numbers unencrypted, unless it is on this machine.
 func (c config) risks() []string {
 	var r []string
-	if u, err := url.Parse(c.WAAPIURL); err == nil && u.Scheme == "http" && !bot.LoopbackHost(u.Hostname()) {
-		r = append(r, "WA_API_URL is plain http:// to "+u.Host+": the gateway token and members' numbers cross the network unencrypted; use https:// unless that network is private")
+	for _, n := range c.numbers {
+		if u, err := url.Parse(n.APIURL); err == nil && u.Scheme == "http" && !bot.LoopbackHost(u.Hostname()) {
+			r = append(r, n.prefix(len(c.numbers) > 1 || n.Name != defaultNumber)+"API_URL is plain http:// to "+u.Host+": the gateway token and members' numbers cross the network unencrypted; use https:// unless that network is private")
+		}
 	}
 	return r
 }

@@ -90,7 +90,7 @@ func socketSurface(t *testing.T, c *fake.Conn) surface {
 // Socket Mode, and waits until the directory is read.
 func startNative(t *testing.T, socket bool) (*app, *fake.Slack, *fake.Provider, surface) {
 	gw := fake.NewProvider(t, "greenapi")
-	gw.Chats = `[{"id":"` + testGroup + `","name":"Night shift","type":"group"},{"id":"120363400000000777@g.us","name":"Day crew","type":"group"}]`
+	gw.Groups = map[string]string{testGroup: "Night shift", "120363400000000777@g.us": "Day crew"}
 	sl := fake.NewSlack(t)
 	if !socket {
 		a := startApp(t, sl, gw, baseEnv(t, sl, gw))

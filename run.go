@@ -136,24 +136,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 	}
 	defer db.Close()
 
-	waCfg := whatsapp.Config{BaseURL: cfg.WAAPIURL, Instance: cfg.WAInstance, Token: cfg.WAToken}
-	if !db.SingleProcess() {
-		// Replicas share the gateway's rate limits through the database;
-		// limiters in each process would each allow the whole rate.
-		waCfg.Limiter = db
-	}
-	var gw whatsapp.Gateway
-	if cfg.WAProvider == whatsapp.DryRunProvider {
-		observe := hooks.dryRun
-		if observe == nil {
-			observe = func(c whatsapp.DryRunCall) {
-				log.Info("dry run: nothing sent to WhatsApp", "op", c.Op, "chat", c.Chat, "participant", c.Participant, "result", c.Result)
-			}
-		}
-		gw = whatsapp.NewDryRun(observe)
-		log.Warn("WA_PROVIDER is dryrun: nothing is sent to WhatsApp, and every card and outcome says dry run")
-	} else if gw, err = whatsapp.New(cfg.WAProvider, waCfg, newHTTPClient(30*time.Second, nil)); err != nil {
-		return fmt.Errorf("gateway: %w", err)
+	numbers, err := gateways(cfg, db, log, hooks)
+	if err != nil {
+		return err
 	}
 	slackOpts := []slack.Option{slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(newHTTPClient(15*time.Second, slackTransport()))}
 	if cfg.SlackAppToken != "" {
@@ -166,7 +151,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	b, err := bot.New(ctx, log, db, api, gw, reg, bot.Options{
+	b, err := bot.New(ctx, log, db, api, nil, reg, bot.Options{
+		Numbers:      numbers,
 		AllowedUsers: cfg.AllowedUsers, AllowedChannels: cfg.AllowedChannels, Approvers: cfg.Approvers,
 		TwoPerson: cfg.TwoPerson, DefaultGoodbye: cfg.goodbye, RequestTTL: cfg.RequestTTL,
 		RemindAfter: cfg.RemindAfter, MaxAttempts: cfg.MaxAttempts, Location: cfg.location,
@@ -226,7 +212,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 	} else {
 		close(socketDone)
 	}
-	log.Info("waleave serving", "addr", ln.Addr().String(), "provider", cfg.WAProvider, "database", cfg.redactedDSN(), "socket_mode", cfg.SlackAppToken != "")
+	log.Info("waleave serving", "addr", ln.Addr().String(), "numbers", cfg.numbers, "database", cfg.redactedDSN(), "socket_mode", cfg.SlackAppToken != "")
 	if hooks.serving != nil {
 		hooks.serving(ln.Addr().String())
 	}
@@ -253,6 +239,43 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 		err = nil
 	}
 	return errors.Join(err, shutErr, stopErr)
+}
+
+// gateways builds each configured number's gateway client, with its own
+// rate limits: in this process on SQLite, or shared by the replicas
+// through the database under keys that start with the number's name.
+func gateways(cfg config, db *store.DB, log *slog.Logger, hooks serveHooks) ([]bot.Number, error) {
+	var out []bot.Number
+	for _, n := range cfg.numbers {
+		named := len(cfg.numbers) > 1 || n.Name != defaultNumber
+		waCfg := whatsapp.Config{BaseURL: n.APIURL, Instance: n.Instance, Token: n.Token}
+		if named {
+			waCfg.Number = n.Name
+		}
+		if !db.SingleProcess() {
+			// Replicas share the gateway's rate limits through the database;
+			// limiters in each process would each allow the whole rate.
+			waCfg.Limiter = db
+		}
+		var gw whatsapp.Gateway
+		if n.Provider == whatsapp.DryRunProvider {
+			observe := hooks.dryRun
+			if observe == nil {
+				observe = func(c whatsapp.DryRunCall) {
+					log.Info("dry run: nothing sent to WhatsApp", "number", n.Name, "op", c.Op, "chat", c.Chat, "participant", c.Participant, "result", c.Result)
+				}
+			}
+			gw = whatsapp.NewDryRun(observe)
+			log.Warn(n.prefix(named)+"PROVIDER is dryrun: nothing is sent to WhatsApp, and every card and outcome says dry run", "number", n.Name)
+		} else {
+			var err error
+			if gw, err = whatsapp.New(n.Provider, waCfg, newHTTPClient(30*time.Second, nil)); err != nil {
+				return nil, fmt.Errorf("gateway %s: %w", n.Name, err)
+			}
+		}
+		out = append(out, bot.Number{Name: n.Name, Gateway: gw, AllowedUsers: n.AllowedUsers, AllowedChannels: n.AllowedChannels})
+	}
+	return out, nil
 }
 
 // openStore opens the database, waiting up to wait while another process

@@ -89,6 +89,10 @@ type Options struct {
 	// HomeDebounce is the least time between two Home tab publications
 	// for one person; default 2s (see homeChanged).
 	HomeDebounce time.Duration
+	// Numbers, when set, are the WhatsApp numbers the bot serves, and
+	// New's gateway must be nil; without them New's gateway is the one
+	// number, named store.DefaultNumber.
+	Numbers []Number
 }
 
 func (o *Options) setDefaults() {
@@ -142,12 +146,15 @@ func (o *Options) setDefaults() {
 // transports (HTTP and Socket Mode) call the same Command and Interaction
 // methods.
 type Bot struct {
-	log     *slog.Logger
-	store   *store.DB
-	slack   *slack.Client
-	gateway whatsapp.Gateway
-	// dryRun is set when the gateway sends nothing (WA_PROVIDER=dryrun):
-	// cards, outcomes and the answer to /wa-leave then say "dry run".
+	log   *slog.Logger
+	store *store.DB
+	slack *slack.Client
+	// numbers are the WhatsApp numbers served, in configuration order;
+	// each request names its own (see num).
+	numbers []*number
+	// dryRun is set when no number's gateway sends anything
+	// (WA_PROVIDER=dryrun): messages not about one request then say
+	// "dry run"; a card or outcome says it when its number's does.
 	dryRun  bool
 	opts    Options
 	metrics *metrics
@@ -156,10 +163,6 @@ type Bot struct {
 	// their leave jobs.
 	confirmer *store.Confirmer
 	outbox    *outbox
-	// dir coordinates group directory refreshes; groupInfo shares and
-	// briefly caches gateway.Group answers.
-	dir       directory
-	groupInfo *groupCache
 	// homes is who has the Home tab open lately (see homeChanged).
 	homes *homeTabs
 	// home is the Slack workspace the token belongs to, learned from
@@ -184,13 +187,21 @@ type Bot struct {
 // working and Stop to finish.
 func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client, gw whatsapp.Gateway, reg prometheus.Registerer, opts Options) (*Bot, error) {
 	opts.setDefaults()
-	b := &Bot{log: log, store: db, slack: api, gateway: gw, opts: opts, metrics: newMetrics(reg),
-		groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, follow: newFollowups(opts.Now),
+	b := &Bot{log: log, store: db, slack: api, opts: opts, metrics: newMetrics(reg), follow: newFollowups(opts.Now),
 		homes: &homeTabs{viewers: map[string]time.Time{}, due: map[string]bool{}}}
 	b.outbox = newOutbox(b)
+	numbers := opts.Numbers
+	if len(numbers) == 0 {
+		numbers = []Number{{Name: store.DefaultNumber, Gateway: gw}}
+	}
 	// Whatever leaves a card or reply owed to Slack wakes the poster.
 	db.OnOwed(b.outbox.poke)
-	b.dryRun = gw.DryRun()
+	b.dryRun = true
+	for _, n := range numbers {
+		num := newNumber(n)
+		b.numbers = append(b.numbers, num)
+		b.dryRun = b.dryRun && num.dryRun
+	}
 
 	// Both drivers work on *sql.Tx, so a job insert joins the store's
 	// transaction the same way on either database.

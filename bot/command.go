@@ -54,6 +54,7 @@ type Command struct {
 	At        string        // raw --at value ("" = none); resolved later with ResolveAt
 	In        time.Duration // --in value (0 = none)
 	Arg       string        // CommandStatus / CommandGroups argument (may be ""); CommandHistory's group (never "")
+	From      string        // --from: the WhatsApp number that leaves ("" = the one in the group)
 }
 
 // UsageError is a bad-input error whose Problem is safe to show to the user
@@ -213,8 +214,17 @@ func parseTail(cmd *Command, text string, toks []token) error {
 				return err
 			}
 			cmd.In = d
+		case "from":
+			if cmd.From != "" {
+				return usagef("--from is given twice")
+			}
+			v, ok := takeValue()
+			if !ok {
+				return usagef("--from needs the name of a WhatsApp number, e.g. --from sales")
+			}
+			cmd.From = strings.ToLower(v)
 		default:
-			return usagef("unknown option --%s (options are --no-goodbye, --at and --in)", name)
+			return usagef("unknown option --%s (options are --no-goodbye, --at, --in and --from)", name)
 		}
 	}
 	endRun()

@@ -139,9 +139,21 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
 		Delivery: deliveryOf(ctx), DeliveryUntil: now.Add(deliveryWindow),
 	}
+	if cmd.From != "" && len(b.fromNumbers(cmd)) == 0 {
+		// Before any lookup: an unknown number has no groups to look in.
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.BadCommand(templates.UnknownNumber(cmd.From, b.numberNames()))))
+	}
 	if msg := b.resolveGroup(ctx, sc, cmd, r); msg != nil {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
 		return nil, false, refusing(templates.BlockGroup, msg)
+	}
+	if msg := b.chooseNumber(ctx, cmd, r); msg != nil {
+		return nil, false, refusing(templates.BlockNumber, msg)
+	}
+	if !b.num(r.Number).narrows(sc.UserID, sc.ChannelID) {
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.NotAllowedNumber(r.Number)))
 	}
 	if cmd.At != "" || cmd.In > 0 {
 		loc, known := b.userLocation(ctx, sc.UserID)
@@ -190,7 +202,7 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 		}
 		return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.Internal()))
 	}
-	b.log.Info("leave requested", "request", r.ID, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
+	b.log.Info("leave requested", "request", r.ID, "number", r.Number, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
 	return r, zoneUnknown, nil
 }
@@ -247,15 +259,24 @@ func (b *Bot) resolveGroup(ctx context.Context, sc slack.SlashCommand, cmd Comma
 		r.GroupJID = ref.JID
 		if b.opts.DefaultGoodbye != nil && cmd.Goodbye == "" && !cmd.NoGoodbye {
 			// The default goodbye is rendered now and may name the group.
-			if e, ok, err := b.store.DirectoryGroup(ctx, ref.JID); err == nil && ok {
-				r.GroupSubject = e.Subject
+			for _, n := range b.numbers {
+				if e, ok, err := b.store.NumberDirectoryGroup(ctx, n.Name, ref.JID); err == nil && ok {
+					r.GroupSubject = e.Subject
+					break
+				}
 			}
 		}
 		return nil
 	case ref.InviteCode != "":
 		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 		defer cancel()
-		g, err := b.gateway.Group(ctx, ref.InviteCode)
+		// Any number can read an invite link; --from's is asked when given.
+		n := b.numbers[0]
+		if ns := b.fromNumbers(cmd); len(ns) == 1 {
+			n = ns[0]
+		}
+		g, err := n.Gateway.Group(ctx, ref.InviteCode)
+		b.countGateway(n, "group", err)
 		if err != nil || !whatsapp.IsGroupJID(g.JID) {
 			if err != nil {
 				b.log.Info("invite code lookup failed", "err", err)
@@ -366,7 +387,7 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 	lines := make([]templates.StatusLine, 0, len(reqs))
 	for _, r := range reqs {
 		lines = append(lines, templates.StatusLine{RequestID: r.ID, Group: groupName(r), State: r.State,
-			Outcome: r.Outcome, RequesterID: r.RequesterID, CreatedAt: r.CreatedAt})
+			Outcome: r.Outcome, RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, Number: b.shownNumber(r.Number)})
 	}
 	var history []templates.StatusEntry
 	if len(reqs) == 1 {
@@ -462,14 +483,22 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 	// Only the two-person rule needs the request before the change (to
 	// know who asked); otherwise the confirmation itself says whether the
 	// request exists, which saves a read on every click.
+	// So does a number's own allow-list, which narrows who confirms with
+	// that number (approvers, who replace the allow-lists for
+	// confirming, confirm for every number).
 	var requester string
-	if b.opts.TwoPerson {
+	narrowed := b.narrowed() && len(b.opts.Approvers) == 0
+	if b.opts.TwoPerson || narrowed {
 		asked, err := b.store.Request(ctx, id)
 		if err != nil {
 			b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
 			return
 		}
 		requester = asked.RequesterID
+		if narrowed && !b.num(asked.Number).narrows(user, channel) {
+			b.refuse(ic, "confirm", "refused", templates.NotAllowedNumber(asked.Number), nil)
+			return
+		}
 	}
 	switch b.mayConfirm(user, channel, requester) {
 	case allowed:

@@ -60,8 +60,8 @@ type groupFetch struct {
 
 // fetchGroup returns the call for jid that is running, or that finished
 // less than maxAge ago, or a new one.
-func (b *Bot) fetchGroup(jid string, maxAge time.Duration) *groupFetch {
-	c := b.groupInfo
+func (b *Bot) fetchGroup(n *number, jid string, maxAge time.Duration) *groupFetch {
+	c := n.groupInfo
 	now := b.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -95,9 +95,9 @@ func (b *Bot) fetchGroup(jid string, maxAge time.Duration) *groupFetch {
 		defer cancel()
 		var wg sync.WaitGroup
 		var self string
-		wg.Go(func() { self = b.selfJID(ctx) })
-		g, err := b.gateway.Group(ctx, jid)
-		b.countGateway("group", err)
+		wg.Go(func() { self = b.selfJID(ctx, n) })
+		g, err := n.Gateway.Group(ctx, jid)
+		b.countGateway(n, "group", err)
 		wg.Wait()
 		c.mu.Lock()
 		f.group, f.self, f.err, f.at = g, self, err, b.opts.Now()
@@ -123,8 +123,8 @@ func (f *groupFetch) wait(ctx context.Context, d time.Duration) bool {
 
 // selfJID is the instance's own JID, or "" when the gateway cannot tell:
 // State.Me where the state answer has it, else the gateway's own Me call.
-func (b *Bot) selfJID(ctx context.Context) string {
-	c := b.groupInfo
+func (b *Bot) selfJID(ctx context.Context, n *number) string {
+	c := n.groupInfo
 	c.selfMu.Lock()
 	defer c.selfMu.Unlock()
 	now := b.opts.Now()
@@ -135,8 +135,8 @@ func (b *Bot) selfJID(ctx context.Context) string {
 		return c.self // possibly stale, which beats asking every card
 	}
 	c.selfTried = now
-	me, err := b.gateway.Me(ctx)
-	b.countGateway("me", err)
+	me, err := n.Gateway.Me(ctx)
+	b.countGateway(n, "me", err)
 	if err != nil {
 		b.log.Info("the instance's own JID is unknown; cards will not say whether it is an admin", "err", err)
 		return c.self
@@ -203,7 +203,7 @@ func detailsOf(g whatsapp.Group, self string) store.Details {
 // are unavailable. It runs in the outbox, after the command was
 // acknowledged. If the answer comes later, the card is updated then.
 func (b *Bot) withDetails(ctx context.Context, r *store.Request) *store.Request {
-	f := b.fetchGroup(r.GroupJID, detailsTTL)
+	f := b.fetchGroup(b.num(r.Number), r.GroupJID, detailsTTL)
 	d := store.Details{State: store.DetailsUnavailable}
 	arrived := f.wait(ctx, b.opts.DetailsTimeout)
 	if arrived && f.err == nil {
@@ -214,7 +214,7 @@ func (b *Bot) withDetails(ctx context.Context, r *store.Request) *store.Request 
 	if d.Subject == "" && r.GroupSubject == "" {
 		// The gateway did not name the group (Wawp never does): the
 		// directory may.
-		if e, ok, err := b.store.DirectoryGroup(ctx, r.GroupJID); err == nil && ok {
+		if e, ok, err := b.store.NumberDirectoryGroup(ctx, r.Number, r.GroupJID); err == nil && ok {
 			d.Subject = e.Subject
 		}
 	}
@@ -294,12 +294,12 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 // the details g (fetched just now; only its JID when that failed) or by a
 // call of its own, within DetailsTimeout. No link is no harm: only admins
 // may see it, and the leave goes ahead without it.
-func (b *Bot) inviteLink(ctx context.Context, g whatsapp.Group) string {
+func (b *Bot) inviteLink(ctx context.Context, n *number, g whatsapp.Group) string {
 	// Best effort, so it must leave the run time for the step that
 	// matters (see leaveRunTimeout).
 	ctx, cancel := context.WithTimeout(ctx, b.opts.DetailsTimeout)
 	defer cancel()
-	link, err := b.gateway.InviteLink(ctx, g)
+	link, err := n.Gateway.InviteLink(ctx, g)
 	if err != nil {
 		b.log.Info("no invite link from the gateway", "group", g.JID, "err", err)
 		return ""
@@ -320,7 +320,7 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	}
 	// Fresh facts, not the card's: the link may have been reset since,
 	// and a promotion whose answer was lost shows up as an admin here.
-	f := b.fetchGroup(r.GroupJID, 0)
+	f := b.fetchGroup(b.num(r.Number), r.GroupJID, 0)
 	var g whatsapp.Group
 	if f.wait(ctx, b.opts.DetailsTimeout) && f.err == nil {
 		g = f.group
@@ -329,7 +329,7 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 		if g.JID == "" {
 			g.JID = r.GroupJID
 		}
-		link := b.inviteLink(ctx, g)
+		link := b.inviteLink(ctx, b.num(r.Number), g)
 		if link == "" && r.InviteCode != "" {
 			// The link the request was made with is still worth keeping
 			// when the gateway does not give one (only admins see it).
@@ -353,9 +353,10 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 		return true, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
-	perr := b.gateway.Promote(callCtx, r.GroupJID, r.Successor)
+	n := b.num(r.Number)
+	perr := n.Gateway.Promote(callCtx, r.GroupJID, r.Successor)
 	cancel()
-	b.countGateway("promote", perr)
+	b.countGateway(n, "promote", perr)
 	switch {
 	case perr == nil:
 		return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now()))
@@ -379,8 +380,9 @@ func (w *leaveWorker) successorIsAdmin(ctx context.Context, r *store.Request) bo
 	b := w.b
 	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
 	defer cancel()
-	g, err := b.gateway.Group(ctx, r.GroupJID)
-	b.countGateway("group", err)
+	n := b.num(r.Number)
+	g, err := n.Gateway.Group(ctx, r.GroupJID)
+	b.countGateway(n, "group", err)
 	if err != nil {
 		b.log.Info("promotion not confirmed and the group not looked up", "request", r.ID, "err", err)
 		return false
@@ -442,14 +444,14 @@ type lookup struct {
 // than the member count the gateway gave), spells the instance's number
 // the way the instance is known (a list of @lid numbers cannot show a
 // phone number's absence), and lacks it.
-func (b *Bot) lookUpMembership(ctx context.Context, groupJID string) lookup {
+func (b *Bot) lookUpMembership(ctx context.Context, n *number, groupJID string) lookup {
 	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
 	defer cancel()
 	var self string
 	var wg sync.WaitGroup
-	wg.Go(func() { self = b.selfJID(ctx) })
-	g, err := b.gateway.Group(ctx, groupJID)
-	b.countGateway("group", err)
+	wg.Go(func() { self = b.selfJID(ctx, n) })
+	g, err := n.Gateway.Group(ctx, groupJID)
+	b.countGateway(n, "group", err)
 	wg.Wait()
 	switch {
 	case errors.Is(err, whatsapp.ErrNotMember):

@@ -77,11 +77,42 @@ func (b *Bot) directoryJob() *river.PeriodicJob {
 	}, &river.PeriodicJobOpts{RunOnStart: true})
 }
 
-// RefreshDirectory lists the instance's groups into the directory (or
-// waits for the listing already under way). A failed listing leaves the
-// previous directory as it was.
+// RefreshDirectory lists each number's groups into the directory (or
+// waits for the listings already under way). A failed listing leaves
+// that number's previous directory as it was.
 func (b *Bot) RefreshDirectory(ctx context.Context) error {
-	return b.refreshDirectory(ctx, true)
+	errs := make([]error, len(b.numbers))
+	var wg sync.WaitGroup
+	for i, n := range b.numbers {
+		wg.Go(func() { errs[i] = b.refreshDirectory(ctx, n, true) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// refreshDirectories refreshes the directories of ns at once, as
+// refreshDirectory does one: nil when any listing succeeded (the
+// directory has news), else errRefreshedRecently when one was skipped,
+// else the first error.
+func (b *Bot) refreshDirectories(ctx context.Context, ns []*number) error {
+	errs := make([]error, len(ns))
+	var wg sync.WaitGroup
+	for i, n := range ns {
+		wg.Go(func() { errs[i] = b.refreshDirectory(ctx, n, false) })
+	}
+	wg.Wait()
+	var first error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, errRefreshedRecently):
+			first = err
+		case first == nil:
+			first = err
+		}
+	}
+	return first
 }
 
 // refreshDirectory runs a listing or joins the running one; unless force,
@@ -89,8 +120,8 @@ func (b *Bot) RefreshDirectory(ctx context.Context) error {
 // (errRefreshedRecently). The listing runs under the bot's lifetime, not
 // ctx: a command that stops waiting at its lookup timeout still gets the
 // directory filled for its next try.
-func (b *Bot) refreshDirectory(ctx context.Context, force bool) error {
-	d := &b.dir
+func (b *Bot) refreshDirectory(ctx context.Context, n *number, force bool) error {
+	d := &n.dir
 	d.mu.Lock()
 	if d.inflight == nil {
 		now := b.opts.Now()
@@ -103,7 +134,7 @@ func (b *Bot) refreshDirectory(ctx context.Context, force bool) error {
 		b.side.Add(1)
 		go func() {
 			defer b.side.Done()
-			err := b.listGroups()
+			err := b.listGroups(n)
 			d.mu.Lock()
 			d.err, d.inflight = err, nil
 			d.mu.Unlock()
@@ -122,14 +153,14 @@ func (b *Bot) refreshDirectory(ctx context.Context, force bool) error {
 	}
 }
 
-// listGroups asks the gateway for the group list and stores it.
-func (b *Bot) listGroups() error {
+// listGroups asks the number's gateway for its group list and stores it.
+func (b *Bot) listGroups(n *number) error {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.GatewayTimeout)
 	defer cancel()
-	groups, err := b.gateway.Groups(ctx)
-	b.countGateway("groups", err)
+	groups, err := n.Gateway.Groups(ctx)
+	b.countGateway(n, "groups", err)
 	if err != nil {
-		b.log.Warn("group directory refresh failed; keeping the previous directory", "err", err)
+		b.log.Warn("group directory refresh failed; keeping the previous directory", "number", n.Name, "err", err)
 		return fmt.Errorf("list groups: %w", err)
 	}
 	entries := make([]store.DirectoryEntry, 0, len(groups))
@@ -138,18 +169,23 @@ func (b *Bot) listGroups() error {
 			entries = append(entries, store.DirectoryEntry{JID: g.JID, Subject: strings.TrimSpace(g.Subject)})
 		}
 	}
-	if err := b.store.ReplaceDirectory(ctx, entries, b.opts.Now()); err != nil {
+	if err := b.store.ReplaceNumberDirectory(ctx, n.Name, entries, b.opts.Now()); err != nil {
 		return err
 	}
-	b.log.Info("group directory refreshed", "groups", len(entries))
+	b.log.Info("group directory refreshed", "number", n.Name, "groups", len(entries))
 	return nil
 }
 
 // summaries adapts directory entries for matchGroups.
+// A group two numbers are in is one group: listed once.
 func summaries(entries []store.DirectoryEntry) []whatsapp.GroupSummary {
-	out := make([]whatsapp.GroupSummary, len(entries))
-	for i, e := range entries {
-		out[i] = whatsapp.GroupSummary{JID: e.JID, Subject: e.Subject}
+	out := make([]whatsapp.GroupSummary, 0, len(entries))
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if !seen[e.JID] {
+			seen[e.JID] = true
+			out = append(out, whatsapp.GroupSummary{JID: e.JID, Subject: e.Subject})
+		}
 	}
 	return out
 }
@@ -160,7 +196,8 @@ func summaries(entries []store.DirectoryEntry) []whatsapp.GroupSummary {
 // the directory triggers a refresh, waited for at most lookupTimeout.
 func (b *Bot) resolveName(ctx context.Context, sc slack.SlashCommand, cmd Command, r *store.Request) *slack.Msg {
 	name := cmd.Group.Name
-	entries, err := b.store.Directory(ctx)
+	ns := b.fromNumbers(cmd)
+	entries, err := b.directoryOf(ctx, ns)
 	if err != nil {
 		b.log.Error("read directory", "err", err)
 		return ephemeralMsg(templates.Internal())
@@ -168,11 +205,11 @@ func (b *Bot) resolveName(ctx context.Context, sc slack.SlashCommand, cmd Comman
 	matches := matchGroups(summaries(entries), name)
 	if len(matches) == 0 {
 		rctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-		err := b.refreshDirectory(rctx, false)
+		err := b.refreshDirectories(rctx, ns)
 		cancel()
 		switch {
 		case err == nil:
-			if entries, err = b.store.Directory(ctx); err != nil {
+			if entries, err = b.directoryOf(ctx, ns); err != nil {
 				b.log.Error("read directory", "err", err)
 				return ephemeralMsg(templates.Internal())
 			}
@@ -210,6 +247,7 @@ type pickCommand struct {
 	NoGoodbye   bool          `json:"no_goodbye,omitempty"`
 	At          string        `json:"at,omitempty"`
 	In          time.Duration `json:"in,omitempty"`
+	From        string        `json:"from,omitempty"`
 }
 
 // offerPick keeps the command and answers with a button per candidate.
@@ -219,7 +257,7 @@ type pickCommand struct {
 func (b *Bot) offerPick(ctx context.Context, sc slack.SlashCommand, cmd Command, matches []whatsapp.GroupSummary) *slack.Msg {
 	pc, err := json.Marshal(pickCommand{
 		TeamID: sc.TeamID, UserName: sc.UserName, ResponseURL: sc.ResponseURL,
-		Goodbye: cmd.Goodbye, NoGoodbye: cmd.NoGoodbye, At: cmd.At, In: cmd.In,
+		Goodbye: cmd.Goodbye, NoGoodbye: cmd.NoGoodbye, At: cmd.At, In: cmd.In, From: cmd.From,
 	})
 	if err != nil {
 		b.log.Error("encode pick", "err", err)
@@ -275,7 +313,7 @@ func (b *Bot) pickGroup(ctx context.Context, ic slack.InteractionCallback, jid s
 	if ic.ResponseURL != "" {
 		sc.ResponseURL = ic.ResponseURL // fresher: a command's lasts 30 minutes
 	}
-	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: pc.Goodbye, NoGoodbye: pc.NoGoodbye, At: pc.At, In: pc.In}
+	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: pc.Goodbye, NoGoodbye: pc.NoGoodbye, At: pc.At, In: pc.In, From: pc.From}
 	msg := b.request(ctx, sc, cmd)
 	if msg == nil {
 		return // a repeated delivery: answered the first time
@@ -304,28 +342,51 @@ func (b *Bot) replacePicker(ic slack.InteractionCallback, text string) {
 
 // groups lists the directory, optionally filtered the way names are
 // matched, within one message's limits: what does not fit is counted.
+// With several numbers each has its own section, headed by its name.
 func (b *Bot) groups(ctx context.Context, filter string) *slack.Msg {
 	filter = strings.TrimSpace(strings.Trim(filter, `"'“”‘’„‚`))
-	refreshed, err := b.store.DirectoryRefreshed(ctx)
+	if !b.several() {
+		text, ok := b.groupsSection(ctx, b.numbers[0], filter, groupsListBudget)
+		if !ok {
+			return ephemeralMsg(templates.Internal())
+		}
+		return ephemeralMsg(text)
+	}
+	var sections []string
+	for _, n := range b.numbers {
+		text, ok := b.groupsSection(ctx, n, filter, groupsListBudget/len(b.numbers))
+		if !ok {
+			return ephemeralMsg(templates.Internal())
+		}
+		sections = append(sections, templates.NumberSection(n.Name, text))
+	}
+	return ephemeralMsg(strings.Join(sections, "\n"))
+}
+
+// groupsSection is one number's part of /wa-leave groups, its list kept
+// within budget characters; ok is false when the directory could not be
+// read (the answer is then the internal-error text).
+func (b *Bot) groupsSection(ctx context.Context, n *number, filter string, budget int) (text string, ok bool) {
+	refreshed, err := b.store.NumberDirectoryRefreshed(ctx, n.Name)
 	if err != nil {
 		b.log.Error("read directory", "err", err)
-		return ephemeralMsg(templates.Internal())
+		return "", false
 	}
 	if refreshed.IsZero() {
 		// Never listed yet (a fresh install): try once, briefly.
 		rctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-		err := b.refreshDirectory(rctx, false)
+		err := b.refreshDirectory(rctx, n, false)
 		cancel()
 		if err != nil && !errors.Is(err, errRefreshedRecently) {
-			b.log.Info("group list unavailable", "err", err)
-			return ephemeralMsg("The group list is unavailable right now; try again in a minute.")
+			b.log.Info("group list unavailable", "number", n.Name, "err", err)
+			return "The group list is unavailable right now; try again in a minute.", true
 		}
-		refreshed, _ = b.store.DirectoryRefreshed(ctx)
+		refreshed, _ = b.store.NumberDirectoryRefreshed(ctx, n.Name)
 	}
-	entries, err := b.store.Directory(ctx)
+	entries, err := b.store.NumbersDirectory(ctx, n.Name)
 	if err != nil {
 		b.log.Error("read directory", "err", err)
-		return ephemeralMsg(templates.Internal())
+		return "", false
 	}
 	gs := summaries(entries)
 	if filter != "" {
@@ -333,13 +394,13 @@ func (b *Bot) groups(ctx context.Context, filter string) *slack.Msg {
 	}
 	if len(gs) == 0 {
 		if filter == "" {
-			return ephemeralMsg("The instance is in no groups, as of the last listing.")
+			return "The instance is in no groups, as of the last listing.", true
 		}
 		text := fmt.Sprintf("No group matches “%s”.", templates.Escape(filter))
 		if near := closest(entries, filter, maxClosest); len(near) > 0 {
 			text += " Did you mean " + templates.Escape(joinOr(near)) + "?"
 		}
-		return ephemeralMsg(text)
+		return text, true
 	}
 	var sb strings.Builder
 	switch {
@@ -363,7 +424,7 @@ func (b *Bot) groups(ctx context.Context, filter string) *slack.Msg {
 			subject = "(no name)"
 		}
 		line := fmt.Sprintf("• %s `%s`\n", templates.Escape(truncate(subject, 100)), g.JID)
-		if utf8.RuneCountInString(sb.String())+utf8.RuneCountInString(line) > groupsListBudget {
+		if utf8.RuneCountInString(sb.String())+utf8.RuneCountInString(line) > budget {
 			break
 		}
 		sb.WriteString(line)
@@ -372,7 +433,7 @@ func (b *Bot) groups(ctx context.Context, filter string) *slack.Msg {
 	if more := len(gs) - shown; more > 0 {
 		fmt.Fprintf(&sb, "…and %d more; add a filter to narrow the list (`/wa-leave groups <name>`).\n", more)
 	}
-	return ephemeralMsg(sb.String())
+	return sb.String(), true
 }
 
 // closest returns up to n subjects nearest to name, nearest first: those
@@ -449,7 +510,7 @@ func substringDistance(pattern, text []rune) int {
 // in the directory, or, since a group that was left drops out of it, one
 // that recent requests name. It returns "" unless exactly one group fits.
 func (b *Bot) statusGroup(ctx context.Context, name string) string {
-	if entries, err := b.store.Directory(ctx); err == nil {
+	if entries, err := b.directoryOf(ctx, b.numbers); err == nil {
 		if m := matchGroups(summaries(entries), name); len(m) == 1 {
 			return m[0].JID
 		}

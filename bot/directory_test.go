@@ -599,7 +599,7 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 				g.InviteLink = ""
 				return g, nil
 			}
-			tb.Bot.gateway = &linkingGateway{Gateway: tb.gw, link: tt.link, err: tt.err}
+			tb.Bot.numbers[0].Gateway = &linkingGateway{Gateway: tb.gw, link: tt.link, err: tt.err}
 			r := tb.pending(t, func(r *store.Request) { r.Goodbye = "" })
 			err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 			require.NoError(t, err)
@@ -639,7 +639,7 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 		tb := newTestBot(t, Options{})
 		gw, err := whatsapp.New(tc.provider, whatsapp.Config{BaseURL: srv.URL, Instance: tc.instance, Token: "tok"}, srv.Client())
 		require.NoError(t, err)
-		tb.Bot.gateway = gw
+		tb.Bot.numbers[0].Gateway = gw
 		before := sent.Load()
 		msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: link})
 		require.Contains(t, msg.Text, tc.want, tc.provider)

@@ -109,11 +109,6 @@ func (b *Bot) mayUseForm(user, channel string) decision {
 	return notAllowed
 }
 
-// numbers names the WhatsApp numbers the bot serves. The form's number
-// field appears when there is more than one; with one number (all there
-// is so far) it is nil.
-func (b *Bot) numbers() []string { return nil }
-
 // openForm opens the request form with triggerID (valid for three
 // seconds, so this runs before the ack). channel is where the form was
 // opened ("" from a shortcut: the form then asks for one). It returns the
@@ -128,7 +123,7 @@ func (b *Bot) openForm(ctx context.Context, user, name, channel, triggerID strin
 	}
 	goodbye := b.defaultGoodbye(name, "", "")
 	f := templates.Form{Metadata: formMeta{Channel: channel, Goodbye: goodbyeMark(goodbye)}.String(), AskChannel: channel == "",
-		DefaultGoodbye: goodbye, Numbers: b.numbers()}
+		DefaultGoodbye: goodbye, Numbers: b.numberNames()}
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	if _, err := b.slack.OpenViewContext(ctx, triggerID, templates.RequestForm(f)); err != nil {
@@ -194,10 +189,15 @@ func (b *Bot) options(ctx context.Context, ic slack.InteractionCallback) templat
 func groupChoices(entries []store.DirectoryEntry, q string, n int) []templates.GroupOption {
 	q = strings.ToLower(strings.TrimSpace(q))
 	var names, jids []templates.GroupOption
+	seen := map[string]bool{} // a group several numbers are in is listed once
 	for _, e := range entries {
 		if len(names) == n {
 			break
 		}
+		if seen[e.JID] {
+			continue
+		}
+		seen[e.JID] = true
 		switch {
 		case q == "" || containsFold(e.Subject, q):
 			names = append(names, templates.GroupOption{JID: e.JID, Subject: e.Subject})
@@ -252,7 +252,10 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 		return
 	}
 	var successors []templates.Participant
-	if f := b.fetchGroup(jid, detailsTTL); f.wait(ctx, lookupTimeout) && f.err == nil {
+	if n := b.formNumber(ic); n == nil {
+		// Several numbers and none chosen yet: whose admin rights count
+		// is not known, so the card asks once the request has a number.
+	} else if f := b.fetchGroup(n, jid, detailsTTL); f.wait(ctx, lookupTimeout) && f.err == nil {
 		d := detailsOf(f.group, f.self)
 		if d.OnlyAdmin {
 			for _, p := range d.Successors {
@@ -264,7 +267,7 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 	if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok {
 		subject = e.Subject
 	}
-	f := templates.Form{AskChannel: meta.Channel == "", Numbers: b.numbers(),
+	f := templates.Form{AskChannel: meta.Channel == "", Numbers: b.numberNames(),
 		Group: &templates.GroupOption{JID: jid, Subject: subject}, Successors: successors}
 	// Slack keeps what was typed in a field whose block and action IDs
 	// stay the same. A goodbye left as pre-filled is filled again for
@@ -336,9 +339,10 @@ func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any 
 	if !whatsapp.IsGroupJID(jid) {
 		return templates.FormErrors(map[string]string{templates.BlockGroup: "Choose a group from the list."})
 	}
-	// The number field (templates.BlockNumber) is read once the bot
-	// serves several numbers; with one there is nothing to choose.
-	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: strings.TrimSpace(value(templates.BlockGoodbye).Value)}
+	// The number field is there only when the bot serves several
+	// numbers; without a choice the command's rule picks one.
+	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: strings.TrimSpace(value(templates.BlockGoodbye).Value),
+		From: value(templates.BlockNumber).SelectedOption.Value}
 	if cmd.Goodbye == "" {
 		cmd.NoGoodbye = true
 	}
@@ -372,7 +376,7 @@ func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any 
 // participants offered, as a choice on the card is). When they are gone
 // from the cache, the card asks again.
 func (b *Bot) formSuccessor(ctx context.Context, r *store.Request, jid string) {
-	f := b.fetchGroup(r.GroupJID, detailsTTL)
+	f := b.fetchGroup(b.num(r.Number), r.GroupJID, detailsTTL)
 	if !f.wait(ctx, lookupTimeout) || f.err != nil {
 		return
 	}
@@ -385,6 +389,22 @@ func (b *Bot) formSuccessor(ctx context.Context, r *store.Request, jid string) {
 		b.log.Warn("form: store successor", "request", r.ID, "err", err)
 	}
 	b.outbox.poke()
+}
+
+// formNumber is the number the form's request is for: the one chosen in
+// it, or the only one; nil when there are several and none is chosen.
+func (b *Bot) formNumber(ic slack.InteractionCallback) *number {
+	if ic.View.State != nil {
+		for _, a := range ic.View.State.Values[templates.BlockNumber] {
+			if name := a.SelectedOption.Value; name != "" && slices.Contains(b.numberNames(), name) {
+				return b.num(name)
+			}
+		}
+	}
+	if !b.several() {
+		return b.numbers[0]
+	}
+	return nil
 }
 
 // plainOf turns a mrkdwn answer into text a form error shows as is.

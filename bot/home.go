@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,11 +136,27 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 			h.Outcomes = append(h.Outcomes, item(r))
 		}
 	}
+	// Every number's state: connected when all are; otherwise the ones
+	// that are not, by name when there are several.
 	sctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	if st, err := b.gateway.State(sctx); err == nil {
-		h.ConnectionKnown, h.Connected, h.Connection = true, st.Connected, st.Raw
+	h.ConnectionKnown, h.Connected = true, true
+	var down []string
+	for _, n := range b.numbers {
+		st, err := n.Gateway.State(sctx)
+		switch {
+		case err != nil:
+			h.ConnectionKnown = false
+		case !st.Connected:
+			h.Connected = false
+			if b.several() {
+				down = append(down, n.Name+": "+st.Raw)
+			} else {
+				down = append(down, st.Raw)
+			}
+		}
 	}
+	h.Connection = strings.Join(down, ", ")
 	return templates.HomeView(h, b.opts.Location), nil
 }
 

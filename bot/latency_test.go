@@ -36,7 +36,7 @@ func BenchmarkClickToLeave(b *testing.B) {
 	tb := newTestBot(&testing.T{}, Options{AllowedUsers: []string{"U0BENCH1"}})
 	defer tb.db.Close()
 	gw := &timingGateway{at: map[string]time.Time{}, hit: make(chan struct{}, 1)}
-	tb.gateway = gw
+	tb.numbers[0].Gateway = gw
 	tb.opts.Now = time.Now
 	ctx := context.Background()
 	if err := tb.Start(ctx); err != nil {

@@ -126,9 +126,10 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		return err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
-	res, err := b.gateway.Leave(callCtx, r.GroupJID)
+	n := b.num(r.Number)
+	res, err := n.Gateway.Leave(callCtx, r.GroupJID)
 	cancel()
-	b.countGateway("leave", err)
+	b.countGateway(n, "leave", err)
 	switch {
 	case err == nil:
 		o := store.Outcome{Code: leave.OutcomeLeft, WasAdmin: res.WasAdmin, Status: 200}
@@ -170,7 +171,7 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 // bounded by VerifyTimeout, so the outcome reply waits no longer.
 func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o store.Outcome) error {
 	b := w.b
-	l := b.lookUpMembership(ctx, r.GroupJID)
+	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
 	action := "not verified"
 	switch l.found {
 	case membershipGone:
@@ -199,7 +200,7 @@ func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause e
 	if !r.LeaveUnknown || o.Code.Success() {
 		return w.finish(ctx, r, o)
 	}
-	l := b.lookUpMembership(ctx, r.GroupJID)
+	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
 	action := "not verified"
 	switch l.found {
 	case membershipGone:
@@ -236,9 +237,10 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 		return true, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
-	msgID, sendErr := b.gateway.SendText(callCtx, r.GroupJID, r.Goodbye)
+	n := b.num(r.Number)
+	msgID, sendErr := n.Gateway.SendText(callCtx, r.GroupJID, r.Goodbye)
 	cancel()
-	b.countGateway("send", sendErr)
+	b.countGateway(n, "send", sendErr)
 	now := b.opts.Now()
 	switch {
 	case sendErr == nil:
@@ -298,7 +300,7 @@ func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outc
 	if o.Code.Success() {
 		// Out of the group: its name must stop resolving now, not at the
 		// next directory refresh.
-		if err := b.store.RemoveFromDirectory(ctx, r.GroupJID); err != nil {
+		if err := b.store.RemoveFromNumberDirectory(ctx, r.Number, r.GroupJID); err != nil {
 			b.log.Warn("remove left group from the directory", "group", r.GroupJID, "err", err)
 		}
 	}
@@ -370,7 +372,7 @@ func errText(err error) string {
 	return s
 }
 
-func (b *Bot) countGateway(op string, err error) {
+func (b *Bot) countGateway(n *number, op string, err error) {
 	result := "ok"
 	var e *whatsapp.Error
 	if errors.As(err, &e) {
@@ -378,5 +380,5 @@ func (b *Bot) countGateway(op string, err error) {
 	} else if err != nil {
 		result = "error"
 	}
-	b.metrics.gateway.WithLabelValues(op, result).Inc()
+	b.metrics.gateway.WithLabelValues(n.Name, op, result).Inc()
 }

@@ -130,7 +130,7 @@ func TestInfoLogsNeverSayErrNil(t *testing.T) {
 	tb.log = bufLog(&logs, slog.LevelInfo)
 
 	// The gateway's state names no JID and it has no Me call.
-	require.Empty(t, tb.selfJID(ctx))
+	require.Empty(t, tb.selfJID(ctx, tb.numbers[0]))
 	require.Contains(t, logs.String(), "own JID is unknown (the gateway does not report it)")
 
 	// An invite code the gateway answers without a group JID.

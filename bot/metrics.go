@@ -31,8 +31,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "waleave_leave_outcomes_total", Help: "Finished leave requests by outcome.",
 		}, []string{"outcome"}),
 		gateway: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "waleave_gateway_calls_total", Help: "WhatsApp gateway calls by operation and result.",
-		}, []string{"op", "result"}),
+			Name: "waleave_gateway_calls_total", Help: "WhatsApp gateway calls by number, operation and result.",
+		}, []string{"number", "op", "result"}),
 		slackCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "waleave_slack_calls_total", Help: "Slack Web API calls made by the outbox, by method and result.",
 		}, []string{"method", "result"}),

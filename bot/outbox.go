@@ -324,7 +324,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			return err
 		}
 		card := cardFor(r, requesterZone(r, b.opts.Location))
-		card.DryRun = b.dryRun
+		card.DryRun, card.Number = b.num(r.Number).dryRun, b.shownNumber(r.Number)
 		opts := []slack.MsgOption{slack.MsgOptionBlocks(templates.CardBlocks(card)...), slack.MsgOptionText(templates.CardText(card), false)}
 		ts := r.CardTS
 		var err error
@@ -377,7 +377,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			// someone else, or fix the instance's rights).
 			detail = r.OutcomeDetail
 		}
-		text := b.say(outcomeReply(r, detail))
+		text := b.sayAbout(r, outcomeReply(r, detail))
 		ts := ""
 		var err error
 		if !r.ReplyPostingAt.IsZero() {

@@ -72,7 +72,7 @@ func TestCard_GreenAPIOnlyAdminFromItsOwnNumber(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	gw, methods := greenAPIFromCorpus(t)
-	tb.Bot.gateway = gw
+	tb.Bot.numbers[0].Gateway = gw
 	tb.command(answerGroup + " bye")
 	r := tb.requests(t)[0]
 	tb.deliver(r.ID)

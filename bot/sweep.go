@@ -114,7 +114,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			continue
 		}
 		_, _, err = b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS),
-			slack.MsgOptionText(b.say(templates.Reminder(r.RequesterID, now.Sub(r.CreatedAt))), false))
+			slack.MsgOptionText(b.sayAbout(r, templates.Reminder(r.RequesterID, now.Sub(r.CreatedAt))), false))
 		b.countSlack("chat.postMessage", err)
 		switch {
 		case err == nil:
@@ -136,7 +136,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			continue
 		}
 		card := cardFor(r, b.opts.Location)
-		card.DryRun = b.dryRun
+		card.DryRun, card.Number = b.num(r.Number).dryRun, b.shownNumber(r.Number)
 		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel,
 			slack.MsgOptionText(templates.ScheduledReminderText(card), false), slack.MsgOptionBlocks(templates.ScheduledReminderBlocks(card)...))
 		b.countSlack("chat.postMessage", err)
@@ -191,7 +191,7 @@ func (b *Bot) Digest(ctx context.Context) error {
 	}
 	item := func(r *store.Request, at time.Time) templates.DigestItem {
 		return templates.DigestItem{RequestID: r.ID, Group: groupName(r), At: at, Outcome: r.Outcome,
-			RequesterID: r.RequesterID, Link: b.permalink(ctx, r)}
+			RequesterID: r.RequesterID, Link: b.permalink(ctx, r), Number: b.shownNumber(r.Number)}
 	}
 	d := templates.Digest{Location: b.opts.Location, Now: now}
 	for i, r := range pending {

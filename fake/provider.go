@@ -57,9 +57,10 @@ type Provider struct {
 	// State, when set, answers Green API's getStateInstance (status,
 	// body).
 	State func() (int, string)
-	// Chats, when set, is Green API's getChats answer (the groups the
-	// directory lists).
-	Chats string
+	// Groups, when set, are the groups (JID → subject) that the group
+	// listing answers with (Green API and RyzeAPI), in the provider's
+	// shape; otherwise the listing is empty.
+	Groups map[string]string
 }
 
 // NewProvider starts a Provider that stops at the end of the test.
@@ -109,7 +110,7 @@ func (g *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		g.left = true // the gateway acts on the call before it answers
 	}
 	leave, send, block, blockSend, groupDelay := g.Leave, g.Send, g.Block, g.BlockSend, g.GroupDelay
-	self, left, state, chats := g.Self, g.left, g.State, g.Chats
+	self, left, state, groups := g.Self, g.left, g.State, g.Groups
 	g.mu.Unlock()
 	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
 		select {
@@ -181,12 +182,18 @@ func (g *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.Contains(r.URL.Path, "getStateInstance"):
 			fmt.Fprint(w, `{"stateInstance":"authorized"}`)
-		case strings.Contains(r.URL.Path, "/getChats/") && chats != "":
-			fmt.Fprint(w, chats)
-		case strings.Contains(r.URL.Path, "/getChats/"):
-			// No groups, but a well-formed answer: a failing directory
-			// refresh would log a warning in tests that count them.
-			fmt.Fprint(w, `[]`)
+		case strings.Contains(r.URL.Path, "/getChats/"), strings.HasPrefix(r.URL.Path, "/api/group/list"):
+			// No groups unless set, but a well-formed answer: a failing
+			// directory refresh would log a warning in tests that count them.
+			list := []map[string]string{}
+			for jid, subject := range groups {
+				if g.provider == "greenapi" {
+					list = append(list, map[string]string{"id": jid, "name": subject, "type": "group"})
+				} else {
+					list = append(list, map[string]string{"jid": jid, "name": subject})
+				}
+			}
+			_ = json.NewEncoder(w).Encode(list)
 		default:
 			fmt.Fprint(w, `{}`)
 		}

@@ -49,7 +49,13 @@ func (s *DB) Audit(ctx context.Context, requestID string) ([]AuditEntry, error) 
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	defer rows.Close()
-	out := []AuditEntry{{RequestID: r.ID, At: r.CreatedAt, Actor: r.RequesterID, Action: "requested", Detail: r.GroupJID}}
+	// The request row is its own first entry; it names the number that
+	// leaves unless that is the one number of a single-number bot.
+	detail := r.GroupJID
+	if r.Number != DefaultNumber {
+		detail += " from number " + r.Number
+	}
+	out := []AuditEntry{{RequestID: r.ID, At: r.CreatedAt, Actor: r.RequesterID, Action: "requested", Detail: detail}}
 	for rows.Next() {
 		var e AuditEntry
 		var at int64

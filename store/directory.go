@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/waleave/waleave/leave"
@@ -18,8 +19,15 @@ import (
 // checked against what was stored rather than trusted.
 var ErrNotOffered = errors.New("participant was not offered as successor")
 
+// DefaultNumber names the one WhatsApp number of a bot configured
+// without WA_INSTANCES, and every request and directory row made before
+// there could be several.
+const DefaultNumber = "default"
+
 // DirectoryEntry is one group in the directory.
 type DirectoryEntry struct {
+	// Number is the WhatsApp number that is in the group.
+	Number  string
 	JID     string
 	Subject string
 	// LastSeen is when the gateway last listed the group.
@@ -27,8 +35,14 @@ type DirectoryEntry struct {
 }
 
 // directoryRefreshedKey is the meta key holding when the directory was
-// last replaced by a successful listing.
-const directoryRefreshedKey = "directory_refreshed_at"
+// last replaced by a successful listing: the default number's key is the
+// one it had before there were several.
+func directoryRefreshedKey(number string) string {
+	if number == DefaultNumber {
+		return "directory_refreshed_at"
+	}
+	return "directory_refreshed_at:" + number
+}
 
 // ReplaceDirectory makes entries the whole directory, as listed at now:
 // listed groups are inserted or updated, groups no longer listed are
@@ -36,6 +50,12 @@ const directoryRefreshedKey = "directory_refreshed_at"
 // be passed: a failed one must leave the previous directory alone, so
 // the caller simply does not call this.
 func (s *DB) ReplaceDirectory(ctx context.Context, entries []DirectoryEntry, now time.Time) error {
+	return s.ReplaceNumberDirectory(ctx, DefaultNumber, entries, now)
+}
+
+// ReplaceNumberDirectory is ReplaceDirectory for one number's groups;
+// other numbers' groups are left alone.
+func (s *DB) ReplaceNumberDirectory(ctx context.Context, number string, entries []DirectoryEntry, now time.Time) error {
 	return s.inTx(ctx, func(tx dbTx) error {
 		// Readers use another connection and see the old directory or the
 		// new one, never a mix: the swap is one transaction.
@@ -47,22 +67,22 @@ func (s *DB) ReplaceDirectory(ctx context.Context, entries []DirectoryEntry, now
 				return fmt.Errorf("replace directory: %w", err)
 			}
 		}
-		if _, err := tx.exec(ctx, `DELETE FROM directory`); err != nil {
+		if _, err := tx.exec(ctx, `DELETE FROM directory WHERE number = ?`, number); err != nil {
 			return fmt.Errorf("replace directory: %w", err)
 		}
-		stmt, err := tx.PrepareContext(ctx, tx.dialect.rebind(`INSERT INTO directory (jid, subject, last_seen) VALUES (?, ?, ?)
-			ON CONFLICT (jid) DO UPDATE SET subject = excluded.subject`))
+		stmt, err := tx.PrepareContext(ctx, tx.dialect.rebind(`INSERT INTO directory (number, jid, subject, last_seen) VALUES (?, ?, ?, ?)
+			ON CONFLICT (number, jid) DO UPDATE SET subject = excluded.subject`))
 		if err != nil {
 			return fmt.Errorf("replace directory: %w", err)
 		}
 		defer stmt.Close()
 		for _, e := range entries {
-			if _, err := stmt.ExecContext(ctx, e.JID, e.Subject, ms(now)); err != nil {
+			if _, err := stmt.ExecContext(ctx, number, e.JID, e.Subject, ms(now)); err != nil {
 				return fmt.Errorf("replace directory: %w", err)
 			}
 		}
 		_, err = tx.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-			directoryRefreshedKey, strconv.FormatInt(ms(now), 10))
+			directoryRefreshedKey(number), strconv.FormatInt(ms(now), 10))
 		if err != nil {
 			return fmt.Errorf("replace directory: %w", err)
 		}
@@ -70,10 +90,24 @@ func (s *DB) ReplaceDirectory(ctx context.Context, entries []DirectoryEntry, now
 	})
 }
 
-// Directory returns every group in the directory, by subject (case
+// Directory returns the default number's groups, by subject (case
 // ignored), then JID.
 func (s *DB) Directory(ctx context.Context) ([]DirectoryEntry, error) {
-	rows, err := s.queryRows(ctx, `SELECT jid, subject, last_seen FROM directory ORDER BY lower(subject), jid`)
+	return s.NumbersDirectory(ctx, DefaultNumber)
+}
+
+// NumbersDirectory returns the groups of the numbers named (every
+// number's when none is), by subject (case ignored), then JID, then
+// number: a group two numbers are in is listed once for each.
+func (s *DB) NumbersDirectory(ctx context.Context, numbers ...string) ([]DirectoryEntry, error) {
+	where, args := "", []any{}
+	if len(numbers) > 0 {
+		where = ` WHERE number IN (?` + strings.Repeat(", ?", len(numbers)-1) + `)`
+		for _, n := range numbers {
+			args = append(args, n)
+		}
+	}
+	rows, err := s.queryRows(ctx, `SELECT number, jid, subject, last_seen FROM directory`+where+` ORDER BY lower(subject), jid, number`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read directory: %w", err)
 	}
@@ -82,7 +116,7 @@ func (s *DB) Directory(ctx context.Context) ([]DirectoryEntry, error) {
 	for rows.Next() {
 		var e DirectoryEntry
 		var seen int64
-		if err := rows.Scan(&e.JID, &e.Subject, &seen); err != nil {
+		if err := rows.Scan(&e.Number, &e.JID, &e.Subject, &seen); err != nil {
 			return nil, fmt.Errorf("read directory: %w", err)
 		}
 		e.LastSeen = fromMS(seen)
@@ -94,8 +128,13 @@ func (s *DB) Directory(ctx context.Context) ([]DirectoryEntry, error) {
 // DirectoryGroup returns the directory's entry for one group; ok is false
 // when the group is not in it.
 func (s *DB) DirectoryGroup(ctx context.Context, jid string) (e DirectoryEntry, ok bool, err error) {
+	return s.NumberDirectoryGroup(ctx, DefaultNumber, jid)
+}
+
+// NumberDirectoryGroup is DirectoryGroup for one number.
+func (s *DB) NumberDirectoryGroup(ctx context.Context, number, jid string) (e DirectoryEntry, ok bool, err error) {
 	var seen int64
-	err = s.queryRow(ctx, `SELECT jid, subject, last_seen FROM directory WHERE jid = ?`, jid).Scan(&e.JID, &e.Subject, &seen)
+	err = s.queryRow(ctx, `SELECT number, jid, subject, last_seen FROM directory WHERE number = ? AND jid = ?`, number, jid).Scan(&e.Number, &e.JID, &e.Subject, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DirectoryEntry{}, false, nil
 	}
@@ -109,7 +148,12 @@ func (s *DB) DirectoryGroup(ctx context.Context, jid string) (e DirectoryEntry, 
 // DirectoryRefreshed is when the directory was last replaced; zero when
 // it never was.
 func (s *DB) DirectoryRefreshed(ctx context.Context) (time.Time, error) {
-	v, err := s.Meta(ctx, directoryRefreshedKey)
+	return s.NumberDirectoryRefreshed(ctx, DefaultNumber)
+}
+
+// NumberDirectoryRefreshed is DirectoryRefreshed for one number.
+func (s *DB) NumberDirectoryRefreshed(ctx context.Context, number string) (time.Time, error) {
+	v, err := s.Meta(ctx, directoryRefreshedKey(number))
 	if err != nil || v == "" {
 		return time.Time{}, err
 	}
@@ -123,7 +167,13 @@ func (s *DB) DirectoryRefreshed(ctx context.Context) (time.Time, error) {
 // RemoveFromDirectory drops one group, which the instance has just left,
 // so that its name stops resolving before the next refresh.
 func (s *DB) RemoveFromDirectory(ctx context.Context, jid string) error {
-	if _, err := s.exec(ctx, `DELETE FROM directory WHERE jid = ?`, jid); err != nil {
+	return s.RemoveFromNumberDirectory(ctx, DefaultNumber, jid)
+}
+
+// RemoveFromNumberDirectory is RemoveFromDirectory for one number: the
+// group stays in the directories of the other numbers in it.
+func (s *DB) RemoveFromNumberDirectory(ctx context.Context, number, jid string) error {
+	if _, err := s.exec(ctx, `DELETE FROM directory WHERE number = ? AND jid = ?`, number, jid); err != nil {
 		return fmt.Errorf("remove from directory: %w", err)
 	}
 	return nil

@@ -39,7 +39,10 @@ const (
 
 // Request is one /wa-leave request.
 type Request struct {
-	ID          string
+	ID string
+	// Number names the WhatsApp number that leaves (DefaultNumber when
+	// the bot serves one); CreateRequest fills in DefaultNumber.
+	Number      string
 	TeamID      string
 	ChannelID   string
 	RequesterID string
@@ -160,7 +163,7 @@ const requestColumns = `id, team_id, channel_id, requester_id, response_url, gro
 	outcome, outcome_detail, was_admin, finished_at, details_state, group_size, is_admin,
 	only_admin, successor, invite_link, reminded_at, card_ts, card_version,
 	card_posted_version, reply_needed, reply_ts, successors, promoted_at, run_until,
-	leave_state, verification, card_posting, reply_posting`
+	leave_state, verification, card_posting, reply_posting, number`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -175,7 +178,7 @@ func scanRequest(row scanner) (*Request, error) {
 		&r.GoodbyeState, &r.GoodbyeID, &leaveUnknown, &r.Outcome, &r.OutcomeDetail, &wasAdmin,
 		&finished, &r.DetailsState, &r.GroupSize, &isAdmin, &onlyAdmin, &r.Successor, &r.InviteLink,
 		&reminded, &r.CardTS, &r.CardVersion, &r.CardPostedVersion, &replyNeeded, &r.ReplyTS,
-		&successors, &promoted, &runUntil, &r.LeaveState, &r.Verification, &cardPosting, &replyPosting)
+		&successors, &promoted, &runUntil, &r.LeaveState, &r.Verification, &cardPosting, &replyPosting, &r.Number)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -209,6 +212,9 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 	}
 	if r.CardVersion == 0 {
 		r.CardVersion = 1
+	}
+	if r.Number == "" {
+		r.Number = DefaultNumber
 	}
 	var err error
 	if enqueue == nil {
@@ -251,7 +257,7 @@ func (s *DB) insertRequest(ctx context.Context, tx dbTx, r *Request) error {
 	_, err := tx.StmtContext(ctx, s.stmtInsertRequest).ExecContext(ctx,
 		r.ID, r.TeamID, r.ChannelID, r.RequesterID, r.ResponseURL, r.GroupJID, r.GroupSubject,
 		r.InviteCode, r.Goodbye, r.State, ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt),
-		ms(r.RunAt), r.TZ, r.DetailsState, r.GroupSize, b2i(r.IsAdmin), b2i(r.OnlyAdmin), r.CardVersion)
+		ms(r.RunAt), r.TZ, r.DetailsState, r.GroupSize, b2i(r.IsAdmin), b2i(r.OnlyAdmin), r.CardVersion, r.Number)
 	if err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}
@@ -260,8 +266,8 @@ func (s *DB) insertRequest(ctx context.Context, tx dbTx, r *Request) error {
 
 const insertRequestSQL = `INSERT INTO requests (id, team_id, channel_id, requester_id,
 	response_url, group_jid, group_subject, invite_code, goodbye, state, created_at, updated_at,
-	expires_at, run_at, tz, details_state, group_size, is_admin, only_admin, card_version)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	expires_at, run_at, tz, details_state, group_size, is_admin, only_admin, card_version, number)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const requestByIDSQL = `SELECT ` + requestColumns + ` FROM requests WHERE id = ?`
 

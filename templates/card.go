@@ -66,6 +66,10 @@ type Card struct {
 	Successors         []Participant // offered in a static select when OnlyAdmin and pending
 	Successor          string        // chosen participant JID, if any
 
+	// Number names the WhatsApp number that leaves; empty (not shown)
+	// when the bot has one.
+	Number string
+
 	// DryRun marks the card of a bot whose gateway sends nothing
 	// (WA_PROVIDER=dryrun): its header, notification text and a note
 	// under the header say so in every state.
@@ -207,10 +211,14 @@ func CardBlocks(c Card) []slack.Block {
 // notifications, the channel sidebar and screen readers. It is plain and
 // escaped, and mentions nobody, so an update never pings anyone.
 func CardText(c Card) string {
-	if c.DryRun {
-		return dryRunMark + ". " + cardText(c)
+	text := cardText(c)
+	if c.Number != "" {
+		text += " (WhatsApp number " + escapeClip(oneLine(c.Number), 100) + ")"
 	}
-	return cardText(c)
+	if c.DryRun {
+		return dryRunMark + ". " + text
+	}
+	return text
 }
 
 func cardText(c Card) string {
@@ -289,6 +297,9 @@ func cardFields(c Card) []*slack.TextBlockObject {
 		return mrkdwn(clipPieces([]string{"*" + label + "*\n", value}, maxField))
 	}
 	fields := []*slack.TextBlockObject{field("Requested by", mention(c.RequesterID))}
+	if c.Number != "" {
+		fields = append(fields, field("WhatsApp number", escapeClip(c.Number, 100)))
+	}
 	// When it runs and when it expires matter only to whoever is about to
 	// confirm; afterwards the status line says what is happening.
 	if c.State == leave.Pending {

@@ -66,6 +66,9 @@ func cardCases() []struct {
 		card Card
 	}{
 		{"pending_plain", with(func(c *Card) { c.Goodbye = "" })},
+		// A bot with several numbers names the one that leaves; with one
+		// (pending_plain) it names none.
+		{"pending_number", with(func(c *Card) { c.Goodbye, c.Number = "", "support" })},
 		{"pending_goodbye_escaped", with(func(c *Card) {
 			c.Goodbye = "Bye all <!channel> & <http://evil|x>\nsee you > soon"
 		})},

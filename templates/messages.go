@@ -332,6 +332,9 @@ func scheduledReminder(c Card) string {
 		b.WriteString(", confirmed by " + mention(c.ConfirmedBy))
 	}
 	b.WriteString(". Request " + code(c.RequestID) + ".")
+	if c.Number != "" {
+		b.WriteString("\n" + FromNumber(c.Number))
+	}
 	return b.String()
 }
 
@@ -344,6 +347,9 @@ type DigestItem struct {
 	RequesterID string        // who asked ("" = not shown)
 	// Link is the card's permalink ("" when unknown); the line links to it.
 	Link string
+	// Number is the WhatsApp number that leaves ("" = not shown: the bot
+	// has one).
+	Number string
 }
 
 // Digest is what the periodic ops digest reports.
@@ -379,6 +385,9 @@ func DigestText(d Digest) string {
 				break
 			}
 			b.WriteString("\n• " + groupRef(it.Group) + " — " + line(it) + " · " + code(it.RequestID))
+			if it.Number != "" {
+				b.WriteString(" · " + FromNumber(it.Number))
+			}
 			if strings.HasPrefix(it.Link, "https://") && !strings.ContainsAny(it.Link, "<>| ") {
 				b.WriteString(" · <" + it.Link + "|card>")
 			}

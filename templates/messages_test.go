@@ -53,6 +53,15 @@ func messageCases() []struct{ name, text string } {
 			Failed:   []DigestItem{{RequestID: "r2", Group: "120363406289005073@g.us", At: testNow, Outcome: leave.OutcomeQuota}},
 			Upcoming: []DigestItem{{RequestID: "r3", Group: "Suppliers", At: card.RunAt}},
 		})},
+		// A bot with several numbers names each item's number.
+		{"DigestText/numbers", DigestText(Digest{
+			Location: testLoc, Now: testNow.Add(3 * time.Hour),
+			Awaiting: []DigestItem{{RequestID: "r1", Group: "Night shift & friends", At: testNow, RequesterID: "U0REQ1", Number: "sales"}},
+			Failed:   []DigestItem{{RequestID: "r2", Group: "120363406289005073@g.us", At: testNow, Outcome: leave.OutcomeQuota, Number: "support"}},
+		})},
+		{"WhichNumber", WhichNumber([]string{"sales", "support"})},
+		{"NoNumberInGroup", NoNumberInGroup([]string{"sales", "support"})},
+		{"NotAllowedNumber", NotAllowedNumber("support")},
 	}
 	statusAt := testNow.Add(30 * time.Minute)
 	cases = append(cases,
@@ -60,6 +69,9 @@ func messageCases() []struct{ name, text string } {
 		struct{ name, text string }{"Status/list", Status([]StatusLine{
 			{RequestID: "r1", Group: "Night shift & friends", State: leave.Pending, RequesterID: "U0REQ1", CreatedAt: statusAt},
 			{RequestID: "r2", Group: "120363406289005073@g.us", State: leave.Done, Outcome: leave.OutcomeLeft, RequesterID: "U0REQ1", CreatedAt: testNow},
+		}, nil, "", testLoc)},
+		struct{ name, text string }{"Status/numbers", Status([]StatusLine{
+			{RequestID: "r1", Group: "Night shift & friends", State: leave.Pending, RequesterID: "U0REQ1", CreatedAt: statusAt, Number: "sales"},
 		}, nil, "", testLoc)},
 		struct{ name, text string }{"Status/one", Status([]StatusLine{
 			{RequestID: "r3", Group: "Project <Phoenix>", State: leave.Failed, Outcome: leave.OutcomeQuota, RequesterID: "U0REQ1", CreatedAt: testNow},

@@ -16,6 +16,9 @@ type StatusLine struct {
 	Outcome     leave.Outcome // set once done or failed
 	RequesterID string
 	CreatedAt   time.Time
+	// Number is the WhatsApp number that leaves ("" = not shown: the bot
+	// has one).
+	Number string
 }
 
 // StatusEntry is one step of a request's history.
@@ -49,7 +52,11 @@ func Status(lines []StatusLine, history []StatusEntry, inviteLink string, loc *t
 		if l.Outcome != "" {
 			b.WriteString(" (" + Summary(l.Outcome) + ")")
 		}
-		fmt.Fprintf(&b, ", asked by %s %s\n", mention(l.RequesterID), l.CreatedAt.In(loc).Format("Mon 2 Jan 15:04 MST"))
+		fmt.Fprintf(&b, ", asked by %s %s", mention(l.RequesterID), l.CreatedAt.In(loc).Format("Mon 2 Jan 15:04 MST"))
+		if l.Number != "" {
+			b.WriteString(" · " + FromNumber(l.Number))
+		}
+		b.WriteString("\n")
 	}
 	for i, e := range history {
 		if i == 0 {

@@ -122,6 +122,9 @@ func newClient(provider string, cfg Config, hc *http.Client) (*client, error) {
 		across:   cfg.Limiter,
 		limitKey: provider + "/" + cfg.Instance + "/",
 	}
+	if cfg.Number != "" {
+		c.limitKey = cfg.Number + "/" + c.limitKey
+	}
 	for _, s := range []string{cfg.Token, url.PathEscape(cfg.Token), url.QueryEscape(cfg.Token)} {
 		if !contains(c.secrets, s) {
 			c.secrets = append(c.secrets, s)

@@ -111,6 +111,10 @@ type Config struct {
 	// Limiter, when set, keeps the gateway's rate limits across processes
 	// (replicas sharing a database); nil keeps them in this process.
 	Limiter Limiter
+	// Number, when set, names the WhatsApp number at the start of the
+	// Limiter's keys, so that one number's calls never spend another's
+	// budget; empty keeps the keys a single-number bot has always used.
+	Number string
 }
 
 // ConfigProblem is one thing wrong with a Config: the field (BaseURL,
