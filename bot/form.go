@@ -172,7 +172,7 @@ func (b *Bot) options(ctx context.Context, ic slack.InteractionCallback) templat
 		b.mayUseForm(ic.User.ID, metaOf(ic.View).Channel) != allowed {
 		return templates.GroupOptions(nil)
 	}
-	entries, err := b.store.Directory(ctx)
+	entries, err := b.store.NumbersDirectory(ctx) // every number's groups
 	if err != nil {
 		b.log.Error("group options", "err", err)
 		return templates.GroupOptions(nil)

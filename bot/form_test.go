@@ -355,3 +355,35 @@ func TestFormFillsTheGoodbyeForTheGroup(t *testing.T) {
 	require.Contains(t, view, `"initial_value":"Bye from Night shift!"`)
 	require.Contains(t, view, `"action_id":"form_goodbye_2"`, "a new action ID, so Slack takes the new text")
 }
+
+// TestFormWithSeveralNumbers: with several numbers the form asks which
+// one leaves, the picker lists a group two numbers are in once, and the
+// choice is the command's --from.
+func TestFormWithSeveralNumbers(t *testing.T) {
+	ctx := context.Background()
+	tb, _, _ := twoNumbers(t)
+	require.Nil(t, tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0CNF2", ChannelID: "C1", TriggerID: "1.2.3"}))
+	opens := tb.slack.Answered("views.open")
+	require.Len(t, opens, 1)
+	require.Contains(t, opens[0].Form.Get("view"), `"block_id":"number"`)
+	require.Contains(t, opens[0].Form.Get("view"), `"value":"support"`)
+
+	var ic slack.InteractionCallback
+	ic.Type, ic.Team.ID, ic.User.ID, ic.Value = slack.InteractionTypeBlockSuggestion, "T1", "U0CNF2", "phoenix"
+	ic.View.PrivateMetadata = `{"c":"C1"}`
+	got := tb.Interact(ctx, ic).(templates.Options)
+	require.Len(t, got.Options, 2, "Project Phoenix once, though both numbers are in it; Phoenix rollout")
+
+	var sub slack.InteractionCallback
+	sub.Type = slack.InteractionTypeViewSubmission
+	sub.Team.ID, sub.User.ID = "T1", "U0CNF2"
+	sub.View.CallbackID, sub.View.PrivateMetadata = templates.CallbackRequest, `{"c":"C1"}`
+	sub.View.State = &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+		templates.BlockGroup:  {templates.ActionFormGroup: {SelectedOption: slack.OptionBlockObject{Value: jidPhoenix}}},
+		templates.BlockNumber: {templates.ActionFormNumber: {SelectedOption: slack.OptionBlockObject{Value: "support"}}},
+	}}
+	require.Nil(t, tb.Interact(ctx, sub))
+	reqs := tb.requests(t)
+	require.Len(t, reqs, 1)
+	require.Equal(t, "support", reqs[0].Number)
+}
