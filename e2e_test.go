@@ -394,7 +394,7 @@ func TestE2E_BadInputRecordsNothing(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		sl, gw := fake.NewSlack(t), fake.NewProvider(t, "greenapi")
 		a := startApp(t, sl, gw, baseEnvOn(t, sl, gw, dsn))
-		for _, text := range []string{"", "--bogus " + testGroup, testGroup + " --bogus", "12@g.us"} {
+		for _, text := range []string{"--bogus " + testGroup, testGroup + " --bogus", "12@g.us"} {
 			status, body := a.command("U0REQ1", "C1", text)
 			require.Equal(t, 200, status)
 			require.Contains(t, body, "ephemeral", text)

@@ -105,7 +105,11 @@ func editManifest(doc *yaml.Node, base string, socketMode bool) error {
 		mapping *yaml.Node
 		key     string
 	}
-	targets := []field{{interactivity, "request_url"}}
+	events, err := manifestField(root, "settings", "event_subscriptions")
+	if err != nil {
+		return err
+	}
+	targets := []field{{interactivity, "request_url"}, {interactivity, "message_menu_options_url"}, {events, "request_url"}}
 	for _, c := range commands.Content {
 		targets = append(targets, field{c, "url"})
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,12 +86,24 @@ func TestManifestURLs(t *testing.T) {
 						Command string `yaml:"command"`
 						URL     string `yaml:"url"`
 					} `yaml:"slash_commands"`
+					AppHome struct {
+						HomeTabEnabled bool `yaml:"home_tab_enabled"`
+					} `yaml:"app_home"`
+					Shortcuts []struct {
+						Type       string `yaml:"type"`
+						CallbackID string `yaml:"callback_id"`
+					} `yaml:"shortcuts"`
 				} `yaml:"features"`
 				Settings struct {
 					Interactivity struct {
 						IsEnabled  bool   `yaml:"is_enabled"`
 						RequestURL string `yaml:"request_url"`
+						OptionsURL string `yaml:"message_menu_options_url"`
 					} `yaml:"interactivity"`
+					EventSubscriptions struct {
+						RequestURL string   `yaml:"request_url"`
+						BotEvents  []string `yaml:"bot_events"`
+					} `yaml:"event_subscriptions"`
 					SocketModeEnabled bool `yaml:"socket_mode_enabled"`
 				} `yaml:"settings"`
 			}
@@ -105,6 +118,22 @@ func TestManifestURLs(t *testing.T) {
 			}
 			if got := m.Settings.Interactivity.RequestURL; got != tt.wantActionsURL {
 				t.Errorf("interactivity request_url = %q, want %q", got, tt.wantActionsURL)
+			}
+			// The form's options and the Home tab's events go to their
+			// routes, beside the interactions (SPEC §3).
+			wantOptions := strings.Replace(tt.wantActionsURL, "/slack/interactions", "/slack/options", 1)
+			wantEvents := strings.Replace(tt.wantActionsURL, "/slack/interactions", "/slack/events", 1)
+			if got := m.Settings.Interactivity.OptionsURL; got != wantOptions {
+				t.Errorf("options url = %q, want %q", got, wantOptions)
+			}
+			if got := m.Settings.EventSubscriptions.RequestURL; got != wantEvents {
+				t.Errorf("events url = %q, want %q", got, wantEvents)
+			}
+			if !slices.Equal(m.Settings.EventSubscriptions.BotEvents, []string{"app_home_opened"}) || !m.Features.AppHome.HomeTabEnabled {
+				t.Errorf("the Home tab is not enabled with app_home_opened: %+v %+v", m.Features.AppHome, m.Settings.EventSubscriptions)
+			}
+			if len(m.Features.Shortcuts) != 1 || m.Features.Shortcuts[0].CallbackID != "wa_leave_new" || m.Features.Shortcuts[0].Type != "global" {
+				t.Errorf("shortcuts = %+v, want the global wa_leave_new", m.Features.Shortcuts)
 			}
 			if !m.Settings.Interactivity.IsEnabled {
 				t.Error("interactivity is not enabled")

@@ -86,6 +86,9 @@ type Options struct {
 	// waiting for confirmation. Zero means no limit (the configuration
 	// supplies SPEC's defaults).
 	UserRate, MaxPending int
+	// HomeDebounce is the least time between two Home tab publications
+	// for one person; default 2s (see homeChanged).
+	HomeDebounce time.Duration
 	// Numbers, when set, are the WhatsApp numbers the bot serves, and
 	// New's gateway must be nil; without them New's gateway is the one
 	// number, named store.DefaultNumber.
@@ -129,6 +132,9 @@ func (o *Options) setDefaults() {
 	if o.DetailsTimeout <= 0 {
 		o.DetailsTimeout = 2 * time.Second
 	}
+	if o.HomeDebounce <= 0 {
+		o.HomeDebounce = homeDebounce
+	}
 	if o.VerifyTimeout <= 0 {
 		o.VerifyTimeout = 3 * time.Second
 	}
@@ -157,6 +163,8 @@ type Bot struct {
 	// their leave jobs.
 	confirmer *store.Confirmer
 	outbox    *outbox
+	// homes is who has the Home tab open lately (see homeChanged).
+	homes *homeTabs
 	// home is the Slack workspace the token belongs to, learned from
 	// auth.test at start; nil until then (see foreign).
 	home atomic.Pointer[workspace]
@@ -179,7 +187,8 @@ type Bot struct {
 // working and Stop to finish.
 func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client, gw whatsapp.Gateway, reg prometheus.Registerer, opts Options) (*Bot, error) {
 	opts.setDefaults()
-	b := &Bot{log: log, store: db, slack: api, opts: opts, metrics: newMetrics(reg), follow: newFollowups(opts.Now)}
+	b := &Bot{log: log, store: db, slack: api, opts: opts, metrics: newMetrics(reg), follow: newFollowups(opts.Now),
+		homes: &homeTabs{viewers: map[string]time.Time{}, due: map[string]bool{}}}
 	b.outbox = newOutbox(b)
 	numbers := opts.Numbers
 	if len(numbers) == 0 {

@@ -23,6 +23,7 @@ const (
 	CommandStatus
 	CommandGroups
 	CommandHelp
+	CommandHistory
 )
 
 // MaxGoodbyeLen is the longest goodbye accepted, in characters (runes). It
@@ -52,7 +53,7 @@ type Command struct {
 	NoGoodbye bool          // --no-goodbye
 	At        string        // raw --at value ("" = none); resolved later with ResolveAt
 	In        time.Duration // --in value (0 = none)
-	Arg       string        // CommandStatus / CommandGroups argument (may be "")
+	Arg       string        // CommandStatus / CommandGroups argument (may be ""); CommandHistory's group (never "")
 	From      string        // --from: the WhatsApp number that leaves ("" = the one in the group)
 }
 
@@ -82,8 +83,9 @@ func usagef(format string, args ...any) error {
 //     become & < >. Invalid UTF-8 becomes U+FFFD.
 //   - Empty text is an error ("no group given") rather than help: SPEC lists
 //     "no group" as bad input, and the reply shows the usage anyway.
-//   - help, status and groups are recognised in any case when unquoted, and
+//   - help, status, groups and history are recognised in any case when unquoted, and
 //     help ignores anything after it. A group called "status" must be quoted.
+//     history needs its group (a JID or a name, resolved later).
 //   - <group> is a JID if it ends in @g.us (a malformed one is an error, as is
 //     a person's JID); an invite code if it is a chat.whatsapp.com link (the
 //     scheme may be left out) or a bare word of 20–24 letters and digits with
@@ -117,6 +119,12 @@ func ParseCommand(text string) (Command, error) {
 			return Command{Kind: CommandStatus, Arg: rest(text, toks[1:])}, nil
 		case "groups":
 			return Command{Kind: CommandGroups, Arg: rest(text, toks[1:])}, nil
+		case "history":
+			arg := rest(text, toks[1:])
+			if arg == "" {
+				return Command{}, usagef("history needs a group: its id (…@g.us) or its name")
+			}
+			return Command{Kind: CommandHistory, Arg: arg}, nil
 		}
 	}
 	if first.unclosed {
@@ -228,7 +236,13 @@ func parseTail(cmd *Command, text string, toks []token) error {
 	if cmd.Goodbye != "" && cmd.NoGoodbye {
 		return usagef("a goodbye text and --no-goodbye contradict each other")
 	}
-	if n := utf8.RuneCountInString(cmd.Goodbye); n > MaxGoodbyeLen {
+	return checkGoodbyeLen(cmd.Goodbye)
+}
+
+// checkGoodbyeLen refuses a goodbye over MaxGoodbyeLen, for the command
+// and the request form alike.
+func checkGoodbyeLen(goodbye string) error {
+	if n := utf8.RuneCountInString(goodbye); n > MaxGoodbyeLen {
 		return usagef("the goodbye is %d characters long; the limit is %d", n, MaxGoodbyeLen)
 	}
 	return nil

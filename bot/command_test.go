@@ -95,6 +95,8 @@ func TestParseCommand(t *testing.T) {
 		{"status of an unquoted name", "status Phoenix  Team", Command{Kind: CommandStatus, Arg: "Phoenix  Team"}},
 		{"status of a link", "status <https://chat.whatsapp.com/" + testCode + ">", Command{Kind: CommandStatus, Arg: "https://chat.whatsapp.com/" + testCode}},
 		{"groups", "groups", Command{Kind: CommandGroups}},
+		{"history of a group", "History " + testJID, Command{Kind: CommandHistory, Arg: testJID}},
+		{"history of a quoted name", "history “Phoenix Team”", Command{Kind: CommandHistory, Arg: "Phoenix Team"}},
 		{"groups filter", "groups sales &amp; ops", Command{Kind: CommandGroups, Arg: "sales & ops"}},
 	}
 	for _, tt := range tests {
@@ -118,6 +120,7 @@ func TestParseCommandErrors(t *testing.T) {
 	}{
 		{"empty", "", "no group given"},
 		{"only spaces", " \n\t", "no group given"},
+		{"history without a group", "history", "history needs a group"},
 		{"only a flag", "--no-goodbye", "no group given before --no-goodbye"},
 		{"malformed jid", "123@g.us", "123@g.us is not a valid group id"},
 		{"jid with letters", "1203634062890050ab@g.us", "is not a valid group id"},
@@ -320,7 +323,7 @@ func FuzzParseCommand(f *testing.F) {
 			return
 		}
 		switch cmd.Kind {
-		case CommandHelp, CommandStatus, CommandGroups:
+		case CommandHelp, CommandStatus, CommandGroups, CommandHistory:
 			if cmd.Group != (GroupRef{}) || cmd.Goodbye != "" || cmd.NoGoodbye || cmd.At != "" || cmd.In != 0 {
 				t.Fatalf("%v command carries leave fields: %+v", cmd.Kind, cmd)
 			}

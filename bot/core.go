@@ -41,6 +41,15 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 		b.metrics.commands.WithLabelValues("refused").Inc()
 		return ephemeralMsg(text)
 	}
+	if strings.TrimSpace(sc.Text) == "" && sc.TriggerID != "" {
+		// No argument: the request form (SPEC §4, §10). It answers
+		// nothing in the channel when it opens.
+		if text := b.openForm(ctx, sc.UserID, sc.UserName, sc.ChannelID, sc.TriggerID); text != "" {
+			b.metrics.commands.WithLabelValues("refused").Inc()
+			return ephemeralMsg(text)
+		}
+		return nil
+	}
 	cmd, err := ParseCommand(sc.Text)
 	if err != nil {
 		var ue *UsageError
@@ -71,6 +80,9 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	case CommandGroups:
 		b.metrics.commands.WithLabelValues("groups").Inc()
 		return b.groups(ctx, cmd.Arg)
+	case CommandHistory:
+		b.metrics.commands.WithLabelValues("history").Inc()
+		return b.history(ctx, cmd.Arg)
 	}
 	msg := b.request(ctx, sc, cmd)
 	return msg
@@ -80,19 +92,49 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 // returns nil, no answer at all, for a repeated delivery (see
 // CommandDelivery).
 func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *slack.Msg {
+	r, zoneUnknown, no := b.record(ctx, sc, cmd)
+	if no != nil {
+		return no.msg
+	}
+	answer := templates.Recorded(r.ID)
+	if zoneUnknown {
+		// A time without a zone was read as UTC: say so now, not only on
+		// the card, so that a wrong hour can be cancelled before it runs.
+		answer += " " + templates.ReadAsUTC()
+	}
+	return ephemeralMsg(b.say(answer))
+}
+
+// refusal is why a request was not recorded: the answer for the command
+// (nil for a repeated delivery, which gets none) and the request form's
+// field it concerns (templates.Block…), so that the command and the form
+// share one set of checks.
+type refusal struct {
+	field string
+	msg   *slack.Msg
+	// problem is the plain-text problem when there is one, which the
+	// form shows instead of the command's answer (which adds the usage).
+	problem string
+}
+
+func refusing(field string, msg *slack.Msg) *refusal { return &refusal{field: field, msg: msg} }
+
+// record checks a leave request and records it; the outbox posts its
+// card. Every check the command makes is here, for the form too.
+func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r *store.Request, zoneUnknown bool, no *refusal) {
 	// Refused before any lookup: the goodbye goes to the group as typed.
 	if r, bad := templates.UnsafeGoodbyeRune(cmd.Goodbye); bad {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
-		return ephemeralMsg(templates.BadGoodbye(r))
+		return nil, false, refusing(templates.BlockGoodbye, ephemeralMsg(templates.BadGoodbye(r)))
 	}
 	now := b.opts.Now()
 	// Before any lookup: a flood of requests must not spend the
 	// gateway's lookup budget either.
 	if msg := b.overLimit(ctx, sc, now); msg != nil {
 		b.metrics.commands.WithLabelValues("limited").Inc()
-		return msg
+		return nil, false, refusing(templates.BlockGroup, msg)
 	}
-	r := &store.Request{
+	r = &store.Request{
 		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, ResponseURL: sc.ResponseURL,
 		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
 		Delivery: deliveryOf(ctx), DeliveryUntil: now.Add(deliveryWindow),
@@ -100,20 +142,19 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 	if cmd.From != "" && len(b.fromNumbers(cmd)) == 0 {
 		// Before any lookup: an unknown number has no groups to look in.
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
-		return ephemeralMsg(templates.BadCommand(templates.UnknownNumber(cmd.From, b.numberNames())))
+		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.BadCommand(templates.UnknownNumber(cmd.From, b.numberNames()))))
 	}
 	if msg := b.resolveGroup(ctx, sc, cmd, r); msg != nil {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
-		return msg
+		return nil, false, refusing(templates.BlockGroup, msg)
 	}
 	if msg := b.chooseNumber(ctx, cmd, r); msg != nil {
-		return msg
+		return nil, false, refusing(templates.BlockNumber, msg)
 	}
 	if !b.num(r.Number).narrows(sc.UserID, sc.ChannelID) {
 		b.metrics.commands.WithLabelValues("refused").Inc()
-		return ephemeralMsg(templates.NotAllowedNumber(r.Number))
+		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.NotAllowedNumber(r.Number)))
 	}
-	zoneUnknown := false
 	if cmd.At != "" || cmd.In > 0 {
 		loc, known := b.userLocation(ctx, sc.UserID)
 		zoneUnknown = !known && cmd.At != "" && !atHasZone(cmd.At)
@@ -123,11 +164,11 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		} else {
 			var err error
 			if runAt, err = ResolveAt(cmd.At, loc); err != nil {
-				return ephemeralMsg(templates.BadCommand(usageProblem(err)))
+				return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
 			}
 		}
 		if err := CheckWhen(runAt, now); err != nil {
-			return ephemeralMsg(templates.BadCommand(usageProblem(err)))
+			return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
 		}
 		r.RunAt, r.TZ = runAt.UTC(), loc.String()
 		// A scheduled leave must stay confirmable until it runs.
@@ -143,7 +184,7 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 		text, err := b.opts.DefaultGoodbye.Render(templates.GoodbyeData{GroupSubject: r.GroupSubject, GroupJID: r.GroupJID, RequesterName: sc.UserName, Date: now})
 		if err != nil {
 			b.log.Error("render default goodbye", "err", err)
-			return ephemeralMsg(templates.Internal())
+			return nil, false, refusing(templates.BlockGoodbye, ephemeralMsg(templates.Internal()))
 		}
 		r.Goodbye = text
 	}
@@ -152,24 +193,18 @@ func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *
 			// The same command again (a replay, or a redelivery racing
 			// the first): its first delivery answered it.
 			b.repeated(r.Delivery)
-			return nil
+			return nil, false, refusing("", nil)
 		}
 		b.log.Error("record request", "err", err)
 		b.metrics.commands.WithLabelValues("error").Inc()
 		if errors.Is(err, store.ErrPending) {
-			return ephemeralMsg(templates.StillRecording())
+			return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.StillRecording()))
 		}
-		return ephemeralMsg(templates.Internal())
+		return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.Internal()))
 	}
 	b.log.Info("leave requested", "request", r.ID, "number", r.Number, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
-	answer := templates.Recorded(r.ID)
-	if zoneUnknown {
-		// A time without a zone was read as UTC: say so now, not only on
-		// the card, so that a wrong hour can be cancelled before it runs.
-		answer += " " + templates.ReadAsUTC()
-	}
-	return ephemeralMsg(b.say(answer))
+	return r, zoneUnknown, nil
 }
 
 // overLimit returns the answer to send instead of recording a request
@@ -426,13 +461,23 @@ func clickedCard(ic *slack.InteractionCallback, a *slack.BlockAction) store.Card
 	return store.Card{ChannelID: channelOf(*ic), TS: ic.Container.MessageTs, Version: v}
 }
 
+// clickOrigin is the card a click says it came from: the card itself,
+// or, for a Home tab's button, the request's card at the version the tab
+// showed (see homeClick).
+func (b *Bot) clickOrigin(ctx context.Context, ic *slack.InteractionCallback, a *slack.BlockAction) store.Card {
+	if from, ok := b.homeClick(ctx, ic, a); ok {
+		return from
+	}
+	return clickedCard(ic, a)
+}
+
 // confirm confirms the request whose card was clicked. The click is
 // authorized against the request as stored, not as the click names it:
 // the confirmation happens only if the click came from the request's own
 // card, in the request's own channel (which is the channel checked
 // here), showing the request's current version (store.Card).
 func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
-	id, user, from := a.Value, ic.User.ID, clickedCard(&ic, a)
+	id, user, from := a.Value, ic.User.ID, b.clickOrigin(ctx, &ic, a)
 	channel := from.ChannelID
 	now := b.opts.Now()
 	// Only the two-person rule needs the request before the change (to
@@ -529,7 +574,7 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 		b.refuse(ic, "cancel", "not_found", templates.NotFound(id), err)
 		return
 	}
-	from, channel := clickedCard(&ic, a), r.ChannelID
+	from, channel := b.clickOrigin(ctx, &ic, a), r.ChannelID
 	switch {
 	case r.OnCard(from):
 	case b.opts.OpsChannel != "" && from.ChannelID == b.opts.OpsChannel:
@@ -572,4 +617,51 @@ func groupName(r *store.Request) string {
 		return r.GroupSubject
 	}
 	return r.GroupJID
+}
+
+// maxHistory is how many of a group's requests /wa-leave history reads;
+// the answer shows the newest of them (templates.History).
+const maxHistory = 20
+
+// history answers /wa-leave history <group>: the group's requests with
+// each one's audit trail. The group is a JID, or a name resolved as status
+// resolves one (the directory, then names on recent requests), so a group
+// the instance has left can still be named.
+func (b *Bot) history(ctx context.Context, arg string) *slack.Msg {
+	jid := arg
+	if !whatsapp.IsGroupJID(arg) {
+		if jid = b.statusGroup(ctx, arg); jid == "" {
+			return ephemeralMsg(templates.NotFound(arg))
+		}
+	}
+	reqs, err := b.store.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: maxHistory})
+	if err != nil {
+		b.log.Error("history", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	name := jid
+	out := make([]templates.HistoryRequest, 0, len(reqs))
+	for _, r := range reqs {
+		if name == jid && r.GroupSubject != "" {
+			name = r.GroupSubject
+		}
+		audit, err := b.store.Audit(ctx, r.ID)
+		if err != nil {
+			b.log.Error("history", "request", r.ID, "err", err)
+			return ephemeralMsg(templates.Internal())
+		}
+		h := templates.HistoryRequest{RequestID: r.ID, State: r.State, Outcome: r.Outcome,
+			RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, ConfirmedBy: r.ConfirmedBy, CancelledBy: r.CancelledBy,
+			Goodbye: r.Goodbye, RunAt: r.RunAt}
+		for _, e := range audit {
+			h.Steps = append(h.Steps, templates.StatusEntry{At: e.At, Actor: e.Actor, Action: e.Action, GatewayStatus: e.GatewayStatus})
+		}
+		out = append(out, h)
+	}
+	if name == jid {
+		if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok && e.Subject != "" {
+			name = e.Subject
+		}
+	}
+	return ephemeralMsg(templates.History(name, jid, out, b.opts.Location))
 }

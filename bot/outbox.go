@@ -364,6 +364,8 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			return err
 		}
 		r.CardTS, r.CardPostedVersion = ts, r.CardVersion
+		// What the card shows, Home tabs show too.
+		b.homeChanged()
 	}
 	if r.ReplyNeeded && r.CardTS != "" {
 		if err := q.limiter.Wait(ctx); err != nil {

@@ -41,6 +41,16 @@ func DecodeInteraction(body []byte) (slack.InteractionCallback, error) {
 	if err := json.Unmarshal([]byte(payload), &w); err != nil {
 		return slack.InteractionCallback{}, fmt.Errorf("decode interaction: %w", err)
 	}
+	if w.Type != slack.InteractionTypeBlockActions || w.Container.Type == "view" {
+		// The form's interactions (options, submissions, shortcuts,
+		// clicks in a view) need the view and its state: slack-go's
+		// full decoding. They are rare next to card clicks.
+		var ic slack.InteractionCallback
+		if err := json.Unmarshal([]byte(payload), &ic); err != nil {
+			return slack.InteractionCallback{}, fmt.Errorf("decode interaction: %w", err)
+		}
+		return ic, nil
+	}
 	return w.callback(), nil
 }
 

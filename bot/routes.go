@@ -22,6 +22,10 @@ func Routes(log *slog.Logger, b *Bot, secret string, socketMode bool, ready func
 		verify := VerifySlack(log, secret, b.opts.Now)
 		mux.Handle("POST /slack/commands", verify(handleCommand(log, b)))
 		mux.Handle("POST /slack/interactions", verify(handleInteraction(log, b)))
+		// The group picker's options: the same payload= body, answered
+		// with the options.
+		mux.Handle("POST /slack/options", verify(handleInteraction(log, b)))
+		mux.Handle("POST /slack/events", verify(handleEvents(log, b)))
 	}
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, ready))
@@ -67,7 +71,8 @@ func commandReply(m *slack.Msg) reply {
 }
 
 // handleInteraction acknowledges a button click once its effect is
-// durable; the clicker hears about refusals afterwards.
+// durable (the clicker hears about refusals afterwards), and answers the
+// group picker's options and the request form's submission with a body.
 func handleInteraction(log *slog.Logger, b *Bot) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := readBody(r)
@@ -80,7 +85,52 @@ func handleInteraction(log *slog.Logger, b *Bot) http.Handler {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		b.Interaction(r.Context(), ic)
+		if resp := b.Interact(r.Context(), ic); resp != nil {
+			writeJSON(log, w, resp)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// eventEnvelope is the part of an Events API request the bot reads.
+type eventEnvelope struct {
+	Type         string `json:"type"`
+	Challenge    string `json:"challenge"`
+	TeamID       string `json:"team_id"`
+	EnterpriseID string `json:"enterprise_id"`
+	Event        struct {
+		Type string `json:"type"`
+		User string `json:"user"`
+		Tab  string `json:"tab"`
+	} `json:"event"`
+}
+
+// handleEvents answers the Events API: the url_verification challenge
+// Slack sends when the request URL is set, and app_home_opened, whose
+// Home tab is published after the ack. Other events are acknowledged and
+// ignored, so Slack does not retry them.
+func handleEvents(log *slog.Logger, b *Bot) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(r)
+		if err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		var ev eventEnvelope
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		switch ev.Type {
+		case "url_verification":
+			writeJSON(log, w, map[string]string{"challenge": ev.Challenge})
+			return
+		case "event_callback":
+			if ev.Event.Type == "app_home_opened" && (ev.Event.Tab == "" || ev.Event.Tab == "home") {
+				b.AppHomeOpened(ev.TeamID, ev.EnterpriseID, ev.Event.User)
+			}
+		}
 		w.WriteHeader(http.StatusOK)
 	})
 }

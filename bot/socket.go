@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 )
 
@@ -70,6 +71,8 @@ func (o *SocketOptions) setDefaults() {
 type socketCore interface {
 	Command(context.Context, slack.SlashCommand) *slack.Msg
 	Interaction(context.Context, slack.InteractionCallback)
+	Interact(context.Context, slack.InteractionCallback) any
+	AppHomeOpened(team, enterprise, user string)
 }
 
 // Socket is the Socket Mode transport. It keeps a WebSocket to Slack open
@@ -337,12 +340,18 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 					if s.repeated(ctx, req) {
 						return nil
 					}
-					s.core.Interaction(ctx, ic)
-					return nil
+					// The same body POST /slack/interactions and
+					// /slack/options answer with.
+					return s.core.Interact(ctx, ic)
 				})
 			case socketmode.EventTypeEventsAPI:
-				// The app subscribes to no events; an ack stops Slack from
-				// retrying one that arrives anyway.
+				// app_home_opened publishes the Home tab after the ack;
+				// any other event is acked so Slack does not retry it.
+				if e, ok := ev.Data.(slackevents.EventsAPIEvent); ok {
+					if h, ok := e.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && (h.Tab == "" || h.Tab == "home") {
+						s.core.AppHomeOpened(e.TeamID, e.EnterpriseID, h.User)
+					}
+				}
 				if ev.Request != nil {
 					s.serve(base, client, ev.Request, func(context.Context) any { return nil })
 				}

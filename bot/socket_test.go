@@ -45,6 +45,13 @@ func (c *fakeCore) Interaction(ctx context.Context, ic slack.InteractionCallback
 	c.ics = append(c.ics, ic)
 }
 
+func (c *fakeCore) Interact(ctx context.Context, ic slack.InteractionCallback) any {
+	c.Interaction(ctx, ic)
+	return nil
+}
+
+func (c *fakeCore) AppHomeOpened(team, enterprise, user string) {}
+
 // runSocket starts a Socket against f and stops it at cleanup; the
 // returned function stops it early and reports whether Run returned.
 func runSocket(t *testing.T, f *fake.Slack, core socketCore, opts SocketOptions) (*Socket, prometheus.Counter, func() bool) {

@@ -233,6 +233,21 @@ func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_ = r.ParseForm()
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		// views.* take JSON: its fields are recorded as form values,
+		// objects as their JSON.
+		var fields map[string]json.RawMessage
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &fields) == nil {
+			for k, v := range fields {
+				var str string
+				if json.Unmarshal(v, &str) != nil {
+					str = string(v)
+				}
+				r.Form.Set(k, str)
+			}
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
@@ -296,6 +311,10 @@ func (f *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"ok":true,"user":{"id":%q,"tz":%q}}`, r.Form.Get("user"), f.tz)
 	case "auth.test":
 		fmt.Fprint(w, `{"ok":true,"user":"waleave","team":"Test","user_id":"U0BOT","team_id":"T1","bot_id":"B0BOT"}`)
+	case "views.open", "views.update", "views.publish":
+		// The view as Slack keeps it: an ID and a hash for the next
+		// views.update.
+		fmt.Fprintf(w, `{"ok":true,"view":{"id":"V%d","hash":"h%d","team_id":"T1","type":"modal"}}`, f.seq, f.seq)
 	case "chat.getPermalink":
 		fmt.Fprintf(w, `{"ok":true,"channel":%q,"permalink":"https://slack.example/archives/%s/p%s"}`, ch, ch, strings.ReplaceAll(r.Form.Get("message_ts"), ".", ""))
 	default:

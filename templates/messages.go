@@ -13,10 +13,12 @@ import (
 
 // usage is the command grammar (SPEC §4), kept in one place so help, bad
 // input replies and docs cannot disagree.
-const usage = `/wa-leave <group> [goodbye text…]
+const usage = `/wa-leave                            opens the request form
+/wa-leave <group> [goodbye text…]
 /wa-leave <group> --no-goodbye
 /wa-leave <group> --at <when>        e.g. --at 2026-12-01T09:00 or --in 3d
 /wa-leave status [<group>|<request id>]
+/wa-leave history <group>
 /wa-leave groups [filter]
 /wa-leave help`
 
@@ -36,7 +38,7 @@ func Help() string {
 		"Everything after the group that is not an option is the goodbye message, posted to the group just before leaving. Without one, the default goodbye is used if one is configured; `--no-goodbye` leaves without a word.",
 		"`--at` and `--in` schedule the leave (e.g. `--in 3d`); it still needs confirming first.",
 		"The bot posts a card in this channel. Nothing is sent to WhatsApp until someone presses *Leave group*; the result is posted in the card's thread.",
-		"`/wa-leave status` shows recent requests, and `/wa-leave groups` lists the instance's groups.",
+		"`/wa-leave status` shows recent requests, `/wa-leave history` followed by a group its audit trail, and `/wa-leave groups` lists the instance's groups.",
 	}, "\n")
 }
 
