@@ -102,8 +102,10 @@ func BenchmarkAckHistory(b *testing.B) {
 			b.Run(d.name+"/history="+strconv.Itoa(n), func(b *testing.B) {
 				tb, h := benchBotOn(b, d.dsn(b))
 				ctx := context.Background()
-				if err := storetest.SeedHistory(ctx, tb.db.JobPool(), tb.db.Dialect() == store.PostgreSQL, n, time.Now()); err != nil {
-					b.Fatal(err)
+				if n > 0 { // (a recursive CTE yields one row even for none)
+					if err := storetest.SeedHistory(ctx, tb.db.JobPool(), tb.db.Dialect() == store.PostgreSQL, n, time.Now()); err != nil {
+						b.Fatal(err)
+					}
 				}
 				b.Run("command", func(b *testing.B) {
 					timed(b, func(int64) *http.Request { return signedRequest("/slack/commands", commandForm("U0BENCH1")) }, h)
