@@ -106,6 +106,13 @@ func BenchmarkAckHistory(b *testing.B) {
 					if err := storetest.SeedHistory(ctx, tb.db.JobPool(), tb.db.Dialect() == store.PostgreSQL, n, time.Now()); err != nil {
 						b.Fatal(err)
 					}
+					// The seed's pages go into the database now, not in a
+					// checkpoint during the first requests measured.
+					if tb.db.Dialect() != store.PostgreSQL {
+						if _, err := tb.db.JobPool().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+							b.Fatal(err)
+						}
+					}
 				}
 				b.Run("command", func(b *testing.B) {
 					timed(b, func(int64) *http.Request { return signedRequest("/slack/commands", commandForm("U0BENCH1")) }, h)
