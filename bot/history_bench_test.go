@@ -33,14 +33,15 @@ func benchBotOn(b *testing.B, dsn string) (*testBot, http.Handler) {
 	rec := fake.NewSlack(&testing.T{})
 	api := slack.New("xoxb-test", slack.OptionAPIURL(rec.APIURL()))
 	opts := Options{AllowedUsers: []string{"U0BENCH1"}, Now: time.Now}
-	bot, err := New(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), db, api, &fake.Gateway{}, nil, opts)
+	gw := &fake.Gateway{}
+	bot, err := New(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), db, api, gw, nil, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	bot.ctx, bot.cancel = context.WithCancel(ctx)
 	b.Cleanup(func() { bot.cancel(); bot.side.Wait() })
 	bot.home.Store(&workspace{team: "T1"})
-	tb := &testBot{Bot: bot, db: db, slack: rec, gw: &fake.Gateway{}, clock: newClock(t0)}
+	tb := &testBot{Bot: bot, db: db, slack: rec, gw: gw, clock: newClock(t0)}
 	return tb, Routes(slog.New(slog.NewTextHandler(io.Discard, nil)), bot, benchSecret, false, db.Ping, prometheus.NewRegistry())
 }
 
