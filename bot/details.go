@@ -7,11 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
-	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
 )
 
@@ -252,42 +249,6 @@ func (b *Bot) lateDetails(id string, f *groupFetch) {
 			b.log.Warn("store late group details", "request", id, "err", err)
 		}
 	}()
-}
-
-// chooseSuccessor records the participant picked in the card's select as
-// the one to make admin before the instance, the only admin, leaves.
-func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
-	id, ok := templates.RequestIDFromBlockID(a.BlockID)
-	if !ok {
-		b.refuse(ic, "successor", "not_found", templates.NotFound(""), nil)
-		return
-	}
-	r, err := b.store.Request(ctx, id)
-	if err != nil {
-		b.refuse(ic, "successor", "not_found", templates.NotFound(id), err)
-		return
-	}
-	// Choosing prepares the request rather than deciding it: whoever may
-	// cancel it (the requester, approvers, people allowed in its channel)
-	// may, from its card.
-	if !r.OnCard(clickedCard(&ic, a)) || b.mayCancel(ic.User.ID, r.ChannelID, r.RequesterID) != allowed {
-		b.refuse(ic, "successor", "refused", templates.NotAllowed(), nil)
-		return
-	}
-	r, err = b.store.SetSuccessor(ctx, id, a.SelectedOption.Value, ic.User.ID, b.opts.Now())
-	switch {
-	case err == nil:
-		b.log.Info("successor chosen", "request", id, "user", ic.User.ID)
-		b.metrics.interactions.WithLabelValues("successor", "ok").Inc()
-	case errors.Is(err, store.ErrNotOffered):
-		b.refuse(ic, "successor", "refused", "That person is not among the members offered on the card; pick one from the list.", nil)
-	case errors.Is(err, store.ErrExpired):
-		b.refuse(ic, "successor", "expired", templates.Expired(), nil)
-	case errors.Is(err, store.ErrConflict):
-		b.refuse(ic, "successor", "duplicate", templates.AlreadyDecided(r.State, r.ConfirmedBy), nil)
-	default:
-		b.refuse(ic, "successor", "error", templates.Internal(), err)
-	}
 }
 
 // inviteLink is the group's invite link as the gateway gives it, from
