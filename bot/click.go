@@ -36,7 +36,7 @@ func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
 		if ic.View.CallbackID == templates.CallbackRequest {
 			// The group lookup and views.update can take longer than
 			// Slack waits for the ack: they run after it.
-			b.later(func(ctx context.Context) { b.formChanged(ctx, ic) })
+			b.afterAck(func(ctx context.Context) { b.formChanged(ctx, ic) })
 			return nil
 		}
 		for _, a := range ic.ActionCallback.BlockActions {
@@ -50,7 +50,7 @@ func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
 			// A refusal cannot be said in a channel from the Home tab:
 			// the tab is drawn again at once, showing what is true now.
 			user := ic.User.ID
-			b.later(func(ctx context.Context) { b.publishHome(ctx, user) })
+			b.afterAck(func(ctx context.Context) { b.publishHome(ctx, user) })
 		}
 	}
 	return nil

@@ -83,9 +83,9 @@ func (b *Bot) fetchGroup(n *number, jid string, maxAge time.Duration) *groupFetc
 	}
 	f := &groupFetch{done: make(chan struct{})}
 	c.fetches[jid] = f
-	b.side.Add(1)
+	b.background.Add(1)
 	go func() {
-		defer b.side.Done()
+		defer b.background.Done()
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.GatewayTimeout)
 		defer cancel()
 		var wg sync.WaitGroup
@@ -231,9 +231,9 @@ func (b *Bot) withDetails(ctx context.Context, r *store.Request) *store.Request 
 // card, while the request is still pending: an only-admin warning that
 // was merely slow still reaches the confirmer.
 func (b *Bot) lateDetails(id string, f *groupFetch) {
-	b.side.Add(1)
+	b.background.Add(1)
 	go func() {
-		defer b.side.Done()
+		defer b.background.Done()
 		select {
 		case <-f.done:
 		case <-b.ctx.Done():

@@ -131,9 +131,9 @@ func (b *Bot) refreshDirectory(ctx context.Context, n *number, force bool) error
 		}
 		done := make(chan struct{})
 		d.inflight, d.last = done, now
-		b.side.Add(1)
+		b.background.Add(1)
 		go func() {
-			defer b.side.Done()
+			defer b.background.Done()
 			err := b.listGroups(n)
 			d.mu.Lock()
 			d.err, d.inflight = err, nil
@@ -290,7 +290,7 @@ func (b *Bot) replacePicker(ic slack.InteractionCallback, text string) {
 		b.ephemeral(&ic, text)
 		return
 	}
-	b.later(func(ctx context.Context) {
+	b.afterAck(func(ctx context.Context) {
 		err := postResponse(ctx, ic.ResponseURL, &slack.WebhookMessage{
 			ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: true, Text: text,
 		})

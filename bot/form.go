@@ -322,7 +322,7 @@ func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any 
 	}
 	if succ := value(templates.BlockSuccessor).SelectedOption.Value; succ != "" {
 		// After the ack: the group's details may take a moment.
-		b.later(func(ctx context.Context) { b.formSuccessor(ctx, r, succ) })
+		b.afterAck(func(ctx context.Context) { b.formSuccessor(ctx, r, succ) })
 	}
 	return nil
 }

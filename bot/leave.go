@@ -75,7 +75,7 @@ func (w *leaveWorker) continueLaterFor(ctx context.Context, extra time.Duration)
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID
-	r, err := b.store.Start(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
+	r, err := b.store.ClaimRun(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
 	var busy *store.BusyError
 	switch {
 	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
@@ -258,7 +258,7 @@ func (w *leaveWorker) successorIsAdmin(ctx context.Context, r *store.Request) bo
 // (leave.OutcomeOf decides whether it is the promotion's fault or the
 // instance's); a refused promotion's detail names the successor.
 func promoteFailure(successor string, err error) store.Outcome {
-	o := failure(err, leave.StepPromote)
+	o := stepOutcome(err, leave.StepPromote)
 	if o.Code != leave.OutcomePromoteFailed {
 		return o
 	}
@@ -398,7 +398,7 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	if whatsapp.Transient(sendErr) {
 		return true, w.retry(ctx, r, sendErr)
 	}
-	return true, w.finish(ctx, r, failure(sendErr, leave.StepGoodbye))
+	return true, w.finish(ctx, r, stepOutcome(sendErr, leave.StepGoodbye))
 }
 
 // finishVerified finishes a leave the gateway called a success (o) after
@@ -433,7 +433,7 @@ func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o st
 // means that earlier call worked.
 func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause error) error {
 	b := w.b
-	o := failure(cause, leave.StepLeave)
+	o := stepOutcome(cause, leave.StepLeave)
 	if !r.LeaveUnknown || o.Code.Success() {
 		return w.finish(ctx, r, o)
 	}
@@ -469,7 +469,7 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 	b := w.b
 	tries := r.Attempts + 1
 	if tries >= b.opts.MaxAttempts {
-		return w.finish(ctx, r, failure(cause, leave.StepLeave))
+		return w.finish(ctx, r, stepOutcome(cause, leave.StepLeave))
 	}
 	delay := backoff(b.opts.Backoff, tries)
 	if d, ok := whatsapp.RetryAfter(cause); ok {
@@ -518,10 +518,10 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	return d + rand.N(d/2+1)
 }
 
-// failure is the outcome of a request whose step failed with err: the
+// stepOutcome is the outcome of a request whose step failed with err: the
 // domain's rule (leave.OutcomeOf) decides the code; the audit keeps the
 // gateway's words and status.
-func failure(err error, step leave.Step) store.Outcome {
+func stepOutcome(err error, step leave.Step) store.Outcome {
 	return store.Outcome{Code: leave.OutcomeOf(err, step), Detail: errText(err), Status: statusOf(err)}
 }
 
