@@ -272,73 +272,6 @@ func promoteFailure(successor string, err error) store.Outcome {
 	return o
 }
 
-// membership is what a group lookup tells of the instance's place in a
-// group.
-type membership int
-
-// lookup is one group lookup's finding, with what the audit says of it.
-type lookup struct {
-	found  membership
-	detail string
-	status int
-}
-
-// lookUpMembership looks the group up once, within VerifyTimeout, and says
-// whether it still lists the instance: the check after a leave the gateway
-// called a success (SPEC §5), and what decides a leave whose answer did not
-// settle it. The call is its own, never one shared through fetchGroup nor
-// a cached answer: those may have started before the leave.
-//
-// Absence is claimed only on evidence: the gateway's not-a-member answer
-// about the group, or a participant list that is complete (no smaller
-// than the member count the gateway gave), spells the instance's number
-// the way the instance is known (a list of @lid numbers cannot show a
-// phone number's absence), and lacks it.
-func (b *Bot) lookUpMembership(ctx context.Context, n *number, groupJID string) lookup {
-	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
-	defer cancel()
-	var self string
-	var wg sync.WaitGroup
-	wg.Go(func() { self = b.selfJID(ctx, n) })
-	g, err := n.Gateway.Group(ctx, groupJID)
-	b.countGateway(n, "group", err)
-	wg.Wait()
-	switch {
-	case errors.Is(err, whatsapp.ErrNotMember):
-		return lookup{membershipGone, "group lookup: the gateway says the instance is not in the group", statusOf(err)}
-	case err != nil:
-		return lookup{membershipUnknown, "group lookup failed: " + errText(err), statusOf(err)}
-	case self == "":
-		return lookup{membershipUnknown, "group lookup: the instance's own number is unknown", 200}
-	}
-	me := userPart(self)
-	sameKind := false // a participant numbered like the instance (phone, or @lid)
-	for _, p := range g.Participants {
-		if userPart(p.JID) == me {
-			return lookup{membershipMember, "group lookup: the group still lists the instance", 200}
-		}
-		sameKind = sameKind || strings.HasSuffix(userPart(p.JID), "@lid") == strings.HasSuffix(me, "@lid")
-	}
-	switch {
-	case len(g.Participants) == 0:
-		return lookup{membershipUnknown, "group lookup: the answer lists no participants", 200}
-	case g.Size > len(g.Participants):
-		return lookup{membershipUnknown, "group lookup: the answer lists only some participants", 200}
-	case !sameKind:
-		return lookup{membershipUnknown, "group lookup: the participants are listed by another kind of number than the instance's (@lid or phone)", 200}
-	}
-	return lookup{membershipGone, "group lookup: the group no longer lists the instance", 200}
-}
-
-const (
-	// membershipUnknown: the lookup could not tell.
-	membershipUnknown membership = iota
-	// membershipGone: the group no longer lists the instance.
-	membershipGone
-	// membershipMember: the group still lists the instance.
-	membershipMember
-)
-
 // inviteLink is the group's invite link as the gateway gives it, from
 // the details g (fetched just now; only its JID when that failed) or by a
 // call of its own, within DetailsTimeout. No link is no harm: only admins
@@ -424,6 +357,73 @@ func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o st
 		return err
 	}
 	return w.finish(ctx, r, o)
+}
+
+// membership is what a group lookup tells of the instance's place in a
+// group.
+type membership int
+
+const (
+	// membershipUnknown: the lookup could not tell.
+	membershipUnknown membership = iota
+	// membershipGone: the group no longer lists the instance.
+	membershipGone
+	// membershipMember: the group still lists the instance.
+	membershipMember
+)
+
+// lookup is one group lookup's finding, with what the audit says of it.
+type lookup struct {
+	found  membership
+	detail string
+	status int
+}
+
+// lookUpMembership looks the group up once, within VerifyTimeout, and says
+// whether it still lists the instance: the check after a leave the gateway
+// called a success (SPEC §5), and what decides a leave whose answer did not
+// settle it. The call is its own, never one shared through fetchGroup nor
+// a cached answer: those may have started before the leave.
+//
+// Absence is claimed only on evidence: the gateway's not-a-member answer
+// about the group, or a participant list that is complete (no smaller
+// than the member count the gateway gave), spells the instance's number
+// the way the instance is known (a list of @lid numbers cannot show a
+// phone number's absence), and lacks it.
+func (b *Bot) lookUpMembership(ctx context.Context, n *number, groupJID string) lookup {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
+	defer cancel()
+	var self string
+	var wg sync.WaitGroup
+	wg.Go(func() { self = b.selfJID(ctx, n) })
+	g, err := n.Gateway.Group(ctx, groupJID)
+	b.countGateway(n, "group", err)
+	wg.Wait()
+	switch {
+	case errors.Is(err, whatsapp.ErrNotMember):
+		return lookup{membershipGone, "group lookup: the gateway says the instance is not in the group", statusOf(err)}
+	case err != nil:
+		return lookup{membershipUnknown, "group lookup failed: " + errText(err), statusOf(err)}
+	case self == "":
+		return lookup{membershipUnknown, "group lookup: the instance's own number is unknown", 200}
+	}
+	me := userPart(self)
+	sameKind := false // a participant numbered like the instance (phone, or @lid)
+	for _, p := range g.Participants {
+		if userPart(p.JID) == me {
+			return lookup{membershipMember, "group lookup: the group still lists the instance", 200}
+		}
+		sameKind = sameKind || strings.HasSuffix(userPart(p.JID), "@lid") == strings.HasSuffix(me, "@lid")
+	}
+	switch {
+	case len(g.Participants) == 0:
+		return lookup{membershipUnknown, "group lookup: the answer lists no participants", 200}
+	case g.Size > len(g.Participants):
+		return lookup{membershipUnknown, "group lookup: the answer lists only some participants", 200}
+	case !sameKind:
+		return lookup{membershipUnknown, "group lookup: the participants are listed by another kind of number than the instance's (@lid or phone)", 200}
+	}
+	return lookup{membershipGone, "group lookup: the group no longer lists the instance", 200}
 }
 
 // leaveFailed finishes a leave the gateway refused, or that failed on
