@@ -256,7 +256,7 @@ func answerOutcome(call, got string, err error) leave.Outcome {
 		if call == "send" {
 			step = leave.StepGoodbye
 		}
-		return failure(err, step).Code
+		return stepOutcome(err, step).Code
 	case call == "leave" && got == "was_admin=true":
 		return leave.OutcomeLeftAdmin
 	case call == "leave":

@@ -123,9 +123,9 @@ func (b *Bot) learnWorkspace(ctx context.Context) error {
 // keepLearningWorkspace retries learnWorkspace every interval until it
 // works or the bot stops; meanwhile every command and click is refused.
 func (b *Bot) keepLearningWorkspace(interval time.Duration) {
-	b.side.Add(1)
+	b.background.Add(1)
 	go func() {
-		defer b.side.Done()
+		defer b.background.Done()
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {

@@ -74,7 +74,7 @@ func TestConfirm_ApproversAndTwoPerson(t *testing.T) {
 
 	for _, user := range []string{"U0CNF2", "U0REQ1"} { // not an approver; the requester
 		tb.Interaction(ctx, click(user, "C1", "leave_confirm", r.ID))
-		tb.side.Wait()
+		tb.background.Wait()
 		got, err := tb.db.Request(ctx, r.ID)
 		require.NoError(t, err)
 		require.Equal(t, leave.Pending, got.State, "%s must not confirm", user)

@@ -169,10 +169,12 @@ type Bot struct {
 	// auth.test at start; nil until then (see foreign).
 	home atomic.Pointer[workspace]
 
-	// side tracks short follow-up calls made after an ack (ephemeral
-	// replies), so Stop can wait for them; follow bounds them.
-	side   sync.WaitGroup
-	follow *followups
+	// background tracks the goroutines that outlive a request (follow-ups
+	// after an ack, group-details fetches, directory refreshes, learning
+	// the workspace), so Stop can wait for them; followups queues and
+	// bounds the follow-ups.
+	background sync.WaitGroup
+	followups  *followups
 	// ctx is the bot's lifetime, set by Start; follow-ups use it rather
 	// than the request's context, which ends with the response.
 	ctx    context.Context
@@ -187,7 +189,7 @@ type Bot struct {
 // working and Stop to finish.
 func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client, gw whatsapp.Gateway, reg prometheus.Registerer, opts Options) (*Bot, error) {
 	opts.setDefaults()
-	b := &Bot{log: log, store: db, slack: api, opts: opts, metrics: newMetrics(reg), follow: newFollowups(opts.Now),
+	b := &Bot{log: log, store: db, slack: api, opts: opts, metrics: newMetrics(reg), followups: newFollowups(opts.Now),
 		homes: &homeTabs{viewers: map[string]time.Time{}, due: map[string]bool{}}}
 	b.outbox = newOutbox(b)
 	numbers := opts.Numbers
@@ -344,30 +346,30 @@ func (b *Bot) Stop(ctx context.Context) error {
 	}
 	b.cancel()
 	b.outbox.wait()
-	b.side.Wait()
+	b.background.Wait()
 	return err
 }
 
-// later runs fn after the ack, on one of at most maxFollowupsRunning
+// afterAck runs fn after the ack, on one of at most maxFollowupsRunning
 // workers, bounded by a timeout and by the bot's life; when too many are
 // waiting it is dropped and counted (see followups).
-func (b *Bot) later(fn func(ctx context.Context)) {
-	ok, start := b.follow.add(fn)
+func (b *Bot) afterAck(fn func(ctx context.Context)) {
+	ok, start := b.followups.add(fn)
 	if !ok {
 		b.metrics.followupsDropped.Inc()
 		return
 	}
 	if start {
-		b.side.Add(1)
+		b.background.Add(1)
 		go b.followupWorker()
 	}
 }
 
 // followupWorker runs queued follow-ups until the queue is empty.
 func (b *Bot) followupWorker() {
-	defer b.side.Done()
+	defer b.background.Done()
 	for {
-		fu, ok := b.follow.next()
+		fu, ok := b.followups.next()
 		if !ok {
 			return
 		}
@@ -405,10 +407,10 @@ func (b *Bot) runFollowup(ctx context.Context, fn func(context.Context)) {
 // a burst of clicks.
 func (b *Bot) ephemeral(ic *slack.InteractionCallback, text string) {
 	channel, user, responseURL := channelOf(*ic), ic.User.ID, ic.ResponseURL
-	if b.follow.repeat(ephemeralKey{channel, user, ic.Container.MessageTs, text}) {
+	if b.followups.repeat(ephemeralKey{channel, user, ic.Container.MessageTs, text}) {
 		return
 	}
-	b.later(func(ctx context.Context) {
+	b.afterAck(func(ctx context.Context) {
 		_, err := b.slack.PostEphemeralContext(ctx, channel, user, slack.MsgOptionText(text, false))
 		if err != nil && responseURL != "" && slackTroubleOf(err) == slackRefused {
 			err = postResponse(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: text})

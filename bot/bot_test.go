@@ -64,7 +64,7 @@ func newTestBot(t *testing.T, opts Options) *testBot {
 	b, err := New(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), db, api, gw, nil, opts)
 	require.NoError(t, err)
 	b.ctx, b.cancel = context.WithCancel(ctx)
-	t.Cleanup(func() { b.cancel(); b.side.Wait() })
+	t.Cleanup(func() { b.cancel(); b.background.Wait() })
 	// What Start learns from auth.test.
 	b.home.Store(&workspace{team: "T1"})
 	return &testBot{Bot: b, db: db, slack: rec, gw: gw, clock: clk}

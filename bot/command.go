@@ -1,621 +1,473 @@
 package bot
 
 import (
-	"fmt"
-	"regexp"
-	"sort"
-	"strconv"
+	"context"
+	"errors"
+	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/slack-go/slack"
+
+	"github.com/waleave/waleave/leave"
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
 )
 
-// CommandKind says which form of /wa-leave was used.
-type CommandKind int
+// lookupTimeout bounds every gateway or Slack call made before an ack, so
+// the ack stays well inside Slack's three seconds.
+const lookupTimeout = 1500 * time.Millisecond
 
-// The forms of /wa-leave (SPEC §4). The zero value is no command, so a
-// Command left unset is never mistaken for one.
-const (
-	CommandLeave CommandKind = iota + 1
-	CommandStatus
-	CommandGroups
-	CommandHelp
-	CommandHistory
-)
+// ackBudget bounds all the work before a command's answer or a click's
+// acknowledgement, within Slack's three seconds.
+const ackBudget = 2500 * time.Millisecond
 
-// MaxGoodbyeLen is the longest goodbye accepted, in characters (runes). It
-// keeps the confirmation card, which quotes the goodbye, well inside Block
-// Kit's 3000-character section limit, and a goodbye is a line or two anyway.
-const MaxGoodbyeLen = 1000
-
-// maxAhead is how far ahead a leave may be scheduled. It matches Slack's own
-// chat.scheduleMessage horizon, and a request further out is more likely a
-// typo than a plan.
-const maxAhead = 120 * 24 * time.Hour
-
-// GroupRef is the <group> argument as the user wrote it. Exactly one field is
-// set; resolving it to a group is the caller's job, since names and invite
-// codes need the gateway.
-type GroupRef struct {
-	JID        string // set when the argument is a group JID
-	InviteCode string // set when it is an invite link or code
-	Name       string // set when it is a group name (quoted or a single word)
+// ephemeralMsg is a command's immediate answer, seen only by its author.
+func ephemeralMsg(text string) *slack.Msg {
+	return &slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
 }
 
-// Command is a parsed /wa-leave.
-type Command struct {
-	Kind      CommandKind
-	Group     GroupRef      // CommandLeave
-	Goodbye   string        // CommandLeave: text after the group that is not a flag ("" = none given)
-	NoGoodbye bool          // --no-goodbye
-	At        string        // raw --at value ("" = none); resolved later with ResolveAt
-	In        time.Duration // --in value (0 = none)
-	Arg       string        // CommandStatus / CommandGroups argument (may be ""); CommandHistory's group (never "")
-	From      string        // --from: the WhatsApp number that leaves ("" = the one in the group)
-}
-
-// UsageError is a bad-input error whose Problem is safe to show to the user
-// (plain text). It never wraps another error, so nothing internal can leak
-// through it.
-type UsageError struct{ Problem string }
-
-// Error returns the problem.
-func (e *UsageError) Error() string { return e.Problem }
-
-func usagef(format string, args ...any) error {
-	return &UsageError{Problem: fmt.Sprintf(format, args...)}
-}
-
-// ParseCommand parses the text of a /wa-leave command (everything after the
-// command word, as Slack sends it). Errors are *UsageError.
-//
-// Grammar decisions beyond SPEC §4:
-//   - Words are split on white space; "…", '…', “…” and ‘…’ group words into
-//     one argument. A quote only closes before white space or the end, so
-//     apostrophes inside a quoted name ('Bob's team') are kept. An opening
-//     quote that never closes is an ordinary character, except around the
-//     group, where it is reported.
-//   - Slack's escaping is undone first: <url|label> and <url> become the
-//     label (when it only shows the URL) or the URL, then &amp; &lt; &gt;
-//     become & < >. Invalid UTF-8 becomes U+FFFD.
-//   - Empty text is an error ("no group given") rather than help: SPEC lists
-//     "no group" as bad input, and the reply shows the usage anyway.
-//   - help, status, groups and history are recognised in any case when unquoted, and
-//     help ignores anything after it. A group called "status" must be quoted.
-//     history needs its group (a JID or a name, resolved later).
-//   - <group> is a JID if it ends in @g.us (a malformed one is an error, as is
-//     a person's JID); an invite code if it is a chat.whatsapp.com link (the
-//     scheme may be left out) or a bare word of 20–24 letters and digits with
-//     at least one digit, one upper- and one lower-case letter — real codes are
-//     22 random base62 characters, and the mix keeps names such as
-//     "marketing2024" or "PhoenixOperationsTeam" out; a name must be quoted to
-//     escape the rule. Any other URL is an error. Everything else, and every
-//     quoted argument, is a Name.
-//   - Flags (--no-goodbye, --at, --in; also written --flag=value, and with the
-//     em or en dash that autocorrect makes of "--") may come anywhere after the
-//     group. Any other unquoted word starting with "--" and a letter is an
-//     unknown flag; quote goodbye text that needs one.
-//   - The goodbye is the text between the flags, as typed (line breaks and
-//     spacing kept), pieces joined by one space. A goodbye that is one quoted
-//     argument loses its quotes.
-//   - An --at value of a date followed by a time word ("2026-12-01 09:00") is
-//     joined into one value; its syntax is checked here (in UTC), the zone is
-//     applied later by ResolveAt.
-func ParseCommand(text string) (Command, error) {
-	text = normalize(text)
-	toks := tokenize(text)
-	if len(toks) == 0 {
-		return Command{}, usagef("no group given")
+// Command handles one /wa-leave invocation and returns the immediate
+// (ephemeral) answer. Slow work happens after the ack: the card is posted
+// by the outbox, the leave by a River job.
+func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
+	// Lookups before the ack (an invite code, a name, the requester's
+	// time zone) are each bounded by lookupTimeout; together they must
+	// still leave the answer inside Slack's three seconds.
+	ctx, cancel := context.WithTimeout(ctx, ackBudget)
+	defer cancel()
+	if text := b.foreign(sc.TeamID, sc.EnterpriseID, sc.IsEnterpriseInstall); text != "" {
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return ephemeralMsg(text)
 	}
-	first := toks[0]
-	if !first.quoted {
-		switch strings.ToLower(first.text) {
-		case "help":
-			return Command{Kind: CommandHelp}, nil
-		case "status":
-			return Command{Kind: CommandStatus, Arg: rest(text, toks[1:])}, nil
-		case "groups":
-			return Command{Kind: CommandGroups, Arg: rest(text, toks[1:])}, nil
-		case "history":
-			arg := rest(text, toks[1:])
-			if arg == "" {
-				return Command{}, usagef("history needs a group: its id (…@g.us) or its name")
-			}
-			return Command{Kind: CommandHistory, Arg: arg}, nil
+	if strings.TrimSpace(sc.Text) == "" && sc.TriggerID != "" {
+		// No argument: the request form (SPEC §4, §10). It answers
+		// nothing in the channel when it opens.
+		if text := b.openForm(ctx, sc.UserID, sc.UserName, sc.ChannelID, sc.TriggerID); text != "" {
+			b.metrics.commands.WithLabelValues("refused").Inc()
+			return ephemeralMsg(text)
 		}
+		return nil
 	}
-	if first.unclosed {
-		return Command{}, usagef("the group name %s has no closing quote", first.text)
-	}
-	if _, _, ok := flagOf(first); ok {
-		return Command{}, usagef("no group given before %s", first.text)
-	}
-	group, err := parseGroup(first)
+	cmd, err := ParseCommand(sc.Text)
 	if err != nil {
-		return Command{}, err
-	}
-	cmd := Command{Kind: CommandLeave, Group: group}
-	if err := parseTail(&cmd, text, toks[1:]); err != nil {
-		return Command{}, err
-	}
-	return cmd, nil
-}
-
-// parseTail fills in the flags and goodbye of a leave command from the words
-// after the group.
-func parseTail(cmd *Command, text string, toks []token) error {
-	var (
-		runs [][]token // goodbye words, split where flags interrupt them
-		run  []token
-	)
-	endRun := func() {
-		if len(run) > 0 {
-			runs = append(runs, run)
-			run = nil
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			b.metrics.commands.WithLabelValues("bad_input").Inc()
+			return ephemeralMsg(templates.BadCommand(ue.Problem))
 		}
+		b.log.Error("parse command", "err", err)
+		return ephemeralMsg(templates.Internal())
 	}
-	for i := 0; i < len(toks); i++ {
-		name, value, ok := flagOf(toks[i])
-		if !ok {
-			run = append(run, toks[i])
-			continue
-		}
-		endRun()
-		// takeValue consumes the flag's value: the part after "=", or the
-		// next word unless that is itself a flag.
-		takeValue := func() (string, bool) {
-			if value != nil {
-				return *value, *value != ""
-			}
-			if i+1 >= len(toks) {
-				return "", false
-			}
-			if _, _, isFlag := flagOf(toks[i+1]); isFlag {
-				return "", false
-			}
-			i++
-			return toks[i].text, true
-		}
-		switch name {
-		case "no-goodbye":
-			if value != nil {
-				return usagef("--no-goodbye takes no value")
-			}
-			cmd.NoGoodbye = true
-		case "at":
-			if cmd.At != "" {
-				return usagef("--at is given twice")
-			}
-			v, ok := takeValue()
-			if !ok {
-				return usagef("--at needs a date and time, e.g. --at 2026-12-01T09:00")
-			}
-			if datePattern.MatchString(v) && i+1 < len(toks) && !toks[i+1].quoted && clockPattern.MatchString(toks[i+1].text) {
-				i++
-				v += " " + toks[i].text
-			}
-			if _, err := ResolveAt(v, time.UTC); err != nil {
-				return err
-			}
-			cmd.At = v
-		case "in":
-			if cmd.In != 0 {
-				return usagef("--in is given twice")
-			}
-			v, ok := takeValue()
-			if !ok {
-				return usagef("--in needs a duration, e.g. --in 3d")
-			}
-			d, err := ParseIn(v)
-			if err != nil {
-				return err
-			}
-			cmd.In = d
-		case "from":
-			if cmd.From != "" {
-				return usagef("--from is given twice")
-			}
-			v, ok := takeValue()
-			if !ok {
-				return usagef("--from needs the name of a WhatsApp number, e.g. --from sales")
-			}
-			cmd.From = strings.ToLower(v)
-		default:
-			return usagef("unknown option --%s (options are --no-goodbye, --at, --in and --from)", name)
-		}
+	if cmd.Kind == CommandHelp {
+		b.metrics.commands.WithLabelValues("help").Inc()
+		return ephemeralMsg(templates.Help())
 	}
-	endRun()
-
-	if cmd.At != "" && cmd.In != 0 {
-		return usagef("use either --at or --in, not both")
-	}
-	cmd.Goodbye = goodbyeText(text, runs)
-	if cmd.Goodbye != "" && cmd.NoGoodbye {
-		return usagef("a goodbye text and --no-goodbye contradict each other")
-	}
-	return checkGoodbyeLen(cmd.Goodbye)
-}
-
-// checkGoodbyeLen refuses a goodbye over MaxGoodbyeLen, for the command
-// and the request form alike.
-func checkGoodbyeLen(goodbye string) error {
-	if n := utf8.RuneCountInString(goodbye); n > MaxGoodbyeLen {
-		return usagef("the goodbye is %d characters long; the limit is %d", n, MaxGoodbyeLen)
-	}
-	return nil
-}
-
-// goodbyeText is the goodbye as typed: each run of words verbatim, runs
-// joined by one space. A goodbye that is a single quoted argument loses its
-// quotes.
-func goodbyeText(text string, runs [][]token) string {
-	if len(runs) == 1 && len(runs[0]) == 1 && runs[0][0].quoted {
-		return strings.TrimSpace(runs[0][0].text)
-	}
-	parts := make([]string, len(runs))
-	for i, run := range runs {
-		parts[i] = text[run[0].start:run[len(run)-1].end]
-	}
-	return strings.Join(parts, " ")
-}
-
-var (
-	datePattern  = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
-	clockPattern = regexp.MustCompile(`^[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$`)
-	// bareCodePattern is the shape of an invite code typed without its link;
-	// see ParseCommand for why the letter and digit mix is required too.
-	bareCodePattern = regexp.MustCompile(`^[A-Za-z0-9]{20,24}$`)
-	// slackLink matches Slack's link markup <target> and <target|label>. Real
-	// angle brackets only come from Slack: typed ones arrive as &lt; &gt;.
-	slackLink = regexp.MustCompile(`<([^<>|]*)(?:\|([^<>]*))?>`)
-)
-
-// entities undoes the only escaping Slack applies to command text.
-var entities = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
-
-// normalize turns Slack's wire form of the command text into what the user
-// typed.
-func normalize(text string) string {
-	text = strings.ToValidUTF8(text, "\uFFFD")
-	text = slackLink.ReplaceAllStringFunc(text, func(m string) string {
-		sub := slackLink.FindStringSubmatch(m)
-		target, label := sub[1], sub[2]
-		if target == "" || strings.ContainsRune("@#!", rune(target[0])) {
-			return m // a mention or special command: leave it as Slack sent it
-		}
-		// Slack turns a typed "chat.whatsapp.com/X" into
-		// <http://chat.whatsapp.com/X|chat.whatsapp.com/X>; the label is what
-		// the user wrote. A label that is real link text ("click here") is not,
-		// so then the target is the better reading.
-		bare := target
-		if _, after, ok := strings.Cut(target, "://"); ok {
-			bare = after
-		} else if _, after, ok := strings.Cut(target, ":"); ok {
-			bare = after // mailto:, tel:
-		}
-		if label != "" && (label == target || label == bare) {
-			return label
-		}
-		return target
-	})
-	return entities.Replace(text)
-}
-
-// token is one argument: a word or a quoted phrase.
-type token struct {
-	text       string // the argument without its quotes
-	start, end int    // byte span in the normalized text, quotes included
-	quoted     bool
-	unclosed   bool // began with a quote that never closed
-}
-
-// quoteFamilies are the quotes that may close one another. Straight and
-// typographic quotes are mixed freely because phones and autocorrect mix them.
-var quoteFamilies = [...]string{`"“”„‟`, `'‘’‚‛`}
-
-// quoteFamily returns the index in quoteFamilies of the family r belongs to.
-func quoteFamily(r rune) (int, bool) {
-	for i, f := range quoteFamilies {
-		if strings.ContainsRune(f, r) {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-func tokenize(text string) []token {
-	closers := closingQuotes(text)
-	var toks []token
-	for i := 0; i < len(text); {
-		first, size := utf8.DecodeRuneInString(text[i:])
-		if unicode.IsSpace(first) {
-			i += size
-			continue
-		}
-		family, isQuote := quoteFamily(first)
-		if isQuote {
-			c := closers[family]
-			if k := sort.SearchInts(c, i+size); k < len(c) {
-				end := c[k]
-				_, endSize := utf8.DecodeRuneInString(text[end:])
-				toks = append(toks, token{text: text[i+size : end], start: i, end: end + endSize, quoted: true})
-				i = end + endSize
-				continue
-			}
-		}
-		start := i
-		for i < len(text) {
-			r, size := utf8.DecodeRuneInString(text[i:])
-			if unicode.IsSpace(r) {
-				break
-			}
-			i += size
-		}
-		toks = append(toks, token{text: text[start:i], start: start, end: i, unclosed: isQuote})
-	}
-	return toks
-}
-
-// closingQuotes lists, per quote family, the offsets of quotes that can close
-// a quoted argument: those followed by white space or the end of text.
-// Finding them in one pass keeps tokenizing linear even when the text is
-// full of quotes that never close.
-func closingQuotes(text string) [len(quoteFamilies)][]int {
-	var pos [len(quoteFamilies)][]int
-	for i := 0; i < len(text); {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if f, ok := quoteFamily(r); ok {
-			next, _ := utf8.DecodeRuneInString(text[i+size:])
-			if i+size == len(text) || unicode.IsSpace(next) {
-				pos[f] = append(pos[f], i)
-			}
-		}
-		i += size
-	}
-	return pos
-}
-
-// flagOf reports whether t is an option, returning its lower-cased name and,
-// for --name=value, the value.
-func flagOf(t token) (name string, value *string, ok bool) {
-	if t.quoted {
-		return "", nil, false
-	}
-	s := t.text
-	switch {
-	case strings.HasPrefix(s, "--"):
-		s = s[2:]
-	case strings.HasPrefix(s, "—"), strings.HasPrefix(s, "–"):
-		// Autocorrect turns "--" into a dash; accept it only for our own
-		// flag names so a goodbye word like "—Bob" stays text.
-		_, size := utf8.DecodeRuneInString(s)
-		n, _, _ := strings.Cut(s[size:], "=")
-		switch strings.ToLower(n) {
-		case "no-goodbye", "at", "in":
-			s = s[size:]
-		default:
-			return "", nil, false
-		}
+	switch b.mayRequest(sc.UserID, sc.ChannelID) {
+	case notConfigured:
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return ephemeralMsg(templates.NotConfigured())
+	case allowed:
 	default:
-		return "", nil, false
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return ephemeralMsg(templates.NotAllowed())
 	}
-	if r, _ := utf8.DecodeRuneInString(s); !unicode.IsLetter(r) {
-		return "", nil, false
+	switch cmd.Kind {
+	case CommandStatus:
+		b.metrics.commands.WithLabelValues("status").Inc()
+		return b.status(ctx, sc, cmd.Arg)
+	case CommandGroups:
+		b.metrics.commands.WithLabelValues("groups").Inc()
+		return b.groups(ctx, cmd.Arg)
+	case CommandHistory:
+		b.metrics.commands.WithLabelValues("history").Inc()
+		return b.history(ctx, cmd.Arg)
 	}
-	if n, v, hasValue := strings.Cut(s, "="); hasValue {
-		return strings.ToLower(n), &v, true
-	}
-	return strings.ToLower(s), nil, true
+	msg := b.request(ctx, sc, cmd)
+	return msg
 }
 
-// rest is the text from the first of toks to the last, trimmed; a single
-// quoted argument loses its quotes.
-func rest(text string, toks []token) string {
-	switch len(toks) {
-	case 0:
-		return ""
-	case 1:
-		return strings.TrimSpace(toks[0].text)
+// request records a leave request; the outbox posts its card. It
+// returns nil, no answer at all, for a repeated delivery (see
+// CommandDelivery).
+func (b *Bot) request(ctx context.Context, sc slack.SlashCommand, cmd Command) *slack.Msg {
+	r, zoneUnknown, no := b.record(ctx, sc, cmd)
+	if no != nil {
+		return no.msg
 	}
-	return text[toks[0].start:toks[len(toks)-1].end]
+	answer := templates.Recorded(r.ID)
+	if zoneUnknown {
+		// A time without a zone was read as UTC: say so now, not only on
+		// the card, so that a wrong hour can be cancelled before it runs.
+		answer += " " + templates.ReadAsUTC()
+	}
+	return ephemeralMsg(b.say(answer))
 }
 
-func parseGroup(t token) (GroupRef, error) {
-	s := t.text
-	if t.quoted {
-		name := strings.TrimSpace(s)
-		if name == "" {
-			return GroupRef{}, usagef("the group name is empty")
-		}
-		return GroupRef{Name: name}, nil
+// refusal is why a request was not recorded: the answer for the command
+// (nil for a repeated delivery, which gets none) and the request form's
+// field it concerns (templates.Block…), so that the command and the form
+// share one set of checks.
+type refusal struct {
+	field string
+	msg   *slack.Msg
+	// problem is the plain-text problem when there is one, which the
+	// form shows instead of the command's answer (which adds the usage).
+	problem string
+}
+
+func refusing(field string, msg *slack.Msg) *refusal { return &refusal{field: field, msg: msg} }
+
+// record checks a leave request and records it; the outbox posts its
+// card. Every check the command makes is here, for the form too.
+func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r *store.Request, zoneUnknown bool, no *refusal) {
+	// Refused before any lookup: the goodbye goes to the group as typed.
+	if r, bad := templates.UnsafeGoodbyeRune(cmd.Goodbye); bad {
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return nil, false, refusing(templates.BlockGoodbye, ephemeralMsg(templates.BadGoodbye(r)))
 	}
-	lower := strings.ToLower(s)
-	if at := strings.LastIndexByte(s, '@'); at >= 0 {
-		switch lower[at:] {
-		case "@g.us":
-			// The domain is case-insensitive; the gateways want it lower-case.
-			jid := s[:at] + "@g.us"
-			if !whatsapp.IsGroupJID(jid) {
-				return GroupRef{}, usagef("%s is not a valid group id", s)
+	now := b.opts.Now()
+	// Before any lookup: a flood of requests must not spend the
+	// gateway's lookup budget either.
+	if msg := b.overLimit(ctx, sc, now); msg != nil {
+		b.metrics.commands.WithLabelValues("limited").Inc()
+		return nil, false, refusing(templates.BlockGroup, msg)
+	}
+	r = &store.Request{
+		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, ResponseURL: sc.ResponseURL,
+		CreatedAt: now, ExpiresAt: now.Add(b.opts.RequestTTL),
+		Delivery: deliveryOf(ctx), DeliveryUntil: now.Add(deliveryWindow),
+	}
+	if cmd.From != "" && len(b.fromNumbers(cmd)) == 0 {
+		// Before any lookup: an unknown number has no groups to look in.
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.BadCommand(templates.UnknownNumber(cmd.From, b.numberNames()))))
+	}
+	if msg := b.resolveGroup(ctx, sc, cmd, r); msg != nil {
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return nil, false, refusing(templates.BlockGroup, msg)
+	}
+	if msg := b.chooseNumber(ctx, cmd, r); msg != nil {
+		return nil, false, refusing(templates.BlockNumber, msg)
+	}
+	if !b.num(r.Number).narrows(sc.UserID, sc.ChannelID) {
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.NotAllowedNumber(r.Number)))
+	}
+	if cmd.At != "" || cmd.In > 0 {
+		loc, known := b.userLocation(ctx, sc.UserID)
+		zoneUnknown = !known && cmd.At != "" && !atHasZone(cmd.At)
+		var runAt time.Time
+		if cmd.In > 0 {
+			runAt = now.Add(cmd.In)
+		} else {
+			var err error
+			if runAt, err = ResolveAt(cmd.At, loc); err != nil {
+				return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
 			}
-			return GroupRef{JID: jid}, nil
-		case "@c.us", "@s.whatsapp.net", "@lid", "@newsletter", "@broadcast":
-			return GroupRef{}, usagef("%s is not a group id (group ids end in @g.us)", s)
+		}
+		if err := CheckWhen(runAt, now); err != nil {
+			return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
+		}
+		r.RunAt, r.TZ = runAt.UTC(), loc.String()
+		// A scheduled leave must stay confirmable until it runs.
+		if r.ExpiresAt.After(runAt) {
+			r.ExpiresAt = runAt
 		}
 	}
-	if strings.Contains(lower, "chat.whatsapp.com") {
-		link := s
-		if !strings.Contains(lower, "://") {
-			link = "https://" + s
-		}
-		code, ok := whatsapp.InviteCode(link)
-		if !ok {
-			return GroupRef{}, usagef("%s is not a valid WhatsApp invite link", s)
-		}
-		return GroupRef{InviteCode: code}, nil
-	}
-	if strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
-		return GroupRef{}, usagef("%s is not a WhatsApp invite link (those start with https://chat.whatsapp.com/)", s)
-	}
-	if looksLikeCode(s) {
-		if code, ok := whatsapp.InviteCode(s); ok {
-			return GroupRef{InviteCode: code}, nil
-		}
-	}
-	return GroupRef{Name: s}, nil
-}
-
-func looksLikeCode(s string) bool {
-	return bareCodePattern.MatchString(s) &&
-		strings.ContainsAny(s, "0123456789") &&
-		strings.ContainsAny(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
-		strings.ContainsAny(s, "abcdefghijklmnopqrstuvwxyz")
-}
-
-// atLayouts are the --at forms, all without a zone; "T" or a space between
-// date and time, seconds optional.
-var atLayouts = []string{
-	"2006-01-02T15:04", "2006-01-02 15:04",
-	"2006-01-02T15:04:05", "2006-01-02 15:04:05",
-}
-
-// atZoneLayouts are the same with an explicit offset or Z (RFC 3339 and its
-// minute-precision cousin), which then wins over the caller's zone.
-var atZoneLayouts = []string{
-	time.RFC3339, "2006-01-02T15:04Z07:00",
-	"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04Z07:00",
-}
-
-// atHasZone reports whether an --at value names its own offset or Z, so
-// the requester's zone plays no part in it.
-func atHasZone(s string) bool {
-	for _, layout := range atZoneLayouts {
-		if _, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// ResolveAt turns an --at value into an instant. Without a zone in s the wall
-// time is read in loc (nil means UTC); an offset or Z in s wins over loc.
-// Errors are *UsageError.
-//
-// Across a daylight-saving change, a wall time that does not exist in loc
-// (02:30 on the night clocks jump from 02:00 to 03:00) is an error rather than
-// silently moved, and a wall time that occurs twice (01:30 on the night clocks
-// fall back) is its first occurrence, so a leave never runs later than the
-// user could have meant.
-func ResolveAt(s string, loc *time.Location) (time.Time, error) {
-	if loc == nil {
-		loc = time.UTC
-	}
-	s = strings.TrimSpace(s)
-	for _, layout := range atZoneLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	for _, layout := range atLayouts {
-		wall, err := time.Parse(layout, s)
+	switch {
+	case cmd.NoGoodbye:
+	case cmd.Goodbye != "":
+		r.Goodbye = cmd.Goodbye
+	case b.opts.DefaultGoodbye != nil:
+		text, err := b.opts.DefaultGoodbye.Render(templates.GoodbyeData{GroupSubject: r.GroupSubject, GroupJID: r.GroupJID, RequesterName: sc.UserName, Date: now})
 		if err != nil {
-			continue
+			b.log.Error("render default goodbye", "err", err)
+			return nil, false, refusing(templates.BlockGoodbye, ephemeralMsg(templates.Internal()))
 		}
-		return inZone(wall, loc)
+		r.Goodbye = text
 	}
-	return time.Time{}, usagef("%q is not a date and time; write it like 2026-12-01T09:00 or 2026-12-01 09:00", s)
+	if err := b.store.CreateRequest(ctx, r, nil); err != nil {
+		if errors.Is(err, store.ErrRepeated) {
+			// The same command again (a replay, or a redelivery racing
+			// the first): its first delivery answered it.
+			b.repeated(r.Delivery)
+			return nil, false, refusing("", nil)
+		}
+		b.log.Error("record request", "err", err)
+		b.metrics.commands.WithLabelValues("error").Inc()
+		if errors.Is(err, store.ErrPending) {
+			return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.StillRecording()))
+		}
+		return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.Internal()))
+	}
+	b.log.Info("leave requested", "request", r.ID, "number", r.Number, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
+	b.metrics.commands.WithLabelValues("recorded").Inc()
+	return r, zoneUnknown, nil
 }
 
-// inZone reads the clock fields of wall (a UTC time) as a wall time in loc.
-func inZone(wall time.Time, loc *time.Location) (time.Time, error) {
-	t := time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, loc)
-	if !sameWall(t, wall) {
-		// time.Date normalises a skipped wall time into a neighbouring one.
-		return time.Time{}, usagef("%s does not exist in %s (the clocks skip it that night); choose another time",
-			wall.Format("2006-01-02 15:04"), loc)
-	}
-	// time.Date does not promise which of two occurrences it picks, so look
-	// for one in the zone period before t's.
-	if start, _ := t.ZoneBounds(); !start.IsZero() {
-		_, before := start.Add(-time.Second).Zone()
-		earlier := wall.Add(-time.Duration(before) * time.Second).In(loc)
-		if earlier.Before(start) && sameWall(earlier, wall) {
-			return earlier, nil
+// overLimit returns the answer to send instead of recording a request
+// when its requester or channel is over a limit (WALEAVE_MAX_PENDING,
+// WALEAVE_USER_RATE), nil otherwise. Both are counted in the database,
+// so replicas share them. The pending count is read before the insert,
+// so requests in flight at once may pass it together; the rate, taken
+// under a row lock, bounds how many can be.
+func (b *Bot) overLimit(ctx context.Context, sc slack.SlashCommand, now time.Time) *slack.Msg {
+	if n := b.opts.MaxPending; n > 0 {
+		byUser, byChannel, err := b.store.PendingCounts(ctx, sc.UserID, sc.ChannelID, now)
+		switch {
+		case err != nil:
+			b.log.Error("count pending requests", "err", err)
+			return ephemeralMsg(templates.Internal())
+		case byUser >= n:
+			return ephemeralMsg(templates.TooManyPending(n, true))
+		case byChannel >= n:
+			return ephemeralMsg(templates.TooManyPending(n, false))
 		}
 	}
-	return t, nil
-}
-
-func sameWall(a, b time.Time) bool {
-	ay, am, ad := a.Date()
-	by, bm, bd := b.Date()
-	ah, amin, as := a.Clock()
-	bh, bmin, bs := b.Clock()
-	return ay == by && am == bm && ad == bd && ah == bh && amin == bmin && as == bs
-}
-
-// inUnits are ParseIn's units. A day is 24 hours: "--in 3d" means three days
-// from now, whatever the clocks do in between.
-var inUnits = map[byte]time.Duration{
-	'w': 7 * 24 * time.Hour,
-	'd': 24 * time.Hour,
-	'h': time.Hour,
-	'm': time.Minute,
-}
-
-// ParseIn parses an --in duration: one or more number-and-unit pairs with
-// units w, d, h and m ("90m", "2h", "3d", "1d12h", "1w"). It must be more than
-// zero and at most 120 days. Errors are *UsageError.
-func ParseIn(s string) (time.Duration, error) {
-	bad := func() (time.Duration, error) {
-		return 0, usagef("%q is not a duration; write it like 90m, 2h, 3d or 1d12h", s)
-	}
-	in := strings.ToLower(strings.TrimSpace(s))
-	if in == "" {
-		return bad()
-	}
-	var total time.Duration
-	for in != "" {
-		n := 0
-		for n < len(in) && in[n] >= '0' && in[n] <= '9' {
-			n++
+	if n := b.opts.UserRate; n > 0 {
+		ok, err := b.store.TakeRate(ctx, "requests/"+sc.UserID, float64(n)/60, n, now)
+		switch {
+		case err != nil:
+			b.log.Error("take request rate", "err", err)
+			return ephemeralMsg(templates.Internal())
+		case !ok:
+			return ephemeralMsg(templates.TooManyRequests(n))
 		}
-		if n == 0 || n == len(in) {
-			return bad()
-		}
-		unit, ok := inUnits[in[n]]
-		if !ok {
-			return bad()
-		}
-		v, err := strconv.ParseInt(in[:n], 10, 64)
-		// Checking against maxAhead before multiplying keeps huge inputs from
-		// overflowing into a plausible duration.
-		if err != nil || v > int64(maxAhead/unit) {
-			return 0, usagef("%s is too far ahead; the limit is 120 days", s)
-		}
-		total += time.Duration(v) * unit
-		if total > maxAhead {
-			return 0, usagef("%s is too far ahead; the limit is 120 days", s)
-		}
-		in = in[n+1:]
-	}
-	if total <= 0 {
-		return 0, usagef("--in must be more than zero")
-	}
-	return total, nil
-}
-
-// CheckWhen reports, as a *UsageError, a scheduled time t that is not after
-// now or is more than 120 days after it.
-func CheckWhen(t, now time.Time) error {
-	if !t.After(now) {
-		return usagef("%s is in the past", t.Format("2006-01-02 15:04 MST"))
-	}
-	if t.Sub(now) > maxAhead {
-		return usagef("%s is more than 120 days ahead", t.Format("2006-01-02 15:04 MST"))
 	}
 	return nil
+}
+
+func usageProblem(err error) string {
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return ue.Problem
+	}
+	return "that time could not be read"
+}
+
+// resolveGroup fills the request's group from the command's reference:
+// names from the stored directory (see resolveName), invite codes by
+// asking the gateway within lookupTimeout. A JID needs no lookup at all:
+// the outbox fills its subject in before the card goes out (withDetails).
+// It returns the answer to send instead when the group cannot be used yet.
+func (b *Bot) resolveGroup(ctx context.Context, sc slack.SlashCommand, cmd Command, r *store.Request) *slack.Msg {
+	ref := cmd.Group
+	switch {
+	case ref.JID != "":
+		r.GroupJID = ref.JID
+		if b.opts.DefaultGoodbye != nil && cmd.Goodbye == "" && !cmd.NoGoodbye {
+			// The default goodbye is rendered now and may name the group.
+			for _, n := range b.numbers {
+				if e, ok, err := b.store.NumberDirectoryGroup(ctx, n.Name, ref.JID); err == nil && ok {
+					r.GroupSubject = e.Subject
+					break
+				}
+			}
+		}
+		return nil
+	case ref.InviteCode != "":
+		ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		defer cancel()
+		// Any number can read an invite link; --from's is asked when given.
+		n := b.numbers[0]
+		if ns := b.fromNumbers(cmd); len(ns) == 1 {
+			n = ns[0]
+		}
+		g, err := n.Gateway.Group(ctx, ref.InviteCode)
+		b.countGateway(n, "group", err)
+		if err != nil || !whatsapp.IsGroupJID(g.JID) {
+			if err != nil {
+				b.log.Info("invite code lookup failed", "err", err)
+			} else {
+				b.log.Info("invite code lookup failed: the gateway named no group JID", "jid", g.JID)
+			}
+			return ephemeralMsg(templates.BadCommand(inviteProblem(err)))
+		}
+		r.GroupJID, r.GroupSubject, r.InviteCode = g.JID, g.Subject, ref.InviteCode
+		return nil
+	default:
+		return b.resolveName(ctx, sc, cmd, r)
+	}
+}
+
+// inviteProblem says why an invite link or code did not give a group.
+func inviteProblem(err error) string {
+	switch {
+	case errors.Is(err, whatsapp.ErrInvalid) && statusOf(err) == 0:
+		// Refused before anything was sent: Green API and Wawp look
+		// groups up by id only.
+		return "this WhatsApp gateway cannot look up invite links; use the group's name or its id (…@g.us) instead"
+	case whatsapp.Transient(err):
+		return "the WhatsApp gateway did not answer in time to look up that invite link; try again, or use the group's name or its id (…@g.us)"
+	}
+	return "that invite link could not be resolved to a group; use the group's name or its id (…@g.us) instead"
+}
+
+// matchGroups finds groups by subject: exact matches win over
+// case-insensitive ones, which win over substrings.
+func matchGroups(groups []whatsapp.GroupSummary, name string) []whatsapp.GroupSummary {
+	var exact, fold, sub []whatsapp.GroupSummary
+	lname := strings.ToLower(name)
+	for _, g := range groups {
+		switch {
+		case g.Subject == name:
+			exact = append(exact, g)
+		case strings.EqualFold(g.Subject, name):
+			fold = append(fold, g)
+		case strings.Contains(strings.ToLower(g.Subject), lname):
+			sub = append(sub, g)
+		}
+	}
+	if len(exact) > 0 {
+		return exact
+	}
+	if len(fold) > 0 {
+		return fold
+	}
+	return sub
+}
+
+// userLocation is the requester's Slack time zone, or UTC (known false)
+// when Slack cannot tell in time.
+func (b *Bot) userLocation(ctx context.Context, user string) (loc *time.Location, known bool) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	u, err := b.slack.GetUserInfoContext(ctx, user)
+	if err != nil || u.TZ == "" {
+		if err != nil {
+			b.log.Warn("time zone lookup failed; times are read as UTC", "user", user, "err", err)
+		}
+		return time.UTC, false
+	}
+	loc, err = time.LoadLocation(u.TZ)
+	if err != nil {
+		return time.UTC, false
+	}
+	return loc, true
+}
+
+// status lists the caller's recent requests, or one request's history.
+func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *slack.Msg {
+	var reqs []*store.Request
+	var err error
+	switch {
+	case arg == "":
+		// The caller's recent requests, and everything still waiting for
+		// a confirmation, whoever asked.
+		reqs, err = b.store.ListRequests(ctx, store.Filter{RequesterID: sc.UserID, Limit: 10})
+		if err == nil {
+			var pending []*store.Request
+			pending, err = b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 20})
+			reqs = mergeRequests(reqs, pending)
+		}
+	case whatsapp.IsGroupJID(arg):
+		reqs, err = b.store.ListRequests(ctx, store.Filter{GroupJID: arg, Limit: 10})
+	default:
+		var r *store.Request
+		r, err = b.store.Request(ctx, arg)
+		if errors.Is(err, store.ErrNotFound) {
+			// Not a request ID: perhaps a group's name.
+			jid := b.statusGroup(ctx, arg)
+			if jid == "" {
+				return ephemeralMsg(templates.NotFound(arg))
+			}
+			reqs, err = b.store.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: 10})
+			break
+		}
+		if err == nil {
+			reqs = []*store.Request{r}
+		}
+	}
+	if err != nil {
+		b.log.Error("status", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	lines := make([]templates.StatusLine, 0, len(reqs))
+	for _, r := range reqs {
+		lines = append(lines, templates.StatusLine{RequestID: r.ID, Group: groupName(r), State: r.State,
+			Outcome: r.Outcome, RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, Number: b.shownNumber(r.Number)})
+	}
+	var history []templates.StatusEntry
+	if len(reqs) == 1 {
+		audit, err := b.store.Audit(ctx, reqs[0].ID)
+		if err != nil {
+			b.log.Error("status history", "err", err)
+		}
+		for _, e := range audit {
+			history = append(history, templates.StatusEntry{At: e.At, Actor: e.Actor, Action: e.Action, GatewayStatus: e.GatewayStatus})
+		}
+	}
+	return ephemeralMsg(templates.Status(lines, history, keptInviteLink(reqs), b.opts.Location))
+}
+
+// mergeRequests appends to a the requests of b it lacks, newest first.
+func mergeRequests(a, b []*store.Request) []*store.Request {
+	seen := make(map[string]bool, len(a))
+	for _, r := range a {
+		seen[r.ID] = true
+	}
+	for _, r := range b {
+		if !seen[r.ID] {
+			a = append(a, r)
+		}
+	}
+	slices.SortStableFunc(a, func(x, y *store.Request) int { return y.CreatedAt.Compare(x.CreatedAt) })
+	return a
+}
+
+// groupName is how a request's group is named to people.
+func groupName(r *store.Request) string {
+	if r.GroupSubject != "" {
+		return r.GroupSubject
+	}
+	return r.GroupJID
+}
+
+// maxHistory is how many of a group's requests /wa-leave history reads;
+// the answer shows the newest of them (templates.History).
+const maxHistory = 20
+
+// history answers /wa-leave history <group>: the group's requests with
+// each one's audit trail. The group is a JID, or a name resolved as status
+// resolves one (the directory, then names on recent requests), so a group
+// the instance has left can still be named.
+func (b *Bot) history(ctx context.Context, arg string) *slack.Msg {
+	jid := arg
+	if !whatsapp.IsGroupJID(arg) {
+		if jid = b.statusGroup(ctx, arg); jid == "" {
+			return ephemeralMsg(templates.NotFound(arg))
+		}
+	}
+	reqs, err := b.store.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: maxHistory})
+	if err != nil {
+		b.log.Error("history", "err", err)
+		return ephemeralMsg(templates.Internal())
+	}
+	name := jid
+	out := make([]templates.HistoryRequest, 0, len(reqs))
+	for _, r := range reqs {
+		if name == jid && r.GroupSubject != "" {
+			name = r.GroupSubject
+		}
+		audit, err := b.store.Audit(ctx, r.ID)
+		if err != nil {
+			b.log.Error("history", "request", r.ID, "err", err)
+			return ephemeralMsg(templates.Internal())
+		}
+		h := templates.HistoryRequest{RequestID: r.ID, State: r.State, Outcome: r.Outcome,
+			RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, ConfirmedBy: r.ConfirmedBy, CancelledBy: r.CancelledBy,
+			Goodbye: r.Goodbye, RunAt: r.RunAt}
+		for _, e := range audit {
+			h.Steps = append(h.Steps, templates.StatusEntry{At: e.At, Actor: e.Actor, Action: e.Action, GatewayStatus: e.GatewayStatus})
+		}
+		out = append(out, h)
+	}
+	if name == jid {
+		if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok && e.Subject != "" {
+			name = e.Subject
+		}
+	}
+	return ephemeralMsg(templates.History(name, jid, out, b.opts.Location))
 }

@@ -2,16 +2,11 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/slack-go/slack"
-
-	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
-	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
 )
 
@@ -88,9 +83,9 @@ func (b *Bot) fetchGroup(n *number, jid string, maxAge time.Duration) *groupFetc
 	}
 	f := &groupFetch{done: make(chan struct{})}
 	c.fetches[jid] = f
-	b.side.Add(1)
+	b.background.Add(1)
 	go func() {
-		defer b.side.Done()
+		defer b.background.Done()
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.GatewayTimeout)
 		defer cancel()
 		var wg sync.WaitGroup
@@ -236,9 +231,9 @@ func (b *Bot) withDetails(ctx context.Context, r *store.Request) *store.Request 
 // card, while the request is still pending: an only-admin warning that
 // was merely slow still reaches the confirmer.
 func (b *Bot) lateDetails(id string, f *groupFetch) {
-	b.side.Add(1)
+	b.background.Add(1)
 	go func() {
-		defer b.side.Done()
+		defer b.background.Done()
 		select {
 		case <-f.done:
 		case <-b.ctx.Done():
@@ -252,230 +247,4 @@ func (b *Bot) lateDetails(id string, f *groupFetch) {
 			b.log.Warn("store late group details", "request", id, "err", err)
 		}
 	}()
-}
-
-// chooseSuccessor records the participant picked in the card's select as
-// the one to make admin before the instance, the only admin, leaves.
-func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
-	id, ok := templates.RequestIDFromBlockID(a.BlockID)
-	if !ok {
-		b.refuse(ic, "successor", "not_found", templates.NotFound(""), nil)
-		return
-	}
-	r, err := b.store.Request(ctx, id)
-	if err != nil {
-		b.refuse(ic, "successor", "not_found", templates.NotFound(id), err)
-		return
-	}
-	// Choosing prepares the request rather than deciding it: whoever may
-	// cancel it (the requester, approvers, people allowed in its channel)
-	// may, from its card.
-	if !r.OnCard(clickedCard(&ic, a)) || b.mayCancel(ic.User.ID, r.ChannelID, r.RequesterID) != allowed {
-		b.refuse(ic, "successor", "refused", templates.NotAllowed(), nil)
-		return
-	}
-	r, err = b.store.SetSuccessor(ctx, id, a.SelectedOption.Value, ic.User.ID, b.opts.Now())
-	switch {
-	case err == nil:
-		b.log.Info("successor chosen", "request", id, "user", ic.User.ID)
-		b.metrics.interactions.WithLabelValues("successor", "ok").Inc()
-	case errors.Is(err, store.ErrNotOffered):
-		b.refuse(ic, "successor", "refused", "That person is not among the members offered on the card; pick one from the list.", nil)
-	case errors.Is(err, store.ErrExpired):
-		b.refuse(ic, "successor", "expired", templates.Expired(), nil)
-	case errors.Is(err, store.ErrConflict):
-		b.refuse(ic, "successor", "duplicate", templates.AlreadyDecided(r.State, r.ConfirmedBy), nil)
-	default:
-		b.refuse(ic, "successor", "error", templates.Internal(), err)
-	}
-}
-
-// inviteLink is the group's invite link as the gateway gives it, from
-// the details g (fetched just now; only its JID when that failed) or by a
-// call of its own, within DetailsTimeout. No link is no harm: only admins
-// may see it, and the leave goes ahead without it.
-func (b *Bot) inviteLink(ctx context.Context, n *number, g whatsapp.Group) string {
-	// Best effort, so it must leave the run time for the step that
-	// matters (see leaveRunTimeout).
-	ctx, cancel := context.WithTimeout(ctx, b.opts.DetailsTimeout)
-	defer cancel()
-	link, err := n.Gateway.InviteLink(ctx, g)
-	if err != nil {
-		b.log.Info("no invite link from the gateway", "group", g.JID, "err", err)
-		return ""
-	}
-	return link
-}
-
-// prepareLeave does what must happen before the goodbye and the leave:
-// it keeps the group's invite link, so the group can be rejoined, and
-// makes the chosen successor an admin when the instance is the only one.
-// done means the job is over (finished or rescheduled) and err says how.
-func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done bool, err error) {
-	b := w.b
-	needLink := r.InviteLink == ""
-	needPromote := r.Successor != "" && r.PromotedAt.IsZero()
-	if !needLink && !needPromote {
-		return false, nil
-	}
-	// Fresh facts, not the card's: the link may have been reset since,
-	// and a promotion whose answer was lost shows up as an admin here.
-	f := b.fetchGroup(b.num(r.Number), r.GroupJID, 0)
-	var g whatsapp.Group
-	if f.wait(ctx, b.opts.DetailsTimeout) && f.err == nil {
-		g = f.group
-	}
-	if needLink {
-		if g.JID == "" {
-			g.JID = r.GroupJID
-		}
-		link := b.inviteLink(ctx, b.num(r.Number), g)
-		if link == "" && r.InviteCode != "" {
-			// The link the request was made with is still worth keeping
-			// when the gateway does not give one (only admins see it).
-			link = whatsapp.InviteLink(r.InviteCode)
-		}
-		if link != "" {
-			if err := b.store.SetInviteLink(ctx, r.ID, link, b.opts.Now()); err != nil {
-				return true, err
-			}
-		}
-	}
-	if !needPromote {
-		return false, nil
-	}
-	for _, p := range g.Participants {
-		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
-			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "already an admin", 0, b.opts.Now()))
-		}
-	}
-	if err := w.continueLater(ctx); err != nil {
-		return true, err
-	}
-	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
-	n := b.num(r.Number)
-	perr := n.Gateway.Promote(callCtx, r.GroupJID, r.Successor)
-	cancel()
-	b.countGateway(n, "promote", perr)
-	switch {
-	case perr == nil:
-		return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now()))
-	case errors.Is(perr, whatsapp.ErrUnconfirmed):
-		// A success status without the documented body: checked by
-		// looking the group up, not sent again (SPEC §5).
-		if w.successorIsAdmin(ctx, r) {
-			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "confirmed by a group lookup: "+errText(perr), statusOf(perr), b.opts.Now()))
-		}
-	case whatsapp.Transient(perr):
-		return true, w.retry(ctx, r, perr)
-	}
-	return true, w.finish(ctx, r, promoteFailure(r.Successor, perr))
-}
-
-// successorIsAdmin looks the group up once, within VerifyTimeout, and
-// reports whether it lists the chosen successor as an admin. A lookup
-// that cannot tell counts as no: leaving without a successor would hand
-// the group to a random member.
-func (w *leaveWorker) successorIsAdmin(ctx context.Context, r *store.Request) bool {
-	b := w.b
-	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
-	defer cancel()
-	n := b.num(r.Number)
-	g, err := n.Gateway.Group(ctx, r.GroupJID)
-	b.countGateway(n, "group", err)
-	if err != nil {
-		b.log.Info("promotion not confirmed and the group not looked up", "request", r.ID, "err", err)
-		return false
-	}
-	for _, p := range g.Participants {
-		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
-			return true
-		}
-	}
-	return false
-}
-
-// promoteFailure is the outcome of a promotion the gateway refused
-// (leave.OutcomeOf decides whether it is the promotion's fault or the
-// instance's); a refused promotion's detail names the successor.
-func promoteFailure(successor string, err error) store.Outcome {
-	o := failure(err, leave.StepPromote)
-	if o.Code != leave.OutcomePromoteFailed {
-		return o
-	}
-	why := errText(err)
-	var e *whatsapp.Error
-	if errors.As(err, &e) && e.Message != "" {
-		why = e.Message
-	}
-	phone, _, _ := strings.Cut(successor, "@")
-	o.Detail = "+" + phone + " could not be made an admin: " + why
-	return o
-}
-
-// membership is what a group lookup tells of the instance's place in a
-// group.
-type membership int
-
-const (
-	// membershipUnknown: the lookup could not tell.
-	membershipUnknown membership = iota
-	// membershipGone: the group no longer lists the instance.
-	membershipGone
-	// membershipMember: the group still lists the instance.
-	membershipMember
-)
-
-// lookup is one group lookup's finding, with what the audit says of it.
-type lookup struct {
-	found  membership
-	detail string
-	status int
-}
-
-// lookUpMembership looks the group up once, within VerifyTimeout, and says
-// whether it still lists the instance: the check after a leave the gateway
-// called a success (SPEC §5), and what decides a leave whose answer did not
-// settle it. The call is its own, never one shared through fetchGroup nor
-// a cached answer: those may have started before the leave.
-//
-// Absence is claimed only on evidence: the gateway's not-a-member answer
-// about the group, or a participant list that is complete (no smaller
-// than the member count the gateway gave), spells the instance's number
-// the way the instance is known (a list of @lid numbers cannot show a
-// phone number's absence), and lacks it.
-func (b *Bot) lookUpMembership(ctx context.Context, n *number, groupJID string) lookup {
-	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
-	defer cancel()
-	var self string
-	var wg sync.WaitGroup
-	wg.Go(func() { self = b.selfJID(ctx, n) })
-	g, err := n.Gateway.Group(ctx, groupJID)
-	b.countGateway(n, "group", err)
-	wg.Wait()
-	switch {
-	case errors.Is(err, whatsapp.ErrNotMember):
-		return lookup{membershipGone, "group lookup: the gateway says the instance is not in the group", statusOf(err)}
-	case err != nil:
-		return lookup{membershipUnknown, "group lookup failed: " + errText(err), statusOf(err)}
-	case self == "":
-		return lookup{membershipUnknown, "group lookup: the instance's own number is unknown", 200}
-	}
-	me := userPart(self)
-	sameKind := false // a participant numbered like the instance (phone, or @lid)
-	for _, p := range g.Participants {
-		if userPart(p.JID) == me {
-			return lookup{membershipMember, "group lookup: the group still lists the instance", 200}
-		}
-		sameKind = sameKind || strings.HasSuffix(userPart(p.JID), "@lid") == strings.HasSuffix(me, "@lid")
-	}
-	switch {
-	case len(g.Participants) == 0:
-		return lookup{membershipUnknown, "group lookup: the answer lists no participants", 200}
-	case g.Size > len(g.Participants):
-		return lookup{membershipUnknown, "group lookup: the answer lists only some participants", 200}
-	case !sameKind:
-		return lookup{membershipUnknown, "group lookup: the participants are listed by another kind of number than the instance's (@lid or phone)", 200}
-	}
-	return lookup{membershipGone, "group lookup: the group no longer lists the instance", 200}
 }

@@ -131,9 +131,9 @@ func (b *Bot) refreshDirectory(ctx context.Context, n *number, force bool) error
 		}
 		done := make(chan struct{})
 		d.inflight, d.last = done, now
-		b.side.Add(1)
+		b.background.Add(1)
 		go func() {
-			defer b.side.Done()
+			defer b.background.Done()
 			err := b.listGroups(n)
 			d.mu.Lock()
 			d.err, d.inflight = err, nil
@@ -282,46 +282,6 @@ func (b *Bot) offerPick(ctx context.Context, sc slack.SlashCommand, cmd Command,
 	return msg
 }
 
-// pickGroup starts the request an ambiguous command asked for, for the
-// group whose button was clicked, exactly as the command would have.
-func (b *Bot) pickGroup(ctx context.Context, ic slack.InteractionCallback, jid string) {
-	user, channel := ic.User.ID, channelOf(ic)
-	switch b.mayRequest(user, channel) {
-	case allowed:
-	case notConfigured:
-		b.refuse(ic, "pick", "refused", templates.NotConfigured(), nil)
-		return
-	default:
-		b.refuse(ic, "pick", "refused", templates.NotAllowed(), nil)
-		return
-	}
-	p, err := b.store.TakePick(ctx, user, channel, jid, b.opts.Now().Add(-pickTTL))
-	if err != nil {
-		text := "That list of groups is out of date or was already used; run `/wa-leave` again."
-		if !errors.Is(err, store.ErrNotFound) {
-			text = templates.Internal()
-		}
-		b.refuse(ic, "pick", "stale", text, err)
-		return
-	}
-	var pc pickCommand
-	if err := json.Unmarshal([]byte(p.Command), &pc); err != nil {
-		b.refuse(ic, "pick", "error", templates.Internal(), err)
-		return
-	}
-	sc := slack.SlashCommand{TeamID: pc.TeamID, ChannelID: channel, UserID: user, UserName: pc.UserName, ResponseURL: pc.ResponseURL}
-	if ic.ResponseURL != "" {
-		sc.ResponseURL = ic.ResponseURL // fresher: a command's lasts 30 minutes
-	}
-	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: pc.Goodbye, NoGoodbye: pc.NoGoodbye, At: pc.At, In: pc.In, From: pc.From}
-	msg := b.request(ctx, sc, cmd)
-	if msg == nil {
-		return // a repeated delivery: answered the first time
-	}
-	b.metrics.interactions.WithLabelValues("pick", "ok").Inc()
-	b.replacePicker(ic, msg.Text)
-}
-
 // replacePicker answers a pick in place of the candidate list, so the
 // buttons cannot be clicked again; without a response_url it answers
 // ephemerally.
@@ -330,7 +290,7 @@ func (b *Bot) replacePicker(ic slack.InteractionCallback, text string) {
 		b.ephemeral(&ic, text)
 		return
 	}
-	b.later(func(ctx context.Context) {
+	b.afterAck(func(ctx context.Context) {
 		err := postResponse(ctx, ic.ResponseURL, &slack.WebhookMessage{
 			ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: true, Text: text,
 		})

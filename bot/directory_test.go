@@ -126,7 +126,7 @@ func TestPickGroup_StartsTheRequestWithTheGoodbye(t *testing.T) {
 
 	tb.Interaction(ctx, click("U0REQ1", "C1", templates.ActionPickGroup, jidPhxOps))
 	tb.Interaction(ctx, click("U0REQ1", "C1", templates.ActionPickGroup, jidPhxOps)) // a double click
-	tb.side.Wait()
+	tb.background.Wait()
 	reqs := tb.requests(t)
 	require.Len(t, reqs, 1, "one request however many clicks")
 	tb.deliver(reqs[0].ID)
@@ -159,7 +159,7 @@ func TestPickGroup_ExpiresAfterPickTTL(t *testing.T) {
 	tb.command("phoenix")
 	tb.clock.Add(pickTTL + time.Minute)
 	tb.Interaction(ctx, click("U0REQ1", "C1", templates.ActionPickGroup, jidPhoenix))
-	tb.side.Wait()
+	tb.background.Wait()
 	require.Empty(t, tb.requests(t))
 }
 
@@ -410,7 +410,7 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	r := onlyAdminRequest(t, tb)
 
 	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000099@c.us")))
-	tb.side.Wait()
+	tb.background.Wait()
 	got, _ := tb.db.Request(ctx, r.ID)
 	require.Empty(t, got.Successor, "only offered participants can be chosen")
 

@@ -1,4 +1,28 @@
 // Package bot is the Slack side of waleave: request verification, the command
 // grammar, cards, interactions, authorization, and the HTTP and Socket Mode
 // transports.
+//
+// The files follow a request through the bot, one step to a file:
+//
+//   - routes.go: the HTTP routes (socket.go: the same over Socket Mode).
+//   - verify.go: the Slack signature check that wraps every Slack route;
+//     payload.go decodes an interaction's body.
+//   - command.go: the slash command, from its text (parsed by grammar.go)
+//     to the recorded request and the ephemeral answer; directory.go
+//     resolves a group's name, numbers.go the number it is sent from.
+//   - click.go: every interaction's dispatch (Interact) and every button's
+//     case (confirm, cancel, pick a group, choose a successor); a confirm
+//     commits the state change and the leave job together.
+//   - leave.go: the whole leave job (River's worker): prepare (details,
+//     invite link, the successor's promotion), goodbye, leave, verify by
+//     looking the group up, and the outcome. details.go is the cache of
+//     group details it and the card share.
+//   - outbox.go: the poster that sends cards and outcome replies owed to
+//     Slack, woken by the store after every change that owes one.
+//
+// Beside the flow: form.go (the request form), home.go (the App Home),
+// sweep.go (reminders, expiry, digest), followup.go (work after an ack),
+// auth.go (who may do what; each delivery handled once), bot.go
+// (construction, Start and Stop), replicas.go, retention.go, logs.go and
+// metrics.go.
 package bot

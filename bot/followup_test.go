@@ -43,20 +43,20 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 		tb.Interaction(ctx, onCard("U0REQ1", testCardTS))
 	}
 	tb.Interaction(ctx, onCard("U0CNF2", testCardTS))
-	tb.side.Wait()
+	tb.background.Wait()
 	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 2, "one answer per person, not one per click")
 	require.Contains(t, eph[0].Form.Get("text"), "already")
 
 	// The same words about another card are another answer.
 	tb.Interaction(ctx, onCard("U0REQ1", "1700000000.000002"))
-	tb.side.Wait()
+	tb.background.Wait()
 	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 3)
 	require.Contains(t, tb.slack.Answered("chat.postEphemeral")[2].Form.Get("text"), "already")
 
 	tb.clock.Add(repeatWindow)
 	tb.Interaction(ctx, onCard("U0REQ1", testCardTS))
-	tb.side.Wait()
+	tb.background.Wait()
 	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 4, "told again once the window has passed")
 	got, err := tb.db.Request(ctx, r.ID)
 	require.NoError(t, err)
@@ -79,26 +79,26 @@ func TestLater_DropsFollowupsBeyondTheBacklog(t *testing.T) {
 	// Every worker busy, then a full queue behind them.
 	for range maxFollowupsRunning {
 		ran.Add(1)
-		tb.later(block)
+		tb.afterAck(block)
 	}
 	for range maxFollowupsRunning {
 		<-started
 	}
 	for range maxFollowupsPending {
 		ran.Add(1)
-		tb.later(block)
+		tb.afterAck(block)
 	}
 	require.Zero(t, testutil.ToFloat64(tb.metrics.followupsDropped))
-	tb.later(func(context.Context) { t.Error("a follow-up beyond the backlog ran") })
+	tb.afterAck(func(context.Context) { t.Error("a follow-up beyond the backlog ran") })
 	require.Equal(t, 1.0, testutil.ToFloat64(tb.metrics.followupsDropped))
 	close(release)
 	ran.Wait()
-	tb.side.Wait()
+	tb.background.Wait()
 	require.Len(t, started, maxFollowupsPending, "every queued follow-up ran")
 
 	// With the backlog drained, follow-ups run again.
 	done := make(chan struct{})
-	tb.later(func(context.Context) { close(done) })
+	tb.afterAck(func(context.Context) { close(done) })
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -123,10 +123,10 @@ func TestPostResponse_ErrorDoesNotQuoteTheURL(t *testing.T) {
 func TestFollowup_PanicDoesNotStopTheWorkers(t *testing.T) {
 	tb := newTestBot(t, Options{})
 	for range 2 * maxFollowupsRunning {
-		tb.later(func(context.Context) { panic("a bug") })
+		tb.afterAck(func(context.Context) { panic("a bug") })
 	}
 	ran := make(chan struct{})
-	tb.later(func(context.Context) { close(ran) })
+	tb.afterAck(func(context.Context) { close(ran) })
 	select {
 	case <-ran:
 	case <-time.After(5 * time.Second):

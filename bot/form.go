@@ -16,50 +16,6 @@ import (
 	"github.com/waleave/waleave/whatsapp"
 )
 
-// Interact handles any interaction and returns the body to answer it with
-// (nil: an empty 200, or a bare Socket Mode ack): the options for the
-// group picker, the form's submission answer, or nothing for clicks and
-// shortcuts, whose effects are messages and views sent separately.
-func (b *Bot) Interact(ctx context.Context, ic slack.InteractionCallback) any {
-	switch ic.Type {
-	case slack.InteractionTypeBlockSuggestion:
-		return b.options(ctx, ic)
-	case slack.InteractionTypeViewSubmission:
-		if ic.View.CallbackID == templates.CallbackRequest {
-			return b.submitForm(ctx, ic)
-		}
-	case slack.InteractionTypeShortcut:
-		if ic.CallbackID == templates.ShortcutNew && b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall) == "" {
-			b.openFormNowhere(ctx, ic)
-		}
-	case slack.InteractionTypeBlockActions:
-		if b.foreign(ic.Team.ID, ic.Enterprise.ID, ic.IsEnterpriseInstall) != "" {
-			b.Interaction(ctx, ic) // refuses it, saying why
-			return nil
-		}
-		if ic.View.CallbackID == templates.CallbackRequest {
-			// The group lookup and views.update can take longer than
-			// Slack waits for the ack: they run after it.
-			b.later(func(ctx context.Context) { b.formChanged(ctx, ic) })
-			return nil
-		}
-		for _, a := range ic.ActionCallback.BlockActions {
-			if a.ActionID == templates.ActionOpenForm {
-				b.openFormNowhere(ctx, ic)
-				return nil
-			}
-		}
-		b.Interaction(ctx, ic)
-		if ic.View.Type == slack.VTHomeTab {
-			// A refusal cannot be said in a channel from the Home tab:
-			// the tab is drawn again at once, showing what is true now.
-			user := ic.User.ID
-			b.later(func(ctx context.Context) { b.publishHome(ctx, user) })
-		}
-	}
-	return nil
-}
-
 // formMeta is the form's private_metadata: where it was opened. Slack
 // keeps it with the view and the client cannot change it, but it is
 // checked again on submission all the same.
@@ -366,7 +322,7 @@ func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any 
 	}
 	if succ := value(templates.BlockSuccessor).SelectedOption.Value; succ != "" {
 		// After the ack: the group's details may take a moment.
-		b.later(func(ctx context.Context) { b.formSuccessor(ctx, r, succ) })
+		b.afterAck(func(ctx context.Context) { b.formSuccessor(ctx, r, succ) })
 	}
 	return nil
 }

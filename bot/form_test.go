@@ -180,7 +180,7 @@ func TestFormAsksForASuccessor(t *testing.T) {
 	const jid = "120363406289005073@g.us"
 
 	tb.Interact(ctx, formPick("U0REQ1", jid))
-	tb.side.Wait() // the update is sent after the ack
+	tb.background.Wait() // the update is sent after the ack
 	updates := tb.slack.Answered("views.update")
 	require.Len(t, updates, 1)
 	require.Equal(t, "h1", updates[0].Form.Get("hash"), "the update is refused if the form changed meanwhile")
@@ -200,7 +200,7 @@ func TestFormAsksForASuccessor(t *testing.T) {
 		templates.BlockSuccessor: {templates.ActionFormSuccessor: {SelectedOption: slack.OptionBlockObject{Value: "79000000003@c.us"}}},
 	}}
 	require.Nil(t, tb.Interact(ctx, sub))
-	tb.side.Wait() // the successor is stored after the ack
+	tb.background.Wait() // the successor is stored after the ack
 	reqs := tb.requests(t)
 	require.Len(t, reqs, 1)
 	require.Equal(t, "C1", reqs[0].ChannelID)
@@ -214,7 +214,7 @@ func TestFormAsksForASuccessor(t *testing.T) {
 		return g, nil
 	}
 	tb.Interact(ctx, formPick("U0REQ1", "120363400000000777@g.us"))
-	tb.side.Wait()
+	tb.background.Wait()
 	require.Len(t, tb.slack.Answered("views.update"), 1)
 }
 
@@ -343,7 +343,7 @@ func TestFormFillsTheGoodbyeForTheGroup(t *testing.T) {
 			templates.BlockGoodbye: {templates.ActionFormGoodbye: {Value: typed}},
 		}}
 		tb.Interact(ctx, ic)
-		tb.side.Wait()
+		tb.background.Wait()
 	}
 	pick("Something else")
 	require.Empty(t, tb.slack.Answered("views.update"), "an edited goodbye is left alone")

@@ -43,7 +43,7 @@ func (b *Bot) AppHomeOpened(team, enterprise, user string) {
 	h.mu.Lock()
 	h.viewers[user] = b.opts.Now()
 	h.mu.Unlock()
-	b.later(func(ctx context.Context) { b.publishHome(ctx, user) })
+	b.afterAck(func(ctx context.Context) { b.publishHome(ctx, user) })
 }
 
 // homeChanged republishes the Home tab of everyone who opened it lately,
@@ -70,7 +70,7 @@ func (b *Bot) homeChanged() {
 			if b.ctx == nil || b.ctx.Err() != nil {
 				return // the bot is stopping: no new follow-up
 			}
-			b.later(func(ctx context.Context) { b.publishHome(ctx, user) })
+			b.afterAck(func(ctx context.Context) { b.publishHome(ctx, user) })
 		})
 	}
 }

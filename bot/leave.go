@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -73,7 +75,7 @@ func (w *leaveWorker) continueLaterFor(ctx context.Context, extra time.Duration)
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID
-	r, err := b.store.Start(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
+	r, err := b.store.ClaimRun(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
 	var busy *store.BusyError
 	switch {
 	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
@@ -164,56 +166,127 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 	}
 }
 
-// finishVerified finishes a leave the gateway called a success (o) after
-// looking the group up once more (SPEC §5): a group that still lists the
-// instance makes the outcome still_member; a lookup that cannot tell
-// leaves o as the gateway gave it, marked not verified. The lookup is
-// bounded by VerifyTimeout, so the outcome reply waits no longer.
-func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o store.Outcome) error {
+// prepareLeave does what must happen before the goodbye and the leave:
+// it keeps the group's invite link, so the group can be rejoined, and
+// makes the chosen successor an admin when the instance is the only one.
+// done means the job is over (finished or rescheduled) and err says how.
+func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done bool, err error) {
 	b := w.b
-	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
-	action := "not verified"
-	switch l.found {
-	case membershipGone:
-		action, o.Verification = "verified", store.Verified
-	case membershipMember:
-		action = "still a member"
-		o = store.Outcome{Code: leave.OutcomeStillMember, Status: o.Status,
-			Detail: "the gateway answered the leave with success, but the group looked up afterwards still lists the instance"}
-	default:
-		o.Verification = store.Unverified
+	needLink := r.InviteLink == ""
+	needPromote := r.Successor != "" && r.PromotedAt.IsZero()
+	if !needLink && !needPromote {
+		return false, nil
 	}
-	if err := b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
-		return err
+	// Fresh facts, not the card's: the link may have been reset since,
+	// and a promotion whose answer was lost shows up as an admin here.
+	f := b.fetchGroup(b.num(r.Number), r.GroupJID, 0)
+	var g whatsapp.Group
+	if f.wait(ctx, b.opts.DetailsTimeout) && f.err == nil {
+		g = f.group
 	}
-	return w.finish(ctx, r, o)
+	if needLink {
+		if g.JID == "" {
+			g.JID = r.GroupJID
+		}
+		link := b.inviteLink(ctx, b.num(r.Number), g)
+		if link == "" && r.InviteCode != "" {
+			// The link the request was made with is still worth keeping
+			// when the gateway does not give one (only admins see it).
+			link = whatsapp.InviteLink(r.InviteCode)
+		}
+		if link != "" {
+			if err := b.store.SetInviteLink(ctx, r.ID, link, b.opts.Now()); err != nil {
+				return true, err
+			}
+		}
+	}
+	if !needPromote {
+		return false, nil
+	}
+	for _, p := range g.Participants {
+		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
+			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "already an admin", 0, b.opts.Now()))
+		}
+	}
+	if err := w.continueLater(ctx); err != nil {
+		return true, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
+	n := b.num(r.Number)
+	perr := n.Gateway.Promote(callCtx, r.GroupJID, r.Successor)
+	cancel()
+	b.countGateway(n, "promote", perr)
+	switch {
+	case perr == nil:
+		return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now()))
+	case errors.Is(perr, whatsapp.ErrUnconfirmed):
+		// A success status without the documented body: checked by
+		// looking the group up, not sent again (SPEC §5).
+		if w.successorIsAdmin(ctx, r) {
+			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "confirmed by a group lookup: "+errText(perr), statusOf(perr), b.opts.Now()))
+		}
+	case whatsapp.Transient(perr):
+		return true, w.retry(ctx, r, perr)
+	}
+	return true, w.finish(ctx, r, promoteFailure(r.Successor, perr))
 }
 
-// leaveFailed finishes a leave the gateway refused, or that failed on
-// every try. When an earlier call's answer was lost, the failure may be
-// the gateway's word on a group the instance has already left (a repeat
-// answered with a failure body), so the group is looked up first: gone
-// means that earlier call worked.
-func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause error) error {
+// successorIsAdmin looks the group up once, within VerifyTimeout, and
+// reports whether it lists the chosen successor as an admin. A lookup
+// that cannot tell counts as no: leaving without a successor would hand
+// the group to a random member.
+func (w *leaveWorker) successorIsAdmin(ctx context.Context, r *store.Request) bool {
 	b := w.b
-	o := failure(cause, leave.StepLeave)
-	if !r.LeaveUnknown || o.Code.Success() {
-		return w.finish(ctx, r, o)
+	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
+	defer cancel()
+	n := b.num(r.Number)
+	g, err := n.Gateway.Group(ctx, r.GroupJID)
+	b.countGateway(n, "group", err)
+	if err != nil {
+		b.log.Info("promotion not confirmed and the group not looked up", "request", r.ID, "err", err)
+		return false
 	}
-	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
-	action := "not verified"
-	switch l.found {
-	case membershipGone:
-		action = "verified"
-		o = store.Outcome{Code: leave.OutcomeLeft, Status: o.Status, Verification: store.Verified,
-			Detail: "an earlier leave call whose answer was lost took effect; the last answer was: " + errText(cause)}
-	case membershipMember:
-		action = "still a member"
+	for _, p := range g.Participants {
+		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
+			return true
+		}
 	}
-	if err := b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
-		return err
+	return false
+}
+
+// promoteFailure is the outcome of a promotion the gateway refused
+// (leave.OutcomeOf decides whether it is the promotion's fault or the
+// instance's); a refused promotion's detail names the successor.
+func promoteFailure(successor string, err error) store.Outcome {
+	o := stepOutcome(err, leave.StepPromote)
+	if o.Code != leave.OutcomePromoteFailed {
+		return o
 	}
-	return w.finish(ctx, r, o)
+	why := errText(err)
+	var e *whatsapp.Error
+	if errors.As(err, &e) && e.Message != "" {
+		why = e.Message
+	}
+	phone, _, _ := strings.Cut(successor, "@")
+	o.Detail = "+" + phone + " could not be made an admin: " + why
+	return o
+}
+
+// inviteLink is the group's invite link as the gateway gives it, from
+// the details g (fetched just now; only its JID when that failed) or by a
+// call of its own, within DetailsTimeout. No link is no harm: only admins
+// may see it, and the leave goes ahead without it.
+func (b *Bot) inviteLink(ctx context.Context, n *number, g whatsapp.Group) string {
+	// Best effort, so it must leave the run time for the step that
+	// matters (see leaveRunTimeout).
+	ctx, cancel := context.WithTimeout(ctx, b.opts.DetailsTimeout)
+	defer cancel()
+	link, err := n.Gateway.InviteLink(ctx, g)
+	if err != nil {
+		b.log.Info("no invite link from the gateway", "group", g.JID, "err", err)
+		return ""
+	}
+	return link
 }
 
 // goodbye sends the goodbye unless an earlier attempt did (or may have).
@@ -258,7 +331,126 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	if whatsapp.Transient(sendErr) {
 		return true, w.retry(ctx, r, sendErr)
 	}
-	return true, w.finish(ctx, r, failure(sendErr, leave.StepGoodbye))
+	return true, w.finish(ctx, r, stepOutcome(sendErr, leave.StepGoodbye))
+}
+
+// finishVerified finishes a leave the gateway called a success (o) after
+// looking the group up once more (SPEC §5): a group that still lists the
+// instance makes the outcome still_member; a lookup that cannot tell
+// leaves o as the gateway gave it, marked not verified. The lookup is
+// bounded by VerifyTimeout, so the outcome reply waits no longer.
+func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o store.Outcome) error {
+	b := w.b
+	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
+	action := "not verified"
+	switch l.found {
+	case membershipGone:
+		action, o.Verification = "verified", store.Verified
+	case membershipMember:
+		action = "still a member"
+		o = store.Outcome{Code: leave.OutcomeStillMember, Status: o.Status,
+			Detail: "the gateway answered the leave with success, but the group looked up afterwards still lists the instance"}
+	default:
+		o.Verification = store.Unverified
+	}
+	if err := b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
+		return err
+	}
+	return w.finish(ctx, r, o)
+}
+
+// membership is what a group lookup tells of the instance's place in a
+// group.
+type membership int
+
+const (
+	// membershipUnknown: the lookup could not tell.
+	membershipUnknown membership = iota
+	// membershipGone: the group no longer lists the instance.
+	membershipGone
+	// membershipMember: the group still lists the instance.
+	membershipMember
+)
+
+// lookup is one group lookup's finding, with what the audit says of it.
+type lookup struct {
+	found  membership
+	detail string
+	status int
+}
+
+// lookUpMembership looks the group up once, within VerifyTimeout, and says
+// whether it still lists the instance: the check after a leave the gateway
+// called a success (SPEC §5), and what decides a leave whose answer did not
+// settle it. The call is its own, never one shared through fetchGroup nor
+// a cached answer: those may have started before the leave.
+//
+// Absence is claimed only on evidence: the gateway's not-a-member answer
+// about the group, or a participant list that is complete (no smaller
+// than the member count the gateway gave), spells the instance's number
+// the way the instance is known (a list of @lid numbers cannot show a
+// phone number's absence), and lacks it.
+func (b *Bot) lookUpMembership(ctx context.Context, n *number, groupJID string) lookup {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
+	defer cancel()
+	var self string
+	var wg sync.WaitGroup
+	wg.Go(func() { self = b.selfJID(ctx, n) })
+	g, err := n.Gateway.Group(ctx, groupJID)
+	b.countGateway(n, "group", err)
+	wg.Wait()
+	switch {
+	case errors.Is(err, whatsapp.ErrNotMember):
+		return lookup{membershipGone, "group lookup: the gateway says the instance is not in the group", statusOf(err)}
+	case err != nil:
+		return lookup{membershipUnknown, "group lookup failed: " + errText(err), statusOf(err)}
+	case self == "":
+		return lookup{membershipUnknown, "group lookup: the instance's own number is unknown", 200}
+	}
+	me := userPart(self)
+	sameKind := false // a participant numbered like the instance (phone, or @lid)
+	for _, p := range g.Participants {
+		if userPart(p.JID) == me {
+			return lookup{membershipMember, "group lookup: the group still lists the instance", 200}
+		}
+		sameKind = sameKind || strings.HasSuffix(userPart(p.JID), "@lid") == strings.HasSuffix(me, "@lid")
+	}
+	switch {
+	case len(g.Participants) == 0:
+		return lookup{membershipUnknown, "group lookup: the answer lists no participants", 200}
+	case g.Size > len(g.Participants):
+		return lookup{membershipUnknown, "group lookup: the answer lists only some participants", 200}
+	case !sameKind:
+		return lookup{membershipUnknown, "group lookup: the participants are listed by another kind of number than the instance's (@lid or phone)", 200}
+	}
+	return lookup{membershipGone, "group lookup: the group no longer lists the instance", 200}
+}
+
+// leaveFailed finishes a leave the gateway refused, or that failed on
+// every try. When an earlier call's answer was lost, the failure may be
+// the gateway's word on a group the instance has already left (a repeat
+// answered with a failure body), so the group is looked up first: gone
+// means that earlier call worked.
+func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause error) error {
+	b := w.b
+	o := stepOutcome(cause, leave.StepLeave)
+	if !r.LeaveUnknown || o.Code.Success() {
+		return w.finish(ctx, r, o)
+	}
+	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
+	action := "not verified"
+	switch l.found {
+	case membershipGone:
+		action = "verified"
+		o = store.Outcome{Code: leave.OutcomeLeft, Status: o.Status, Verification: store.Verified,
+			Detail: "an earlier leave call whose answer was lost took effect; the last answer was: " + errText(cause)}
+	case membershipMember:
+		action = "still a member"
+	}
+	if err := b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
+		return err
+	}
+	return w.finish(ctx, r, o)
 }
 
 // stepDone follows the store once a step (promotion, goodbye) is recorded
@@ -277,7 +469,7 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 	b := w.b
 	tries := r.Attempts + 1
 	if tries >= b.opts.MaxAttempts {
-		return w.finish(ctx, r, failure(cause, leave.StepLeave))
+		return w.finish(ctx, r, stepOutcome(cause, leave.StepLeave))
 	}
 	delay := backoff(b.opts.Backoff, tries)
 	if d, ok := whatsapp.RetryAfter(cause); ok {
@@ -326,10 +518,10 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	return d + rand.N(d/2+1)
 }
 
-// failure is the outcome of a request whose step failed with err: the
+// stepOutcome is the outcome of a request whose step failed with err: the
 // domain's rule (leave.OutcomeOf) decides the code; the audit keeps the
 // gateway's words and status.
-func failure(err error, step leave.Step) store.Outcome {
+func stepOutcome(err error, step leave.Step) store.Outcome {
 	return store.Outcome{Code: leave.OutcomeOf(err, step), Detail: errText(err), Status: statusOf(err)}
 }
 

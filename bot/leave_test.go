@@ -43,7 +43,7 @@ func TestOutcomeUnknown(t *testing.T) {
 // the audit keeps: the gateway's status and words.
 func TestFailureKeepsStatusAndWords(t *testing.T) {
 	err := &whatsapp.Error{Provider: "greenapi", Op: "leaveGroup", Kind: whatsapp.ErrQuota, Status: 466, Message: "quota used up"}
-	o := failure(err, leave.StepLeave)
+	o := stepOutcome(err, leave.StepLeave)
 	require.Equal(t, leave.OutcomeQuota, o.Code)
 	require.Equal(t, 466, o.Status)
 	require.Contains(t, o.Detail, "quota used up")
@@ -189,7 +189,7 @@ func TestLeave_WaitForAnotherRunIsBounded(t *testing.T) {
 	r := tb.pending(t, nil)
 	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
-	_, err = tb.db.Start(ctx, r.ID, tb.clock.Now().Add(10*time.Minute), leaveRunTimeout(tb.opts))
+	_, err = tb.db.ClaimRun(ctx, r.ID, tb.clock.Now().Add(10*time.Minute), leaveRunTimeout(tb.opts))
 	require.NoError(t, err)
 
 	err = (&leaveWorker{b: tb.Bot}).Work(ctx, leaveJob(r.ID))

@@ -231,7 +231,7 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			return
 		}
 		if err == nil {
-			o.failed(id, false)
+			o.countFailure(id, false)
 			// A click may have changed the request while it was being
 			// sent: bring that change out now rather than at the next scan.
 			if r, err = b.store.Request(ctx, id); err != nil || !owed(r) || attempt > 3 {
@@ -256,7 +256,7 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 		case slackTroubleOf(err) == slackRefused:
 			// send deals with refusals it can work around (see there);
 			// what is left cannot be sent at all.
-			o.failed(id, false)
+			o.countFailure(id, false)
 			b.log.Error("slack refused a message; giving up on it", "request", id, "channel", r.ChannelID, "err", err)
 			_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: id, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: err.Error()})
 			_ = b.store.DropOutbox(ctx, id)
@@ -264,7 +264,7 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 		default:
 			// Back off in the table, not here, so other channels keep
 			// moving; the message stays owed however long it takes.
-			delay := backoff(2*time.Second, o.failed(id, true))
+			delay := backoff(2*time.Second, o.countFailure(id, true))
 			if slackTroubleOf(err) == slackAppBroken {
 				b.log.Error("slack refused the app's token or scopes; messages stay owed until the app is fixed", "request", id, "err", err, "retry_in", delay.Round(time.Second))
 			} else {
@@ -276,9 +276,9 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 	}
 }
 
-// failed counts a failed delivery of row id (another == true), returning
+// countFailure counts a failed delivery of row id (another == true), returning
 // how many have failed in a row, or forgets the row (another == false).
-func (o *outbox) failed(id string, another bool) int {
+func (o *outbox) countFailure(id string, another bool) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !another {

@@ -18,7 +18,7 @@ import (
 // follow-ups have run.
 func (tb *testBot) lastEphemeral(t *testing.T) string {
 	t.Helper()
-	tb.side.Wait()
+	tb.background.Wait()
 	eph := tb.slack.Answered("chat.postEphemeral")
 	require.NotEmpty(t, eph, "an ephemeral reply")
 	return eph[len(eph)-1].Form.Get("text")

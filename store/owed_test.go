@@ -49,7 +49,7 @@ func TestOnOwed_EveryChangeThatOwesSlackTells(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrConflict)
 		expect(0, "a refused confirmation")
 
-		_, err = db.Start(ctx, r.ID, t0.Add(2*time.Minute), time.Minute)
+		_, err = db.ClaimRun(ctx, r.ID, t0.Add(2*time.Minute), time.Minute)
 		require.NoError(t, err)
 		expect(1, "running")
 		require.NoError(t, db.Progress(ctx, r.ID, 1, "retrying", "", 503, t0.Add(2*time.Minute)))

@@ -98,7 +98,7 @@ type Request struct {
 	// retried leave does not promote twice.
 	PromotedAt time.Time
 	// RunUntil is when the leave run working on the request gives up its
-	// claim (zero: no run holds it); see Start.
+	// claim (zero: no run holds it); see ClaimRun.
 	RunUntil   time.Time
 	InviteLink string
 	RemindedAt time.Time
@@ -405,18 +405,18 @@ func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, er
 	}, nil)
 }
 
-// Start marks the beginning of one run of the leave work: confirmed or
+// ClaimRun marks the beginning of one run of the leave work: confirmed or
 // running (a retry, or a restart after a crash) becomes running, and the
 // run claims the request for runFor, its deadline; the returned request's
 // RunUntil is the claim, for EndRun. While another run's claim is
-// unexpired Start refuses with a *BusyError: that run may belong to a
+// unexpired ClaimRun refuses with a *BusyError: that run may belong to a
 // replica that only seems dead (paused), and two runs at once would call
 // the gateway twice.
 //
 // On PostgreSQL claims are set and compared by the database's clock,
 // which every replica shares; their own clocks may disagree by more than
 // the margin a claim has.
-func (s *DB) Start(ctx context.Context, id string, now time.Time, runFor time.Duration) (*Request, error) {
+func (s *DB) ClaimRun(ctx context.Context, id string, now time.Time, runFor time.Duration) (*Request, error) {
 	clock := now
 	if !s.SingleProcess() {
 		var nowMS int64
@@ -437,7 +437,7 @@ func (s *DB) Start(ctx context.Context, id string, now time.Time, runFor time.Du
 	}, nil)
 }
 
-// BusyError is Start's refusal while another run holds the request: it
+// BusyError is ClaimRun's refusal while another run holds the request: it
 // is ErrBusy, and says how long the other run's claim has left.
 type BusyError struct {
 	Left time.Duration
@@ -448,7 +448,7 @@ func (e *BusyError) Error() string { return fmt.Sprintf("%v for %s", ErrBusy, e.
 // Is makes errors.Is(err, ErrBusy) hold.
 func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
-// EndRun gives up the claim that Start took until the given time, if it
+// EndRun gives up the claim that ClaimRun took until the given time, if it
 // is still that run's: a run that outlived its claim does not release
 // the next run's.
 func (s *DB) EndRun(ctx context.Context, id string, until time.Time) error {

@@ -35,7 +35,7 @@ func ended(tb testing.TB, db *store.DB, end time.Time) []string {
 		r := requestAt(tb, db, created, time.Time{})
 		_, err := confirm(ctx, db, r.ID, "U2", created, nil)
 		require.NoError(tb, err)
-		_, err = db.Start(ctx, r.ID, created, time.Minute)
+		_, err = db.ClaimRun(ctx, r.ID, created, time.Minute)
 		require.NoError(tb, err)
 		_, err = db.Finish(ctx, r.ID, store.Outcome{Code: code}, end)
 		require.NoError(tb, err)
@@ -74,7 +74,7 @@ func TestPrune_DeletesExactlyTheEndedBeforeTheWindow(t *testing.T) {
 		running := requestAt(t, db, old, time.Time{})
 		_, err = confirm(ctx, db, running.ID, "U2", old, nil)
 		require.NoError(t, err)
-		_, err = db.Start(ctx, running.ID, old, time.Minute)
+		_, err = db.ClaimRun(ctx, running.ID, old, time.Minute)
 		require.NoError(t, err)
 		kept = append(kept, pending.ID, scheduled.ID, running.ID)
 

@@ -42,7 +42,7 @@ var (
 	// ErrExpired: the request was pending but is past its expiry time.
 	ErrExpired = errors.New("request expired")
 	// ErrBusy: another run of the request's leave job holds it (see
-	// Start); the returned *Request's RunUntil says until when.
+	// ClaimRun); the returned *Request's RunUntil says until when.
 	ErrBusy = errors.New("request is held by another run")
 	// ErrPending: the caller stopped waiting (its context ended) after
 	// handing its write over; the write may still commit.

@@ -162,7 +162,7 @@ func TestLifecycle_ConfirmStartFinish(t *testing.T) {
 		r := newRequest(t, db)
 		_, err := confirm(ctx, db, r.ID, "U2", t0, nil)
 		require.NoError(t, err)
-		got, err := db.Start(ctx, r.ID, t0, time.Minute)
+		got, err := db.ClaimRun(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, leave.Running, got.State)
 		claim := got.RunUntil
@@ -171,21 +171,21 @@ func TestLifecycle_ConfirmStartFinish(t *testing.T) {
 		require.NoError(t, db.Progress(ctx, r.ID, 1, "retrying", "429", 429, t0))
 
 		// The run's claim keeps a second run out until it ends.
-		_, err = db.Start(ctx, r.ID, t0, time.Minute)
+		_, err = db.ClaimRun(ctx, r.ID, t0, time.Minute)
 		var busy *store.BusyError
 		require.ErrorAs(t, err, &busy)
 		require.ErrorIs(t, err, store.ErrBusy)
 		require.Greater(t, busy.Left, 50*time.Second, "says how long the claim has left")
 		if !db.SingleProcess() {
 			// Replicas' clocks do not decide: one an hour ahead still waits.
-			_, err = db.Start(ctx, r.ID, t0.Add(time.Hour), time.Minute)
+			_, err = db.ClaimRun(ctx, r.ID, t0.Add(time.Hour), time.Minute)
 			require.ErrorIs(t, err, store.ErrBusy)
 		}
 		require.NoError(t, db.EndRun(ctx, r.ID, claim.Add(time.Second)), "another run's claim is not ended")
-		_, err = db.Start(ctx, r.ID, t0, time.Minute)
+		_, err = db.ClaimRun(ctx, r.ID, t0, time.Minute)
 		require.ErrorIs(t, err, store.ErrBusy)
 		require.NoError(t, db.EndRun(ctx, r.ID, claim))
-		got, err = db.Start(ctx, r.ID, t0, time.Minute)
+		got, err = db.ClaimRun(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err, "an ended run's claim does not hold")
 		require.Equal(t, 1, got.Attempts, "a run records no try; a failure does")
 		require.NoError(t, db.EndRun(ctx, r.ID, got.RunUntil))
@@ -585,7 +585,7 @@ func TestEnd_ForgetsOfferedMembersAndResponseURL(t *testing.T) {
 				if _, err := confirm(ctx, db, id, "U2", t0, nil); err != nil {
 					return err
 				}
-				if _, err := db.Start(ctx, id, t0, time.Minute); err != nil {
+				if _, err := db.ClaimRun(ctx, id, t0, time.Minute); err != nil {
 					return err
 				}
 				_, err := db.Finish(ctx, id, store.Outcome{Code: "left"}, t0)
@@ -620,7 +620,7 @@ func TestLeaveState_UnderWayUntilAnswered(t *testing.T) {
 		r := newRequest(t, db)
 		_, err := confirm(ctx, db, r.ID, "U2", t0, nil)
 		require.NoError(t, err)
-		_, err = db.Start(ctx, r.ID, t0, time.Minute)
+		_, err = db.ClaimRun(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err)
 		state := func() *store.Request {
 			got, err := db.Request(ctx, r.ID)

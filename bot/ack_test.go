@@ -59,7 +59,7 @@ func TestConfirm_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
 	cancel()
 	release()
-	tb.side.Wait()
+	tb.background.Wait()
 	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 1)
 	require.Contains(t, eph[0].Form.Get("text"), "may still go through")
@@ -88,7 +88,7 @@ func TestConfirm_WaitsNoLongerThanTheAckBudget(t *testing.T) {
 		t.Fatal("the click waited for the database without a deadline")
 	}
 	release()
-	tb.side.Wait()
+	tb.background.Wait()
 	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 1)
 	require.Contains(t, eph[0].Form.Get("text"), "may still go through")
@@ -139,7 +139,7 @@ func TestRefusal_FallsBackToTheResponseURL(t *testing.T) {
 	ic := click("U0OTHER9", "C1", "leave_confirm", r.ID) // not allowed to confirm
 	ic.ResponseURL = hook.URL + "/actions/T1/1/x"
 	tb.Interaction(context.Background(), ic)
-	tb.side.Wait()
+	tb.background.Wait()
 	require.Equal(t, 1, tb.slack.Refusals("chat.postEphemeral"))
 	select {
 	case m := <-got:
