@@ -39,7 +39,7 @@ func benchBotOn(b *testing.B, dsn string) (*testBot, http.Handler) {
 		b.Fatal(err)
 	}
 	bot.ctx, bot.cancel = context.WithCancel(ctx)
-	b.Cleanup(func() { bot.cancel(); bot.side.Wait() })
+	b.Cleanup(func() { bot.cancel(); bot.background.Wait() })
 	bot.home.Store(&workspace{team: "T1"})
 	tb := &testBot{Bot: bot, db: db, slack: rec, gw: gw, clock: newClock(t0)}
 	return tb, Routes(slog.New(slog.NewTextHandler(io.Discard, nil)), bot, benchSecret, false, db.Ping, prometheus.NewRegistry())
