@@ -339,6 +339,42 @@ func TestListRequests_Filters(t *testing.T) {
 	})
 }
 
+// TestListRequests_SeveralStates: a list in several states (the Home
+// tab's last done or failed) is the newest across them, in order, with
+// the other filters applied to each.
+func TestListRequests_SeveralStates(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		var ids []string // U1's, oldest first; every other one cancelled
+		for i := range 6 {
+			for _, user := range []string{"U1", "U2"} {
+				at := t0.Add(time.Duration(i) * time.Minute)
+				r := &store.Request{ChannelID: "C1", RequesterID: user, GroupJID: "1@g.us", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+				require.NoError(t, db.CreateRequest(ctx, r, nil))
+				if i%2 == 1 {
+					_, err := db.Cancel(ctx, r.ID, user, at)
+					require.NoError(t, err)
+				}
+				if user == "U1" {
+					ids = append(ids, r.ID)
+				}
+			}
+		}
+		got, err := db.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending, leave.Cancelled}, RequesterID: "U1", Limit: 3})
+		require.NoError(t, err)
+		var gotIDs []string
+		for _, r := range got {
+			require.Equal(t, "U1", r.RequesterID)
+			gotIDs = append(gotIDs, r.ID)
+		}
+		require.Equal(t, []string{ids[5], ids[4], ids[3]}, gotIDs, "the newest three across both states")
+		got, err = db.ListRequests(ctx, store.Filter{States: []leave.State{leave.Cancelled, leave.Done}, Since: t0.Add(2 * time.Minute)})
+		require.NoError(t, err)
+		require.Len(t, got, 4, "U1's and U2's cancelled at minutes 3 and 5")
+	})
+}
+
 func TestCreateRequest_ConcurrentCallsAllPersisted(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
