@@ -88,20 +88,10 @@ func BenchmarkAckHistory(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("WALEAVE_BENCH_HISTORY")); err == nil && n >= 0 {
 		size = n
 	}
-	dbs := []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", storetest.SQLite}}
-	if os.Getenv(storetest.EnvPostgres) != "" {
-		dbs = append(dbs, struct {
-			name string
-			dsn  func(testing.TB) string
-		}{"postgres", storetest.Postgres})
-	}
-	for _, d := range dbs {
+	for _, d := range storetest.Benchmarked() {
 		for _, n := range []int{0, size} {
-			b.Run(d.name+"/history="+strconv.Itoa(n), func(b *testing.B) {
-				tb, h := benchBotOn(b, d.dsn(b))
+			b.Run(d.Name+"/history="+strconv.Itoa(n), func(b *testing.B) {
+				tb, h := benchBotOn(b, d.DSN(b))
 				ctx := context.Background()
 				if n > 0 { // (a recursive CTE yields one row even for none)
 					if err := storetest.SeedHistory(ctx, tb.db.JobPool(), tb.db.Dialect() == store.PostgreSQL, n, time.Now()); err != nil {

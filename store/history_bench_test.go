@@ -28,21 +28,11 @@ func benchHistory() int {
 // WALEAVE_TEST_POSTGRES, PostgreSQL. Compare empty with history within
 // one run: the machine is shared, so only ratios mean anything.
 func BenchmarkHistory(b *testing.B) {
-	dbs := []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", storetest.SQLite}}
-	if os.Getenv(storetest.EnvPostgres) != "" {
-		dbs = append(dbs, struct {
-			name string
-			dsn  func(testing.TB) string
-		}{"postgres", storetest.Postgres})
-	}
-	for _, d := range dbs {
+	for _, d := range storetest.Benchmarked() {
 		for _, size := range []int{0, benchHistory()} {
-			b.Run(d.name+"/history="+strconv.Itoa(size), func(b *testing.B) {
+			b.Run(d.Name+"/history="+strconv.Itoa(size), func(b *testing.B) {
 				ctx := context.Background()
-				dsn := d.dsn(b)
+				dsn := d.DSN(b)
 				db, err := store.Open(ctx, dsn)
 				if err != nil {
 					b.Fatal(err)

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -64,21 +63,11 @@ func dbBytes(b *testing.B, ctx context.Context, db *store.DB) int64 {
 // reports the database's size ("bytes"; per request is the difference
 // over the history). WALEAVE_TEST_POSTGRES adds PostgreSQL.
 func BenchmarkDirectoryScale(b *testing.B) {
-	dbs := []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", storetest.SQLite}}
-	if os.Getenv(storetest.EnvPostgres) != "" {
-		dbs = append(dbs, struct {
-			name string
-			dsn  func(testing.TB) string
-		}{"postgres", storetest.Postgres})
-	}
-	for _, d := range dbs {
+	for _, d := range storetest.Benchmarked() {
 		for _, size := range []int{0, benchHistory()} {
-			b.Run(d.name+"/history="+strconv.Itoa(size), func(b *testing.B) {
+			b.Run(d.Name+"/history="+strconv.Itoa(size), func(b *testing.B) {
 				ctx := context.Background()
-				db, err := store.Open(ctx, d.dsn(b))
+				db, err := store.Open(ctx, d.DSN(b))
 				if err != nil {
 					b.Fatal(err)
 				}

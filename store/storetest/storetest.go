@@ -82,3 +82,21 @@ func Each(t *testing.T, fn func(t *testing.T, dsn string)) {
 		t.Run(b.name, func(t *testing.T) { fn(t, b.dsn(t)) })
 	}
 }
+
+// Database is one kind of database a benchmark runs on: its name and a
+// function that makes a fresh one.
+type Database struct {
+	Name string
+	DSN  func(testing.TB) string
+}
+
+// Benchmarked lists the databases a benchmark compares: SQLite, and
+// PostgreSQL when EnvPostgres names a server (a benchmark skips nothing:
+// without a server it measures SQLite alone).
+func Benchmarked() []Database {
+	dbs := []Database{{"sqlite", SQLite}}
+	if os.Getenv(EnvPostgres) != "" {
+		dbs = append(dbs, Database{"postgres", Postgres})
+	}
+	return dbs
+}
