@@ -215,8 +215,9 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 	base := context.WithoutCancel(ctx)
 	runCtx, cancel := context.WithCancel(base)
 	defer cancel()
+	var dialed conns
 	client := socketmode.New(s.api,
-		socketmode.OptionDialer(s.dialer()),
+		socketmode.OptionDialer(s.dialer(&dialed)),
 		socketmode.OptionReadLimit(maxEnvelopeBytes),
 		socketmode.OptionLog(slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)),
 	)
@@ -224,9 +225,15 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 	go func() { done <- client.RunContext(runCtx) }()
 
 	// finish stops the client and waits for it, still draining Events:
-	// slack-go blocks on a full channel until its context ends.
+	// slack-go blocks on a full channel until its context ends. The bot is
+	// not ready from here on. Closing what was dialed ends a WebSocket
+	// handshake in progress: gorilla/websocket stops one only at its
+	// deadline (45 s), not when the context ends, and that wait held
+	// shutdown and kept /readyz answering "ready" for a dead connection.
 	finish := func(err error) (bool, error) {
+		s.setState(fmt.Errorf("socket mode: disconnected: %w", err))
 		cancel()
+		dialed.closeLast()
 		for {
 			select {
 			case <-client.Events:
@@ -276,14 +283,13 @@ func (s *Socket) session(ctx context.Context) (greeted bool, err error) {
 				// every connection at once made thousands of attempts a
 				// minute: a connection that did not last goes back to the
 				// supervisor, whose backoff grows.
+				s.setState(errors.New("socket mode: connecting"))
 				if !connectedAt.IsZero() && time.Since(connectedAt) < s.opts.StableAfter {
 					return finish(fmt.Errorf("Slack closed the connection after %s", time.Since(connectedAt).Round(time.Millisecond)))
 				}
 				connectedAt = time.Now()
 				if s.lastFailure != nil {
 					s.setState(fmt.Errorf("socket mode: connecting; the last attempt failed: %w", s.lastFailure))
-				} else {
-					s.setState(errors.New("socket mode: connecting"))
 				}
 			case socketmode.EventTypeConnected:
 				if s.everConnected {
@@ -422,7 +428,7 @@ func (s *Socket) touch() { s.lastSeen.Store(time.Now().UnixNano()) }
 // byte read from the network counts as a sign of life. slack-go answers
 // Slack's pings itself and does not report them, so this is how the
 // watchdog sees a connection that is idle but alive.
-func (s *Socket) dialer() *websocket.Dialer {
+func (s *Socket) dialer(dialed *conns) *websocket.Dialer {
 	nd := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	return &websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,
@@ -435,8 +441,32 @@ func (s *Socket) dialer() *websocket.Dialer {
 			if err != nil {
 				return nil, err
 			}
+			dialed.add(c)
 			return &liveConn{Conn: c, touch: s.touch}, nil
 		},
+	}
+}
+
+// conns keeps the network connection a session dialed last, so that
+// ending the session can close it whatever state its handshake is in.
+// slack-go runs one connection at a time and closes the one before it
+// reconnects, so the last is the only one that can still be open.
+type conns struct {
+	mu   sync.Mutex
+	last net.Conn
+}
+
+func (d *conns) add(c net.Conn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.last = c
+}
+
+func (d *conns) closeLast() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.last != nil {
+		_ = d.last.Close()
 	}
 }
 

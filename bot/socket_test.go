@@ -214,6 +214,26 @@ func TestSocket_ShutdownWaitsForHandlersInFlight(t *testing.T) {
 	}
 }
 
+// A WebSocket handshake that hangs (Slack's edge accepted the connection
+// and never answered) neither keeps the bot "ready" nor holds shutdown:
+// gorilla/websocket would wait for its 45-second handshake deadline.
+func TestSocket_HangingHandshakeIsNotReadyAndDoesNotHoldShutdown(t *testing.T) {
+	t.Parallel()
+	f := fake.NewSlack(t)
+	// A connection counts as stable at once, so slack-go itself goes on
+	// to the next handshake instead of handing back to the supervisor.
+	s, _, stop := runSocket(t, f, &fakeCore{}, SocketOptions{StableAfter: time.Nanosecond})
+	c := f.Next(t)
+	c.Hello(t)
+	waitFor(t, 2*time.Second, func() bool { return s.Ready(context.Background()) == nil }, "not ready after hello")
+	f.HoldSockets()
+	t.Cleanup(f.Release)
+	require.NoError(t, c.WS.Close())
+	waitFor(t, 5*time.Second, func() bool { return f.Waiting() == 1 }, "no second handshake")
+	require.Error(t, s.Ready(context.Background()), "ready while the handshake hangs")
+	require.True(t, stop(), "shutdown waited for the hanging handshake")
+}
+
 // Slack closing every connection at once (asking to reconnect, or closing
 // right after hello) does not make the bot reconnect in a tight loop:
 // without a connection that lasts, the supervisor's backoff grows.

@@ -31,7 +31,9 @@ type socket struct {
 	// gate, when set, holds WebSocket upgrades until it is closed, so a
 	// test can look at the bot while it is reconnecting.
 	gate  chan struct{}
-	socks []*websocket.Conn
+	// waiting counts upgrades held at the gate now.
+	waiting int
+	socks   []*websocket.Conn
 	// envelopes numbers envelopes across connections: like Slack's, each
 	// envelope ID is unique, and one seen again is a redelivery.
 	envelopes atomic.Int64
@@ -64,6 +66,10 @@ func (s *socket) open(w http.ResponseWriter, r *http.Request) {
 func (s *socket) upgrade(w http.ResponseWriter, r *http.Request) {
 	s.smu.Lock()
 	gate := s.gate
+	if gate != nil {
+		s.waiting++
+		defer func() { s.smu.Lock(); s.waiting--; s.smu.Unlock() }()
+	}
 	s.smu.Unlock()
 	if gate != nil {
 		select {
@@ -116,6 +122,13 @@ func (s *socket) HoldSockets() {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	s.gate = make(chan struct{})
+}
+
+// Waiting reports how many WebSocket upgrades are held now.
+func (s *socket) Waiting() int {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.waiting
 }
 
 // Release lets held WebSocket upgrades through.
