@@ -30,7 +30,7 @@ type socket struct {
 	refuse int
 	// gate, when set, holds WebSocket upgrades until it is closed, so a
 	// test can look at the bot while it is reconnecting.
-	gate  chan struct{}
+	gate chan struct{}
 	// waiting counts upgrades held at the gate now.
 	waiting int
 	socks   []*websocket.Conn
