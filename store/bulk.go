@@ -136,6 +136,15 @@ func (s *DB) confirmChildren(ctx context.Context, tx dbTx, id, by string, now ti
 	return out, nil, nil
 }
 
+// notStarted selects the groups of a bulk request whose work has not
+// started: confirmed, or claimed by a run that has sent nothing yet
+// (no goodbye claimed, no leave called, no successor promoted), such as
+// one waiting for its turn under the gateway's rate. ClaimGoodbye and
+// BeginLeave refuse a request that is no longer running, so such a run
+// sends nothing once its group is stopped.
+var notStarted = `(state = '` + string(leave.Confirmed) + `' OR (state = '` + string(leave.Running) +
+	`' AND goodbye_state = '' AND leave_state = '' AND leave_unknown = 0 AND promoted_at = 0))`
+
 // endChildren moves the groups of the bulk request id that are in one of
 // from to the final state to, with an audit row each (actor, action).
 func (s *DB) endChildren(ctx context.Context, tx dbTx, id string, from []leave.State, to leave.State, actor, action string, now time.Time) error {
@@ -143,8 +152,13 @@ func (s *DB) endChildren(ctx context.Context, tx dbTx, id string, from []leave.S
 	if err != nil {
 		return err
 	}
+	return s.endChildrenWhere(ctx, tx, id, `state IN (`+in+`)`, to, actor, action, now)
+}
+
+// endChildrenWhere is endChildren for the groups that where selects.
+func (s *DB) endChildrenWhere(ctx context.Context, tx dbTx, id, where string, to leave.State, actor, action string, now time.Time) error {
 	if _, err := tx.exec(ctx, `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status)
-		SELECT id, ?, ?, ?, '', 0 FROM requests WHERE parent_id = ? AND parent_id <> '' AND state IN (`+in+`)`, ms(now), actor, action, id); err != nil {
+		SELECT id, ?, ?, ?, '', 0 FROM requests WHERE parent_id = ? AND parent_id <> '' AND `+where, ms(now), actor, action, id); err != nil {
 		return fmt.Errorf("end groups of %s: %w", id, err)
 	}
 	cancelledBy := ""
@@ -152,7 +166,7 @@ func (s *DB) endChildren(ctx context.Context, tx dbTx, id string, from []leave.S
 		cancelledBy = actor
 	}
 	set := strings.Join(endSet("state = ?", "updated_at = ?", "finished_at = ?", "cancelled_by = ?"), ", ")
-	if _, err := tx.exec(ctx, `UPDATE requests SET `+set+` WHERE parent_id = ? AND parent_id <> '' AND state IN (`+in+`)`,
+	if _, err := tx.exec(ctx, `UPDATE requests SET `+set+`, run_until = 0 WHERE parent_id = ? AND parent_id <> '' AND `+where,
 		to, ms(now), ms(now), cancelledBy, id); err != nil {
 		return fmt.Errorf("end groups of %s: %w", id, err)
 	}
@@ -241,9 +255,9 @@ func (s *DB) settleParent(ctx context.Context, tx dbTx, p *Request, now time.Tim
 }
 
 // Stop stops the confirmed bulk request id (leave_stop): in one
-// transaction each of its groups whose work has not started (confirmed,
-// not claimed by a run) is cancelled, by by, so its job finds nothing
-// to do; groups under way finish. The request records who stopped it
+// transaction each of its groups whose work has not started (see
+// notStarted) is cancelled, by by, so its job sends nothing; groups
+// under way finish. The request records who stopped it
 // (CancelledBy) and ends when its last group does, at once when none is
 // under way. A request that is not a confirmed bulk request is refused
 // with ErrConflict and returned as it is.
@@ -258,7 +272,7 @@ func (s *DB) Stop(ctx context.Context, id, by string, now time.Time) (*Request, 
 		if p.Kind != leave.KindBulk || p.State != leave.Confirmed || p.CancelledBy != "" {
 			return ErrConflict
 		}
-		if err := s.endChildren(ctx, tx, id, []leave.State{leave.Confirmed}, leave.Cancelled, by, "stopped", now); err != nil {
+		if err := s.endChildrenWhere(ctx, tx, id, notStarted, leave.Cancelled, by, "stopped", now); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `UPDATE requests SET cancelled_by = ?, updated_at = ? WHERE id = ?`, by, ms(now), id); err != nil {

@@ -111,7 +111,13 @@ func TestBulk_StopCancelsWhatHasNotStarted(t *testing.T) {
 		p, children := newBulk(t, db, 4)
 		confirmBulk(t, db, p, "U2")
 		finishChild(t, db, children[0].ID, leave.OutcomeLeft, t0.Add(2*time.Minute))
+		// children[1] is under way: its goodbye is claimed.
 		_, err := db.ClaimRun(ctx, children[1].ID, t0.Add(2*time.Minute), time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, db.ClaimGoodbye(ctx, children[1].ID, t0.Add(2*time.Minute)))
+		// children[2]'s run has sent nothing yet (it waits for the
+		// gateway's rate): it has not started.
+		_, err = db.ClaimRun(ctx, children[2].ID, t0.Add(2*time.Minute), time.Minute)
 		require.NoError(t, err)
 
 		r, err := db.Stop(ctx, p.ID, "U3", t0.Add(3*time.Minute))
@@ -125,6 +131,10 @@ func TestBulk_StopCancelsWhatHasNotStarted(t *testing.T) {
 			_, err = db.ClaimRun(ctx, c.ID, t0.Add(4*time.Minute), time.Minute)
 			require.ErrorIs(t, err, store.ErrConflict, "its job finds nothing to do")
 		}
+		// The run that was waiting sends nothing.
+		require.ErrorIs(t, db.ClaimGoodbye(ctx, children[2].ID, t0.Add(4*time.Minute)), store.ErrConflict)
+		require.ErrorIs(t, db.BeginLeave(ctx, children[2].ID, t0.Add(4*time.Minute)), store.ErrConflict)
+		require.NoError(t, db.BeginLeave(ctx, children[1].ID, t0.Add(4*time.Minute)), "the one under way finishes")
 		_, err = db.Stop(ctx, p.ID, "U3", t0.Add(3*time.Minute))
 		require.ErrorIs(t, err, store.ErrConflict)
 

@@ -542,7 +542,9 @@ func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail s
 // even by two runs of one job at once.
 func (s *DB) ClaimGoodbye(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, func(tx dbTx) error {
-		res, err := tx.exec(ctx, `UPDATE requests SET goodbye_state = ?, updated_at = ? WHERE id = ? AND goodbye_state = ''`, GoodbyeSending, ms(now), id)
+		// Only a running request's: a group of a bulk request stopped
+		// while its run waited sends nothing (see Stop).
+		res, err := tx.exec(ctx, `UPDATE requests SET goodbye_state = ?, updated_at = ? WHERE id = ? AND goodbye_state = '' AND state = ?`, GoodbyeSending, ms(now), id, leave.Running)
 		if err != nil {
 			return fmt.Errorf("claim goodbye: %w", err)
 		}
@@ -558,8 +560,14 @@ func (s *DB) ClaimGoodbye(ctx context.Context, id string, now time.Time) error {
 // the next run finds it and knows the call may have taken effect.
 func (s *DB) BeginLeave(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, func(tx dbTx) error {
-		if _, err := tx.exec(ctx, `UPDATE requests SET leave_state = ?, updated_at = ? WHERE id = ?`, LeaveCalling, ms(now), id); err != nil {
+		// Only a running request's, as ClaimGoodbye: ErrConflict means
+		// it was stopped (see Stop), and the call must not be made.
+		res, err := tx.exec(ctx, `UPDATE requests SET leave_state = ?, updated_at = ? WHERE id = ? AND state = ?`, LeaveCalling, ms(now), id, leave.Running)
+		if err != nil {
 			return fmt.Errorf("begin leave: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("begin leave of %s: %w", id, ErrConflict)
 		}
 		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave call started"})
 	})

@@ -354,6 +354,10 @@ type DigestItem struct {
 	// Number is the WhatsApp number that leaves ("" = not shown: the bot
 	// has one).
 	Number string
+	// Groups, for a bulk request, is how many groups it holds and
+	// NotLeft how many were not left (Failed: shown instead of an
+	// outcome, which a bulk request as a whole has none of).
+	Groups, NotLeft int
 }
 
 // Digest is what the periodic ops digest reports.
@@ -408,6 +412,9 @@ func DigestText(d Digest) string {
 		return s
 	})
 	list("Failed", d.Failed, func(it DigestItem) string {
+		if it.Groups > 0 {
+			return fmt.Sprintf("%d of %s not left", it.NotLeft, groupsNoun(it.Groups))
+		}
 		return Summary(it.Outcome)
 	})
 	list("Scheduled", d.Upcoming, func(it DigestItem) string {
