@@ -319,7 +319,10 @@ func (s *DB) BeginCardUpdate(ctx context.Context, id string, now time.Time, ever
 // answered at at, so the pace counts from Slack's answer (a slow call
 // does not bring the next update closer).
 func (s *DB) CardUpdated(ctx context.Context, id string, at time.Time) error {
-	if _, err := s.exec(ctx, `UPDATE requests SET card_updated_at = ? WHERE id = ? AND card_updated_at < ?`, ms(at), id, ms(at)); err != nil {
+	// Rounded up to the millisecond stored, so that the next update is
+	// never less than the interval after this one's answer.
+	v := ms(at.Add(time.Millisecond - 1))
+	if _, err := s.exec(ctx, `UPDATE requests SET card_updated_at = ? WHERE id = ? AND card_updated_at < ?`, v, id, v); err != nil {
 		return fmt.Errorf("record card update: %w", err)
 	}
 	return nil
