@@ -248,4 +248,3 @@ func TestE2E_BulkKilledMidRun(t *testing.T) {
 		requirePaced(t, cardUpdates(sl, ts))
 	})
 }
-
