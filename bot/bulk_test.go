@@ -176,4 +176,3 @@ func TestBulk_StopIsAllowedToWhoMayConfirm(t *testing.T) {
 		require.Equal(t, leave.Cancelled, c.State)
 	}
 }
-
