@@ -334,7 +334,7 @@ func (b *Bot) recordBulk(ctx context.Context, sc slack.SlashCommand, cmd Command
 func bulkDescription(cmd Command) string {
 	switch {
 	case len(cmd.List) > 0:
-		return "the groups listed"
+		return "the groups chosen"
 	case cmd.Stale > 0 && cmd.Filter != "":
 		return fmt.Sprintf("groups matching “%s” with no message for %s", cmd.Filter, humanAge(cmd.Stale))
 	case cmd.Stale > 0:
