@@ -166,7 +166,7 @@ func (b *Bot) FirstDelivery(ctx context.Context, kind, id string) bool {
 		return true
 	}
 	now := b.opts.Now()
-	first, err := b.store.FirstDelivery(ctx, deliveryKey(kind, id), now, now.Add(deliveryWindow))
+	first, err := b.store.Requests().FirstDelivery(ctx, deliveryKey(kind, id), now, now.Add(deliveryWindow))
 	if err != nil {
 		b.log.Warn("could not check for a repeated delivery", "kind", kind, "err", err)
 		return true

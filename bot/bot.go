@@ -197,7 +197,7 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 		numbers = []Number{{Name: store.DefaultNumber, Gateway: gw}}
 	}
 	// Whatever leaves a card or reply owed to Slack wakes the poster.
-	db.OnOwed(b.outbox.poke)
+	db.Outbox().OnOwed(b.outbox.poke)
 	b.dryRun = true
 	for _, n := range numbers {
 		num := newNumber(n)
@@ -218,9 +218,9 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	jobPoll := 50 * time.Millisecond
 	switch db.Dialect() {
 	case store.PostgreSQL:
-		driver = riverdatabasesql.NewWithPgxListener(db.JobPool(), db.ListenerPool())
+		driver = riverdatabasesql.NewWithPgxListener(db.Jobs().JobPool(), db.Jobs().ListenerPool())
 	default:
-		driver = riversqlite.New(db.JobPool())
+		driver = riversqlite.New(db.Jobs().JobPool())
 	}
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
@@ -263,7 +263,7 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	b.confirmer = db.NewConfirmer(b.enqueueLeaves)
+	b.confirmer = db.Requests().NewConfirmer(b.enqueueLeaves)
 	return b, nil
 }
 
@@ -310,7 +310,7 @@ func (b *Bot) Start(ctx context.Context) error {
 		b.keepLearningWorkspace(15 * time.Second)
 	}
 	if b.store.SingleProcess() {
-		if err := b.store.ReclaimAll(ctx); err != nil {
+		if err := b.store.Jobs().ReclaimAll(ctx); err != nil {
 			return err
 		}
 	} else {

@@ -128,7 +128,7 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 	var requester string
 	narrowed := b.narrowed() && len(b.opts.Approvers) == 0
 	if b.opts.TwoPerson || narrowed {
-		asked, err := b.store.Request(ctx, id)
+		asked, err := b.store.Requests().Request(ctx, id)
 		if err != nil {
 			b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
 			return
@@ -159,9 +159,9 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 		// made up: nothing says what the clicker saw. A pending request's
 		// card, if the click came from it, is drawn again with its
 		// version; anything else gets the confirmation's own refusal.
-		asked, err := b.store.Request(ctx, id)
+		asked, err := b.store.Requests().Request(ctx, id)
 		if err == nil && asked.State == leave.Pending && asked.OnCard(from) {
-			if err := b.store.RedrawCard(ctx, id, from, now); err != nil {
+			if err := b.store.Outbox().RedrawCard(ctx, id, from, now); err != nil {
 				b.log.Warn("redraw card", "request", id, "err", err)
 			}
 			b.refuse(ic, "confirm", "stale", templates.CardChanged(), nil)
@@ -175,7 +175,7 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 		b.metrics.interactions.WithLabelValues("confirm", "ok").Inc()
 	case errors.Is(err, store.ErrExpired):
 		// Past its expiry: expire it now rather than at the next sweep.
-		_, _ = b.store.Expire(ctx, id, now)
+		_, _ = b.store.Requests().Expire(ctx, id, now)
 		b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
 	case errors.Is(err, store.ErrNotFound):
 		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
@@ -208,7 +208,7 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 // ops channel may cancel.
 func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
 	id, user := a.Value, ic.User.ID
-	r, err := b.store.Request(ctx, id)
+	r, err := b.store.Requests().Request(ctx, id)
 	if err != nil {
 		b.refuse(ic, "cancel", "not_found", templates.NotFound(id), err)
 		return
@@ -225,7 +225,7 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 		b.refuse(ic, "cancel", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err = b.store.Cancel(ctx, id, user, b.opts.Now())
+	r, err = b.store.Requests().Cancel(ctx, id, user, b.opts.Now())
 	switch {
 	case err == nil:
 		b.log.Info("leave cancelled", "request", id, "user", user)
@@ -254,7 +254,7 @@ func (b *Bot) pickGroup(ctx context.Context, ic slack.InteractionCallback, jid s
 		b.refuse(ic, "pick", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	p, err := b.store.TakePick(ctx, user, channel, jid, b.opts.Now().Add(-pickTTL))
+	p, err := b.store.Requests().TakePick(ctx, user, channel, jid, b.opts.Now().Add(-pickTTL))
 	if err != nil {
 		text := "That list of groups is out of date or was already used; run `/wa-leave` again."
 		if !errors.Is(err, store.ErrNotFound) {
@@ -289,7 +289,7 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 		b.refuse(ic, "successor", "not_found", templates.NotFound(""), nil)
 		return
 	}
-	r, err := b.store.Request(ctx, id)
+	r, err := b.store.Requests().Request(ctx, id)
 	if err != nil {
 		b.refuse(ic, "successor", "not_found", templates.NotFound(id), err)
 		return
@@ -301,7 +301,7 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 		b.refuse(ic, "successor", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err = b.store.SetSuccessor(ctx, id, a.SelectedOption.Value, ic.User.ID, b.opts.Now())
+	r, err = b.store.Requests().SetSuccessor(ctx, id, a.SelectedOption.Value, ic.User.ID, b.opts.Now())
 	switch {
 	case err == nil:
 		b.log.Info("successor chosen", "request", id, "user", ic.User.ID)

@@ -128,7 +128,7 @@ func (b *Bot) options(ctx context.Context, ic slack.InteractionCallback) templat
 		b.mayUseForm(ic.User.ID, metaOf(ic.View).Channel) != allowed {
 		return templates.GroupOptions(nil)
 	}
-	entries, err := b.store.NumbersDirectory(ctx) // every number's groups
+	entries, err := b.store.Directory().NumbersDirectory(ctx) // every number's groups
 	if err != nil {
 		b.log.Error("group options", "err", err)
 		return templates.GroupOptions(nil)
@@ -220,7 +220,7 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 		}
 	}
 	subject := ""
-	if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok {
+	if e, ok, err := b.store.Directory().DirectoryGroup(ctx, jid); err == nil && ok {
 		subject = e.Subject
 	}
 	f := templates.Form{AskChannel: meta.Channel == "", Numbers: b.numberNames(),
@@ -337,11 +337,11 @@ func (b *Bot) formSuccessor(ctx context.Context, r *store.Request, jid string) {
 		return
 	}
 	now := b.opts.Now()
-	if _, err := b.store.SetDetails(ctx, r.ID, detailsOf(f.group, f.self), now); err != nil {
+	if _, err := b.store.Requests().SetDetails(ctx, r.ID, detailsOf(f.group, f.self), now); err != nil {
 		b.log.Warn("form: store group details", "request", r.ID, "err", err)
 		return
 	}
-	if _, err := b.store.SetSuccessor(ctx, r.ID, jid, r.RequesterID, now); err != nil {
+	if _, err := b.store.Requests().SetSuccessor(ctx, r.ID, jid, r.RequesterID, now); err != nil {
 		b.log.Warn("form: store successor", "request", r.ID, "err", err)
 	}
 	b.outbox.poke()

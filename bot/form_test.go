@@ -30,7 +30,7 @@ func seedDirectory(t testing.TB, db *store.DB, n int, extra ...store.DirectoryEn
 		entries = append(entries, store.DirectoryEntry{JID: fmt.Sprintf("1203634%011d@g.us", i), Subject: fmt.Sprintf("Group %05d", i)})
 	}
 	entries = append(entries, extra...)
-	require.NoError(t, db.ReplaceDirectory(context.Background(), entries, time.Now()))
+	require.NoError(t, db.Directory().ReplaceDirectory(context.Background(), entries, time.Now()))
 }
 
 // suggestion is a block_suggestion payload from the form opened in C1.
@@ -135,23 +135,23 @@ func TestHomeClickAuthorized(t *testing.T) {
 	r := tb.pending(t, nil)
 
 	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion+1))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, r.State, got.State, "a Home tab drawn at another version confirms nothing")
 
 	notHome := homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion)
 	notHome.View.Type = slack.VTModal
 	tb.Interact(ctx, notHome)
-	got, _ = tb.db.Request(ctx, r.ID)
+	got, _ = tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, r.State, got.State, "a Home block ID from elsewhere than a Home tab confirms nothing")
 
 	other := tb.pending(t, func(q *store.Request) { q.ChannelID = "C9" })
 	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, other, other.CardVersion))
-	got, _ = tb.db.Request(ctx, other.ID)
+	got, _ = tb.db.Requests().Request(ctx, other.ID)
 	require.Equal(t, other.State, got.State, "allowed in C1 does not confirm a request of C9 from Home")
 
 	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion))
-	got, _ = tb.db.Request(ctx, r.ID)
+	got, _ = tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, "confirmed", string(got.State), "the current version, by someone allowed in the request's channel")
 	require.Equal(t, "U0CNF2", got.ConfirmedBy)
 }

@@ -100,7 +100,7 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 		return templates.HomeItem{RequestID: r.ID, Group: groupName(r), State: r.State, Outcome: r.Outcome,
 			RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, RunAt: r.RunAt, Version: r.CardVersion}
 	}
-	mine, err := b.store.ListRequests(ctx, store.Filter{RequesterID: user, Limit: 5})
+	mine, err := b.store.Requests().ListRequests(ctx, store.Filter{RequesterID: user, Limit: 5})
 	if err != nil {
 		return slack.HomeTabViewRequest{}, err
 	}
@@ -108,7 +108,7 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 		h.Mine = append(h.Mine, item(r))
 	}
 	if !h.Restricted {
-		pending, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 50})
+		pending, err := b.store.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 50})
 		if err != nil {
 			return slack.HomeTabViewRequest{}, err
 		}
@@ -119,7 +119,7 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 				h.Waiting = append(h.Waiting, item(r))
 			}
 		}
-		confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}, Limit: 20})
+		confirmed, err := b.store.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}, Limit: 20})
 		if err != nil {
 			return slack.HomeTabViewRequest{}, err
 		}
@@ -128,7 +128,7 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 				h.Scheduled = append(h.Scheduled, item(r))
 			}
 		}
-		done, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Done, leave.Failed}, Limit: 5})
+		done, err := b.store.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Done, leave.Failed}, Limit: 5})
 		if err != nil {
 			return slack.HomeTabViewRequest{}, err
 		}
@@ -173,7 +173,7 @@ func (b *Bot) homeClick(ctx context.Context, ic *slack.InteractionCallback, a *s
 	if !isHome || ic.Container.Type != "view" || ic.View.Type != slack.VTHomeTab || id != a.Value {
 		return store.Card{}, false
 	}
-	r, err := b.store.Request(ctx, id)
+	r, err := b.store.Requests().Request(ctx, id)
 	if err != nil || r.CardTS == "" {
 		// No card yet: nothing a Home tab could have shown buttons for.
 		return store.Card{Version: v}, true

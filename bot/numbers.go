@@ -161,14 +161,14 @@ func (b *Bot) directoryOf(ctx context.Context, ns []*number) ([]store.DirectoryE
 	for i, n := range ns {
 		names[i] = n.Name
 	}
-	return b.store.NumbersDirectory(ctx, names...)
+	return b.store.Directory().NumbersDirectory(ctx, names...)
 }
 
 // numbersIn are the served numbers the directory shows in the group.
 func (b *Bot) numbersIn(ctx context.Context, jid string) ([]string, error) {
 	var in []string
 	for _, n := range b.numbers {
-		_, ok, err := b.store.NumberDirectoryGroup(ctx, n.Name, jid)
+		_, ok, err := b.store.Directory().NumberDirectoryGroup(ctx, n.Name, jid)
 		if err != nil {
 			return nil, err
 		}

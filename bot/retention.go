@@ -46,7 +46,7 @@ func (b *Bot) Prune(ctx context.Context) error {
 	now := b.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, retentionBudget)
 	defer cancel()
-	n, err := b.store.Prune(ctx, now.Add(-b.opts.Retention), now)
+	n, err := b.store.Requests().Prune(ctx, now.Add(-b.opts.Retention), now)
 	if n > 0 {
 		b.log.Info("old requests deleted", "requests", n, "retention", b.opts.Retention.String())
 	}

@@ -93,15 +93,15 @@ func (b *Bot) periodicJobs() []*river.PeriodicJob {
 func (b *Bot) Sweep(ctx context.Context) error {
 	now := b.opts.Now()
 	// Deliveries whose replay window has ended need not be remembered.
-	if err := b.store.PruneDeliveries(ctx, now); err != nil {
+	if err := b.store.Requests().PruneDeliveries(ctx, now); err != nil {
 		b.log.Warn("prune handled deliveries", "err", err)
 	}
-	due, err := b.store.DueWork(ctx, now, now.Add(-b.opts.RemindAfter), opsLead)
+	due, err := b.store.Requests().DueWork(ctx, now, now.Add(-b.opts.RemindAfter), opsLead)
 	if err != nil {
 		return err
 	}
 	for _, r := range due.Expire {
-		if _, err := b.store.Expire(ctx, r.ID, now); err == nil {
+		if _, err := b.store.Requests().Expire(ctx, r.ID, now); err == nil {
 			b.log.Info("request expired", "request", r.ID)
 		}
 	}
@@ -109,7 +109,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		if r.CardTS == "" {
 			continue // the card is not out yet; remind on a later sweep
 		}
-		ok, err := b.store.MarkReminded(ctx, r.ID, now)
+		ok, err := b.store.Requests().MarkReminded(ctx, r.ID, now)
 		if err != nil || !ok {
 			continue
 		}
@@ -124,14 +124,14 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			b.log.Warn("slack refused the reminder; it is not retried", "request", r.ID, "channel", r.ChannelID, "err", err)
 		default:
 			b.log.Warn("reminder not posted; will retry", "request", r.ID, "err", err)
-			b.unmark(ctx, r.ID, b.store.UnmarkReminded)
+			b.unmark(ctx, r.ID, b.store.Requests().UnmarkReminded)
 		}
 	}
 	if b.opts.OpsChannel == "" {
 		return nil
 	}
 	for _, r := range due.OpsRemind {
-		ok, err := b.store.MarkOpsReminded(ctx, r.ID, now)
+		ok, err := b.store.Requests().MarkOpsReminded(ctx, r.ID, now)
 		if err != nil || !ok {
 			continue
 		}
@@ -146,7 +146,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			b.log.Error("slack refused the ops reminder (check WALEAVE_OPS_CHANNEL and that the bot is in it); it is not retried", "request", r.ID, "channel", b.opts.OpsChannel, "err", err)
 		default:
 			b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
-			b.unmark(ctx, r.ID, b.store.UnmarkOpsReminded)
+			b.unmark(ctx, r.ID, b.store.Requests().UnmarkOpsReminded)
 		}
 	}
 	return nil
@@ -171,15 +171,15 @@ func (b *Bot) Digest(ctx context.Context) error {
 			since = time.UnixMilli(n)
 		}
 	}
-	pending, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
+	pending, err := b.store.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
 	if err != nil {
 		return err
 	}
-	failed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Failed}, FinishedSince: since})
+	failed, err := b.store.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Failed}, FinishedSince: since})
 	if err != nil {
 		return err
 	}
-	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}})
+	confirmed, err := b.store.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}})
 	if err != nil {
 		return err
 	}
