@@ -148,7 +148,7 @@ func (o *Options) setDefaults() {
 type Bot struct {
 	log *slog.Logger
 	// The store, as each file needs it: every field holds the same
-	// stores (see New), behind the interface declared in the file named.
+	// stores (see useStore), behind the interface declared in the file named.
 	deliveryStore  deliveryStore  // auth.go
 	clickStore     clickStore     // click.go
 	commandStore   commandStore   // command.go
