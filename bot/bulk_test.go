@@ -18,7 +18,7 @@ import (
 // children are the groups of the bulk request id.
 func (tb *testBot) children(t *testing.T, id string) []*store.Request {
 	t.Helper()
-	kids, err := tb.db.Children(context.Background(), id)
+	kids, err := tb.db.Requests().Children(context.Background(), id)
 	require.NoError(t, err)
 	return kids
 }
@@ -141,7 +141,7 @@ func TestBulk_OnlyAdminGroupIsNotLeft(t *testing.T) {
 	}
 	require.Equal(t, 1, tb.gw.LeaveCount(), "Project Phoenix only")
 	require.Len(t, tb.gw.CallsOf("send"), 1)
-	p, err := tb.db.Request(ctx, id)
+	p, err := tb.db.Requests().Request(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, leave.Failed, p.State)
 	require.True(t, p.ReplyNeeded, "the summary is owed")
@@ -160,17 +160,17 @@ func TestBulk_StopIsAllowedToWhoMayConfirm(t *testing.T) {
 	require.NoError(t, tb.confirm(ctx, id, "U0APP", tb.clock.Now()))
 	stop := func(user string) *store.Request {
 		ic := click(user, "C1", templates.ActionStop, id)
-		r, err := tb.db.Request(ctx, id)
+		r, err := tb.db.Requests().Request(ctx, id)
 		require.NoError(t, err)
 		ic.Container.MessageTs = r.CardTS
 		tb.Interaction(ctx, ic)
-		r, err = tb.db.Request(ctx, id)
+		r, err = tb.db.Requests().Request(ctx, id)
 		require.NoError(t, err)
 		return r
 	}
 	require.Empty(t, stop("U0CNF2").CancelledBy, "not an approver, not the requester")
 	require.Equal(t, "U0REQ1", stop("U0REQ1").CancelledBy)
-	r, err := tb.db.Request(ctx, id)
+	r, err := tb.db.Requests().Request(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, leave.Cancelled, r.State, "nothing had started")
 	for _, c := range tb.children(t, id) {
