@@ -16,6 +16,14 @@ import (
 	"github.com/waleave/waleave/whatsapp"
 )
 
+// formStore is what the leave form needs of the store.
+type formStore interface {
+	DirectoryGroup(ctx context.Context, jid string) (e store.DirectoryEntry, ok bool, err error)
+	NumbersDirectory(ctx context.Context, numbers ...string) ([]store.DirectoryEntry, error)
+	SetDetails(ctx context.Context, id string, d store.Details, now time.Time) (bool, error)
+	SetSuccessor(ctx context.Context, id, jid, by string, now time.Time) (*store.Request, error)
+}
+
 // formMeta is the form's private_metadata: where it was opened. Slack
 // keeps it with the view and the client cannot change it, but it is
 // checked again on submission all the same.
@@ -128,7 +136,7 @@ func (b *Bot) options(ctx context.Context, ic slack.InteractionCallback) templat
 		b.mayUseForm(ic.User.ID, metaOf(ic.View).Channel) != allowed {
 		return templates.GroupOptions(nil)
 	}
-	entries, err := b.store.NumbersDirectory(ctx) // every number's groups
+	entries, err := b.formStore.NumbersDirectory(ctx) // every number's groups
 	if err != nil {
 		b.log.Error("group options", "err", err)
 		return templates.GroupOptions(nil)
@@ -220,7 +228,7 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 		}
 	}
 	subject := ""
-	if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok {
+	if e, ok, err := b.formStore.DirectoryGroup(ctx, jid); err == nil && ok {
 		subject = e.Subject
 	}
 	f := templates.Form{AskChannel: meta.Channel == "", Numbers: b.numberNames(),
@@ -337,11 +345,11 @@ func (b *Bot) formSuccessor(ctx context.Context, r *store.Request, jid string) {
 		return
 	}
 	now := b.opts.Now()
-	if _, err := b.store.SetDetails(ctx, r.ID, detailsOf(f.group, f.self), now); err != nil {
+	if _, err := b.formStore.SetDetails(ctx, r.ID, detailsOf(f.group, f.self), now); err != nil {
 		b.log.Warn("form: store group details", "request", r.ID, "err", err)
 		return
 	}
-	if _, err := b.store.SetSuccessor(ctx, r.ID, jid, r.RequesterID, now); err != nil {
+	if _, err := b.formStore.SetSuccessor(ctx, r.ID, jid, r.RequesterID, now); err != nil {
 		b.log.Warn("form: store successor", "request", r.ID, "err", err)
 	}
 	b.outbox.poke()
