@@ -86,6 +86,9 @@ type Options struct {
 	// waiting for confirmation. Zero means no limit (the configuration
 	// supplies SPEC's defaults).
 	UserRate, MaxPending int
+	// BulkMax is the most groups one bulk request may hold
+	// (WALEAVE_BULK_MAX); default 500.
+	BulkMax int
 	// HomeDebounce is the least time between two Home tab publications
 	// for one person; default 2s (see homeChanged).
 	HomeDebounce time.Duration
@@ -132,6 +135,9 @@ func (o *Options) setDefaults() {
 	if o.DetailsTimeout <= 0 {
 		o.DetailsTimeout = 2 * time.Second
 	}
+	if o.BulkMax <= 0 {
+		o.BulkMax = 500
+	}
 	if o.HomeDebounce <= 0 {
 		o.HomeDebounce = homeDebounce
 	}
@@ -162,6 +168,7 @@ type Bot struct {
 	replicaStore   replicaStore   // replicas.go
 	retentionStore retentionStore // retention.go
 	sweepStore     sweepStore     // sweep.go
+	bulkStore      bulkStore      // bulk.go
 	metaStore      metaStore      // sweep.go
 	// singleProcess is the store's SingleProcess (see Start).
 	singleProcess bool
@@ -302,7 +309,7 @@ func (b *Bot) useStore(db *store.DB) {
 	b.deliveryStore, b.clickStore, b.commandStore, b.detailsStore = s, s, s, s
 	b.directoryStore, b.formStore, b.homeStore, b.leaveStore = s, s, s, s
 	b.numbersStore, b.outboxStore, b.replicaStore, b.retentionStore = s, s, s, s
-	b.sweepStore, b.metaStore = s, db
+	b.sweepStore, b.metaStore, b.bulkStore = s, db, s
 }
 
 // say is text as the bot posts it about a request: with the dry run's

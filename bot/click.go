@@ -20,6 +20,7 @@ type clickStore interface {
 	RedrawCard(ctx context.Context, id string, card store.Card, now time.Time) error
 	Request(ctx context.Context, id string) (*store.Request, error)
 	SetSuccessor(ctx context.Context, id, jid, by string, now time.Time) (*store.Request, error)
+	Stop(ctx context.Context, id, by string, now time.Time) (*store.Request, error)
 	TakePick(ctx context.Context, user, channel, jid string, since time.Time) (*store.Pick, error)
 }
 
@@ -89,6 +90,8 @@ func (b *Bot) Interaction(ctx context.Context, ic slack.InteractionCallback) {
 			b.confirm(ctx, ic, a)
 		case templates.ActionCancel:
 			b.cancelRequest(ctx, ic, a)
+		case templates.ActionStop:
+			b.stop(ctx, ic, a)
 		case templates.ActionPickGroup:
 			b.pickGroup(ctx, ic, a.Value)
 		case templates.ActionSuccessor:
@@ -236,7 +239,13 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 		b.refuse(ic, "cancel", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err = b.clickStore.Cancel(ctx, id, user, b.opts.Now())
+	if r.Kind == leave.KindBulk && r.State == leave.Confirmed {
+		// A confirmed bulk request (a scheduled one, from the ops
+		// channel's notice) may have groups under way: it is stopped.
+		r, err = b.clickStore.Stop(ctx, id, user, b.opts.Now())
+	} else {
+		r, err = b.clickStore.Cancel(ctx, id, user, b.opts.Now())
+	}
 	switch {
 	case err == nil:
 		b.log.Info("leave cancelled", "request", id, "user", user)

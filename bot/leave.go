@@ -141,6 +141,9 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 	}
 	// Recorded before the call, so a crash during it is known afterwards.
 	if err := b.leaveStore.BeginLeave(ctx, r.ID, b.opts.Now()); err != nil {
+		if errors.Is(err, store.ErrStopped) {
+			return nil // stopped while it waited: nothing to do
+		}
 		return err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
@@ -190,15 +193,35 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	b := w.b
 	needLink := r.InviteLink == ""
 	needPromote := r.Successor != "" && r.PromotedAt.IsZero()
-	if !needLink && !needPromote {
+	// A group of a bulk request had no card showing its admins, and
+	// nobody chose a successor: before anything is sent it is checked
+	// that the number is not the group's only admin (onlyAdminChild).
+	needAdminCheck := r.ParentID != "" && r.Successor == "" && r.GoodbyeState == "" && r.LeaveState == "" && !r.LeaveUnknown
+	if !needLink && !needPromote && !needAdminCheck {
 		return false, nil
 	}
 	// Fresh facts, not the card's: the link may have been reset since,
 	// and a promotion whose answer was lost shows up as an admin here.
-	f := b.fetchGroup(b.num(r.Number), r.GroupJID, 0)
+	maxAge := time.Duration(0)
+	if needAdminCheck {
+		// A lookup that outlasted an earlier run's wait still counts.
+		maxAge = detailsTTL
+	}
+	f := b.fetchGroup(b.num(r.Number), r.GroupJID, maxAge)
 	var g whatsapp.Group
-	if f.wait(ctx, b.opts.DetailsTimeout) && f.err == nil {
+	arrived := f.wait(ctx, b.opts.DetailsTimeout)
+	switch {
+	case arrived && f.err == nil:
 		g = f.group
+		if needAdminCheck && onlyAdminChild(r, g, f.self) {
+			return true, w.finish(ctx, r, store.Outcome{Code: leave.OutcomeOnlyAdmin, Status: 200,
+				Detail: "the group lists the number as its only admin, and no successor was chosen"})
+		}
+	case !arrived && needAdminCheck:
+		// The lookup is still waiting (for the gateway's rate, under a
+		// bulk request's many groups): nothing is sent before it tells.
+		// The next run, soon, takes its answer.
+		return true, river.JobSnooze(time.Second)
 	}
 	if needLink {
 		if g.JID == "" {
@@ -321,6 +344,9 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 		return true, err
 	}
 	if err := b.leaveStore.ClaimGoodbye(ctx, r.ID, b.opts.Now()); err != nil {
+		if errors.Is(err, store.ErrStopped) {
+			return true, nil // stopped while it waited: nothing to do
+		}
 		// ErrConflict: another run claimed it, and may have sent it. The
 		// job is retried, and the retry reads the goodbye's state afresh.
 		return true, err

@@ -155,6 +155,13 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		}
 		card := cardFor(r, b.opts.Location)
 		card.DryRun, card.Number = b.num(r.Number).dryRun, b.shownNumber(r.Number)
+		if r.Kind == leave.KindBulk {
+			if card.Bulk, err = b.bulkOf(ctx, r); err != nil {
+				b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
+				b.unmark(ctx, r.ID, b.sweepStore.UnmarkOpsReminded)
+				continue
+			}
+		}
 		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel,
 			slack.MsgOptionText(templates.ScheduledReminderText(card), false), slack.MsgOptionBlocks(templates.ScheduledReminderBlocks(card)...))
 		b.countSlack("chat.postMessage", err)
@@ -219,7 +226,14 @@ func (b *Bot) Digest(ctx context.Context) error {
 	}
 	for i, r := range failed {
 		if i < digestLines {
-			d.Failed = append(d.Failed, item(r, r.FinishedAt))
+			it := item(r, r.FinishedAt)
+			if r.Kind == leave.KindBulk {
+				if children, err := b.bulkStore.Children(ctx, r.ID); err == nil {
+					n := templates.CountBulk(bulkGroups(children))
+					it.Groups, it.NotLeft = n.Total, n.Total-n.Done
+				}
+			}
+			d.Failed = append(d.Failed, it)
 		}
 	}
 	for i, r := range scheduled {
