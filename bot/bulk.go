@@ -424,6 +424,9 @@ func (b *Bot) stop(ctx context.Context, ic slack.InteractionCallback, a *slack.B
 	case err == nil:
 		b.log.Info("bulk leave stopped", "request", id, "user", user)
 		b.metrics.interactions.WithLabelValues("stop", "ok").Inc()
+	case errors.Is(err, store.ErrConflict) && r.CancelledBy != "" && !r.State.Final():
+		// Stopped already; its groups under way are finishing.
+		b.refuse(ic, "stop", "duplicate", templates.AlreadyStopped(r.CancelledBy), nil)
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
 		if r.CancelledBy != "" {

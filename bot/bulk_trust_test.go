@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/waleave/waleave/leave"
+	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 	"github.com/waleave/waleave/whatsapp"
 )
@@ -136,4 +137,107 @@ func TestBulk_HostileNamesAreEscapedEverywhere(t *testing.T) {
 	}
 	summary := tb.slack.ThreadReplies()[0].Form.Get("text")
 	require.Contains(t, summary, "Acme &lt;https://evil|click here&gt; &amp; co")
+}
+
+// The bulk card's Leave button is confirmed as one group's is: the
+// two-person rule and approvers hold, and only from the card.
+func TestBulk_ConfirmFollowsTheRules(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{TwoPerson: true, Approvers: []string{"U0APP"}})
+	withDirectory(t, tb)
+	id := recordedID(t, tb.command("bulk ops").Text)
+	tb.deliver(id)
+	for user, want := range map[string]string{"U0REQ1": templates.NotApprover(), "U0CNF2": templates.NotApprover()} {
+		tb.Interaction(ctx, tb.fromCard(t, click(user, "C1", templates.ActionConfirm, id)))
+		require.Equal(t, want, tb.lastEphemeral(t), user)
+	}
+	tb2 := newTestBot(t, Options{TwoPerson: true})
+	withDirectory(t, tb2)
+	id2 := recordedID(t, tb2.command("bulk ops").Text)
+	tb2.deliver(id2)
+	tb2.Interaction(ctx, tb2.fromCard(t, click("U0REQ1", "C1", templates.ActionConfirm, id2)))
+	require.Equal(t, templates.TwoPerson(), tb2.lastEphemeral(t))
+	for _, c := range append(tb.children(t, id), tb2.children(t, id2)...) {
+		require.Equal(t, leave.Pending, c.State)
+	}
+	tb.Interaction(ctx, tb.fromCard(t, click("U0APP", "C1", templates.ActionConfirm, id)))
+	for _, c := range tb.children(t, id) {
+		require.Equal(t, leave.Confirmed, c.State)
+	}
+}
+
+// Stop: refused to whoever may not confirm (and from another message);
+// once stopped, or finished, another Stop changes nothing.
+func TestBulk_StopRefusedAndHarmless(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{AllowedChannels: []string{"C1"}})
+	withDirectory(t, tb)
+	id := recordedID(t, tb.command("bulk ops").Text)
+	tb.deliver(id)
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, id)))
+	stop := func(user, channel string) *store.Request {
+		ic := tb.fromCard(t, click(user, channel, templates.ActionStop, id))
+		ic.Container.ChannelID, ic.Channel.ID = channel, channel
+		tb.Interaction(ctx, ic)
+		r, err := tb.db.Requests().Request(ctx, id)
+		require.NoError(t, err)
+		return r
+	}
+	require.Empty(t, stop("U0OUTSIDER", "C9").CancelledBy, "not allowed anywhere")
+	require.Equal(t, templates.NotAllowed(), tb.lastEphemeral(t))
+	require.Empty(t, stop("U0CNF2", "C9").CancelledBy, "from another channel")
+	require.Equal(t, templates.NotAllowed(), tb.lastEphemeral(t))
+
+	// One group is under way: it finishes; the other is not started.
+	w := &leaveWorker{b: tb.Bot}
+	kids := tb.children(t, id)
+	require.NoError(t, w.Work(ctx, leaveJob(kids[0].ID)))
+	r := stop("U0CNF2", "C1")
+	require.Equal(t, "U0CNF2", r.CancelledBy)
+	require.True(t, r.State.Final(), "nothing is left under way")
+	again := stop("U0REQ1", "C1")
+	require.Equal(t, r.State, again.State)
+	require.Equal(t, "U0CNF2", again.CancelledBy, "a second Stop changes nothing")
+	for _, c := range tb.children(t, id) {
+		require.True(t, c.State.Final())
+	}
+	require.Equal(t, 1, tb.gw.LeaveCount(), "only the group that ran was left")
+}
+
+// A bulk request counts once against WALEAVE_USER_RATE and
+// WALEAVE_MAX_PENDING, whatever its size.
+func TestBulk_CountsAgainstTheLimits(t *testing.T) {
+	tb := newTestBot(t, Options{MaxPending: 1})
+	withDirectory(t, tb)
+	require.Contains(t, tb.command("bulk ops").Text, "recorded")
+	require.Equal(t, templates.TooManyPending(1, true), tb.command("bulk marketing").Text)
+	require.Equal(t, templates.TooManyPending(1, true), tb.command("Marketing").Text)
+
+	tb = newTestBot(t, Options{UserRate: 1})
+	withDirectory(t, tb)
+	require.Contains(t, tb.command("bulk ops").Text, "recorded")
+	require.Equal(t, templates.TooManyRequests(1), tb.command("bulk marketing").Text)
+}
+
+// A second Stop while groups are still under way says who stopped it,
+// not that the stopper confirmed it.
+func TestBulk_SecondStopSaysWhoStopped(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	withDirectory(t, tb)
+	id := recordedID(t, tb.command("bulk ops").Text)
+	tb.deliver(id)
+	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, id)))
+	kid := tb.children(t, id)[0]
+	_, err := tb.db.Requests().ClaimRun(ctx, kid.ID, tb.clock.Now(), time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, tb.db.Requests().BeginLeave(ctx, kid.ID, tb.clock.Now()))
+	for _, user := range []string{"U0REQ1", "U0CNF2"} {
+		tb.Interaction(ctx, tb.fromCard(t, click(user, "C1", templates.ActionStop, id)))
+	}
+	r, err := tb.db.Requests().Request(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, leave.Confirmed, r.State, "a group is under way")
+	require.Equal(t, "U0REQ1", r.CancelledBy)
+	require.Equal(t, templates.AlreadyStopped("U0REQ1"), tb.lastEphemeral(t))
 }

@@ -462,6 +462,12 @@ func BulkUnresolved(unknown []string, ambiguous map[string][]string) string {
 	return b.String()
 }
 
+// AlreadyStopped answers a Stop on a bulk request that by has stopped
+// already, while its groups under way finish.
+func AlreadyStopped(by string) string {
+	return "This request was already stopped by " + mention(by) + "; the groups under way are finishing, and the card shows their progress."
+}
+
 // StaleScanNotReady answers bulk --stale while this version cannot yet
 // tell when a group last had a message.
 func StaleScanNotReady() string {
