@@ -2,10 +2,12 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
 	"github.com/waleave/waleave/leave"
@@ -240,4 +242,58 @@ func TestBulk_SecondStopSaysWhoStopped(t *testing.T) {
 	require.Equal(t, leave.Confirmed, r.State, "a group is under way")
 	require.Equal(t, "U0REQ1", r.CancelledBy)
 	require.Equal(t, templates.AlreadyStopped("U0REQ1"), tb.lastEphemeral(t))
+}
+
+// WALEAVE_BULK_MAX is checked before anything is looked up, counting
+// each group once: a --list of more invite codes than that costs no
+// gateway call; a forged form with 10,000 groups records nothing, nor
+// does a forged pick of them redraw the form; the same group many
+// times is one.
+func TestBulk_MaxBeforeAnyLookup(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{BulkMax: 3})
+	withDirectory(t, tb)
+	codes := make([]string, 4)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("https://chat.whatsapp.com/Code%dAbcdefghijklmnop", i)
+	}
+	require.Contains(t, tb.command("bulk --list "+strings.Join(codes, ",")).Text, templates.BulkTooMany(4, 3))
+	require.Empty(t, tb.gw.CallsOf("group"), "no invite code was looked up")
+
+	many := make([]slack.OptionBlockObject, 10000)
+	for i := range many {
+		many[i].Value = fmt.Sprintf("1203634%015d@g.us", i)
+	}
+	var sub slack.InteractionCallback
+	sub.Type, sub.Team.ID, sub.User.ID = slack.InteractionTypeViewSubmission, "T1", "U0REQ1"
+	sub.View.CallbackID, sub.View.PrivateMetadata = templates.CallbackRequest, `{"c":"C1"}`
+	sub.View.State = &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+		templates.BlockGroup: {templates.ActionFormGroup: {SelectedOptions: many}},
+	}}
+	r, ok := tb.Interact(ctx, sub).(slack.ViewSubmissionResponse)
+	require.True(t, ok)
+	require.Contains(t, r.Errors[templates.BlockGroup], "at most 3")
+	require.Empty(t, tb.requests(t))
+
+	var pick slack.InteractionCallback
+	pick.Type, pick.Team.ID, pick.User.ID = slack.InteractionTypeBlockActions, "T1", "U0REQ1"
+	pick.View.ID, pick.View.CallbackID, pick.View.PrivateMetadata = "V1", templates.CallbackRequest, `{"c":"C1"}`
+	pick.View.State = &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+		templates.BlockSuccessor: {templates.ActionFormSuccessor: {}},
+	}}
+	pick.ActionCallback.BlockActions = []*slack.BlockAction{{ActionID: templates.ActionFormGroup, BlockID: templates.BlockGroup, SelectedOptions: many}}
+	tb.formChanged(ctx, pick)
+	require.Zero(t, tb.slack.Count("views.update"), "a forged pick of 10,000 groups redraws nothing")
+
+	// The same groups many times are each one group.
+	dup := make([]slack.OptionBlockObject, 0, 3000)
+	for range 1000 {
+		dup = append(dup, slack.OptionBlockObject{Value: jidOps}, slack.OptionBlockObject{Value: jidMkt}, slack.OptionBlockObject{Value: jidPhoenix})
+	}
+	sub.View.State.Values[templates.BlockGroup][templates.ActionFormGroup] = slack.BlockAction{SelectedOptions: dup}
+	require.Nil(t, tb.Interact(ctx, sub))
+	reqs := tb.requests(t)
+	require.Len(t, reqs, 1)
+	require.Len(t, tb.children(t, reqs[0].ID), 3)
+	require.Contains(t, tb.command(`bulk --list Marketing,marketing,MARKETING,"Ops team",`+jidOps).Text, "for 2 WhatsApp groups recorded")
 }
