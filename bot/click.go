@@ -78,6 +78,8 @@ func (b *Bot) Interaction(ctx context.Context, ic slack.InteractionCallback) {
 			b.confirm(ctx, ic, a)
 		case templates.ActionCancel:
 			b.cancelRequest(ctx, ic, a)
+		case templates.ActionStop:
+			b.stop(ctx, ic, a)
 		case templates.ActionPickGroup:
 			b.pickGroup(ctx, ic, a.Value)
 		case templates.ActionSuccessor:
@@ -225,7 +227,13 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 		b.refuse(ic, "cancel", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err = b.store.Cancel(ctx, id, user, b.opts.Now())
+	if r.Kind == leave.KindBulk && r.State == leave.Confirmed {
+		// A confirmed bulk request (a scheduled one, from the ops
+		// channel's notice) may have groups under way: it is stopped.
+		r, err = b.store.Stop(ctx, id, user, b.opts.Now())
+	} else {
+		r, err = b.store.Cancel(ctx, id, user, b.opts.Now())
+	}
 	switch {
 	case err == nil:
 		b.log.Info("leave cancelled", "request", id, "user", user)

@@ -83,6 +83,8 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	case CommandHistory:
 		b.metrics.commands.WithLabelValues("history").Inc()
 		return b.history(ctx, cmd.Arg)
+	case CommandBulk:
+		return b.requestBulk(ctx, sc, cmd)
 	}
 	msg := b.request(ctx, sc, cmd)
 	return msg
@@ -155,26 +157,9 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 		b.metrics.commands.WithLabelValues("refused").Inc()
 		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.NotAllowedNumber(r.Number)))
 	}
-	if cmd.At != "" || cmd.In > 0 {
-		loc, known := b.userLocation(ctx, sc.UserID)
-		zoneUnknown = !known && cmd.At != "" && !atHasZone(cmd.At)
-		var runAt time.Time
-		if cmd.In > 0 {
-			runAt = now.Add(cmd.In)
-		} else {
-			var err error
-			if runAt, err = ResolveAt(cmd.At, loc); err != nil {
-				return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
-			}
-		}
-		if err := CheckWhen(runAt, now); err != nil {
-			return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
-		}
-		r.RunAt, r.TZ = runAt.UTC(), loc.String()
-		// A scheduled leave must stay confirmable until it runs.
-		if r.ExpiresAt.After(runAt) {
-			r.ExpiresAt = runAt
-		}
+	zoneUnknown, no = b.schedule(ctx, sc, cmd, r, now)
+	if no != nil {
+		return nil, false, no
 	}
 	switch {
 	case cmd.NoGoodbye:
@@ -205,6 +190,35 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 	b.log.Info("leave requested", "request", r.ID, "number", r.Number, "group", r.GroupJID, "user", r.RequesterID, "channel", r.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
 	return r, zoneUnknown, nil
+}
+
+// schedule sets the run time of a request from --at or --in, in the
+// requester's zone (zoneUnknown: Slack did not say it, and an --at
+// without an offset was read as UTC), or says why it cannot.
+func (b *Bot) schedule(ctx context.Context, sc slack.SlashCommand, cmd Command, r *store.Request, now time.Time) (zoneUnknown bool, no *refusal) {
+	if cmd.At == "" && cmd.In <= 0 {
+		return false, nil
+	}
+	loc, known := b.userLocation(ctx, sc.UserID)
+	zoneUnknown = !known && cmd.At != "" && !atHasZone(cmd.At)
+	var runAt time.Time
+	if cmd.In > 0 {
+		runAt = now.Add(cmd.In)
+	} else {
+		var err error
+		if runAt, err = ResolveAt(cmd.At, loc); err != nil {
+			return false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
+		}
+	}
+	if err := CheckWhen(runAt, now); err != nil {
+		return false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
+	}
+	r.RunAt, r.TZ = runAt.UTC(), loc.String()
+	// A scheduled leave must stay confirmable until it runs.
+	if r.ExpiresAt.After(runAt) {
+		r.ExpiresAt = runAt
+	}
+	return zoneUnknown, nil
 }
 
 // overLimit returns the answer to send instead of recording a request
@@ -375,6 +389,9 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 			}
 			reqs, err = b.store.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: 10})
 			break
+		}
+		if err == nil && r.Kind == leave.KindBulk {
+			return b.bulkStatus(ctx, r)
 		}
 		if err == nil {
 			reqs = []*store.Request{r}

@@ -174,7 +174,11 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	b := w.b
 	needLink := r.InviteLink == ""
 	needPromote := r.Successor != "" && r.PromotedAt.IsZero()
-	if !needLink && !needPromote {
+	// A group of a bulk request had no card showing its admins, and
+	// nobody chose a successor: before anything is sent it is checked
+	// that the number is not the group's only admin (onlyAdminChild).
+	needAdminCheck := r.ParentID != "" && r.Successor == "" && r.GoodbyeState == "" && r.LeaveState == "" && !r.LeaveUnknown
+	if !needLink && !needPromote && !needAdminCheck {
 		return false, nil
 	}
 	// Fresh facts, not the card's: the link may have been reset since,
@@ -183,6 +187,10 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	var g whatsapp.Group
 	if f.wait(ctx, b.opts.DetailsTimeout) && f.err == nil {
 		g = f.group
+		if needAdminCheck && onlyAdminChild(r, g, f.self) {
+			return true, w.finish(ctx, r, store.Outcome{Code: leave.OutcomeOnlyAdmin, Status: 200,
+				Detail: "the group lists the number as its only admin, and no successor was chosen"})
+		}
 	}
 	if needLink {
 		if g.JID == "" {

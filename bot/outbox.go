@@ -241,7 +241,15 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			continue
 		}
 		var rl *slack.RateLimitedError
+		var soon *cardTooSoon
 		switch {
+		case errors.As(err, &soon):
+			// A bulk card updated less than a second ago: its next
+			// update waits in the table, not here, so the channel's
+			// other messages keep moving.
+			o.countFailure(id, false)
+			_ = b.store.RetryOutboxAt(ctx, id, soon.next)
+			return
 		case errors.As(err, &rl):
 			// Slack says when: wait here so this channel's order holds.
 			b.metrics.slackCalls.WithLabelValues("any", "rate_limited").Inc()
@@ -315,7 +323,7 @@ func (o *outbox) release(item leased) {
 func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) error {
 	b := o.b
 	if r.CardVersion > r.CardPostedVersion {
-		if r.CardTS == "" && r.State == leave.Pending && r.DetailsState == "" {
+		if r.CardTS == "" && r.State == leave.Pending && r.DetailsState == "" && r.Kind != leave.KindBulk {
 			// The group's details are fetched here, after the ack, so the
 			// command never waits for the gateway; see withDetails.
 			r = b.withDetails(ctx, r)
@@ -325,6 +333,12 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		}
 		card := cardFor(r, requesterZone(r, b.opts.Location))
 		card.DryRun, card.Number = b.num(r.Number).dryRun, b.shownNumber(r.Number)
+		if r.Kind == leave.KindBulk {
+			var err error
+			if card.Bulk, err = b.bulkOf(ctx, r); err != nil {
+				return err
+			}
+		}
 		opts := []slack.MsgOption{slack.MsgOptionBlocks(templates.CardBlocks(card)...), slack.MsgOptionText(templates.CardText(card), false)}
 		ts := r.CardTS
 		var err error
@@ -346,8 +360,24 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 				return o.undeliverable(ctx, r, err)
 			}
 		} else {
+			if r.Kind == leave.KindBulk {
+				// Its groups' progress: at most one update a second,
+				// counted in the database so that replicas share it.
+				ok, next, err := b.store.BeginCardUpdate(ctx, r.ID, b.opts.Now(), bulkCardEvery)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return &cardTooSoon{next: next}
+				}
+			}
 			_, _, _, err = b.slack.UpdateMessageContext(ctx, r.ChannelID, ts, opts...)
 			b.countSlack("chat.update", err)
+			if err == nil && r.Kind == leave.KindBulk {
+				if err := b.store.CardUpdated(ctx, r.ID, b.opts.Now()); err != nil {
+					b.log.Warn("record card update", "request", r.ID, "err", err)
+				}
+			}
 			if err != nil && slackTroubleOf(err) == slackRefused {
 				// The card was deleted, or the channel archived or left:
 				// the card stays as it was, and the outcome reply, if
@@ -378,6 +408,12 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			detail = r.OutcomeDetail
 		}
 		text := b.sayAbout(r, outcomeReply(r, detail))
+		if r.Kind == leave.KindBulk {
+			var err error
+			if text, err = b.bulkSummary(ctx, r); err != nil {
+				return err
+			}
+		}
 		ts := ""
 		var err error
 		if !r.ReplyPostingAt.IsZero() {
@@ -409,6 +445,17 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 	}
 	return nil
 }
+
+// bulkCardEvery is the least time between two updates of a bulk
+// request's card (SPEC §9: its progress, never more often than Slack
+// allows; Slack's chat.update allows about one a second per message).
+const bulkCardEvery = time.Second
+
+// cardTooSoon is send's answer when a bulk card's update must wait until
+// next.
+type cardTooSoon struct{ next time.Time }
+
+func (e *cardTooSoon) Error() string { return "card updated less than a second ago" }
 
 // What waleave's posts are, in their message metadata: each post is
 // tagged with its request and what it is, so that one whose answer was

@@ -201,7 +201,14 @@ func (b *Bot) Digest(ctx context.Context) error {
 	}
 	for i, r := range failed {
 		if i < digestLines {
-			d.Failed = append(d.Failed, item(r, r.FinishedAt))
+			it := item(r, r.FinishedAt)
+			if r.Kind == leave.KindBulk {
+				if children, err := b.store.Children(ctx, r.ID); err == nil {
+					n := templates.CountBulk(bulkGroups(children))
+					it.Groups, it.NotLeft = n.Total, n.Total-n.Done
+				}
+			}
+			d.Failed = append(d.Failed, it)
 		}
 	}
 	for i, r := range scheduled {
