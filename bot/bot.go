@@ -169,9 +169,6 @@ type Bot struct {
 	// their leave jobs.
 	confirmer *store.Confirmer
 	outbox    *outbox
-	// staleBulk makes the bulk request a stale scan ends in (see
-	// stale.go); the bot itself, but for tests of the scan alone.
-	staleBulk staleBulkMaker
 	// homes is who has the Home tab open lately (see homeChanged).
 	homes *homeTabs
 	// home is the Slack workspace the token belongs to, learned from
@@ -201,7 +198,6 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	b := &Bot{log: log, store: db, slack: api, opts: opts, metrics: newMetrics(reg), followups: newFollowups(opts.Now),
 		homes: &homeTabs{viewers: map[string]time.Time{}, due: map[string]bool{}}}
 	b.outbox = newOutbox(b)
-	b.staleBulk = b
 	numbers := opts.Numbers
 	if len(numbers) == 0 {
 		numbers = []Number{{Name: store.DefaultNumber, Gateway: gw}}

@@ -58,21 +58,53 @@ const (
 	scanMessage = cardMessage
 )
 
-// staleBulkMaker makes the bulk request of a finished scan's stale
-// groups: its parent, with the scan's ID and the scan's message as its
-// card, and a child per stale group, in one transaction that also runs
-// done (which ends the scan, so that a scan ends in one bulk request at
-// most). unknown are the groups whose last activity could not be told,
-// which the card lists apart.
-type staleBulkMaker interface {
-	makeStaleBulk(ctx context.Context, sc *store.Scan, stale, unknown []store.ScanGroup, done store.Enqueue) error
+// makeStaleBulk records the bulk request of a finished scan's stale
+// groups as /wa-leave bulk records one (recordBulk), from the command
+// the scan kept: the same number, goodbye, time and checks. The request
+// takes the scan's ID, and the scan's message as its card, which the
+// outbox then redraws as the bulk card (listing the groups that cannot
+// be told apart, see staleNotIncluded); done, which ends the scan,
+// commits with it, so a scan ends in one bulk request at most. A
+// refusal (the number's allow-list changed, --at passed during the
+// scan) is a *scanRefused, and ErrScanEnded means an earlier run made
+// the request.
+func (b *Bot) makeStaleBulk(ctx context.Context, scan *store.Scan, stale []store.ScanGroup, done store.Enqueue) error {
+	cmd, err := ParseCommand(scan.Command)
+	if err != nil || cmd.Kind != CommandBulk {
+		// Parsed when the scan began; a command that no longer parses
+		// (the grammar changed since) is read for its essentials only.
+		cmd = Command{Kind: CommandBulk, Stale: scan.Idle, Filter: scan.Filter, From: scan.Number}
+	}
+	cmd.From = scan.Number
+	sc := slack.SlashCommand{TeamID: scan.TeamID, ChannelID: scan.ChannelID, UserID: scan.RequesterID, UserName: scan.UserName, ResponseURL: scan.ResponseURL, Text: scan.Command}
+	groups := make([]bulkGroup, len(stale))
+	for i, g := range stale {
+		groups[i] = bulkGroup{number: scan.Number, jid: g.JID, subject: g.Subject}
+	}
+	var ended error
+	_, _, no := b.recordBulkAs(ctx, sc, cmd, groups, func(p *store.Request) store.Enqueue {
+		p.ID = scan.ID
+		return func(ctx context.Context, tx *sql.Tx) error {
+			ended = done(ctx, tx)
+			return ended
+		}
+	})
+	switch {
+	case errors.Is(ended, store.ErrScanEnded):
+		return ended
+	case no == nil || no.msg == nil:
+		return nil
+	case no.problem != "":
+		return &scanRefused{text: no.problem}
+	}
+	return &scanRefused{text: no.msg.Text}
 }
 
-// makeStaleBulk is not available until bulk requests are: see the
-// report; the scan's tests use their own maker.
-func (b *Bot) makeStaleBulk(context.Context, *store.Scan, []store.ScanGroup, []store.ScanGroup, store.Enqueue) error {
-	return errors.New("bulk requests are not available")
-}
+// scanRefused is a bulk request the end of a scan could not record, with
+// the requester's answer.
+type scanRefused struct{ text string }
+
+func (e *scanRefused) Error() string { return "bulk request refused: " + e.text }
 
 // staleScanWorker runs scans.
 type staleScanWorker struct {
@@ -222,15 +254,42 @@ func (b *Bot) finishScan(ctx context.Context, sc *store.Scan, groups []store.Sca
 		// down all along) the card is posted on its own.
 		b.log.Info("stale scan ends without its progress message; the card is posted anew", "scan", sc.ID)
 	}
-	err := b.staleBulk.makeStaleBulk(ctx, sc, stale, unknown, b.store.ScanDoneTx(sc.ID, sc.ID, b.opts.Now()))
-	if errors.Is(err, store.ErrScanEnded) {
+	err := b.makeStaleBulk(ctx, sc, stale, b.store.ScanDoneTx(sc.ID, sc.ID, sc.MessageTS, b.opts.Now()))
+	var refused *scanRefused
+	switch {
+	case errors.Is(err, store.ErrScanEnded):
 		return nil // an earlier run made it
+	case errors.As(err, &refused):
+		b.log.Warn("stale scan: its bulk request was refused", "scan", sc.ID, "err", err)
+		sc.State, sc.Failure = store.ScanFailed, refused.text
+		if _, err := b.showScan(ctx, sc, groups, true); err != nil {
+			return err
+		}
+		_, err := b.store.EndScan(ctx, sc.ID, store.ScanFailed, "", refused.text, b.opts.Now())
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("stale scan %s: make the bulk request: %w", sc.ID, err)
 	}
 	b.log.Info("stale scan done", "scan", sc.ID, "groups", len(groups), "stale", len(stale), "unknown", len(unknown))
 	return nil
+}
+
+// staleNotIncluded are the groups the stale scan that made the bulk
+// request id could not tell the last activity of, for its card; none
+// when the request does not come from a scan.
+func (b *Bot) staleNotIncluded(ctx context.Context, id string) ([]templates.StaleGroup, error) {
+	groups, err := b.store.ScanGroups(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []templates.StaleGroup
+	for _, g := range groups {
+		if g.Result == store.ScanUnknown {
+			out = append(out, templates.StaleGroup{JID: g.JID, Subject: g.Subject, Why: g.Detail})
+		}
+	}
+	return out, nil
 }
 
 // staleScanView is what the scan's message shows of sc and its groups.
@@ -352,50 +411,89 @@ func (b *Bot) scanUndeliverable(ctx context.Context, sc *store.Scan, cause error
 	return err
 }
 
-// staleScan is a /wa-leave bulk --stale command, parsed and checked:
-// who asked where, the number whose groups are scanned, the age and
-// filter, what the bulk request will carry (goodbye, run time), and the
-// candidate groups in the order they are checked.
-type staleScan struct {
-	TeamID, ChannelID, UserID, ResponseURL, TZ string
-	Number                                     *number
-	Idle                                       time.Duration
-	Filter                                     string
-	Goodbye                                    string
-	RunAt                                      time.Time
-	Groups                                     []store.DirectoryEntry
-}
-
 // scanPerGroup is how long a scan takes per group at worst: Green API's
 // 1 call a second for its history, less the client's margin.
 const scanPerGroup = 1112 * time.Millisecond
 
-// startStaleScan records a scan of s.Groups with its job, in one
-// transaction, and returns the answer for the requester: the scan runs
-// in the background and shows its progress in the channel. It also
-// returns the scan's ID, which will be its bulk request's.
-func (b *Bot) startStaleScan(ctx context.Context, s staleScan) (id, reply string, err error) {
+// startStaleScan begins /wa-leave bulk --stale: it chooses the number and
+// the candidate groups (its directory's, whose names contain cmd.Filter
+// when one is given) and records the scan with its job, in one
+// transaction, then answers at once: the scan runs in the background at
+// the gateway's pace and shows its progress in the channel. Whatever the
+// bulk request will be refused for at the end is checked here first (the
+// number's allow-list, WALEAVE_BULK_MAX, --at), so that a long scan does
+// not end in a refusal it could have had at once. The answer is nil,
+// with an error, only when the scan could not be recorded.
+func (b *Bot) startStaleScan(ctx context.Context, sc slack.SlashCommand, cmd Command) (*slack.Msg, error) {
+	groups, msg := b.bulkFilter(ctx, cmd)
+	if msg != nil {
+		if cmd.Filter == "" {
+			msg = ephemeralMsg(templates.StaleScanNothingToCheck(""))
+		}
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return msg, nil
+	}
+	number, msg := b.bulkNumber(cmd, groups)
+	if msg != nil {
+		return msg, nil
+	}
+	n := b.num(number)
+	var candidates []store.ScanGroup
+	seen := map[string]bool{}
+	for _, g := range groups {
+		if g.number == number && !seen[g.jid] {
+			seen[g.jid] = true
+			candidates = append(candidates, store.ScanGroup{JID: g.jid, Subject: g.subject})
+		}
+	}
+	// The stale groups are a part of these: a scan of no more than
+	// WALEAVE_BULK_MAX groups never finds more than its bulk request may
+	// hold, and its length is bounded too.
+	if len(candidates) > b.opts.BulkMax {
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return ephemeralMsg(templates.BulkTooMany(len(candidates), b.opts.BulkMax)), nil
+	}
+	if !n.narrows(sc.UserID, sc.ChannelID) {
+		b.metrics.commands.WithLabelValues("refused").Inc()
+		return ephemeralMsg(templates.NotAllowedNumber(number)), nil
+	}
 	now := b.opts.Now()
-	sc := &store.Scan{
-		TeamID: s.TeamID, ChannelID: s.ChannelID, RequesterID: s.UserID, ResponseURL: s.ResponseURL, TZ: s.TZ,
-		Number: s.Number.Name, Filter: s.Filter, Idle: s.Idle, Cutoff: now.Add(-s.Idle),
-		Goodbye: s.Goodbye, RunAt: s.RunAt, CreatedAt: now,
+	// The run time is checked now and set when the card is: --in counts
+	// from the card, which is what people confirm.
+	zoneUnknown, no := b.schedule(ctx, sc, cmd, &store.Request{ExpiresAt: now.Add(b.opts.RequestTTL)}, now)
+	if no != nil {
+		b.metrics.commands.WithLabelValues("bad_input").Inc()
+		return no.msg, nil
 	}
-	groups := make([]store.ScanGroup, len(s.Groups))
-	for i, g := range s.Groups {
-		groups[i] = store.ScanGroup{JID: g.JID, Subject: g.Subject}
+	scan := &store.Scan{
+		TeamID: sc.TeamID, ChannelID: sc.ChannelID, RequesterID: sc.UserID, UserName: sc.UserName, ResponseURL: sc.ResponseURL,
+		Command: sc.Text, Number: number, Filter: cmd.Filter, Idle: cmd.Stale, Cutoff: now.Add(-cmd.Stale), CreatedAt: now,
 	}
-	err = b.store.CreateScan(ctx, sc, groups, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := b.jobs.InsertTx(ctx, tx, staleScanArgs{ScanID: sc.ID}, &river.InsertOpts{MaxAttempts: 25})
+	if err := b.recordScan(ctx, scan, candidates); err != nil {
+		b.metrics.commands.WithLabelValues("error").Inc()
+		return nil, err
+	}
+	b.metrics.commands.WithLabelValues("recorded").Inc()
+	text := templates.StaleScanStarted(len(candidates), cmd.Stale, cmd.Filter, time.Duration(len(candidates))*scanPerGroup)
+	if zoneUnknown {
+		text += " " + templates.ReadAsUTC()
+	}
+	if n.dryRun {
+		text = templates.DryRun(text)
+	}
+	return ephemeralMsg(text), nil
+}
+
+// recordScan records scan and its groups with the scan's job, in one
+// transaction.
+func (b *Bot) recordScan(ctx context.Context, scan *store.Scan, groups []store.ScanGroup) error {
+	err := b.store.CreateScan(ctx, scan, groups, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := b.jobs.InsertTx(ctx, tx, staleScanArgs{ScanID: scan.ID}, &river.InsertOpts{MaxAttempts: 25})
 		return err
 	})
 	if err != nil {
-		return "", "", fmt.Errorf("record stale scan: %w", err)
+		return fmt.Errorf("record stale scan: %w", err)
 	}
-	b.log.Info("stale scan recorded", "scan", sc.ID, "user", s.UserID, "channel", s.ChannelID, "number", s.Number.Name, "groups", len(groups), "idle", s.Idle)
-	text := templates.StaleScanStarted(len(groups), s.Idle, s.Filter, time.Duration(len(groups))*scanPerGroup)
-	if s.Number.dryRun {
-		text = templates.DryRun(text)
-	}
-	return sc.ID, text, nil
+	b.log.Info("stale scan recorded", "scan", scan.ID, "user", scan.RequesterID, "channel", scan.ChannelID, "number", scan.Number, "groups", len(groups), "idle", scan.Idle)
+	return nil
 }

@@ -2,9 +2,10 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,32 +14,29 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/waleave/waleave/leave"
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/whatsapp"
 )
 
-// bulkRecorder stands in for the bulk request a scan ends in, for tests
-// of the scan alone: it records what it was given and ends the scan.
-type bulkRecorder struct {
-	db *store.DB
-	mu sync.Mutex
-	// made lists, per call, the stale and unknown groups' JIDs.
-	made []struct{ stale, unknown []string }
-}
-
-func (r *bulkRecorder) makeStaleBulk(ctx context.Context, sc *store.Scan, stale, unknown []store.ScanGroup, _ store.Enqueue) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var m struct{ stale, unknown []string }
-	for _, g := range stale {
-		m.stale = append(m.stale, g.JID)
+// madeBulk returns the bulk request a scan made (its ID is the scan's),
+// by group: the JIDs of its groups, or nil when none was made.
+func (tb *testBot) madeBulk(t *testing.T, id string) []string {
+	t.Helper()
+	p, err := tb.db.Request(context.Background(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
 	}
-	for _, g := range unknown {
-		m.unknown = append(m.unknown, g.JID)
+	require.NoError(t, err)
+	require.Equal(t, leave.KindBulk, p.Kind)
+	children, err := tb.db.Children(context.Background(), id)
+	require.NoError(t, err)
+	jids := []string{}
+	for _, c := range children {
+		jids = append(jids, c.GroupJID)
 	}
-	r.made = append(r.made, m)
-	_, err := r.db.EndScan(ctx, sc.ID, store.ScanDone, sc.ID, "", time.Now())
-	return err
+	sort.Strings(jids)
+	return jids
 }
 
 // scanJob is the River job of a scan, as a worker receives it.
@@ -81,15 +79,19 @@ func scanGroupsFixture(tb *testBot) (entries []store.DirectoryEntry, stale, unkn
 	return entries, stale, unknown
 }
 
+// scan records a 180-day scan of entries as the command does, and
+// returns its ID.
 func (tb *testBot) scan(t *testing.T, entries []store.DirectoryEntry) string {
 	t.Helper()
-	id, reply, err := tb.startStaleScan(context.Background(), staleScan{
-		TeamID: "T1", ChannelID: "C1", UserID: "U0REQ1", Number: tb.num(""), Idle: 180 * 24 * time.Hour, Groups: entries,
-	})
-	require.NoError(t, err)
-	assert.Contains(t, reply, "no message for 180 days")
-	assert.Contains(t, reply, fmt.Sprintf("checking %d groups", len(entries)))
-	return id
+	now := tb.clock.Now()
+	sc := &store.Scan{TeamID: "T1", ChannelID: "C1", RequesterID: "U0REQ1", Command: "bulk --stale 180d",
+		Idle: 180 * 24 * time.Hour, Cutoff: now.Add(-180 * 24 * time.Hour), CreatedAt: now}
+	groups := make([]store.ScanGroup, len(entries))
+	for i, e := range entries {
+		groups[i] = store.ScanGroup{JID: e.JID, Subject: e.Subject}
+	}
+	require.NoError(t, tb.recordScan(context.Background(), sc, groups))
+	return sc.ID
 }
 
 // TestStaleScan_ResumesWhereItStopped interrupts a scan midway (its run
@@ -98,8 +100,6 @@ func (tb *testBot) scan(t *testing.T, entries []store.DirectoryEntry) string {
 // stale ones, the ones that cannot be told apart.
 func TestStaleScan_ResumesWhereItStopped(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	bulk := &bulkRecorder{db: tb.db}
-	tb.staleBulk = bulk
 	entries, stale, unknown := scanGroupsFixture(tb)
 	id := tb.scan(t, entries)
 	w := &staleScanWorker{b: tb.Bot}
@@ -133,30 +133,45 @@ func TestStaleScan_ResumesWhereItStopped(t *testing.T) {
 		assert.Equal(t, 1, n, "%s was checked once", g.JID)
 	}
 
-	require.Len(t, bulk.made, 1)
-	assert.Equal(t, stale, bulk.made[0].stale, "exactly the groups older than 180 days")
-	assert.Equal(t, unknown, bulk.made[0].unknown)
+	assert.Equal(t, stale, tb.madeBulk(t, id), "exactly the groups older than 180 days")
 	sc, err := tb.db.Scan(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, store.ScanDone, sc.State)
+	assert.Equal(t, id, sc.RequestID)
+	notIncluded, err := tb.staleNotIncluded(context.Background(), id)
+	require.NoError(t, err)
+	require.Len(t, notIncluded, len(unknown))
+	assert.Equal(t, unknown[0], notIncluded[0].JID)
+
+	// The scan's message becomes the bulk card: redrawn in place, with
+	// the groups that cannot be told listed apart, and confirmable.
+	tb.deliver(id)
+	posts := tb.slack.Cards()
+	require.Len(t, posts, 1, "no second message")
+	require.Equal(t, sc.MessageTS, posts[0].TS)
+	updates := tb.slack.Calls("chat.update")
+	require.NotEmpty(t, updates)
+	card := updates[len(updates)-1]
+	assert.Equal(t, sc.MessageTS, card.Form.Get("ts"))
+	assert.Contains(t, card.Form.Get("blocks"), "Leave 3 WhatsApp groups")
+	assert.Contains(t, card.Form.Get("blocks"), "Not included: 1 group whose last message the gateway cannot tell")
+	assert.Contains(t, card.Form.Get("blocks"), "Group 3")
+	assert.Equal(t, "leave_actions.pending.v1", tb.slack.ButtonsBlockID(sc.MessageTS))
 
 	// A further run (a duplicate, a retry) finds the scan over.
 	require.NoError(t, w.Work(context.Background(), scanJob(id)))
 	assert.Len(t, tb.gw.ActivityChecks(), len(checks))
-	assert.Len(t, bulk.made, 1)
 }
 
 // TestStaleScan_NoneStale ends a scan that finds nothing to leave: its
 // message says so, lists the groups it cannot tell, and has no button.
 func TestStaleScan_NoneStale(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	bulk := &bulkRecorder{db: tb.db}
-	tb.staleBulk = bulk
 	entries, _, _ := scanGroupsFixture(tb)
 	entries = []store.DirectoryEntry{entries[0], entries[2], entries[4]} // recent, unknown, recent
 	id := tb.scan(t, entries)
 	require.NoError(t, (&staleScanWorker{b: tb.Bot}).Work(context.Background(), scanJob(id)))
-	assert.Empty(t, bulk.made, "no bulk request")
+	assert.Nil(t, tb.madeBulk(t, id), "no bulk request")
 
 	cards := tb.slack.Cards()
 	require.Len(t, cards, 1, "one message, posted once")
@@ -181,7 +196,6 @@ func TestStaleScan_NoneStale(t *testing.T) {
 // redrawn at most once per scanProgressEvery however fast the checks go.
 func TestStaleScan_ProgressIsThrottled(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	tb.staleBulk = &bulkRecorder{db: tb.db}
 	entries, _, _ := scanGroupsFixture(tb)
 	id := tb.scan(t, entries)
 	// Each check takes 700 ms of the test's clock.
@@ -203,8 +217,6 @@ func TestStaleScan_ProgressIsThrottled(t *testing.T) {
 // its message, rather than listing every group as "cannot tell".
 func TestStaleScan_StopsWhenTheNumberIsDisconnected(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	bulk := &bulkRecorder{db: tb.db}
-	tb.staleBulk = bulk
 	entries, _, _ := scanGroupsFixture(tb)
 	tb.gw.Locked(func() {
 		tb.gw.ActivityErrs = map[string]error{entries[1].JID: &whatsapp.Error{Provider: "greenapi", Op: "getChatHistory", Status: 200, Kind: whatsapp.ErrNotConnected}}
@@ -212,7 +224,7 @@ func TestStaleScan_StopsWhenTheNumberIsDisconnected(t *testing.T) {
 	id := tb.scan(t, entries)
 	require.NoError(t, (&staleScanWorker{b: tb.Bot}).Work(context.Background(), scanJob(id)))
 	assert.Len(t, tb.gw.ActivityChecks(), 2, "no check after the refusal")
-	assert.Empty(t, bulk.made)
+	assert.Nil(t, tb.madeBulk(t, id))
 	sc, err := tb.db.Scan(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, store.ScanFailed, sc.State)
@@ -226,8 +238,6 @@ func TestStaleScan_StopsWhenTheNumberIsDisconnected(t *testing.T) {
 // group that never answers ends as "cannot tell".
 func TestStaleScan_TransientFailureIsTriedAgain(t *testing.T) {
 	tb := newTestBot(t, Options{MaxAttempts: 2})
-	bulk := &bulkRecorder{db: tb.db}
-	tb.staleBulk = bulk
 	entries, _, _ := scanGroupsFixture(tb)
 	tb.gw.Locked(func() {
 		tb.gw.ActivityErrs = map[string]error{entries[1].JID: &whatsapp.Error{Provider: "greenapi", Op: "getChatHistory", Status: 429, Kind: whatsapp.ErrRateLimited}}
@@ -240,7 +250,10 @@ func TestStaleScan_TransientFailureIsTriedAgain(t *testing.T) {
 	require.NoError(t, w.Work(context.Background(), scanJob(id)))
 	checks := tb.gw.ActivityChecks()
 	assert.Equal(t, []string{entries[0].JID, entries[1].JID, entries[1].JID}, checks[:3])
-	require.Len(t, bulk.made, 1)
-	assert.Contains(t, bulk.made[0].unknown, entries[1].JID, "no answer after the tries: cannot tell")
-	assert.NotContains(t, bulk.made[0].stale, entries[1].JID)
+	made := tb.madeBulk(t, id)
+	require.NotEmpty(t, made)
+	assert.NotContains(t, made, entries[1].JID)
+	groups, err := tb.db.ScanGroups(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, store.ScanUnknown, groups[1].Result, "no answer after the tries: cannot tell")
 }

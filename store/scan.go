@@ -49,18 +49,18 @@ type Scan struct {
 	TeamID      string
 	ChannelID   string
 	RequesterID string
+	UserName    string
 	ResponseURL string
-	TZ          string
-	Number      string
+	// Command is the command as typed; the bulk request is recorded from
+	// it at the end (its goodbye, time and options).
+	Command string
+	Number  string
 	// Filter is the name filter the groups were chosen by ("" = all).
 	Filter string
 	// Idle is the age asked for; Cutoff is the scan's start less Idle:
 	// a group whose last message is before Cutoff is stale.
 	Idle   time.Duration
 	Cutoff time.Time
-	// Goodbye and RunAt are the bulk request's, from the command.
-	Goodbye string
-	RunAt   time.Time
 	State   ScanState
 	Failure string
 	// MessageTS is the Slack message showing the progress; PostingAt is
@@ -94,8 +94,8 @@ type ScanGroup struct {
 // ErrScanNotFound: no scan has that ID.
 var ErrScanNotFound = errors.New("scan not found")
 
-const scanColumns = `id, team_id, channel_id, requester_id, response_url, tz, number, filter,
-	idle_seconds, cutoff, goodbye, run_at, state, failure, message_ts, posting_at, shown_checked,
+const scanColumns = `id, team_id, channel_id, requester_id, user_name, response_url, command, number, filter,
+	idle_seconds, cutoff, state, failure, message_ts, posting_at, shown_checked,
 	shown_at, request_id, created_at, updated_at`
 
 // CreateScan records a new scan (state scanning) and its groups, in
@@ -113,9 +113,9 @@ func (s *DB) CreateScan(ctx context.Context, sc *Scan, groups []ScanGroup, enque
 	}
 	return s.inTx(ctx, func(tx dbTx) error {
 		_, err := tx.exec(ctx, `INSERT INTO stale_scans (`+scanColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			sc.ID, sc.TeamID, sc.ChannelID, sc.RequesterID, sc.ResponseURL, sc.TZ, sc.Number, sc.Filter,
-			int64(sc.Idle/time.Second), ms(sc.Cutoff), sc.Goodbye, ms(sc.RunAt), string(sc.State), "", "", 0, sc.ShownChecked,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sc.ID, sc.TeamID, sc.ChannelID, sc.RequesterID, sc.UserName, sc.ResponseURL, sc.Command, sc.Number, sc.Filter,
+			int64(sc.Idle/time.Second), ms(sc.Cutoff), string(sc.State), "", "", 0, sc.ShownChecked,
 			0, "", ms(sc.CreatedAt), ms(sc.UpdatedAt))
 		if err != nil {
 			return fmt.Errorf("insert scan: %w", err)
@@ -136,11 +136,11 @@ func (s *DB) CreateScan(ctx context.Context, sc *Scan, groups []ScanGroup, enque
 // Scan returns the scan with the given ID, or ErrScanNotFound.
 func (s *DB) Scan(ctx context.Context, id string) (*Scan, error) {
 	var sc Scan
-	var idle, cutoff, runAt, postingAt, shownAt, created, updated int64
+	var idle, cutoff, postingAt, shownAt, created, updated int64
 	var state string
 	err := s.queryRow(ctx, `SELECT `+scanColumns+` FROM stale_scans WHERE id = ?`, id).Scan(
-		&sc.ID, &sc.TeamID, &sc.ChannelID, &sc.RequesterID, &sc.ResponseURL, &sc.TZ, &sc.Number, &sc.Filter,
-		&idle, &cutoff, &sc.Goodbye, &runAt, &state, &sc.Failure, &sc.MessageTS, &postingAt, &sc.ShownChecked,
+		&sc.ID, &sc.TeamID, &sc.ChannelID, &sc.RequesterID, &sc.UserName, &sc.ResponseURL, &sc.Command, &sc.Number, &sc.Filter,
+		&idle, &cutoff, &state, &sc.Failure, &sc.MessageTS, &postingAt, &sc.ShownChecked,
 		&shownAt, &sc.RequestID, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrScanNotFound
@@ -148,7 +148,7 @@ func (s *DB) Scan(ctx context.Context, id string) (*Scan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get scan %s: %w", id, err)
 	}
-	sc.Idle, sc.Cutoff, sc.RunAt, sc.State = time.Duration(idle)*time.Second, fromMS(cutoff), fromMS(runAt), ScanState(state)
+	sc.Idle, sc.Cutoff, sc.State = time.Duration(idle)*time.Second, fromMS(cutoff), ScanState(state)
 	sc.PostingAt, sc.ShownAt, sc.CreatedAt, sc.UpdatedAt = fromMS(postingAt), fromMS(shownAt), fromMS(created), fromMS(updated)
 	return &sc, nil
 }
@@ -252,17 +252,25 @@ var ErrScanEnded = errors.New("the scan has ended already")
 
 // ScanDoneTx is an Enqueue that ends a scan as done, naming the bulk
 // request made of it, in the transaction that records that request: the
-// request and the scan's end commit together, or neither does. It fails
-// with ErrScanEnded when the scan has ended already.
-func (s *DB) ScanDoneTx(id, requestID string, now time.Time) Enqueue {
+// request and the scan's end commit together, or neither does. cardTS,
+// when set, is the scan's message, which becomes the request's card (the
+// outbox then redraws it as the card). It fails with ErrScanEnded when
+// the scan has ended already.
+func (s *DB) ScanDoneTx(id, requestID, cardTS string, now time.Time) Enqueue {
 	return func(ctx context.Context, tx *sql.Tx) error {
-		res, err := dbTx{Tx: tx, dialect: s.dialect}.exec(ctx, `UPDATE stale_scans SET state = ?, request_id = ?, updated_at = ?
+		t := dbTx{Tx: tx, dialect: s.dialect}
+		res, err := t.exec(ctx, `UPDATE stale_scans SET state = ?, request_id = ?, updated_at = ?
 			WHERE id = ? AND state = ?`, string(ScanDone), requestID, ms(now), id, string(ScanScanning))
 		if err != nil {
 			return fmt.Errorf("end scan: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return errors.Join(ErrScanEnded, err)
+		}
+		if cardTS != "" {
+			if _, err := t.exec(ctx, `UPDATE requests SET card_ts = ? WHERE id = ? AND card_ts = ''`, cardTS, requestID); err != nil {
+				return fmt.Errorf("card of scan %s: %w", id, err)
+			}
 		}
 		return nil
 	}

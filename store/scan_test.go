@@ -22,7 +22,7 @@ func TestScan_RecordsEachCheckOnce(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		sc := &store.Scan{ChannelID: "C1", RequesterID: "U1", Idle: 180 * 24 * time.Hour, Cutoff: t0.Add(-180 * 24 * time.Hour),
-			Filter: "acme", Goodbye: "bye", CreatedAt: t0}
+			Filter: "acme", Command: "bulk --stale 180d acme", UserName: "ann", CreatedAt: t0}
 		enqueued := false
 		require.NoError(t, db.CreateScan(ctx, sc, []store.ScanGroup{{JID: "2@g.us", Subject: "B"}, {JID: "1@g.us", Subject: "A"}}, func(context.Context, *sql.Tx) error {
 			enqueued = true
@@ -36,6 +36,8 @@ func TestScan_RecordsEachCheckOnce(t *testing.T) {
 		assert.True(t, got.Cutoff.Equal(sc.Cutoff))
 		assert.Equal(t, -1, got.ShownChecked)
 		assert.Equal(t, "acme", got.Filter)
+		assert.Equal(t, "bulk --stale 180d acme", got.Command)
+		assert.Equal(t, "ann", got.UserName)
 
 		last := t0.Add(-200 * 24 * time.Hour)
 		require.NoError(t, db.RecordScanResult(ctx, sc.ID, 0, store.ScanStale, last, "", t0))

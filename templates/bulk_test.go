@@ -186,7 +186,6 @@ func TestBulkMessagesGolden(t *testing.T) {
 		{"BulkNoMatch", BulkNoMatch("<acme>")},
 		{"BulkTooMany", BulkTooMany(612, 500)},
 		{"BulkUnresolved", BulkUnresolved([]string{"Nope", "<x>"}, map[string][]string{"Sales": {"Sales EU", "Sales US"}})},
-		{"StaleScanNotReady", StaleScanNotReady()},
 	} {
 		checkMarkup(t, m.text)
 		fmt.Fprintf(&b, "== %s\n%s\n\n", m.name, m.text)

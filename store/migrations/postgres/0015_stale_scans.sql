@@ -12,14 +12,15 @@ CREATE TABLE stale_scans (
 	team_id       TEXT NOT NULL DEFAULT '',
 	channel_id    TEXT NOT NULL,
 	requester_id  TEXT NOT NULL,
+	user_name     TEXT NOT NULL DEFAULT '',
 	response_url  TEXT NOT NULL DEFAULT '',
-	tz            TEXT NOT NULL DEFAULT '',
+	-- The command as typed: the bulk request is recorded from it at the
+	-- end, with the same goodbye, time and number.
+	command       TEXT NOT NULL DEFAULT '',
 	number        TEXT NOT NULL DEFAULT 'default',
 	filter        TEXT NOT NULL DEFAULT '',
 	idle_seconds  BIGINT NOT NULL,
 	cutoff        BIGINT NOT NULL,
-	goodbye       TEXT NOT NULL DEFAULT '',
-	run_at        BIGINT NOT NULL DEFAULT 0,
 	-- scanning | done | failed
 	state         TEXT NOT NULL,
 	failure       TEXT NOT NULL DEFAULT '',
