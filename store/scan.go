@@ -59,8 +59,8 @@ type Scan struct {
 	Filter string
 	// Idle is the age asked for; Cutoff is the scan's start less Idle:
 	// a group whose last message is before Cutoff is stale.
-	Idle   time.Duration
-	Cutoff time.Time
+	Idle    time.Duration
+	Cutoff  time.Time
 	State   ScanState
 	Failure string
 	// MessageTS is the Slack message showing the progress; PostingAt is
