@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -62,11 +63,11 @@ func (b *Bot) requestBulk(ctx context.Context, sc slack.SlashCommand, cmd Comman
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
 		return msg
 	}
-	r, zoneUnknown, no := b.recordBulk(ctx, sc, cmd, groups)
+	r, n, zoneUnknown, no := b.recordBulk(ctx, sc, cmd, groups)
 	if no != nil {
 		return no.msg
 	}
-	answer := templates.BulkRecorded(r.ID, len(groups))
+	answer := templates.BulkRecorded(r.ID, n)
 	if zoneUnknown {
 		answer += " " + templates.ReadAsUTC()
 	}
@@ -78,6 +79,7 @@ func (b *Bot) requestBulk(ctx context.Context, sc slack.SlashCommand, cmd Comman
 // empty match refreshes the directories once.
 func (b *Bot) bulkFilter(ctx context.Context, cmd Command) ([]bulkGroup, *slack.Msg) {
 	ns := b.fromNumbers(cmd)
+	filter := strings.ToLower(cmd.Filter)
 	match := func() ([]bulkGroup, error) {
 		entries, err := b.directoryOf(ctx, ns)
 		if err != nil {
@@ -85,7 +87,7 @@ func (b *Bot) bulkFilter(ctx context.Context, cmd Command) ([]bulkGroup, *slack.
 		}
 		var out []bulkGroup
 		for _, e := range entries {
-			if containsFold(e.Subject, cmd.Filter) {
+			if containsFold(e.Subject, filter) {
 				out = append(out, bulkGroup{number: e.Number, jid: e.JID, subject: e.Subject})
 			}
 		}
@@ -241,18 +243,19 @@ func (b *Bot) bulkNumber(cmd Command, groups []bulkGroup) (string, *slack.Msg) {
 // recordBulk checks and records a bulk request for groups, as record does
 // a single one: the number, the limit (WALEAVE_BULK_MAX), the allow-list
 // of the number, the time, and the goodbye (the default one rendered for
-// each group). The stale scan records what it found through it too.
-func (b *Bot) recordBulk(ctx context.Context, sc slack.SlashCommand, cmd Command, groups []bulkGroup) (p *store.Request, zoneUnknown bool, no *refusal) {
+// each group). The stale scan records what it found through it too. n is
+// how many groups the request holds (each group once).
+func (b *Bot) recordBulk(ctx context.Context, sc slack.SlashCommand, cmd Command, groups []bulkGroup) (p *store.Request, n int, zoneUnknown bool, no *refusal) {
 	return b.recordBulkAs(ctx, sc, cmd, groups, nil)
 }
 
 // recordBulkAs is recordBulk with prepare, when set, given the parent
-// just before it is recorded (the stale scan sets its ID and card); the
-// Enqueue it returns commits with the request.
-func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Command, groups []bulkGroup, prepare func(p *store.Request) store.Enqueue) (p *store.Request, zoneUnknown bool, no *refusal) {
+// just before it is recorded (the stale scan sets its ID); the Enqueue
+// it returns commits with the request.
+func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Command, groups []bulkGroup, prepare func(p *store.Request) store.Enqueue) (p *store.Request, n int, zoneUnknown bool, no *refusal) {
 	number, msg := b.bulkNumber(cmd, groups)
 	if msg != nil {
-		return nil, false, refusing(templates.BlockNumber, msg)
+		return nil, 0, false, refusing(templates.BlockNumber, msg)
 	}
 	// One request per group, each group once. (A group given by its JID
 	// that no directory lists has no number: it is the chosen one's.)
@@ -267,11 +270,11 @@ func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Comma
 	}
 	if len(children) > b.opts.BulkMax {
 		b.metrics.commands.WithLabelValues("bad_input").Inc()
-		return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.BulkTooMany(len(children), b.opts.BulkMax)))
+		return nil, 0, false, refusing(templates.BlockGroup, ephemeralMsg(templates.BulkTooMany(len(children), b.opts.BulkMax)))
 	}
 	if !b.num(number).narrows(sc.UserID, sc.ChannelID) {
 		b.metrics.commands.WithLabelValues("refused").Inc()
-		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.NotAllowedNumber(number)))
+		return nil, 0, false, refusing(templates.BlockNumber, ephemeralMsg(templates.NotAllowedNumber(number)))
 	}
 	now := b.opts.Now()
 	p = &store.Request{
@@ -282,7 +285,7 @@ func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Comma
 	}
 	zoneUnknown, no = b.schedule(ctx, sc, cmd, p, now)
 	if no != nil {
-		return nil, false, no
+		return nil, 0, false, no
 	}
 	switch {
 	case cmd.NoGoodbye:
@@ -295,7 +298,7 @@ func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Comma
 			text, err := b.opts.DefaultGoodbye.Render(templates.GoodbyeData{GroupSubject: c.GroupSubject, GroupJID: c.GroupJID, RequesterName: sc.UserName, Date: now})
 			if err != nil {
 				b.log.Error("render default goodbye", "err", err)
-				return nil, false, refusing(templates.BlockGoodbye, ephemeralMsg(templates.Internal()))
+				return nil, 0, false, refusing(templates.BlockGoodbye, ephemeralMsg(templates.Internal()))
 			}
 			c.Goodbye = text
 			if i == 0 {
@@ -310,15 +313,15 @@ func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Comma
 	if err := b.store.CreateBulkThen(ctx, p, children, enqueue); err != nil {
 		if errors.Is(err, store.ErrRepeated) {
 			b.repeated(p.Delivery)
-			return nil, false, refusing("", nil)
+			return nil, 0, false, refusing("", nil)
 		}
 		b.log.Error("record bulk request", "err", err)
 		b.metrics.commands.WithLabelValues("error").Inc()
-		return nil, false, refusing(templates.BlockGroup, ephemeralMsg(templates.Internal()))
+		return nil, 0, false, refusing(templates.BlockGroup, ephemeralMsg(templates.Internal()))
 	}
 	b.log.Info("bulk leave requested", "request", p.ID, "number", p.Number, "groups", len(children), "user", p.RequesterID, "channel", p.ChannelID)
 	b.metrics.commands.WithLabelValues("recorded").Inc()
-	return p, zoneUnknown, nil
+	return p, len(children), zoneUnknown, nil
 }
 
 // bulkDescription says how the groups of a bulk request were chosen, for

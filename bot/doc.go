@@ -20,6 +20,10 @@
 //   - outbox.go: the poster that sends cards and outcome replies owed to
 //     Slack, woken by the store after every change that owes one.
 //
+// bulk.go is /wa-leave bulk: one request (the parent) whose groups are
+// requests of their own (children), each carried out by the leave job
+// like any other; the outbox draws the parent's card and summary.
+//
 // Beside the flow: form.go (the request form), home.go (the App Home),
 // sweep.go (reminders, expiry, digest), followup.go (work after an ack),
 // auth.go (who may do what; each delivery handled once), bot.go

@@ -82,7 +82,7 @@ func (b *Bot) makeStaleBulk(ctx context.Context, scan *store.Scan, stale []store
 		groups[i] = bulkGroup{number: scan.Number, jid: g.JID, subject: g.Subject}
 	}
 	var ended error
-	_, _, no := b.recordBulkAs(ctx, sc, cmd, groups, func(p *store.Request) store.Enqueue {
+	_, _, _, no := b.recordBulkAs(ctx, sc, cmd, groups, func(p *store.Request) store.Enqueue {
 		p.ID = scan.ID
 		return func(ctx context.Context, tx *sql.Tx) error {
 			ended = done(ctx, tx)

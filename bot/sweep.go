@@ -137,6 +137,13 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		}
 		card := cardFor(r, b.opts.Location)
 		card.DryRun, card.Number = b.num(r.Number).dryRun, b.shownNumber(r.Number)
+		if r.Kind == leave.KindBulk {
+			if card.Bulk, err = b.bulkOf(ctx, r); err != nil {
+				b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
+				b.unmark(ctx, r.ID, b.store.UnmarkOpsReminded)
+				continue
+			}
+		}
 		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel,
 			slack.MsgOptionText(templates.ScheduledReminderText(card), false), slack.MsgOptionBlocks(templates.ScheduledReminderBlocks(card)...))
 		b.countSlack("chat.postMessage", err)
