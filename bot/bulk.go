@@ -21,6 +21,15 @@ import (
 // is its own leave job, the same as a single request's (leave.go). The
 // parent's card shows the progress; its thread gets one summary.
 
+// bulkStore is what bulk requests need of the store.
+type bulkStore interface {
+	CreateBulk(ctx context.Context, parent *store.Request, children []*store.Request) error
+	CreateBulkThen(ctx context.Context, parent *store.Request, children []*store.Request, enqueue store.Enqueue) error
+	Children(ctx context.Context, id string) ([]*store.Request, error)
+	Request(ctx context.Context, id string) (*store.Request, error)
+	Stop(ctx context.Context, id, by string, now time.Time) (*store.Request, error)
+}
+
 // bulkGroup is one group chosen for a bulk request: the number whose
 // directory lists it ("" when unknown: a JID or invite code not in any
 // directory), and its name.
@@ -310,7 +319,7 @@ func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Comma
 	if prepare != nil {
 		enqueue = prepare(p)
 	}
-	if err := b.store.CreateBulkThen(ctx, p, children, enqueue); err != nil {
+	if err := b.bulkStore.CreateBulkThen(ctx, p, children, enqueue); err != nil {
 		if errors.Is(err, store.ErrRepeated) {
 			b.repeated(p.Delivery)
 			return nil, 0, false, refusing("", nil)
@@ -329,7 +338,7 @@ func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Comma
 func bulkDescription(cmd Command) string {
 	switch {
 	case len(cmd.List) > 0:
-		return "the groups listed"
+		return "the groups chosen"
 	case cmd.Stale > 0 && cmd.Filter != "":
 		return fmt.Sprintf("groups matching “%s” with no message for %s", cmd.Filter, humanAge(cmd.Stale))
 	case cmd.Stale > 0:
@@ -349,7 +358,7 @@ func humanAge(d time.Duration) string {
 // bulkOf is the card's view of the bulk request p: its groups, read
 // afresh.
 func (b *Bot) bulkOf(ctx context.Context, p *store.Request) (*templates.Bulk, error) {
-	children, err := b.store.Children(ctx, p.ID)
+	children, err := b.bulkStore.Children(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +383,7 @@ func bulkGroups(children []*store.Request) []templates.BulkGroup {
 
 // bulkSummary is the one thread reply of a bulk request that ended.
 func (b *Bot) bulkSummary(ctx context.Context, p *store.Request) (string, error) {
-	children, err := b.store.Children(ctx, p.ID)
+	children, err := b.bulkStore.Children(ctx, p.ID)
 	if err != nil {
 		return "", err
 	}
@@ -384,7 +393,7 @@ func (b *Bot) bulkSummary(ctx context.Context, p *store.Request) (string, error)
 // bulkStatus answers /wa-leave status <bulk request id>: every group and
 // its outcome.
 func (b *Bot) bulkStatus(ctx context.Context, p *store.Request) *slack.Msg {
-	children, err := b.store.Children(ctx, p.ID)
+	children, err := b.bulkStore.Children(ctx, p.ID)
 	if err != nil {
 		b.log.Error("status", "err", err)
 		return ephemeralMsg(templates.Internal())
@@ -397,7 +406,7 @@ func (b *Bot) bulkStatus(ctx context.Context, p *store.Request) *slack.Msg {
 // whoever may confirm it, and its requester, may, from its card.
 func (b *Bot) stop(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
 	id, user := a.Value, ic.User.ID
-	r, err := b.store.Request(ctx, id)
+	r, err := b.bulkStore.Request(ctx, id)
 	if err != nil {
 		b.refuse(ic, "stop", "not_found", templates.NotFound(id), err)
 		return
@@ -409,7 +418,7 @@ func (b *Bot) stop(ctx context.Context, ic slack.InteractionCallback, a *slack.B
 		b.refuse(ic, "stop", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err = b.store.Stop(ctx, id, user, b.opts.Now())
+	r, err = b.bulkStore.Stop(ctx, id, user, b.opts.Now())
 	switch {
 	case err == nil:
 		b.log.Info("bulk leave stopped", "request", id, "user", user)

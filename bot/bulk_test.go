@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,7 @@ import (
 // children are the groups of the bulk request id.
 func (tb *testBot) children(t *testing.T, id string) []*store.Request {
 	t.Helper()
-	kids, err := tb.db.Children(context.Background(), id)
+	kids, err := tb.db.Requests().Children(context.Background(), id)
 	require.NoError(t, err)
 	return kids
 }
@@ -141,7 +142,7 @@ func TestBulk_OnlyAdminGroupIsNotLeft(t *testing.T) {
 	}
 	require.Equal(t, 1, tb.gw.LeaveCount(), "Project Phoenix only")
 	require.Len(t, tb.gw.CallsOf("send"), 1)
-	p, err := tb.db.Request(ctx, id)
+	p, err := tb.db.Requests().Request(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, leave.Failed, p.State)
 	require.True(t, p.ReplyNeeded, "the summary is owed")
@@ -160,20 +161,63 @@ func TestBulk_StopIsAllowedToWhoMayConfirm(t *testing.T) {
 	require.NoError(t, tb.confirm(ctx, id, "U0APP", tb.clock.Now()))
 	stop := func(user string) *store.Request {
 		ic := click(user, "C1", templates.ActionStop, id)
-		r, err := tb.db.Request(ctx, id)
+		r, err := tb.db.Requests().Request(ctx, id)
 		require.NoError(t, err)
 		ic.Container.MessageTs = r.CardTS
 		tb.Interaction(ctx, ic)
-		r, err = tb.db.Request(ctx, id)
+		r, err = tb.db.Requests().Request(ctx, id)
 		require.NoError(t, err)
 		return r
 	}
 	require.Empty(t, stop("U0CNF2").CancelledBy, "not an approver, not the requester")
 	require.Equal(t, "U0REQ1", stop("U0REQ1").CancelledBy)
-	r, err := tb.db.Request(ctx, id)
+	r, err := tb.db.Requests().Request(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, leave.Cancelled, r.State, "nothing had started")
 	for _, c := range tb.children(t, id) {
 		require.Equal(t, leave.Cancelled, c.State)
 	}
+}
+
+// Several groups chosen in the form make one bulk request; one group is
+// the single flow; more than WALEAVE_BULK_MAX is refused next to the
+// picker.
+func TestBulk_FormWithSeveralGroups(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{BulkMax: 3})
+	withDirectory(t, tb)
+	submit := func(goodbye string, jids ...string) any {
+		var sub slack.InteractionCallback
+		sub.Type = slack.InteractionTypeViewSubmission
+		sub.Team.ID, sub.User.ID = "T1", "U0REQ1"
+		sub.View.CallbackID, sub.View.PrivateMetadata = templates.CallbackRequest, `{"c":"C1"}`
+		var picked []slack.OptionBlockObject
+		for _, jid := range jids {
+			picked = append(picked, slack.OptionBlockObject{Value: jid})
+		}
+		sub.View.State = &slack.ViewState{Values: map[string]map[string]slack.BlockAction{
+			templates.BlockGroup:   {templates.ActionFormGroup: {SelectedOptions: picked}},
+			templates.BlockGoodbye: {templates.ActionFormGoodbye: {Value: goodbye}},
+		}}
+		return tb.Interact(ctx, sub)
+	}
+	r, ok := submit("bye", jidOps, jidMkt, jidPhoenix, jidNew).(slack.ViewSubmissionResponse)
+	require.True(t, ok)
+	require.Contains(t, r.Errors[templates.BlockGroup], "at most 3")
+	require.Empty(t, tb.requests(t))
+
+	require.Nil(t, submit("bye", jidOps, jidMkt))
+	reqs := tb.requests(t)
+	require.Len(t, reqs, 1)
+	require.Equal(t, leave.KindBulk, reqs[0].Kind)
+	kids := tb.children(t, reqs[0].ID)
+	require.Len(t, kids, 2)
+	require.Equal(t, "bye", kids[0].Goodbye)
+
+	tb.clock.Add(time.Minute)
+	require.Nil(t, submit("", jidMkt))
+	reqs = tb.requests(t)
+	require.Len(t, reqs, 2)
+	require.Equal(t, leave.KindSingle, reqs[0].Kind, "one group is a single request")
+	require.Equal(t, jidMkt, reqs[0].GroupJID)
 }

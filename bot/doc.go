@@ -29,4 +29,9 @@
 // auth.go (who may do what; each delivery handled once), bot.go
 // (construction, Start and Stop), replicas.go, retention.go, logs.go and
 // metrics.go.
+//
+// Each file that uses the store declares the interface it needs of it
+// (command.go's commandStore, outbox.go's outboxStore, …), picked from
+// the store's concerns (store.Requests, Outbox, Directory, Jobs); New
+// takes the store.DB once and gives every file its view (useStore).
 package bot

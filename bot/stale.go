@@ -30,6 +30,20 @@ import (
 // be told listed apart and not included; when no group is stale, it
 // says so and has nothing to confirm.
 
+// scanStore is what stale scans need of the store.
+type scanStore interface {
+	CreateScan(ctx context.Context, sc *store.Scan, groups []store.ScanGroup, enqueue store.Enqueue) error
+	Scan(ctx context.Context, id string) (*store.Scan, error)
+	ScanGroups(ctx context.Context, id string) ([]store.ScanGroup, error)
+	RecordScanResult(ctx context.Context, id string, seq int, result store.ScanResult, last time.Time, detail string, now time.Time) error
+	ScanTried(ctx context.Context, id string, seq int) (int, error)
+	ScanPostUnderWay(ctx context.Context, id string, at time.Time) error
+	ScanPosted(ctx context.Context, id, ts string) error
+	ScanShown(ctx context.Context, id string, checked int, at time.Time) error
+	EndScan(ctx context.Context, id string, state store.ScanState, requestID, failure string, now time.Time) (bool, error)
+	ScanDoneTx(id, requestID, cardTS string, now time.Time) store.Enqueue
+}
+
 // staleScanArgs is the River job that runs one scan.
 type staleScanArgs struct {
 	ScanID string `json:"scan_id"`
@@ -122,7 +136,7 @@ func (w *staleScanWorker) Timeout(*river.Job[staleScanArgs]) time.Duration {
 // time is nearly up (and comes back at once).
 func (w *staleScanWorker) Work(ctx context.Context, job *river.Job[staleScanArgs]) error {
 	b := w.b
-	sc, err := b.store.Scan(ctx, job.Args.ScanID)
+	sc, err := b.scanStore.Scan(ctx, job.Args.ScanID)
 	switch {
 	case errors.Is(err, store.ErrScanNotFound):
 		return nil // removed by retention
@@ -131,7 +145,7 @@ func (w *staleScanWorker) Work(ctx context.Context, job *river.Job[staleScanArgs
 	case sc.State != store.ScanScanning:
 		return nil // ended by an earlier run
 	}
-	groups, err := b.store.ScanGroups(ctx, sc.ID)
+	groups, err := b.scanStore.ScanGroups(ctx, sc.ID)
 	if err != nil {
 		return err
 	}
@@ -162,7 +176,7 @@ func (w *staleScanWorker) Work(ctx context.Context, job *river.Job[staleScanArgs
 		result, why := scanResult(sc, at, err)
 		switch {
 		case err != nil && whatsapp.Transient(err):
-			tries, terr := b.store.ScanTried(ctx, sc.ID, g.Seq)
+			tries, terr := b.scanStore.ScanTried(ctx, sc.ID, g.Seq)
 			if terr != nil {
 				return terr
 			}
@@ -178,7 +192,7 @@ func (w *staleScanWorker) Work(ctx context.Context, job *river.Job[staleScanArgs
 		case err != nil && instanceTrouble(err):
 			return b.failScan(ctx, sc, groups, err)
 		}
-		if err := b.store.RecordScanResult(ctx, sc.ID, g.Seq, result, at, why, b.opts.Now()); err != nil {
+		if err := b.scanStore.RecordScanResult(ctx, sc.ID, g.Seq, result, at, why, b.opts.Now()); err != nil {
 			return err
 		}
 		g.Result, g.LastActivity, g.Detail = result, at, why
@@ -224,7 +238,7 @@ func (b *Bot) failScan(ctx context.Context, sc *store.Scan, groups []store.ScanG
 	if _, err := b.showScan(ctx, sc, groups, true); err != nil {
 		return err
 	}
-	_, err := b.store.EndScan(ctx, sc.ID, store.ScanFailed, "", reason, b.opts.Now())
+	_, err := b.scanStore.EndScan(ctx, sc.ID, store.ScanFailed, "", reason, b.opts.Now())
 	return err
 }
 
@@ -246,7 +260,7 @@ func (b *Bot) finishScan(ctx context.Context, sc *store.Scan, groups []store.Sca
 		if _, err := b.showScan(ctx, sc, groups, true); err != nil {
 			return err
 		}
-		_, err := b.store.EndScan(ctx, sc.ID, store.ScanDone, "", "", b.opts.Now())
+		_, err := b.scanStore.EndScan(ctx, sc.ID, store.ScanDone, "", "", b.opts.Now())
 		return err
 	}
 	if sc.MessageTS == "" {
@@ -254,7 +268,7 @@ func (b *Bot) finishScan(ctx context.Context, sc *store.Scan, groups []store.Sca
 		// down all along) the card is posted on its own.
 		b.log.Info("stale scan ends without its progress message; the card is posted anew", "scan", sc.ID)
 	}
-	err := b.makeStaleBulk(ctx, sc, stale, b.store.ScanDoneTx(sc.ID, sc.ID, sc.MessageTS, b.opts.Now()))
+	err := b.makeStaleBulk(ctx, sc, stale, b.scanStore.ScanDoneTx(sc.ID, sc.ID, sc.MessageTS, b.opts.Now()))
 	var refused *scanRefused
 	switch {
 	case errors.Is(err, store.ErrScanEnded):
@@ -265,7 +279,7 @@ func (b *Bot) finishScan(ctx context.Context, sc *store.Scan, groups []store.Sca
 		if _, err := b.showScan(ctx, sc, groups, true); err != nil {
 			return err
 		}
-		_, err := b.store.EndScan(ctx, sc.ID, store.ScanFailed, "", refused.text, b.opts.Now())
+		_, err := b.scanStore.EndScan(ctx, sc.ID, store.ScanFailed, "", refused.text, b.opts.Now())
 		return err
 	}
 	if err != nil {
@@ -279,7 +293,7 @@ func (b *Bot) finishScan(ctx context.Context, sc *store.Scan, groups []store.Sca
 // request id could not tell the last activity of, for its card; none
 // when the request does not come from a scan.
 func (b *Bot) staleNotIncluded(ctx context.Context, id string) ([]templates.StaleGroup, error) {
-	groups, err := b.store.ScanGroups(ctx, id)
+	groups, err := b.scanStore.ScanGroups(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -334,14 +348,14 @@ func (b *Bot) showScan(ctx context.Context, sc *store.Scan, groups []store.ScanG
 			return false, b.scanSlackTrouble(sc, final, err)
 		}
 		if ts != "" {
-			if err := b.store.ScanPosted(ctx, sc.ID, ts); err != nil {
+			if err := b.scanStore.ScanPosted(ctx, sc.ID, ts); err != nil {
 				return false, err
 			}
 			sc.MessageTS = ts
 		}
 	}
 	if ts == "" {
-		if err := b.store.ScanPostUnderWay(ctx, sc.ID, now); err != nil {
+		if err := b.scanStore.ScanPostUnderWay(ctx, sc.ID, now); err != nil {
 			return false, err
 		}
 		sc.PostingAt = now
@@ -351,7 +365,7 @@ func (b *Bot) showScan(ctx context.Context, sc *store.Scan, groups []store.ScanG
 			var rl *slack.RateLimitedError
 			if errors.As(err, &rl) || slackErrorCode(err) != "" {
 				// Slack answered: the message is certainly not there.
-				_ = b.store.ScanPostUnderWay(ctx, sc.ID, time.Time{})
+				_ = b.scanStore.ScanPostUnderWay(ctx, sc.ID, time.Time{})
 				sc.PostingAt = time.Time{}
 			}
 			if slackTroubleOf(err) == slackRefused {
@@ -359,7 +373,7 @@ func (b *Bot) showScan(ctx context.Context, sc *store.Scan, groups []store.ScanG
 			}
 			return false, b.scanSlackTrouble(sc, final, err)
 		}
-		if err := b.store.ScanPosted(ctx, sc.ID, ts); err != nil {
+		if err := b.scanStore.ScanPosted(ctx, sc.ID, ts); err != nil {
 			return false, err
 		}
 		sc.MessageTS, sc.PostingAt = ts, time.Time{}
@@ -375,7 +389,7 @@ func (b *Bot) showScan(ctx context.Context, sc *store.Scan, groups []store.ScanG
 			b.log.Warn("slack refused a scan progress update", "scan", sc.ID, "err", err)
 		}
 	}
-	if err := b.store.ScanShown(ctx, sc.ID, v.Checked, now); err != nil {
+	if err := b.scanStore.ScanShown(ctx, sc.ID, v.Checked, now); err != nil {
 		return false, err
 	}
 	sc.ShownChecked, sc.ShownAt = v.Checked, now
@@ -407,7 +421,7 @@ func (b *Bot) scanUndeliverable(ctx context.Context, sc *store.Scan, cause error
 			b.log.Warn("could not tell the requester why the scan stopped", "scan", sc.ID, "err", err)
 		}
 	}
-	_, err := b.store.EndScan(ctx, sc.ID, store.ScanFailed, "", "slack refused the scan's message: "+cause.Error(), b.opts.Now())
+	_, err := b.scanStore.EndScan(ctx, sc.ID, store.ScanFailed, "", "slack refused the scan's message: "+cause.Error(), b.opts.Now())
 	return err
 }
 
@@ -487,7 +501,7 @@ func (b *Bot) startStaleScan(ctx context.Context, sc slack.SlashCommand, cmd Com
 // recordScan records scan and its groups with the scan's job, in one
 // transaction.
 func (b *Bot) recordScan(ctx context.Context, scan *store.Scan, groups []store.ScanGroup) error {
-	err := b.store.CreateScan(ctx, scan, groups, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.scanStore.CreateScan(ctx, scan, groups, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := b.jobs.InsertTx(ctx, tx, staleScanArgs{ScanID: scan.ID}, &river.InsertOpts{MaxAttempts: 25})
 		return err
 	})

@@ -23,13 +23,13 @@ import (
 // by group: the JIDs of its groups, or nil when none was made.
 func (tb *testBot) madeBulk(t *testing.T, id string) []string {
 	t.Helper()
-	p, err := tb.db.Request(context.Background(), id)
+	p, err := tb.db.Requests().Request(context.Background(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	require.NoError(t, err)
 	require.Equal(t, leave.KindBulk, p.Kind)
-	children, err := tb.db.Children(context.Background(), id)
+	children, err := tb.db.Requests().Children(context.Background(), id)
 	require.NoError(t, err)
 	jids := []string{}
 	for _, c := range children {
@@ -112,7 +112,7 @@ func TestStaleScan_ResumesWhereItStopped(t *testing.T) {
 	}
 	require.Error(t, w.Work(ctx, scanJob(id)))
 	require.Equal(t, []string{entries[0].JID, entries[1].JID, entries[2].JID}, tb.gw.ActivityChecks())
-	groups, err := tb.db.ScanGroups(context.Background(), id)
+	groups, err := tb.db.Scans().ScanGroups(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, store.ScanRecent, groups[0].Result)
 	assert.Equal(t, store.ScanStale, groups[1].Result)
@@ -134,7 +134,7 @@ func TestStaleScan_ResumesWhereItStopped(t *testing.T) {
 	}
 
 	assert.Equal(t, stale, tb.madeBulk(t, id), "exactly the groups older than 180 days")
-	sc, err := tb.db.Scan(context.Background(), id)
+	sc, err := tb.db.Scans().Scan(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, store.ScanDone, sc.State)
 	assert.Equal(t, id, sc.RequestID)
@@ -186,7 +186,7 @@ func TestStaleScan_NoneStale(t *testing.T) {
 	assert.Contains(t, blocks, "Group 3")
 	assert.NotContains(t, blocks, `"type":"button"`)
 	assert.Equal(t, "b", tb.slack.ButtonsBlockID(ts))
-	sc, err := tb.db.Scan(context.Background(), id)
+	sc, err := tb.db.Scans().Scan(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, store.ScanDone, sc.State)
 	assert.Empty(t, sc.RequestID)
@@ -225,7 +225,7 @@ func TestStaleScan_StopsWhenTheNumberIsDisconnected(t *testing.T) {
 	require.NoError(t, (&staleScanWorker{b: tb.Bot}).Work(context.Background(), scanJob(id)))
 	assert.Len(t, tb.gw.ActivityChecks(), 2, "no check after the refusal")
 	assert.Nil(t, tb.madeBulk(t, id))
-	sc, err := tb.db.Scan(context.Background(), id)
+	sc, err := tb.db.Scans().Scan(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, store.ScanFailed, sc.State)
 	updates := tb.slack.Calls("chat.update")
@@ -253,7 +253,7 @@ func TestStaleScan_TransientFailureIsTriedAgain(t *testing.T) {
 	made := tb.madeBulk(t, id)
 	require.NotEmpty(t, made)
 	assert.NotContains(t, made, entries[1].JID)
-	groups, err := tb.db.ScanGroups(context.Background(), id)
+	groups, err := tb.db.Scans().ScanGroups(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, store.ScanUnknown, groups[1].Result, "no answer after the tries: cannot tell")
 }

@@ -26,13 +26,13 @@ import (
 // of parent's, with parent's number, channel, requester, run time and
 // expiry. A child's Goodbye, when empty, is parent's. The parent's
 // delivery, if it names one, is recorded as CreateRequest records it.
-func (s *DB) CreateBulk(ctx context.Context, parent *Request, children []*Request) error {
+func (s *Requests) CreateBulk(ctx context.Context, parent *Request, children []*Request) error {
 	return s.CreateBulkThen(ctx, parent, children, nil)
 }
 
 // CreateBulkThen is CreateBulk with enqueue, when not nil, run in the
 // same transaction (the end of the stale scan the request comes from).
-func (s *DB) CreateBulkThen(ctx context.Context, parent *Request, children []*Request, enqueue Enqueue) error {
+func (s *Requests) CreateBulkThen(ctx context.Context, parent *Request, children []*Request, enqueue Enqueue) error {
 	if parent.ID == "" {
 		parent.ID = NewID()
 	}
@@ -88,7 +88,7 @@ func (s *DB) CreateBulkThen(ctx context.Context, parent *Request, children []*Re
 
 // Children returns the groups of the bulk request id, by group name
 // (case-insensitive), then ID.
-func (s *DB) Children(ctx context.Context, id string) ([]*Request, error) {
+func (s *Requests) Children(ctx context.Context, id string) ([]*Request, error) {
 	rows, err := s.queryRows(ctx, `SELECT `+requestColumns+` FROM requests WHERE parent_id = ? AND parent_id <> ''`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list groups of %s: %w", id, err)
@@ -117,7 +117,7 @@ func (s *DB) Children(ctx context.Context, id string) ([]*Request, error) {
 // confirmChildren confirms the pending groups of the bulk request id,
 // just confirmed by by, in the confirmation's transaction, and returns
 // their confirmations (one job each).
-func (s *DB) confirmChildren(ctx context.Context, tx dbTx, id, by string, now time.Time) ([]Confirmation, *Request, error) {
+func (s *core) confirmChildren(ctx context.Context, tx dbTx, id, by string, now time.Time) ([]Confirmation, *Request, error) {
 	rows, err := tx.QueryContext(ctx, s.dialect.rebind(`UPDATE requests SET state = ?, updated_at = ?, confirmed_by = ?, confirmed_at = ?
 		WHERE parent_id = ? AND parent_id <> '' AND state = ? RETURNING id, run_at`), leave.Confirmed, ms(now), by, ms(now), id, leave.Pending)
 	if err != nil {
@@ -156,7 +156,7 @@ var notStarted = `(state = '` + string(leave.Confirmed) + `' OR (state = '` + st
 
 // endChildren moves the groups of the bulk request id that are in one of
 // from to the final state to, with an audit row each (actor, action).
-func (s *DB) endChildren(ctx context.Context, tx dbTx, id string, from []leave.State, to leave.State, actor, action string, now time.Time) error {
+func (s *core) endChildren(ctx context.Context, tx dbTx, id string, from []leave.State, to leave.State, actor, action string, now time.Time) error {
 	in, err := stateList(from)
 	if err != nil {
 		return err
@@ -165,7 +165,7 @@ func (s *DB) endChildren(ctx context.Context, tx dbTx, id string, from []leave.S
 }
 
 // endChildrenWhere is endChildren for the groups that where selects.
-func (s *DB) endChildrenWhere(ctx context.Context, tx dbTx, id, where string, to leave.State, actor, action string, now time.Time) error {
+func (s *core) endChildrenWhere(ctx context.Context, tx dbTx, id, where string, to leave.State, actor, action string, now time.Time) error {
 	if _, err := tx.exec(ctx, `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status)
 		SELECT id, ?, ?, ?, '', 0 FROM requests WHERE parent_id = ? AND parent_id <> '' AND `+where, ms(now), actor, action, id); err != nil {
 		return fmt.Errorf("end groups of %s: %w", id, err)
@@ -209,7 +209,7 @@ func childCounts(ctx context.Context, tx dbTx, id string) (BulkCounts, error) {
 // and when no group is left to do the parent ends too and owes the
 // thread its summary. The parent's row is locked first, so two groups
 // ending at once on two replicas end the parent once.
-func (s *DB) childEnded(ctx context.Context, tx dbTx, parentID string, now time.Time) error {
+func (s *core) childEnded(ctx context.Context, tx dbTx, parentID string, now time.Time) error {
 	p, err := s.requestTx(ctx, tx, parentID, true)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -223,7 +223,7 @@ func (s *DB) childEnded(ctx context.Context, tx dbTx, parentID string, now time.
 // settleParent bumps the bulk request p's card and, when every group has
 // ended, ends p: failed when a group failed, cancelled when every group
 // was stopped or cancelled before it started, done otherwise.
-func (s *DB) settleParent(ctx context.Context, tx dbTx, p *Request, now time.Time) error {
+func (s *core) settleParent(ctx context.Context, tx dbTx, p *Request, now time.Time) error {
 	if p.State.Final() {
 		return nil
 	}
@@ -270,7 +270,7 @@ func (s *DB) settleParent(ctx context.Context, tx dbTx, p *Request, now time.Tim
 // (CancelledBy) and ends when its last group does, at once when none is
 // under way. A request that is not a confirmed bulk request is refused
 // with ErrConflict and returned as it is.
-func (s *DB) Stop(ctx context.Context, id, by string, now time.Time) (*Request, error) {
+func (s *Requests) Stop(ctx context.Context, id, by string, now time.Time) (*Request, error) {
 	var out *Request
 	err := s.inTx(ctx, func(tx dbTx) error {
 		p, err := s.requestTx(ctx, tx, id, true)
@@ -307,7 +307,7 @@ func (s *DB) Stop(ctx context.Context, id, by string, now time.Time) (*Request, 
 // the card's last update and reports true. Otherwise it reports false
 // and when the next update may begin. The check and the record are one
 // statement, so posters on several replicas keep to the pace together.
-func (s *DB) BeginCardUpdate(ctx context.Context, id string, now time.Time, every time.Duration) (ok bool, next time.Time, err error) {
+func (s *Outbox) BeginCardUpdate(ctx context.Context, id string, now time.Time, every time.Duration) (ok bool, next time.Time, err error) {
 	res, err := s.exec(ctx, `UPDATE requests SET card_updated_at = ? WHERE id = ? AND card_updated_at <= ?`, ms(now), id, ms(now.Add(-every)))
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("begin card update: %w", err)
@@ -327,7 +327,7 @@ func (s *DB) BeginCardUpdate(ctx context.Context, id string, now time.Time, ever
 // CardUpdated records that an update of the card of request id was
 // answered at at, so the pace counts from Slack's answer (a slow call
 // does not bring the next update closer).
-func (s *DB) CardUpdated(ctx context.Context, id string, at time.Time) error {
+func (s *Outbox) CardUpdated(ctx context.Context, id string, at time.Time) error {
 	// Rounded up to the millisecond stored, so that the next update is
 	// never less than the interval after this one's answer.
 	v := ms(at.Add(time.Millisecond - 1))

@@ -14,7 +14,7 @@ import (
 // one token from the key's bucket, refilled at perSecond, waiting (and
 // trying again) while the bucket is empty, and returns ctx's error if
 // ctx ends first.
-func (s *DB) WaitRate(ctx context.Context, key string, perSecond float64, burst int) error {
+func (s *Jobs) WaitRate(ctx context.Context, key string, perSecond float64, burst int) error {
 	if perSecond <= 0 || burst < 1 {
 		return fmt.Errorf("rate %s: perSecond and burst must be positive", key)
 	}
@@ -41,7 +41,7 @@ func (s *DB) WaitRate(ctx context.Context, key string, perSecond float64, burst 
 // takeToken takes a token from the bucket, or says how long until one is
 // due. The row is locked for the read-modify-write, so concurrent takers
 // (in other processes too) see each other's tokens go.
-func (s *DB) takeToken(ctx context.Context, key string, perSecond, burst float64, at time.Time) (time.Duration, error) {
+func (s *core) takeToken(ctx context.Context, key string, perSecond, burst float64, at time.Time) (time.Duration, error) {
 	var wait time.Duration
 	err := s.inTx(ctx, func(tx dbTx) error {
 		now := at.UnixMilli()
@@ -70,16 +70,4 @@ func (s *DB) takeToken(ctx context.Context, key string, perSecond, burst float64
 		return 0, fmt.Errorf("rate %s: %w", key, err)
 	}
 	return wait, nil
-}
-
-// TakeRate takes a token from key's bucket (perSecond refill, bursts of
-// up to burst) if one is there, and reports whether it did; it never
-// waits. Like WaitRate the bucket is shared by every process using the
-// database, so replicas together allow the rate once.
-func (s *DB) TakeRate(ctx context.Context, key string, perSecond float64, burst int, now time.Time) (bool, error) {
-	if perSecond <= 0 || burst < 1 {
-		return false, fmt.Errorf("rate %s: perSecond and burst must be positive", key)
-	}
-	wait, err := s.takeToken(ctx, key, perSecond, float64(burst), now)
-	return wait == 0 && err == nil, err
 }

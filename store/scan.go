@@ -8,6 +8,13 @@ import (
 	"time"
 )
 
+// Scans is the store of stale-group scans (/wa-leave bulk --stale): each
+// scan, its candidate groups and what their checks found.
+type Scans struct{ *core }
+
+// Scans returns the stale scans' store.
+func (s *DB) Scans() *Scans { return &Scans{s.core} }
+
 // ScanState is where a stale-group scan is. The values are stored.
 type ScanState string
 
@@ -100,7 +107,7 @@ const scanColumns = `id, team_id, channel_id, requester_id, user_name, response_
 
 // CreateScan records a new scan (state scanning) and its groups, in
 // order, and runs enqueue (the scan's job) in the same transaction.
-func (s *DB) CreateScan(ctx context.Context, sc *Scan, groups []ScanGroup, enqueue Enqueue) error {
+func (s *Scans) CreateScan(ctx context.Context, sc *Scan, groups []ScanGroup, enqueue Enqueue) error {
 	if sc.ID == "" {
 		sc.ID = NewID()
 	}
@@ -134,7 +141,7 @@ func (s *DB) CreateScan(ctx context.Context, sc *Scan, groups []ScanGroup, enque
 }
 
 // Scan returns the scan with the given ID, or ErrScanNotFound.
-func (s *DB) Scan(ctx context.Context, id string) (*Scan, error) {
+func (s *Scans) Scan(ctx context.Context, id string) (*Scan, error) {
 	var sc Scan
 	var idle, cutoff, postingAt, shownAt, created, updated int64
 	var state string
@@ -155,7 +162,7 @@ func (s *DB) Scan(ctx context.Context, id string) (*Scan, error) {
 
 // ScanGroups lists a scan's groups in their order, with what each check
 // found so far.
-func (s *DB) ScanGroups(ctx context.Context, id string) ([]ScanGroup, error) {
+func (s *Scans) ScanGroups(ctx context.Context, id string) ([]ScanGroup, error) {
 	rows, err := s.queryRows(ctx, `SELECT seq, jid, subject, result, last_activity, detail, tries, checked_at
 		FROM stale_scan_groups WHERE scan_id = ? ORDER BY seq`, id)
 	if err != nil {
@@ -179,7 +186,7 @@ func (s *DB) ScanGroups(ctx context.Context, id string) ([]ScanGroup, error) {
 // RecordScanResult records what the check of a scan's group seq found,
 // unless it was recorded already (a run that resumed after a crash may
 // check a group whose answer was stored just before it).
-func (s *DB) RecordScanResult(ctx context.Context, id string, seq int, result ScanResult, last time.Time, detail string, now time.Time) error {
+func (s *Scans) RecordScanResult(ctx context.Context, id string, seq int, result ScanResult, last time.Time, detail string, now time.Time) error {
 	_, err := s.exec(ctx, `UPDATE stale_scan_groups SET result = ?, last_activity = ?, detail = ?, checked_at = ?
 		WHERE scan_id = ? AND seq = ? AND result = ''`, string(result), ms(last), detail, ms(now), id, seq)
 	if err != nil {
@@ -190,7 +197,7 @@ func (s *DB) RecordScanResult(ctx context.Context, id string, seq int, result Sc
 
 // ScanTried counts a failed try of a scan group's check and returns how
 // many there have been.
-func (s *DB) ScanTried(ctx context.Context, id string, seq int) (int, error) {
+func (s *Scans) ScanTried(ctx context.Context, id string, seq int) (int, error) {
 	var tries int
 	err := s.inTx(ctx, func(tx dbTx) error {
 		if _, err := tx.exec(ctx, `UPDATE stale_scan_groups SET tries = tries + 1 WHERE scan_id = ? AND seq = ?`, id, seq); err != nil {
@@ -206,7 +213,7 @@ func (s *DB) ScanTried(ctx context.Context, id string, seq int) (int, error) {
 
 // ScanPostUnderWay marks the scan's Slack message as being posted (at),
 // or clears the mark (a zero at) when Slack refused it.
-func (s *DB) ScanPostUnderWay(ctx context.Context, id string, at time.Time) error {
+func (s *Scans) ScanPostUnderWay(ctx context.Context, id string, at time.Time) error {
 	_, err := s.exec(ctx, `UPDATE stale_scans SET posting_at = ? WHERE id = ?`, ms(at), id)
 	if err != nil {
 		return fmt.Errorf("mark scan post: %w", err)
@@ -215,7 +222,7 @@ func (s *DB) ScanPostUnderWay(ctx context.Context, id string, at time.Time) erro
 }
 
 // ScanPosted records the scan's Slack message.
-func (s *DB) ScanPosted(ctx context.Context, id, ts string) error {
+func (s *Scans) ScanPosted(ctx context.Context, id, ts string) error {
 	_, err := s.exec(ctx, `UPDATE stale_scans SET message_ts = ?, posting_at = 0 WHERE id = ? AND message_ts = ''`, ts, id)
 	if err != nil {
 		return fmt.Errorf("record scan post: %w", err)
@@ -226,7 +233,7 @@ func (s *DB) ScanPosted(ctx context.Context, id, ts string) error {
 // ScanShown records that the scan's message shows checked groups as of
 // at: the progress throttle, kept in the table so that it holds for
 // whichever process runs the scan next.
-func (s *DB) ScanShown(ctx context.Context, id string, checked int, at time.Time) error {
+func (s *Scans) ScanShown(ctx context.Context, id string, checked int, at time.Time) error {
 	_, err := s.exec(ctx, `UPDATE stale_scans SET shown_checked = ?, shown_at = ?, updated_at = ? WHERE id = ?`, checked, ms(at), ms(at), id)
 	if err != nil {
 		return fmt.Errorf("record scan progress: %w", err)
@@ -237,7 +244,7 @@ func (s *DB) ScanShown(ctx context.Context, id string, checked int, at time.Time
 // EndScan ends a scan that is still scanning: done (requestID names the
 // bulk request made of it, "" when none) or failed (failure says why).
 // It reports whether this call ended it.
-func (s *DB) EndScan(ctx context.Context, id string, state ScanState, requestID, failure string, now time.Time) (bool, error) {
+func (s *Scans) EndScan(ctx context.Context, id string, state ScanState, requestID, failure string, now time.Time) (bool, error) {
 	res, err := s.exec(ctx, `UPDATE stale_scans SET state = ?, request_id = ?, failure = ?, updated_at = ?
 		WHERE id = ? AND state = ?`, string(state), requestID, failure, ms(now), id, string(ScanScanning))
 	if err != nil {
@@ -256,7 +263,7 @@ var ErrScanEnded = errors.New("the scan has ended already")
 // when set, is the scan's message, which becomes the request's card (the
 // outbox then redraws it as the card). It fails with ErrScanEnded when
 // the scan has ended already.
-func (s *DB) ScanDoneTx(id, requestID, cardTS string, now time.Time) Enqueue {
+func (s *Scans) ScanDoneTx(id, requestID, cardTS string, now time.Time) Enqueue {
 	return func(ctx context.Context, tx *sql.Tx) error {
 		t := dbTx{Tx: tx, dialect: s.dialect}
 		res, err := t.exec(ctx, `UPDATE stale_scans SET state = ?, request_id = ?, updated_at = ?

@@ -20,7 +20,8 @@ import (
 func TestScan_RecordsEachCheckOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db := mustOpen(t, dsn)
+		full := mustOpen(t, dsn)
+		db := full.Scans()
 		sc := &store.Scan{ChannelID: "C1", RequesterID: "U1", Idle: 180 * 24 * time.Hour, Cutoff: t0.Add(-180 * 24 * time.Hour),
 			Filter: "acme", Command: "bulk --stale 180d acme", UserName: "ann", CreatedAt: t0}
 		enqueued := false
@@ -79,7 +80,7 @@ func TestScan_RecordsEachCheckOnce(t *testing.T) {
 		// Retention removes ended scans with their groups, not running ones.
 		running := &store.Scan{ChannelID: "C1", RequesterID: "U1", Idle: time.Hour, CreatedAt: t0}
 		require.NoError(t, db.CreateScan(ctx, running, []store.ScanGroup{{JID: "3@g.us"}}, nil))
-		_, err = db.Prune(ctx, t0.Add(time.Hour), t0.Add(time.Hour))
+		_, err = full.Requests().Prune(ctx, t0.Add(time.Hour), t0.Add(time.Hour))
 		require.NoError(t, err)
 		_, err = db.Scan(ctx, sc.ID)
 		assert.ErrorIs(t, err, store.ErrScanNotFound)

@@ -180,7 +180,7 @@ func CheckConfig(provider string, cfg Config) []ConfigProblem {
 }
 
 // Limiter spaces calls of one kind (key) to perSecond a second, in bursts
-// of at most burst, across every process that shares it; store.DB
+// of at most burst, across every process that shares it; store.Jobs
 // implements it with a table.
 type Limiter interface {
 	WaitRate(ctx context.Context, key string, perSecond float64, burst int) error
