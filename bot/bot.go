@@ -204,6 +204,10 @@ type Bot struct {
 	// than the request's context, which ends with the response.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// stopping is set when Stop begins: long jobs (a stale scan) hand
+	// their work back at their next step instead of running on until
+	// Stop's deadline cancels them.
+	stopping atomic.Bool
 	// beats is the heartbeat goroutine (PostgreSQL only, see
 	// replicas.go); stopBeating ends it.
 	beats       sync.WaitGroup
@@ -383,6 +387,7 @@ func (b *Bot) Start(ctx context.Context) error {
 // (then cancels them; they run again on the next start), drains the
 // outbox's in-flight posts and waits for follow-ups.
 func (b *Bot) Stop(ctx context.Context) error {
+	b.stopping.Store(true)
 	err := b.jobs.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -158,9 +158,10 @@ func (w *staleScanWorker) Work(ctx context.Context, job *river.Job[staleScanArgs
 		if g.Result != store.ScanUnchecked {
 			continue
 		}
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < b.opts.GatewayTimeout+5*time.Second {
-			// The next check might not fit in this run: the next run,
-			// at once, continues with this group.
+		if d, ok := ctx.Deadline(); b.stopping.Load() || ok && time.Until(d) < b.opts.GatewayTimeout+5*time.Second {
+			// The next check might not fit in this run, or the process
+			// is stopping: the next run (here at once, or after the
+			// restart, or on another replica) continues with this group.
 			if _, err := b.showScan(ctx, sc, groups, false); err != nil {
 				return err
 			}

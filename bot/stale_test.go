@@ -257,3 +257,26 @@ func TestStaleScan_TransientFailureIsTriedAgain(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, store.ScanUnknown, groups[1].Result, "no answer after the tries: cannot tell")
 }
+
+// TestStaleScan_HandsBackWhenStopping checks that a scan run stops
+// checking when the process begins to stop (the job snoozes, for the
+// next start or another replica), rather than running on until the
+// stop's deadline cancels it.
+func TestStaleScan_HandsBackWhenStopping(t *testing.T) {
+	tb := newTestBot(t, Options{})
+	entries, _, _ := scanGroupsFixture(tb)
+	id := tb.scan(t, entries)
+	tb.gw.OnActivity = func(group string) {
+		if group == entries[1].JID {
+			tb.stopping.Store(true) // Stop begins during the second check
+		}
+	}
+	err := (&staleScanWorker{b: tb.Bot}).Work(context.Background(), scanJob(id))
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	assert.Equal(t, []string{entries[0].JID, entries[1].JID}, tb.gw.ActivityChecks())
+	groups, err := tb.db.Scans().ScanGroups(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, store.ScanStale, groups[1].Result, "the check under way was recorded")
+	assert.Equal(t, store.ScanUnchecked, groups[2].Result)
+}
