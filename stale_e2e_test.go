@@ -150,3 +150,60 @@ func TestE2E_StaleScanNoneStale(t *testing.T) {
 	require.NotContains(t, final, `"type":"button"`)
 	require.Empty(t, gw.Calls("leave"))
 }
+
+// TestE2E_StaleScanResumesAfterRestart stops waleave during a scan and
+// starts it again on the same database: the scan goes on from the next
+// group, asking no group's history twice, and ends in the same message.
+func TestE2E_StaleScanResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	const day = 24 * time.Hour
+	var groups []staleGroup
+	for i := range 6 {
+		idle := 10 * day
+		if i%2 == 0 {
+			idle = 300 * day
+		}
+		groups = append(groups, staleGroup{fmt.Sprintf("1203634000000003%02d@g.us", i+1), fmt.Sprintf("Crew %d", i+1), idle})
+	}
+	sl := fake.NewSlack(t)
+	gw := staleGateway(t, groups)
+	env := baseEnv(t, sl, gw)
+	a := startApp(t, sl, gw, env)
+	status, _ := a.command("U0REQ1", "C1", "bulk --stale 180d crew --no-goodbye")
+	require.Equal(t, 200, status)
+	historyCalls := func() map[string]int {
+		n := map[string]int{}
+		for _, c := range gw.Calls("other") {
+			if strings.Contains(c.Path, "/getChatHistory/") {
+				n[groupOf(c)]++
+			}
+		}
+		return n
+	}
+	eventually(t, 10*time.Second, func() bool { return len(historyCalls()) >= 2 }, "the scan did not start")
+	a.stop()
+	a.stop = nil
+	before := historyCalls()
+	require.Less(t, len(before), len(groups), "stopped midway")
+
+	startApp(t, sl, gw, env)
+	eventually(t, 30*time.Second, func() bool {
+		for _, u := range sl.Calls("chat.update") {
+			if strings.Contains(u.Form.Get("blocks"), "leave_confirm") {
+				return true
+			}
+		}
+		return false
+	}, "the scan did not end after the restart")
+	after := historyCalls()
+	require.Len(t, after, len(groups))
+	for _, g := range groups {
+		require.Equal(t, 1, after[g.jid], "history of %s asked once", g.name)
+	}
+	require.Len(t, sl.Cards(), 1, "one message, before and after the restart")
+	card := ""
+	for _, u := range cardUpdates(sl, sl.Cards()[0].TS) {
+		card = unescapeJSON(u.Form.Get("blocks"))
+	}
+	require.Contains(t, card, "Leave 3 WhatsApp groups?")
+}
