@@ -223,11 +223,13 @@ func scanResult(sc *store.Scan, at time.Time, err error) (store.ScanResult, stri
 }
 
 // instanceTrouble reports whether a check failed for a reason that holds
-// for every group (the credentials, the connection, the plan): the scan
-// stops rather than calling every other group "cannot tell".
+// for every group (the credentials, the connection, the plan, a gateway
+// without the history call): the scan stops rather than calling every
+// other group "cannot tell".
 func instanceTrouble(err error) bool {
 	return errors.Is(err, whatsapp.ErrUnauthorized) || errors.Is(err, whatsapp.ErrNotConnected) ||
-		errors.Is(err, whatsapp.ErrQuota) || errors.Is(err, whatsapp.ErrNotSupported)
+		errors.Is(err, whatsapp.ErrQuota) || errors.Is(err, whatsapp.ErrNotSupported) ||
+		errors.Is(err, whatsapp.ErrWrongEndpoint)
 }
 
 // failScan ends a scan the gateway will not let go on, and says why in
