@@ -57,7 +57,7 @@ const staleScanKind = "stale_scan"
 const (
 	// scanRunTimeout bounds one run of a scan job. A scan of hundreds of
 	// groups takes many runs: each checks groups until the next check
-	// might not fit, then snoozes to continue at once (see scanGroups).
+	// might not fit, then snoozes to continue at once (see Work).
 	// Runs stay under River's rescue of stuck jobs (a minute and ten
 	// seconds), so a run is never taken for dead while it works.
 	scanRunTimeout = 50 * time.Second
@@ -90,6 +90,10 @@ func (b *Bot) makeStaleBulk(ctx context.Context, scan *store.Scan, stale []store
 		cmd = Command{Kind: CommandBulk, Stale: scan.Idle, Filter: scan.Filter, From: scan.Number}
 	}
 	cmd.From = scan.Number
+	if len(b.fromNumbers(cmd)) == 0 {
+		// The number was taken out of the configuration during the scan.
+		return &scanRefused{text: templates.UnknownNumber(scan.Number, b.numberNames())}
+	}
 	sc := slack.SlashCommand{TeamID: scan.TeamID, ChannelID: scan.ChannelID, UserID: scan.RequesterID, UserName: scan.UserName, ResponseURL: scan.ResponseURL, Text: scan.Command}
 	groups := make([]bulkGroup, len(stale))
 	for i, g := range stale {
