@@ -199,14 +199,26 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	}
 	// Fresh facts, not the card's: the link may have been reset since,
 	// and a promotion whose answer was lost shows up as an admin here.
-	f := b.fetchGroup(b.num(r.Number), r.GroupJID, 0)
+	maxAge := time.Duration(0)
+	if needAdminCheck {
+		// A lookup that outlasted an earlier run's wait still counts.
+		maxAge = detailsTTL
+	}
+	f := b.fetchGroup(b.num(r.Number), r.GroupJID, maxAge)
 	var g whatsapp.Group
-	if f.wait(ctx, b.opts.DetailsTimeout) && f.err == nil {
+	arrived := f.wait(ctx, b.opts.DetailsTimeout)
+	switch {
+	case arrived && f.err == nil:
 		g = f.group
 		if needAdminCheck && onlyAdminChild(r, g, f.self) {
 			return true, w.finish(ctx, r, store.Outcome{Code: leave.OutcomeOnlyAdmin, Status: 200,
 				Detail: "the group lists the number as its only admin, and no successor was chosen"})
 		}
+	case !arrived && needAdminCheck:
+		// The lookup is still waiting (for the gateway's rate, under a
+		// bulk request's many groups): nothing is sent before it tells.
+		// The next run, soon, takes its answer.
+		return true, river.JobSnooze(time.Second)
 	}
 	if needLink {
 		if g.JID == "" {
