@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,11 @@ type staleGroup struct {
 }
 
 func staleGateway(t *testing.T, groups []staleGroup) *fake.Provider {
-	gw := fake.NewProvider(t, "greenapi")
+	return staleGatewayOf(t, "greenapi", groups)
+}
+
+func staleGatewayOf(t *testing.T, provider string, groups []staleGroup) *fake.Provider {
+	gw := fake.NewProvider(t, provider)
 	gw.Groups, gw.History = map[string]string{}, map[string]time.Time{}
 	for _, g := range groups {
 		gw.Groups[g.jid] = g.name
@@ -40,9 +45,18 @@ func staleGateway(t *testing.T, groups []staleGroup) *fake.Provider {
 // exactly the groups older than 180 days; the one whose last activity
 // cannot be told is listed apart and not included, and the recent ones
 // and the ones outside the filter are left out. Confirming leaves
-// exactly those groups, once each.
+// exactly those groups, once each. (Green API's history is unix seconds,
+// RyzeAPI's RFC 3339.)
 func TestE2E_StaleScan(t *testing.T) {
-	t.Parallel()
+	for _, provider := range []string{"greenapi", "ryzeapi"} {
+		t.Run(provider, func(t *testing.T) {
+			t.Parallel()
+			testStaleScan(t, provider)
+		})
+	}
+}
+
+func testStaleScan(t *testing.T, provider string) {
 	const day = 24 * time.Hour
 	groups := []staleGroup{
 		{"120363400000000101@g.us", "Club Alpha", 400 * day},
@@ -55,7 +69,7 @@ func TestE2E_StaleScan(t *testing.T) {
 	}
 	stale := map[string]bool{groups[0].jid: true, groups[1].jid: true, groups[5].jid: true}
 	sl := fake.NewSlack(t)
-	gw := staleGateway(t, groups)
+	gw := staleGatewayOf(t, provider, groups)
 	a := startApp(t, sl, gw, baseEnv(t, sl, gw))
 
 	status, body := a.command("U0REQ1", "C1", "bulk --stale 180d club --no-goodbye")
@@ -95,7 +109,7 @@ func TestE2E_StaleScan(t *testing.T) {
 	// Each candidate's history was asked once; the other group's never.
 	history := map[string]int{}
 	for _, c := range gw.Calls("other") {
-		if strings.Contains(c.Path, "/getChatHistory/") {
+		if strings.Contains(c.Path, "/getChatHistory/") || strings.HasPrefix(c.Path, "/api/chat/history/") {
 			history[groupOf(c)]++
 			require.Contains(t, c.Body, `"count":1`)
 		}
@@ -111,7 +125,12 @@ func TestE2E_StaleScan(t *testing.T) {
 	status, _ = a.click("U0CNF2", "C1", "leave_confirm", id, ts)
 	require.Equal(t, 200, status)
 	eventually(t, 30*time.Second, func() bool { return len(sl.ThreadReplies()) >= 1 }, "no summary; %d leaves so far", len(gw.Calls("leave")))
-	leaves := callsPerGroup(gw, "leave")
+	leaves := map[string]int{}
+	for _, c := range gw.Calls("leave") {
+		q, _ := url.QueryUnescape(c.Query) // RyzeAPI names the group in the query
+		c.Query = q
+		leaves[groupOf(c)]++
+	}
 	require.Len(t, leaves, len(stale), "exactly the stale groups are left: %v", leaves)
 	for jid := range stale {
 		require.Equal(t, 1, leaves[jid], "one leave of %s", jid)
