@@ -3,9 +3,11 @@ package bot
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
@@ -220,4 +222,39 @@ func TestBulk_FormWithSeveralGroups(t *testing.T) {
 	require.Len(t, reqs, 2)
 	require.Equal(t, leave.KindSingle, reqs[0].Kind, "one group is a single request")
 	require.Equal(t, jidMkt, reqs[0].GroupJID)
+}
+
+// A bulk group whose lookup is slow (the gateway's rate, under many
+// groups) waits for it: nothing is sent before the bot knows whether its
+// number is the only admin.
+func TestBulk_GroupWaitsForItsLookup(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{DetailsTimeout: 50 * time.Millisecond})
+	withDirectory(t, tb)
+	release := make(chan struct{})
+	open := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(open) // a failing test must not leave the lookup waiting
+	self := "79000000001@c.us"
+	tb.gw.Locked(func() {
+		tb.gw.Self = self
+		tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
+			<-release
+			return whatsapp.Group{JID: ref, Participants: []whatsapp.Participant{{JID: "79000000002@c.us"}, {JID: self, IsAdmin: true}}, Size: 2}, nil
+		}
+	})
+	id := recordedID(t, tb.command("bulk Marketing bye").Text)
+	require.NoError(t, tb.confirm(ctx, id, "U0CNF2", tb.clock.Now()))
+	child := tb.children(t, id)[0]
+	w := &leaveWorker{b: tb.Bot}
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, w.Work(ctx, leaveJob(child.ID)), &snooze)
+	require.Empty(t, tb.gw.CallsOf("send"))
+	require.Zero(t, tb.gw.LeaveCount())
+
+	open()
+	require.Eventually(t, func() bool { return w.Work(ctx, leaveJob(child.ID)) == nil }, 5*time.Second, 20*time.Millisecond)
+	got := tb.children(t, id)[0]
+	require.Equal(t, leave.OutcomeOnlyAdmin, got.Outcome)
+	require.Empty(t, tb.gw.CallsOf("send"))
+	require.Zero(t, tb.gw.LeaveCount())
 }
