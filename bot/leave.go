@@ -141,6 +141,9 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 	}
 	// Recorded before the call, so a crash during it is known afterwards.
 	if err := b.leaveStore.BeginLeave(ctx, r.ID, b.opts.Now()); err != nil {
+		if errors.Is(err, store.ErrStopped) {
+			return nil // stopped while it waited: nothing to do
+		}
 		return err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
@@ -341,6 +344,9 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 		return true, err
 	}
 	if err := b.leaveStore.ClaimGoodbye(ctx, r.ID, b.opts.Now()); err != nil {
+		if errors.Is(err, store.ErrStopped) {
+			return true, nil // stopped while it waited: nothing to do
+		}
 		// ErrConflict: another run claimed it, and may have sent it. The
 		// job is retried, and the retry reads the goodbye's state afresh.
 		return true, err

@@ -262,12 +262,14 @@ func TestSocket_ReconnectsBackOffWhenConnectionsDoNotLast(t *testing.T) {
 			}()
 			defer close(stop)
 			runSocket(t, f, &fakeCore{}, SocketOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: 400 * time.Millisecond})
-			time.Sleep(2 * time.Second)
-			// Sessions 50, 100, 200, 400, 400 … ms apart, each with at most
-			// two connection attempts: about a dozen in two seconds. An
-			// immediate reconnect loop made thousands.
-			require.Less(t, len(f.Opens()), 40)
-			require.GreaterOrEqual(t, len(f.Opens()), 3, "it keeps trying")
+			// Each session makes at most two connection attempts, and the
+			// sessions start 50, 100, 200, 400 … ms apart: ten attempts
+			// span at least five sessions, so at least 50+100+200+400 ms.
+			// An immediate reconnect loop made thousands a second. (A busy
+			// machine only stretches the waits.)
+			waitFor(t, 30*time.Second, func() bool { return len(f.Opens()) >= 10 }, "it stopped trying")
+			opens := f.Opens()
+			require.GreaterOrEqual(t, opens[9].At.Sub(opens[0].At), 750*time.Millisecond, "reconnects without a growing backoff")
 		})
 	}
 }

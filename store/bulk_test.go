@@ -132,8 +132,12 @@ func TestBulk_StopCancelsWhatHasNotStarted(t *testing.T) {
 			require.ErrorIs(t, err, store.ErrConflict, "its job finds nothing to do")
 		}
 		// The run that was waiting sends nothing.
-		require.ErrorIs(t, db.Requests().ClaimGoodbye(ctx, children[2].ID, t0.Add(4*time.Minute)), store.ErrConflict)
-		require.ErrorIs(t, db.Requests().BeginLeave(ctx, children[2].ID, t0.Add(4*time.Minute)), store.ErrConflict)
+		require.ErrorIs(t, db.Requests().ClaimGoodbye(ctx, children[2].ID, t0.Add(4*time.Minute)), store.ErrStopped)
+		require.ErrorIs(t, db.Requests().BeginLeave(ctx, children[2].ID, t0.Add(4*time.Minute)), store.ErrStopped)
+		// A goodbye another run claimed is a conflict, not a stop.
+		err = db.Requests().ClaimGoodbye(ctx, children[1].ID, t0.Add(4*time.Minute))
+		require.ErrorIs(t, err, store.ErrConflict)
+		require.NotErrorIs(t, err, store.ErrStopped)
 		require.NoError(t, db.Requests().BeginLeave(ctx, children[1].ID, t0.Add(4*time.Minute)), "the one under way finishes")
 		_, err = db.Requests().Stop(ctx, p.ID, "U3", t0.Add(3*time.Minute))
 		require.ErrorIs(t, err, store.ErrConflict)

@@ -549,7 +549,7 @@ func (s *Requests) ClaimGoodbye(ctx context.Context, id string, now time.Time) e
 			return fmt.Errorf("claim goodbye: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return fmt.Errorf("claim goodbye of %s: %w", id, ErrConflict)
+			return s.notRunning(ctx, tx, id, "claim goodbye")
 		}
 		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "goodbye " + GoodbyeSending})
 	})
@@ -567,10 +567,21 @@ func (s *Requests) BeginLeave(ctx context.Context, id string, now time.Time) err
 			return fmt.Errorf("begin leave: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return fmt.Errorf("begin leave of %s: %w", id, ErrConflict)
+			return s.notRunning(ctx, tx, id, "begin leave")
 		}
 		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave call started"})
 	})
+}
+
+// notRunning says why a step of a run's was refused: ErrStopped when the
+// request is no longer running (a group of a bulk request stopped while
+// its run waited), else ErrConflict.
+func (s *core) notRunning(ctx context.Context, tx dbTx, id, step string) error {
+	var st leave.State
+	if err := tx.queryRow(ctx, `SELECT state FROM requests WHERE id = ?`, id).Scan(&st); err == nil && st != leave.Running {
+		return fmt.Errorf("%s of %s: %w", step, id, ErrStopped)
+	}
+	return fmt.Errorf("%s of %s: %w", step, id, ErrConflict)
 }
 
 // SetLeaveUnknown records that a leave call's outcome is unknown (its

@@ -58,6 +58,11 @@ var (
 	// ErrRepeated: the delivery that asks for a request was handled
 	// before (a replayed signed command, an envelope sent again).
 	ErrRepeated = errors.New("this delivery was handled before")
+	// ErrStopped: a run's step was refused because the request is no
+	// longer running: a group of a bulk request stopped (see
+	// Requests.Stop) while its run waited. The run ends; nothing is
+	// sent. It is also ErrConflict.
+	ErrStopped = fmt.Errorf("the request is no longer running: %w", ErrConflict)
 )
 
 // Enqueue adds the caller's own writes, typically River job inserts, to a
