@@ -34,7 +34,8 @@ func TestBulk_RefusalsRecordNothing(t *testing.T) {
 		// "o" is in Ops team, OPS TEAM, Project Phoenix and Phoenix rollout.
 		{"bulk o", templates.BulkTooMany(4, 2)},
 		{`bulk --list Nope,Phoenix`, templates.BulkUnresolved([]string{"Nope"}, map[string][]string{"Phoenix": {"Phoenix rollout", "Project Phoenix"}})},
-		{"bulk --stale 180d", templates.StaleScanNotReady()},
+		{"bulk --stale 180d nothing-like-this", templates.BulkNoMatch("nothing-like-this")},
+		{"bulk --stale 180d o", templates.BulkTooMany(4, 2)},
 		{"bulk ops --from sales", "No WhatsApp number is called"},
 	} {
 		t.Run(tc.text, func(t *testing.T) {

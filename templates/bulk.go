@@ -30,6 +30,9 @@ type Bulk struct {
 	Groups []BulkGroup
 	// StoppedBy is who pressed Stop (a Slack user ID; "" = nobody).
 	StoppedBy string
+	// NotIncluded are the groups a stale scan could not tell the last
+	// activity of: listed apart, under the groups, and not left.
+	NotIncluded []StaleGroup
 }
 
 // BulkGroup is one group of a bulk request: its name (or JID) and where
@@ -101,6 +104,9 @@ func bulkCardBlocks(c Card) []slack.Block {
 		slack.NewSectionBlock(mrkdwn(bulkGroupsText(c)), cardFields(c), nil, slack.SectionBlockOptionBlockID(blockID(blockGroup, st))),
 		slack.NewSectionBlock(mrkdwn(goodbyeText(c)), nil, nil, slack.SectionBlockOptionBlockID(blockID(blockGoodbye, st))),
 	)
+	if apart := StaleUnknownList(c.Bulk.NotIncluded); apart != "" {
+		blocks = append(blocks, slack.NewContextBlock(blockID(blockScanUnknown, st), mrkdwn(apart)))
+	}
 	if st != leave.Pending && st != leave.Expired && !(st == leave.Cancelled && c.Bulk.StoppedBy == "" && n.Done+n.Failed == 0) {
 		// The block's ID changes with the counts, so that no client keeps
 		// an older rendering of it.
@@ -466,10 +472,4 @@ func BulkUnresolved(unknown []string, ambiguous map[string][]string) string {
 // already, while its groups under way finish.
 func AlreadyStopped(by string) string {
 	return "This request was already stopped by " + mention(by) + "; the groups under way are finishing, and the card shows their progress."
-}
-
-// StaleScanNotReady answers bulk --stale while this version cannot yet
-// tell when a group last had a message.
-func StaleScanNotReady() string {
-	return ":construction: `--stale` cannot be used yet: this version of waleave cannot tell when a group last had a message. Nothing was recorded. Use a filter or `--list` instead."
 }
