@@ -125,6 +125,12 @@ func (b *Bot) bulkFilter(ctx context.Context, cmd Command) ([]bulkGroup, *slack.
 // directory (an exact name wins over one that merely contains it). Names
 // that match nothing, or several groups, are all reported at once.
 func (b *Bot) bulkList(ctx context.Context, cmd Command) ([]bulkGroup, *slack.Msg) {
+	// More different entries than a request may hold is refused before
+	// any of them is looked up: an invite code costs a gateway call,
+	// and a list (or a forged form) is as long as its sender makes it.
+	if n := distinctRefs(cmd.List); n > b.opts.BulkMax {
+		return nil, ephemeralMsg(templates.BulkTooMany(n, b.opts.BulkMax))
+	}
 	ns := b.fromNumbers(cmd)
 	entries, err := b.directoryOf(ctx, ns)
 	if err != nil {
@@ -203,6 +209,17 @@ func (b *Bot) bulkList(ctx context.Context, cmd Command) ([]bulkGroup, *slack.Ms
 		return nil, ephemeralMsg(templates.BulkUnresolved(unknown, ambiguous))
 	}
 	return groups, nil
+}
+
+// distinctRefs counts the different entries of a list: the same JID,
+// invite code or name (whatever its case) twice is one group.
+func distinctRefs(refs []GroupRef) int {
+	seen := make(map[GroupRef]bool, len(refs))
+	for _, r := range refs {
+		r.Name = strings.ToLower(r.Name)
+		seen[r] = true
+	}
+	return len(seen)
 }
 
 // bulkNumber chooses the number that leaves the groups: --from's; the
@@ -423,6 +440,9 @@ func (b *Bot) stop(ctx context.Context, ic slack.InteractionCallback, a *slack.B
 	case err == nil:
 		b.log.Info("bulk leave stopped", "request", id, "user", user)
 		b.metrics.interactions.WithLabelValues("stop", "ok").Inc()
+	case errors.Is(err, store.ErrConflict) && r.CancelledBy != "" && !r.State.Final():
+		// Stopped already; its groups under way are finishing.
+		b.refuse(ic, "stop", "duplicate", templates.AlreadyStopped(r.CancelledBy), nil)
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
 		if r.CancelledBy != "" {
