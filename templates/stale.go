@@ -170,12 +170,12 @@ func StaleUnknownList(groups []StaleGroup) string {
 	if len(groups) == 0 {
 		return ""
 	}
-	lines := []string{fmt.Sprintf("*Not included: %s whose last message the gateway cannot tell*", countGroups(len(groups)))}
+	head := fmt.Sprintf("*Not included: %s whose last message the gateway cannot tell*", countGroups(len(groups)))
+	// Whole lines only, so that no escape is cut in half, with room kept
+	// for the line that counts the rest.
+	room := maxSectionText - width(head) - width(fmt.Sprintf("\n…and %d more", len(groups)))
+	lines := []string{head}
 	for i, g := range groups {
-		if i == maxUnknownListed {
-			lines = append(lines, fmt.Sprintf("…and %d more", len(groups)-maxUnknownListed))
-			break
-		}
 		name := Escape(oneLine(g.Subject))
 		if name == "" {
 			name = code(g.JID)
@@ -184,12 +184,18 @@ func StaleUnknownList(groups []StaleGroup) string {
 		if g.Why != "" {
 			line += " — " + Escape(oneLine(g.Why))
 		}
+		if i == maxUnknownListed || width(line)+1 > room {
+			lines = append(lines, fmt.Sprintf("…and %d more", len(groups)-i))
+			break
+		}
+		room -= width(line) + 1
 		lines = append(lines, line)
 	}
-	return escapeLimit(strings.Join(lines, "\n"))
+	return strings.Join(lines, "\n")
 }
 
 // escapeLimit keeps already-escaped mrkdwn within a section's limit.
+// It cuts before an escape (&amp; &lt; &gt;) rather than inside one.
 func escapeLimit(s string) string {
 	if width(s) <= maxSectionText {
 		return s
@@ -197,6 +203,9 @@ func escapeLimit(s string) string {
 	r := []rune(s)
 	for width(string(r)) > maxSectionText-1 {
 		r = r[:len(r)-len(r)/10-1]
+	}
+	if amp := strings.LastIndex(string(r), "&"); amp >= 0 && !strings.Contains(string(r)[amp:], ";") {
+		r = []rune(string(r)[:amp])
 	}
 	return string(r) + "…"
 }

@@ -80,6 +80,24 @@ func TestStaleUnknownListIsBounded(t *testing.T) {
 	assert.Empty(t, StaleUnknownList(nil))
 }
 
+// Names that escaping makes five times longer are cut at a line, never
+// inside an escape, and the rest are still counted.
+func TestStaleUnknownListCutsWholeLines(t *testing.T) {
+	var groups []StaleGroup
+	for i := range 15 {
+		groups = append(groups, StaleGroup{JID: fmt.Sprintf("%d@g.us", i), Subject: strings.Repeat("<&>", 33)})
+	}
+	list := StaleUnknownList(groups)
+	assert.LessOrEqual(t, width(list), maxSectionText)
+	lines := strings.Split(list, "\n")
+	last := lines[len(lines)-1]
+	assert.Equal(t, fmt.Sprintf("…and %d more", 15-(len(lines)-2)), last, "the rest are counted")
+	for _, l := range lines[1 : len(lines)-1] {
+		assert.Equal(t, "• "+Escape(strings.Repeat("<&>", 33)), l, "a whole name per line")
+	}
+	assert.NotRegexp(t, `&(?:[^agl]|a[^m]|am[^p]|amp[^;]|g[^t]|gt[^;]|l[^t]|lt[^;])`, list, "an escape cut in half")
+}
+
 func TestStaleScanStarted(t *testing.T) {
 	text := StaleScanStarted(120, 180*24*time.Hour, "", 120*1112*time.Millisecond)
 	assert.Contains(t, text, "Looking for groups with no message for 180 days: checking 120 groups.")
