@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -56,9 +57,15 @@ func (c *fakeCore) AppHomeOpened(team, enterprise, user string) {}
 // returned function stops it early and reports whether Run returned.
 func runSocket(t *testing.T, f *fake.Slack, core socketCore, opts SocketOptions) (*Socket, prometheus.Counter, func() bool) {
 	t.Helper()
+	return runSocketLogged(t, f, core, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// runSocketLogged is runSocket with the Socket's log going to log.
+func runSocketLogged(t *testing.T, f *fake.Slack, core socketCore, opts SocketOptions, log *slog.Logger) (*Socket, prometheus.Counter, func() bool) {
+	t.Helper()
 	api := slack.New("xoxb-test", slack.OptionAPIURL(f.APIURL()), slack.OptionAppLevelToken("xapp-test"))
 	reconnects := prometheus.NewCounter(prometheus.CounterOpts{Name: "reconnects"})
-	s := newSocket(slog.New(slog.NewTextHandler(io.Discard, nil)), core, api, reconnects, opts)
+	s := newSocket(log, core, api, reconnects, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
@@ -261,15 +268,16 @@ func TestSocket_ReconnectsBackOffWhenConnectionsDoNotLast(t *testing.T) {
 				}
 			}()
 			defer close(stop)
-			runSocket(t, f, &fakeCore{}, SocketOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: 400 * time.Millisecond})
-			// Each session makes at most two connection attempts, and the
-			// sessions start 50, 100, 200, 400 … ms apart: ten attempts
-			// span at least five sessions, so at least 50+100+200+400 ms.
-			// An immediate reconnect loop made thousands a second. (A busy
-			// machine only stretches the waits.)
-			waitFor(t, 30*time.Second, func() bool { return len(f.Opens()) >= 10 }, "it stopped trying")
-			opens := f.Opens()
-			require.GreaterOrEqual(t, opens[9].At.Sub(opens[0].At), 750*time.Millisecond, "reconnects without a growing backoff")
+			// A connection that did not last goes back to the supervisor,
+			// which logs the wait before the next session; the waits
+			// double up to MaxBackoff. slack-go on its own reconnects at
+			// once, forever, and no such line would appear.
+			var log lockedLog
+			runSocketLogged(t, f, &fakeCore{}, SocketOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: 400 * time.Millisecond},
+				slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			waitFor(t, 30*time.Second, func() bool { return len(log.waits()) >= 5 }, "no growing backoff between sessions")
+			want := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 400 * time.Millisecond}
+			require.Equal(t, want, log.waits()[:5])
 		})
 	}
 }
@@ -332,4 +340,33 @@ func TestSocket_OversizeEnvelopeIsNotRead(t *testing.T) {
 	defer core.mu.Unlock()
 	require.Len(t, core.cmds, 1, "only the envelope under the cap reached the bot")
 	require.Equal(t, "help", core.cmds[0].Text)
+}
+
+// lockedLog collects a Socket's JSON log lines.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// waits are the supervisor's waits before each new session, in order.
+func (l *lockedLog) waits() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []time.Duration
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		var rec struct {
+			Msg string        `json:"msg"`
+			In  time.Duration `json:"in"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "socket mode connection lost; reconnecting" {
+			out = append(out, rec.In)
+		}
+	}
+	return out
 }
