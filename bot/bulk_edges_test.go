@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"net/url"
 	"testing"
 	"time"
 
@@ -172,4 +173,43 @@ func TestBulk_CardNeedsNoGroupLookup(t *testing.T) {
 	tb.deliver(id)
 	require.Len(t, tb.slack.Cards(), 1)
 	require.Empty(t, tb.gw.CallsOf("group"))
+}
+
+// A bulk card is updated at most once a second, counted from Slack's
+// answer to the last update; an update due sooner waits in the table
+// until then, not in the poster.
+func TestBulk_CardUpdatesPacedFromTheAnswer(t *testing.T) {
+	ctx := context.Background()
+	tb := newTestBot(t, Options{})
+	withDirectory(t, tb)
+	id := recordedID(t, tb.command("bulk ops").Text)
+	tb.deliver(id)
+	require.NoError(t, tb.confirm(ctx, id, "U0CNF2", tb.clock.Now()))
+	// Slack takes 600 ms to answer each update.
+	tb.slack.FailWith(func(method string, _ url.Values) string {
+		if method == "chat.update" {
+			tb.clock.Add(600 * time.Millisecond)
+		}
+		return ""
+	})
+	start := tb.clock.Now()
+	tb.deliver(id)
+	require.Equal(t, 1, tb.slack.Count("chat.update"))
+
+	// A group ends 1.1 s after the update began, 0.5 s after its answer.
+	kid := tb.children(t, id)[0]
+	_, err := tb.db.Requests().ClaimRun(ctx, kid.ID, tb.clock.Now(), time.Minute)
+	require.NoError(t, err)
+	_, err = tb.db.Requests().Finish(ctx, kid.ID, store.Outcome{Code: leave.OutcomeLeft}, tb.clock.Now())
+	require.NoError(t, err)
+	tb.clock.Add(500 * time.Millisecond)
+	require.Equal(t, start.Add(1100*time.Millisecond), tb.clock.Now())
+	tb.deliver(id)
+	require.Equal(t, 1, tb.slack.Count("chat.update"), "less than a second after the answer")
+	owed, err := tb.db.Outbox().Owed(ctx, start.Add(1599*time.Millisecond), 10)
+	require.NoError(t, err)
+	require.Empty(t, owed, "the update waits in the table")
+	owed, err = tb.db.Outbox().Owed(ctx, start.Add(1601*time.Millisecond), 10)
+	require.NoError(t, err)
+	require.Equal(t, []store.OwedRef{{ID: id, ChannelID: "C1"}}, owed, "due a second after the answer")
 }
