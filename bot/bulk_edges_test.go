@@ -213,3 +213,34 @@ func TestBulk_CardUpdatesPacedFromTheAnswer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []store.OwedRef{{ID: id, ChannelID: "C1"}}, owed, "due a second after the answer")
 }
+
+// A group stopped while its run waited (here: for its lookup) sends
+// nothing, and its run ends quietly rather than failing to be retried;
+// with or without a goodbye.
+func TestBulk_RunStoppedWhileItWaitedEndsQuietly(t *testing.T) {
+	for _, text := range []string{"bulk marketing bye", "bulk marketing --no-goodbye"} {
+		t.Run(text, func(t *testing.T) {
+			ctx := context.Background()
+			tb := newTestBot(t, Options{})
+			withDirectory(t, tb)
+			id := recordedID(t, tb.command(text).Text)
+			require.NoError(t, tb.confirm(ctx, id, "U0CNF2", tb.clock.Now()))
+			self := "79000000001@c.us"
+			tb.gw.Locked(func() {
+				tb.gw.Self = self
+				tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
+					_, err := tb.db.Requests().Stop(ctx, id, "U0REQ1", tb.clock.Now())
+					require.NoError(t, err)
+					return whatsapp.Group{JID: ref, Participants: []whatsapp.Participant{{JID: "79000000002@c.us", IsAdmin: true}, {JID: self}}, Size: 2}, nil
+				}
+			})
+			kid := tb.children(t, id)[0]
+			w := &leaveWorker{b: tb.Bot}
+			require.NoError(t, w.Work(ctx, leaveJob(kid.ID)))
+			require.Empty(t, tb.gw.CallsOf("send"))
+			require.Zero(t, tb.gw.LeaveCount())
+			require.Equal(t, leave.Cancelled, tb.request(t, kid.ID).State)
+			require.Equal(t, leave.Cancelled, tb.request(t, id).State)
+		})
+	}
+}
