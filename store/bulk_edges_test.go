@@ -255,3 +255,22 @@ func TestBulk_CardPaceRoundsTheAnswerUp(t *testing.T) {
 		require.Equal(t, t0.Add(1501*time.Millisecond), next)
 	})
 }
+
+// A group that ended long ago is kept while its bulk request is younger
+// than the retention: it goes with the request, never on its own.
+func TestBulk_RetentionKeepsAnEarlyGroupWithItsRequest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		p, children := newBulk(t, db, 2)
+		confirmBulk(t, db, p, "U2")
+		finishChild(t, db, children[0].ID, leave.OutcomeLeft, t0.Add(2*time.Minute))
+		finishChild(t, db, children[1].ID, leave.OutcomeLeft, t0.Add(3*time.Hour))
+		n, err := db.Requests().Prune(ctx, t0.Add(time.Hour), t0.Add(time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, n)
+		kids, err := db.Requests().Children(ctx, p.ID)
+		require.NoError(t, err)
+		require.Len(t, kids, 2, "the early group is still on the card")
+	})
+}
