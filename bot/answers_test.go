@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,7 +35,7 @@ const answersDir = "../whatsapp/testdata/answers"
 type answer struct {
 	file    string
 	sources []string
-	call    string // leave, send, group, groups, state or me
+	call    string // leave, send, group, groups, state, me or activity
 	path    string // a part of the request path the call must use
 	status  int
 	kind    string // ok, or a kind name (kinds below)
@@ -238,6 +239,12 @@ func callFor(t *testing.T, gw whatsapp.Gateway, call string) (string, error) {
 		return fmt.Sprintf("connected=%v raw=%s me=%s", st.Connected, st.Raw, st.Me), err
 	case "me":
 		return gw.Me(ctx)
+	case "activity":
+		at, err := gw.LastActivity(ctx, answerGroup)
+		if err != nil || at.IsZero() {
+			return "unknown", err
+		}
+		return at.UTC().Format(time.RFC3339), nil
 	}
 	t.Fatalf("unknown call %q", call)
 	return "", nil

@@ -169,6 +169,7 @@ type Bot struct {
 	retentionStore retentionStore // retention.go
 	sweepStore     sweepStore     // sweep.go
 	bulkStore      bulkStore      // bulk.go
+	scanStore      scanStore      // stale.go
 	metaStore      metaStore      // sweep.go
 	// singleProcess is the store's SingleProcess (see Start).
 	singleProcess bool
@@ -203,6 +204,10 @@ type Bot struct {
 	// than the request's context, which ends with the response.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// stopping is set when Stop begins: long jobs (a stale scan) hand
+	// their work back at their next step instead of running on until
+	// Stop's deadline cancels them.
+	stopping atomic.Bool
 	// beats is the heartbeat goroutine (PostgreSQL only, see
 	// replicas.go); stopBeating ends it.
 	beats       sync.WaitGroup
@@ -266,6 +271,7 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	river.AddWorker(workers, &digestWorker{b: b})
 	river.AddWorker(workers, &directoryWorker{b: b})
 	river.AddWorker(workers, &retentionWorker{b: b})
+	river.AddWorker(workers, &staleScanWorker{b: b})
 	b.jobs, err = river.NewClient(driver, &river.Config{
 		Logger:            slog.New(riverLogHandler{log.Handler()}).With("component", "river"),
 		ErrorHandler:      jobErrorLog{log},
@@ -301,15 +307,16 @@ type stores struct {
 	*store.Outbox
 	*store.Directory
 	*store.Jobs
+	*store.Scans
 }
 
 // useStore gives each file its view of db.
 func (b *Bot) useStore(db *store.DB) {
-	s := stores{db.Requests(), db.Outbox(), db.Directory(), db.Jobs()}
+	s := stores{db.Requests(), db.Outbox(), db.Directory(), db.Jobs(), db.Scans()}
 	b.deliveryStore, b.clickStore, b.commandStore, b.detailsStore = s, s, s, s
 	b.directoryStore, b.formStore, b.homeStore, b.leaveStore = s, s, s, s
 	b.numbersStore, b.outboxStore, b.replicaStore, b.retentionStore = s, s, s, s
-	b.sweepStore, b.metaStore, b.bulkStore = s, db, s
+	b.sweepStore, b.metaStore, b.bulkStore, b.scanStore = s, db, s, s
 }
 
 // say is text as the bot posts it about a request: with the dry run's
@@ -380,6 +387,7 @@ func (b *Bot) Start(ctx context.Context) error {
 // (then cancels them; they run again on the next start), drains the
 // outbox's in-flight posts and waits for follow-ups.
 func (b *Bot) Stop(ctx context.Context) error {
+	b.stopping.Store(true)
 	err := b.jobs.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

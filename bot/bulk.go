@@ -24,6 +24,7 @@ import (
 // bulkStore is what bulk requests need of the store.
 type bulkStore interface {
 	CreateBulk(ctx context.Context, parent *store.Request, children []*store.Request) error
+	CreateBulkThen(ctx context.Context, parent *store.Request, children []*store.Request, enqueue store.Enqueue) error
 	Children(ctx context.Context, id string) ([]*store.Request, error)
 	Request(ctx context.Context, id string) (*store.Request, error)
 	Stop(ctx context.Context, id, by string, now time.Time) (*store.Request, error)
@@ -34,18 +35,6 @@ type bulkStore interface {
 // directory), and its name.
 type bulkGroup struct {
 	number, jid, subject string
-}
-
-// errStaleScanNotReady: bulk --stale needs to know when each group last
-// had a message, which this version cannot tell yet.
-var errStaleScanNotReady = errors.New("stale scanning is not available yet")
-
-// startStaleScan begins bulk --stale: finding the groups of the number
-// with no message for cmd.Stale (and whose name contains cmd.Filter,
-// when given), then recording the bulk request for them with recordBulk.
-// It is the hook the stale scan plugs into; until it does, it refuses.
-func (b *Bot) startStaleScan(_ context.Context, _ slack.SlashCommand, _ Command) (*slack.Msg, error) {
-	return nil, errStaleScanNotReady
 }
 
 // requestBulk answers /wa-leave bulk: it resolves the groups (a filter or
@@ -66,10 +55,6 @@ func (b *Bot) requestBulk(ctx context.Context, sc slack.SlashCommand, cmd Comman
 	}
 	if cmd.Stale > 0 {
 		msg, err := b.startStaleScan(ctx, sc, cmd)
-		if errors.Is(err, errStaleScanNotReady) {
-			b.metrics.commands.WithLabelValues("bad_input").Inc()
-			return ephemeralMsg(templates.StaleScanNotReady())
-		}
 		if err != nil {
 			b.log.Error("start stale scan", "err", err)
 			return ephemeralMsg(templates.Internal())
@@ -140,6 +125,12 @@ func (b *Bot) bulkFilter(ctx context.Context, cmd Command) ([]bulkGroup, *slack.
 // directory (an exact name wins over one that merely contains it). Names
 // that match nothing, or several groups, are all reported at once.
 func (b *Bot) bulkList(ctx context.Context, cmd Command) ([]bulkGroup, *slack.Msg) {
+	// More different entries than a request may hold is refused before
+	// any of them is looked up: an invite code costs a gateway call,
+	// and a list (or a forged form) is as long as its sender makes it.
+	if n := distinctRefs(cmd.List); n > b.opts.BulkMax {
+		return nil, ephemeralMsg(templates.BulkTooMany(n, b.opts.BulkMax))
+	}
 	ns := b.fromNumbers(cmd)
 	entries, err := b.directoryOf(ctx, ns)
 	if err != nil {
@@ -220,6 +211,17 @@ func (b *Bot) bulkList(ctx context.Context, cmd Command) ([]bulkGroup, *slack.Ms
 	return groups, nil
 }
 
+// distinctRefs counts the different entries of a list: the same JID,
+// invite code or name (whatever its case) twice is one group.
+func distinctRefs(refs []GroupRef) int {
+	seen := make(map[GroupRef]bool, len(refs))
+	for _, r := range refs {
+		r.Name = strings.ToLower(r.Name)
+		seen[r] = true
+	}
+	return len(seen)
+}
+
 // bulkNumber chooses the number that leaves the groups: --from's; the
 // one number; else the number whose directory lists every group, and the
 // requester is asked to choose when that is several or none.
@@ -270,6 +272,13 @@ func (b *Bot) bulkNumber(cmd Command, groups []bulkGroup) (string, *slack.Msg) {
 // each group). The stale scan records what it found through it too. n is
 // how many groups the request holds (each group once).
 func (b *Bot) recordBulk(ctx context.Context, sc slack.SlashCommand, cmd Command, groups []bulkGroup) (p *store.Request, n int, zoneUnknown bool, no *refusal) {
+	return b.recordBulkAs(ctx, sc, cmd, groups, nil)
+}
+
+// recordBulkAs is recordBulk with prepare, when set, given the parent
+// just before it is recorded (the stale scan sets its ID); the Enqueue
+// it returns commits with the request.
+func (b *Bot) recordBulkAs(ctx context.Context, sc slack.SlashCommand, cmd Command, groups []bulkGroup, prepare func(p *store.Request) store.Enqueue) (p *store.Request, n int, zoneUnknown bool, no *refusal) {
 	number, msg := b.bulkNumber(cmd, groups)
 	if msg != nil {
 		return nil, 0, false, refusing(templates.BlockNumber, msg)
@@ -323,7 +332,11 @@ func (b *Bot) recordBulk(ctx context.Context, sc slack.SlashCommand, cmd Command
 			}
 		}
 	}
-	if err := b.bulkStore.CreateBulk(ctx, p, children); err != nil {
+	var enqueue store.Enqueue
+	if prepare != nil {
+		enqueue = prepare(p)
+	}
+	if err := b.bulkStore.CreateBulkThen(ctx, p, children, enqueue); err != nil {
 		if errors.Is(err, store.ErrRepeated) {
 			b.repeated(p.Delivery)
 			return nil, 0, false, refusing("", nil)
@@ -367,6 +380,9 @@ func (b *Bot) bulkOf(ctx context.Context, p *store.Request) (*templates.Bulk, er
 		return nil, err
 	}
 	out := &templates.Bulk{Description: p.GroupSubject, Groups: bulkGroups(children)}
+	if out.NotIncluded, err = b.staleNotIncluded(ctx, p.ID); err != nil {
+		return nil, err
+	}
 	if p.State != leave.Pending && p.ConfirmedBy != "" {
 		// A confirmed request's canceller is who stopped it (store.Stop).
 		out.StoppedBy = p.CancelledBy
@@ -424,6 +440,9 @@ func (b *Bot) stop(ctx context.Context, ic slack.InteractionCallback, a *slack.B
 	case err == nil:
 		b.log.Info("bulk leave stopped", "request", id, "user", user)
 		b.metrics.interactions.WithLabelValues("stop", "ok").Inc()
+	case errors.Is(err, store.ErrConflict) && r.CancelledBy != "" && !r.State.Final():
+		// Stopped already; its groups under way are finishing.
+		b.refuse(ic, "stop", "duplicate", templates.AlreadyStopped(r.CancelledBy), nil)
 	case errors.Is(err, store.ErrConflict):
 		by := r.ConfirmedBy
 		if r.CancelledBy != "" {

@@ -33,8 +33,9 @@ func TestBulk_RefusalsRecordNothing(t *testing.T) {
 		{"bulk nothing-like-this", templates.BulkNoMatch("nothing-like-this")},
 		// "o" is in Ops team, OPS TEAM, Project Phoenix and Phoenix rollout.
 		{"bulk o", templates.BulkTooMany(4, 2)},
-		{`bulk --list Marketing,Nope,"Ops team",Phoenix`, templates.BulkUnresolved([]string{"Nope"}, map[string][]string{"Phoenix": {"Phoenix rollout", "Project Phoenix"}})},
-		{"bulk --stale 180d", templates.StaleScanNotReady()},
+		{`bulk --list Nope,Phoenix`, templates.BulkUnresolved([]string{"Nope"}, map[string][]string{"Phoenix": {"Phoenix rollout", "Project Phoenix"}})},
+		{"bulk --stale 180d nothing-like-this", templates.BulkNoMatch("nothing-like-this")},
+		{"bulk --stale 180d o", templates.BulkTooMany(4, 2)},
 		{"bulk ops --from sales", "No WhatsApp number is called"},
 	} {
 		t.Run(tc.text, func(t *testing.T) {

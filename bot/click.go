@@ -230,7 +230,8 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 	from, channel := b.clickOrigin(ctx, &ic, a), r.ChannelID
 	switch {
 	case r.OnCard(from):
-	case b.opts.OpsChannel != "" && from.ChannelID == b.opts.OpsChannel:
+	case b.opts.OpsChannel != "" && from.ChannelID == b.opts.OpsChannel && r.ParentID == "":
+		// (A group of a bulk request has no notice of its own.)
 		channel = b.opts.OpsChannel
 	default:
 		channel = ""

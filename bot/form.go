@@ -211,6 +211,11 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 			jids = pickedGroups(*a)
 		}
 	}
+	if len(jids) > b.opts.BulkMax {
+		// More than the picker lets anyone choose: not from Slack's
+		// form, and not worth a lookup each.
+		return
+	}
 	meta := metaOf(ic.View)
 	hasSuccessor := ic.View.State != nil && ic.View.State.Values[templates.BlockSuccessor] != nil
 	if len(jids) > 1 && hasSuccessor && b.mayUseForm(ic.User.ID, meta.Channel) == allowed {

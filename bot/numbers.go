@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -140,6 +141,9 @@ func (u unconfigured) State(context.Context) (whatsapp.State, error) {
 func (u unconfigured) Me(context.Context) (string, error) { return "", u.err() }
 func (u unconfigured) InviteLink(context.Context, whatsapp.Group) (string, error) {
 	return "", u.err()
+}
+func (u unconfigured) LastActivity(context.Context, string) (time.Time, error) {
+	return time.Time{}, u.err()
 }
 func (unconfigured) DryRun() bool { return false }
 

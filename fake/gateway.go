@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/waleave/waleave/whatsapp"
 )
@@ -40,14 +41,26 @@ type Gateway struct {
 	// whatever the gateway answered).
 	left map[string]bool
 	Stay bool
+	// LastActive is when each group last had a message, as LastActivity
+	// answers; a group not in it (or with a zero time) is one whose last
+	// activity the gateway cannot tell.
+	LastActive map[string]time.Time
+	// ActivityErrs, when a group has one, is LastActivity's answer for
+	// it instead, every time.
+	ActivityErrs map[string]error
+	// OnActivity, when set, runs in LastActivity (without the lock)
+	// before it answers, with the group asked about (a test's crash).
+	OnActivity func(group string)
 	// OnLeave, when set, runs in Leave (with the lock held) after the
 	// gateway acted and before it answers (a test's crash).
 	OnLeave func()
 	// calls lists every call in order ("leave", "send", "group",
-	// "groups", "promote", "state", "me", and what wrappers add with
+	// "groups", "promote", "state", "me", "activity", and what wrappers add with
 	// Called),
 	// for tests of ordering and call counts.
 	calls []string
+	// checked lists the groups LastActivity was asked about.
+	checked []string
 }
 
 var _ whatsapp.Gateway = (*Gateway)(nil)
@@ -169,6 +182,32 @@ func (g *Gateway) Me(context.Context) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.Self, nil
+}
+
+// LastActivity answers from ActivityErrs and LastActive, and records
+// the group asked about (ActivityChecks).
+func (g *Gateway) LastActivity(_ context.Context, group string) (time.Time, error) {
+	g.Called("activity")
+	g.mu.Lock()
+	g.checked = append(g.checked, group)
+	on := g.OnActivity
+	g.mu.Unlock()
+	if on != nil {
+		on(group)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.ActivityErrs[group]; err != nil {
+		return time.Time{}, err
+	}
+	return g.LastActive[group], nil
+}
+
+// ActivityChecks lists the groups LastActivity was asked about, in order.
+func (g *Gateway) ActivityChecks() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.checked...)
 }
 
 func (g *Gateway) DryRun() bool { return false }

@@ -61,6 +61,11 @@ type Provider struct {
 	// listing answers with (Green API and RyzeAPI), in the provider's
 	// shape; otherwise the listing is empty.
 	Groups map[string]string
+	// History, when set, is when each group (JID) last had a message:
+	// the chat-history calls answer with that one message, in the
+	// provider's shape, and with an empty history for a group not in it
+	// (the gateway cannot tell).
+	History map[string]time.Time
 }
 
 // NewProvider starts a Provider that stops at the end of the test.
@@ -110,7 +115,7 @@ func (g *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		g.left = true // the gateway acts on the call before it answers
 	}
 	leave, send, block, blockSend, groupDelay := g.Leave, g.Send, g.Block, g.BlockSend, g.GroupDelay
-	self, left, state, groups := g.Self, g.left, g.State, g.Groups
+	self, left, state, groups, history := g.Self, g.left, g.State, g.Groups, g.History
 	g.mu.Unlock()
 	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
 		select {
@@ -177,6 +182,9 @@ func (g *Provider) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if self != "" && g.serveSelf(w, r, self, left) {
+			return
+		}
+		if g.serveHistory(w, r, body, history) {
 			return
 		}
 		switch {
@@ -246,6 +254,53 @@ func (g *Provider) serveSelf(w http.ResponseWriter, r *http.Request, self string
 			"participantCount": len(ps), "participants": ps}})
 	}
 	return false
+}
+
+// serveHistory answers the chat-history calls (Green API's
+// getChatHistory, Wawp's chats/messages, RyzeAPI's chat/history) from
+// history, newest message only, and reports whether r was one of them.
+func (g *Provider) serveHistory(w http.ResponseWriter, r *http.Request, body []byte, history map[string]time.Time) bool {
+	var in struct {
+		ChatID string `json:"chatId"`
+		Number string `json:"number"`
+	}
+	_ = json.Unmarshal(body, &in)
+	p := r.URL.Path
+	var chat string
+	switch {
+	case strings.Contains(p, "/getChatHistory/"):
+		chat = in.ChatID
+	case p == "/v2/chats/messages":
+		chat = r.URL.Query().Get("chatId")
+	case strings.HasPrefix(p, "/api/chat/history/"):
+		chat = in.Number
+	default:
+		return false
+	}
+	at, known := history[chat]
+	var msgs []map[string]any
+	if known && !at.IsZero() {
+		switch g.provider {
+		case "greenapi":
+			msgs = append(msgs, map[string]any{"type": "incoming", "idMessage": "F7AEC1B7086ECDC7E6E45923F5EDB825",
+				"timestamp": at.Unix(), "typeMessage": "textMessage", "chatId": chat, "textMessage": "see you"})
+		case "wawp":
+			msgs = append(msgs, map[string]any{"id": "false_" + chat + "_AAAA", "timestamp": at.Unix(), "from": chat,
+				"fromMe": false, "body": "see you", "hasMedia": false})
+		default:
+			msgs = append(msgs, map[string]any{"messageId": "3EB08FCF27E532F1B0F5", "content": "see you", "type": "text",
+				"chat": chat, "senderJid": "5511999999999@s.whatsapp.net", "timestamp": at.UTC().Format(time.RFC3339), "isGroup": true})
+		}
+	}
+	if msgs == nil {
+		msgs = []map[string]any{}
+	}
+	if g.provider == "ryzeapi" {
+		_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "chat_jid": chat, "count": len(msgs), "hasMore": false, "messages": msgs})
+	} else {
+		_ = json.NewEncoder(w).Encode(msgs)
+	}
+	return true
 }
 
 // Calls returns the calls of one kind ("leave", "send", "other"; "" = all).

@@ -27,6 +27,12 @@ import (
 // expiry. A child's Goodbye, when empty, is parent's. The parent's
 // delivery, if it names one, is recorded as CreateRequest records it.
 func (s *Requests) CreateBulk(ctx context.Context, parent *Request, children []*Request) error {
+	return s.CreateBulkThen(ctx, parent, children, nil)
+}
+
+// CreateBulkThen is CreateBulk with enqueue, when not nil, run in the
+// same transaction (the end of the stale scan the request comes from).
+func (s *Requests) CreateBulkThen(ctx context.Context, parent *Request, children []*Request, enqueue Enqueue) error {
 	if parent.ID == "" {
 		parent.ID = NewID()
 	}
@@ -64,6 +70,9 @@ func (s *Requests) CreateBulk(ctx context.Context, parent *Request, children []*
 			if err := s.insertRequest(ctx, tx, c); err != nil {
 				return err
 			}
+		}
+		if enqueue != nil {
+			return enqueue(ctx, tx.Tx)
 		}
 		return nil
 	})

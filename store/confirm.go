@@ -204,5 +204,5 @@ func (s *core) refusal(ctx context.Context, tx dbTx, id string, from Card, now t
 const confirmSQL = `UPDATE requests SET state = ?, updated_at = ?,
 	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ?
 	WHERE id = ? AND state = ? AND expires_at > ?
-	AND channel_id = ? AND card_ts IN (?, '') AND card_version = ?
+	AND channel_id = ? AND card_ts IN (?, '') AND card_version = ? AND parent_id = ''
 	RETURNING run_at, kind`

@@ -140,8 +140,10 @@ type Request struct {
 // message the outbox posted, in r's channel. Before the card's ts is
 // recorded (a click can beat the outbox's write by a moment) only the
 // channel can be compared: the request has no other message to click.
+// A group of a bulk request (ParentID set) has no card at all, so no
+// click is on it: its bulk request's card decides for it.
 func (r *Request) OnCard(card Card) bool {
-	return card.TS != "" && r.ChannelID == card.ChannelID && (r.CardTS == "" || r.CardTS == card.TS)
+	return card.TS != "" && r.ParentID == "" && r.ChannelID == card.ChannelID && (r.CardTS == "" || r.CardTS == card.TS)
 }
 
 // idEncoding is Crockford's base32 alphabet, whose ASCII order matches the

@@ -98,6 +98,11 @@ func (s *Requests) Prune(ctx context.Context, before, now time.Time) (int, error
 			break
 		}
 	}
+	// Stale scans that ended go with them: a scan that found stale groups
+	// lives on as its bulk request, and the rest are only its message.
+	if _, err := s.exec(ctx, `DELETE FROM stale_scans WHERE state <> ? AND updated_at < ?`, string(ScanScanning), ms(before)); err != nil {
+		return total, fmt.Errorf("prune scans: %w", err)
+	}
 	if total > 0 {
 		if err := s.reclaim(ctx); err != nil {
 			return total, err

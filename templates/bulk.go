@@ -30,6 +30,9 @@ type Bulk struct {
 	Groups []BulkGroup
 	// StoppedBy is who pressed Stop (a Slack user ID; "" = nobody).
 	StoppedBy string
+	// NotIncluded are the groups a stale scan could not tell the last
+	// activity of: listed apart, under the groups, and not left.
+	NotIncluded []StaleGroup
 }
 
 // BulkGroup is one group of a bulk request: its name (or JID) and where
@@ -101,6 +104,9 @@ func bulkCardBlocks(c Card) []slack.Block {
 		slack.NewSectionBlock(mrkdwn(bulkGroupsText(c)), cardFields(c), nil, slack.SectionBlockOptionBlockID(blockID(blockGroup, st))),
 		slack.NewSectionBlock(mrkdwn(goodbyeText(c)), nil, nil, slack.SectionBlockOptionBlockID(blockID(blockGoodbye, st))),
 	)
+	if apart := StaleUnknownList(c.Bulk.NotIncluded); apart != "" {
+		blocks = append(blocks, slack.NewContextBlock(blockID(blockScanUnknown, st), mrkdwn(apart)))
+	}
 	if st != leave.Pending && st != leave.Expired && !(st == leave.Cancelled && c.Bulk.StoppedBy == "" && n.Done+n.Failed == 0) {
 		// The block's ID changes with the counts, so that no client keeps
 		// an older rendering of it.
@@ -364,9 +370,16 @@ func BulkSummary(requestID, description string, groups []BulkGroup) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// maxBulkStatus bounds the status answer inside Slack's 40,000
-// characters (a line is at most about 130).
-const maxBulkStatus = 300
+// maxBulkStatus bounds how many groups the status answer lists, and
+// maxBulkStatusText its length: Slack takes at most 40,000 characters,
+// and a line with a long name can be over 300 (500 groups with
+// 100-character names were twice too many), so the lines stop where
+// the text would pass it, with room left for what the bot adds (a dry
+// run's mark, the number).
+const (
+	maxBulkStatus     = 300
+	maxBulkStatusText = 38000
+)
 
 // BulkStatus is the ephemeral answer to /wa-leave status <bulk id>: the
 // request, then every group with where it is or its outcome's phrase.
@@ -379,16 +392,20 @@ func BulkStatus(l StatusLine, description string, confirmed bool, groups []BulkG
 		b.WriteString(" · " + FromNumber(l.Number))
 	}
 	fmt.Fprintf(&b, "\n*%s*: %d done, %d failed, %d stopped, %d to do\n", groupsNoun(n.Total), n.Done, n.Failed, n.Stopped, n.ToDo)
+	w := width(b.String())
 	for i, g := range groups {
-		if i == maxBulkStatus {
-			fmt.Fprintf(&b, "…and %d more.\n", len(groups)-i)
-			break
-		}
 		jid := ""
 		if strings.TrimSpace(g.Name) != "" {
 			jid = " " + code(g.JID)
 		}
-		fmt.Fprintf(&b, "• %s%s — %s\n", groupRef(g.name()), jid, bulkPhrase(g, confirmed))
+		line := fmt.Sprintf("• %s%s — %s\n", groupRef(g.name()), jid, bulkPhrase(g, confirmed))
+		// Room for the line, and for the "…and n more" after it.
+		if i == maxBulkStatus || w+width(line)+50 > maxBulkStatusText {
+			fmt.Fprintf(&b, "…and %d more.\n", len(groups)-i)
+			break
+		}
+		b.WriteString(line)
+		w += width(line)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
@@ -409,6 +426,11 @@ func BulkTooMany(matched, max int) string {
 	return fmt.Sprintf(":no_entry: That matches %d groups; one bulk request may hold at most %d (`WALEAVE_BULK_MAX`). Nothing was recorded. Narrow the filter, or split the list.", matched, max)
 }
 
+// maxUnresolved is how many names BulkUnresolved shows of each kind: a
+// long list (a --list is as long as the user makes it) must still fit
+// one message.
+const maxUnresolved = 20
+
 // BulkUnresolved answers a --list whose entries do not each name one
 // group: the names that match none, and those that match several (with
 // the candidates' names).
@@ -416,13 +438,21 @@ func BulkUnresolved(unknown []string, ambiguous map[string][]string) string {
 	var b strings.Builder
 	b.WriteString(":warning: Some groups in the list could not be told apart or found, so nothing was recorded.")
 	if len(unknown) > 0 {
-		names := make([]string, len(unknown))
+		names := make([]string, 0, min(len(unknown), maxUnresolved+1))
 		for i, u := range unknown {
-			names[i] = "“" + escapeClip(oneLine(u), 100) + "”"
+			if i == maxUnresolved {
+				names = append(names, fmt.Sprintf("and %d more", len(unknown)-i))
+				break
+			}
+			names = append(names, "“"+escapeClip(oneLine(u), 100)+"”")
 		}
 		b.WriteString("\n• No group is called " + strings.Join(names, ", ") + ".")
 	}
-	for _, name := range slices.Sorted(maps.Keys(ambiguous)) {
+	for i, name := range slices.Sorted(maps.Keys(ambiguous)) {
+		if i == maxUnresolved {
+			fmt.Fprintf(&b, "\n• …and %d more names that match several groups.", len(ambiguous)-i)
+			break
+		}
 		cands := ambiguous[name]
 		shown := make([]string, 0, len(cands))
 		for i, c := range cands {
@@ -438,8 +468,8 @@ func BulkUnresolved(unknown []string, ambiguous map[string][]string) string {
 	return b.String()
 }
 
-// StaleScanNotReady answers bulk --stale while this version cannot yet
-// tell when a group last had a message.
-func StaleScanNotReady() string {
-	return ":construction: `--stale` cannot be used yet: this version of waleave cannot tell when a group last had a message. Nothing was recorded. Use a filter or `--list` instead."
+// AlreadyStopped answers a Stop on a bulk request that by has stopped
+// already, while its groups under way finish.
+func AlreadyStopped(by string) string {
+	return "This request was already stopped by " + mention(by) + "; the groups under way are finishing, and the card shows their progress."
 }

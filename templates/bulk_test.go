@@ -186,7 +186,6 @@ func TestBulkMessagesGolden(t *testing.T) {
 		{"BulkNoMatch", BulkNoMatch("<acme>")},
 		{"BulkTooMany", BulkTooMany(612, 500)},
 		{"BulkUnresolved", BulkUnresolved([]string{"Nope", "<x>"}, map[string][]string{"Sales": {"Sales EU", "Sales US"}})},
-		{"StaleScanNotReady", StaleScanNotReady()},
 		{"ScheduledReminderText/bulk", ScheduledReminderText(scheduledBulk())},
 		{"ScheduledReminderBlocks/bulk", scheduledReminder(scheduledBulk())},
 	} {

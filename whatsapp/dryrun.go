@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -50,6 +51,9 @@ type DryRunCall struct {
 // with the same typed errors, and the same statuses, as the real clients.
 type DryRun struct {
 	observe func(DryRunCall)
+	// Now is the clock the example groups' last activity is counted
+	// back from; nil means time.Now. Set it before the first call.
+	Now func() time.Time
 
 	mu       sync.Mutex
 	left     map[string]bool
@@ -269,6 +273,51 @@ func (d *DryRun) Me(ctx context.Context) (string, error) {
 // InviteLink is the link the dry-run group carries.
 func (d *DryRun) InviteLink(_ context.Context, g Group) (string, error) {
 	return g.InviteLink, nil
+}
+
+// dryRunIdle is how long ago each example group last had a message: one
+// recent, one idle for more than the 180 days a stale scan typically
+// asks about, and one in between, so a dry-run scan finds some groups
+// stale and some not. Any other group's history is empty: the dry run
+// cannot tell.
+func dryRunIdle(jid string) (time.Duration, bool) {
+	const day = 24 * time.Hour
+	switch jid {
+	case "120363000000000101@g.us": // Falcon project
+		return 2 * day, true
+	case "120363000000000102@g.us": // Suppliers Lisbon
+		return 210 * day, true
+	case "120363000000000103@g.us": // Summer party 2026
+		return 120 * day, true
+	}
+	return 0, false
+}
+
+// LastActivity answers for the example groups at fixed ages counted back
+// from Now (see dryRunIdle), "cannot tell" (a zero time) for any other
+// group, and "not a member" (404) for a group the dry run left.
+func (d *DryRun) LastActivity(ctx context.Context, groupJID string) (time.Time, error) {
+	const op = "getChatHistory"
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, d.fail(op, 0, ErrUnavailable, "%v", err)
+	}
+	if !IsGroupJID(groupJID) {
+		return time.Time{}, d.fail(op, 0, ErrInvalid, "%q is not a group JID (…@g.us)", groupJID)
+	}
+	d.mu.Lock()
+	left, now := d.left[groupJID], d.Now
+	d.mu.Unlock()
+	if left {
+		return time.Time{}, d.fail(op, 404, ErrNotMember, "the instance is not in the group")
+	}
+	idle, known := dryRunIdle(groupJID)
+	if !known {
+		return time.Time{}, nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return now().Add(-idle).Truncate(time.Second), nil
 }
 
 // State is always connected, with DryRunMe as the instance's JID.

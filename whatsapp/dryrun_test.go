@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The dry run answers as a real gateway would: it knows its example
@@ -165,4 +169,32 @@ func TestDryRun_Promote(t *testing.T) {
 	if DryRunGroups()[2].Participants[1].IsAdmin && DryRunGroups()[2].Participants[1].JID == successor {
 		t.Error("a promotion changed the examples themselves")
 	}
+}
+
+func TestDryRun_LastActivity(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	d := NewDryRun(nil)
+	d.Now = func() time.Time { return now }
+	ctx := context.Background()
+	day := 24 * time.Hour
+	for jid, idle := range map[string]time.Duration{
+		"120363000000000101@g.us": 2 * day,
+		"120363000000000102@g.us": 210 * day,
+		"120363000000000103@g.us": 120 * day,
+	} {
+		got, err := d.LastActivity(ctx, jid)
+		require.NoError(t, err)
+		assert.Equal(t, now.Add(-idle), got, jid)
+	}
+	got, err := d.LastActivity(ctx, "120363000000009999@g.us")
+	require.NoError(t, err)
+	assert.True(t, got.IsZero(), "any other group: cannot tell")
+
+	_, err = d.Leave(ctx, "120363000000000102@g.us")
+	require.NoError(t, err)
+	_, err = d.LastActivity(ctx, "120363000000000102@g.us")
+	assert.ErrorIs(t, err, ErrNotMember)
+	_, err = d.LastActivity(ctx, "not a group")
+	assert.ErrorIs(t, err, ErrInvalid)
 }

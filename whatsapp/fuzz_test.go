@@ -138,6 +138,11 @@ func fuzzAnswer(t *testing.T, provider string, status int, header string, body [
 	check("Promote", gw.Promote(ctx, testGroup, testUser))
 	_, err = gw.State(ctx)
 	check("State", err)
+	last, err := gw.LastActivity(ctx, testGroup)
+	check("LastActivity", err)
+	if err == nil && !last.IsZero() && (last.Year() < 1970 || last.Year() > 5000) {
+		t.Fatalf("LastActivity returned %v", last)
+	}
 }
 
 func FuzzGreenAPIAnswer(f *testing.F) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -33,6 +34,9 @@ const (
 	greenState = "getStateInstance"
 	greenAdmin = "setGroupAdmin"
 	greenSelf  = "getSettings"
+	// greenHistory is limited to 1 request a second, like the other
+	// journal methods.
+	greenHistory = "getChatHistory"
 )
 
 // greenAPIRate is the documented limit of a method, in requests a second
@@ -61,7 +65,7 @@ func NewGreenAPI(cfg Config, hc *http.Client) (*GreenAPI, error) {
 	}
 	g := &GreenAPI{c: c, instance: cfg.Instance}
 	c.limiters = make(map[string]*rate.Limiter)
-	for _, m := range []string{greenLeave, greenSend, greenGroup, greenChats, greenState, greenAdmin, greenSelf} {
+	for _, m := range []string{greenLeave, greenSend, greenGroup, greenChats, greenState, greenAdmin, greenSelf, greenHistory} {
 		c.limiters[m] = newLimiter(greenAPIRate(m), 1)
 	}
 	c.shared = newLimiter(1, 1)
@@ -258,6 +262,28 @@ func (g *GreenAPI) Me(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return out.Wid, nil
+}
+
+// LastActivity calls getChatHistory for the group's newest message
+// (count 1; the answer is sorted newest first) and returns its
+// timestamp. Green API's journal holds only the messages that arrived
+// while its incoming and outgoing webhook settings were on (and what
+// WhatsApp handed over when the instance was authorized), so an empty
+// history says nothing about the group: it is "cannot tell", a zero
+// time. An answer that is not a message list is ErrUnavailable.
+//
+// See https://green-api.com/en/docs/api/journals/GetChatHistory/
+func (g *GreenAPI) LastActivity(ctx context.Context, groupJID string) (time.Time, error) {
+	if err := g.c.checkGroup(greenHistory, groupJID); err != nil {
+		return time.Time{}, err
+	}
+	rq := g.request(http.MethodPost, greenHistory, map[string]any{"chatId": groupJID, "count": 1}, true)
+	var out any
+	r, err := g.c.call(ctx, rq, &out)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return g.c.lastActivity(rq, r, out)
 }
 
 // DryRun is false: the calls reach WhatsApp.

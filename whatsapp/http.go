@@ -743,3 +743,17 @@ func embeddedStatus(body []byte, keys ...string) int {
 	}
 	return 0
 }
+
+// lastActivity reads a chat-history answer (out is its decoded form):
+// the newest message's time, or a zero time when the history holds no
+// message with a readable time (the gateway cannot tell). An answer with
+// no message list at all is ErrUnavailable, like any answer the client
+// cannot read.
+func (c *client) lastActivity(rq *request, r *response, out any) (time.Time, error) {
+	list, ok := historyList(out)
+	if !ok {
+		return time.Time{}, c.unexpected(rq, r, "no message list in the answer", nil)
+	}
+	t, _ := latestMessageTime(list)
+	return t, nil
+}

@@ -146,6 +146,7 @@ func callAll(ctx context.Context, gw Gateway) map[string]error {
 	_, errs["Groups"] = gw.Groups(ctx)
 	errs["Promote"] = gw.Promote(ctx, testGroup, testUser)
 	_, errs["State"] = gw.State(ctx)
+	_, errs["LastActivity"] = gw.LastActivity(ctx, testGroup)
 	return errs
 }
 
@@ -471,6 +472,12 @@ func (g timeoutGateway) Me(ctx context.Context) (string, error) {
 	ctx, cancel := g.ctx(ctx)
 	defer cancel()
 	return g.Gateway.Me(ctx)
+}
+
+func (g timeoutGateway) LastActivity(ctx context.Context, groupJID string) (time.Time, error) {
+	ctx, cancel := g.ctx(ctx)
+	defer cancel()
+	return g.Gateway.LastActivity(ctx, groupJID)
 }
 
 func (g timeoutGateway) InviteLink(ctx context.Context, grp Group) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Helpers for answers whose shape the gateways do not document well
@@ -170,4 +171,72 @@ func participant(v any) (Participant, bool) {
 	p.IsSuperAdmin = truthy(v, "isSuperAdmin", "superAdmin", "isCreator") || role == "superadmin" || role == "creator" || role == "owner"
 	p.IsAdmin = p.IsSuperAdmin || truthy(v, "isAdmin") || role == "admin"
 	return p, true
+}
+
+// historyList finds the list of messages in a chat-history answer: a bare
+// array (Green API, WAHA), or one under "messages" (RyzeAPI) or another
+// wrapper key, at the top or inside a "data" envelope.
+func historyList(v any) ([]any, bool) {
+	for _, p := range []string{"messages", "data.messages", "result.messages", "data.data"} {
+		if l, ok := at(v, p).([]any); ok {
+			return l, true
+		}
+	}
+	return unwrapList(v)
+}
+
+// latestMessageTime is the newest readable time among a history's
+// messages, and false when none has one. The gateways sort newest first,
+// but the maximum does not depend on that.
+func latestMessageTime(list []any) (time.Time, bool) {
+	var latest time.Time
+	for _, m := range list {
+		if t, ok := messageTime(m); ok && t.After(latest) {
+			latest = t
+		}
+	}
+	return latest, !latest.IsZero()
+}
+
+// messageTime reads when one message was sent, in the forms the gateways
+// use: unix seconds (Green API's and WAHA's timestamp), unix milliseconds,
+// either as a string, or an RFC 3339 time (RyzeAPI's stored messages).
+func messageTime(m any) (time.Time, bool) {
+	for _, p := range []string{"timestamp", "messageTimestamp", "t", "_data.t", "time", "date", "createdAt", "created_at", "sentAt"} {
+		switch x := at(m, p).(type) {
+		case float64:
+			if t, ok := unixTime(x); ok {
+				return t, true
+			}
+		case string:
+			x = strings.TrimSpace(x)
+			if n, err := strconv.ParseFloat(x, 64); err == nil {
+				if t, ok := unixTime(n); ok {
+					return t, true
+				}
+				continue
+			}
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil && t.Year() > 1970 {
+				return t.UTC(), true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+// unixTime reads n as unix seconds, or as milliseconds when it is too
+// large to be seconds (after the year 5000); zero, negative and absurd
+// values are not times.
+func unixTime(n float64) (time.Time, bool) {
+	const (
+		maxSeconds = 95617584000 // 5000-01-01
+		maxMillis  = maxSeconds * 1000
+	)
+	switch {
+	case math.IsNaN(n) || n <= 0 || n >= maxMillis:
+		return time.Time{}, false
+	case n >= maxSeconds:
+		return time.UnixMilli(int64(n)).UTC(), true
+	}
+	return time.Unix(int64(n), 0).UTC(), true
 }

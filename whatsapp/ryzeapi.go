@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // RyzeAPI is a Gateway for one RyzeAPI instance, addressed by name in the
@@ -38,6 +39,7 @@ const (
 	ryzeList    = "group/list"
 	ryzeState   = "instance/list"
 	ryzePromote = "group/participants"
+	ryzeHistory = "chat/history"
 )
 
 // NewRyzeAPI returns a client for the instance named cfg.Instance with the
@@ -225,6 +227,29 @@ func (y *RyzeAPI) Promote(ctx context.Context, groupJID, participant string) err
 		return y.c.fail(ryzePromote, r.status, kind, msg, nil)
 	}
 	return nil
+}
+
+// LastActivity calls POST /api/chat/history/{instance} for the group's
+// newest message ({"number": JID, "count": 1}; the answer's messages are
+// newest first) and returns its time. RyzeAPI keeps the messages its
+// ingestion stored; an empty list is "cannot tell", a zero time. The
+// documented envelope is {chat_jid, count, hasMore, messages}; the
+// message's time field is read as RFC 3339 (as its stored messages
+// carry it) or unix time.
+//
+// See https://docs.ryzeapi.cloud/en/api/chat/history
+func (y *RyzeAPI) LastActivity(ctx context.Context, groupJID string) (time.Time, error) {
+	if err := y.c.checkGroup(ryzeHistory, groupJID); err != nil {
+		return time.Time{}, err
+	}
+	body := map[string]any{"number": groupJID, "count": 1}
+	rq := y.request(http.MethodPost, ryzeHistory, "/api/chat/history", nil, body, true)
+	var out any
+	r, err := y.c.call(ctx, rq, &out)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return y.c.lastActivity(rq, r, out)
 }
 
 // Me is the instance's JID from its state answer (connection.numberJid).

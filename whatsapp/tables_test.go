@@ -103,6 +103,8 @@ func callByName(ctx context.Context, gw Gateway, method string) error {
 		err = gw.Promote(ctx, testGroup, testUser)
 	case "State":
 		_, err = gw.State(ctx)
+	case "LastActivity":
+		_, err = gw.LastActivity(ctx, testGroup)
 	default:
 		panic("unknown method " + method)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -43,6 +44,7 @@ const (
 	wawpState        = "session/info"
 	wawpPromote      = "groups/admin/promote"
 	wawpInvite       = "groups/invite-code"
+	wawpMessages     = "chats/messages"
 )
 
 // NewWawp returns a client for the instance cfg.Instance (instance_id)
@@ -230,6 +232,30 @@ func (w *Wawp) Promote(ctx context.Context, groupJID, participant string) error 
 		return err
 	}
 	return w.c.expectJSON(rq, r)
+}
+
+// LastActivity calls GET /v2/chats/messages for the group's newest
+// message (limit 1, media not downloaded) and returns its timestamp
+// (WAHA's unix seconds). Wawp passes WAHA's message list through; an
+// empty list means the session stored nothing of the group, which is
+// "cannot tell", a zero time.
+//
+// See https://api.wawp.net/en/docs/v2/chats/messages
+func (w *Wawp) LastActivity(ctx context.Context, groupJID string) (time.Time, error) {
+	if err := w.c.checkGroup(wawpMessages, groupJID); err != nil {
+		return time.Time{}, err
+	}
+	rq := w.get(wawpMessages, "/v2/chats/messages", true)
+	rq.query.Set("chatId", groupJID)
+	rq.query.Set("limit", "1")
+	rq.query.Set("offset", "0")
+	rq.query.Set("downloadMedia", "false")
+	var out any
+	r, err := w.c.call(ctx, rq, &out)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return w.c.lastActivity(rq, r, out)
 }
 
 // wawpConnected are the session states (WAHA's, and synonyms) in which the

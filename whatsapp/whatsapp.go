@@ -89,6 +89,18 @@ type Gateway interface {
 	// (Green API, RyzeAPI, the dry run), else one asked for by a call of
 	// its own (Wawp). "" when there is none: only admins see it.
 	InviteLink(ctx context.Context, g Group) (string, error)
+	// LastActivity is when the group's last message (anyone's) was
+	// sent, as far as the gateway can tell: a stale-group scan asks it
+	// of every candidate group, at the gateway's rate for the call.
+	//
+	// A zero time with a nil error means the gateway cannot tell: it
+	// answered, but its history of the group holds no message with a
+	// readable time (Green API keeps only what arrived while its
+	// journals were on; the other gateways only what their session
+	// stored). Such a group is neither stale nor recent, and a caller
+	// must not treat it as either. A failure is an *Error, as for the
+	// other calls.
+	LastActivity(ctx context.Context, groupJID string) (time.Time, error)
 	// DryRun reports whether the gateway sends nothing to WhatsApp (the
 	// dry run), so what is said about its work can say so.
 	DryRun() bool
