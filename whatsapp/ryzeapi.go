@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // RyzeAPI is a Gateway for one RyzeAPI instance, addressed by name in the
@@ -23,11 +24,11 @@ var _ Gateway = (*RyzeAPI)(nil)
 const (
 	// ryzeMaxText is WhatsApp's own message limit: RyzeAPI documents none.
 	ryzeMaxText = 65536
-	// ryzePerMinute is the documented limit per token.
+	// ryzePerMinute is the documented limit per token, counted over a
+	// minute. Calls go out evenly spaced, one at a time (burst one): a
+	// burst of b would take b-1 calls of the minute's spare, where the
+	// margin leaves less than two.
 	ryzePerMinute = 100
-	// ryzeBurst lets a goodbye and a leave go out back to back while any
-	// minute stays within ryzePerMinute (burst + margin·limit ≤ limit).
-	ryzeBurst = 5
 )
 
 // The RyzeAPI endpoints the client uses, named by their paths.
@@ -51,7 +52,8 @@ func NewRyzeAPI(cfg Config, hc *http.Client) (*RyzeAPI, error) {
 		return nil, err
 	}
 	y := &RyzeAPI{c: c, instance: cfg.Instance}
-	c.shared = newLimiter(ryzePerMinute/60.0, ryzeBurst)
+	c.shared = newLimiter(ryzePerMinute/60.0, 1)
+	c.window = time.Minute
 	c.header.Set("token", cfg.Token)
 	c.resetHeader = true
 	c.classify = y.classify

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-
-	"golang.org/x/time/rate"
 )
 
 // Wawp is a Gateway for one Wawp instance. Wawp is hosted WAHA: its paths
@@ -61,8 +59,10 @@ func NewWawp(cfg Config, hc *http.Client) (*Wawp, error) {
 	if perSecond == 0 {
 		perSecond = wawpRate
 	}
-	// No margin: this is our own choice, not a documented ceiling.
-	c.shared = rate.NewLimiter(rate.Limit(perSecond), 1)
+	// Wawp documents no limit, so this rate is the ceiling: kept with
+	// the same margin as a documented one, so that a gateway (or a proxy)
+	// that enforces exactly that rate answers no 429.
+	c.shared = newLimiter(perSecond, 1)
 	c.header.Set("access-token", cfg.Token)
 	c.classify = w.classify
 	return w, nil

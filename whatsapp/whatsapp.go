@@ -169,9 +169,12 @@ func CheckConfig(provider string, cfg Config) []ConfigProblem {
 
 // Limiter spaces calls of one kind (key) to perSecond a second, in bursts
 // of at most burst, across every process that shares it; store.DB
-// implements it with a table.
+// implements it with a table. ReserveRate takes the next free slot and
+// returns when it is (now, or later: slots are handed out back to back,
+// each caller its own); it reserves nothing, and fails, when the slot
+// would be after ctx's deadline.
 type Limiter interface {
-	WaitRate(ctx context.Context, key string, perSecond float64, burst int) error
+	ReserveRate(ctx context.Context, key string, perSecond float64, burst int) (time.Time, error)
 }
 
 // LeaveResult is what a successful leave reports.
