@@ -55,6 +55,7 @@ type config struct {
 	DirectoryEvery  time.Duration `envconfig:"WALEAVE_DIRECTORY_REFRESH" default:"6h" desc:"how often the group list is refreshed"`
 	UserRate        int           `envconfig:"WALEAVE_USER_RATE" default:"30" desc:"new requests one person may make per minute; 0: no limit"`
 	MaxPending      int           `envconfig:"WALEAVE_MAX_PENDING" default:"50" desc:"requests one person, or one channel, may have waiting for confirmation; 0: no limit"`
+	BulkMax         int           `envconfig:"WALEAVE_BULK_MAX" default:"500" desc:"the most groups one /wa-leave bulk request may hold"`
 	GatewayTimeout  time.Duration `envconfig:"WALEAVE_GATEWAY_TIMEOUT" default:"8s" desc:"bound on one gateway call (1s-15s); also sets how soon another replica re-runs a dead replica's leave"`
 	Retention       time.Duration `envconfig:"WALEAVE_RETENTION" default:"365d" desc:"finished requests and their audit entries older than this are deleted; 0 keeps everything"`
 
@@ -182,6 +183,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.MaxPending < 0 {
 		bad("WALEAVE_MAX_PENDING must be 0 (no limit) or more")
+	}
+	if c.BulkMax < 1 {
+		bad("WALEAVE_BULK_MAX must be 1 or more")
 	}
 	if c.DirectoryEvery < time.Minute {
 		bad("WALEAVE_DIRECTORY_REFRESH must be at least 1m")

@@ -230,6 +230,8 @@ func TestLoadConfig_ValueRules(t *testing.T) {
 		{"WALEAVE_MAX_PENDING", "0", true},
 		{"WALEAVE_MAX_PENDING", "500", true},
 		{"WALEAVE_MAX_PENDING", "-5", false},
+		{"WALEAVE_BULK_MAX", "1", true},
+		{"WALEAVE_BULK_MAX", "0", false},
 		{"LOG_FORMAT", "json", true},
 		{"LOG_FORMAT", "xml", false},
 		{"LISTEN_ADDR", ":http", true},

@@ -158,7 +158,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer, ho
 		RemindAfter: cfg.RemindAfter, MaxAttempts: cfg.MaxAttempts, Location: cfg.location,
 		OpsChannel: cfg.OpsChannel, Digest: cfg.schedule, SweepEvery: sweepEvery(cfg),
 		DirectoryEvery: cfg.DirectoryEvery, GatewayTimeout: cfg.GatewayTimeout,
-		UserRate: cfg.UserRate, MaxPending: cfg.MaxPending, Retention: cfg.Retention,
+		UserRate: cfg.UserRate, MaxPending: cfg.MaxPending, Retention: cfg.Retention, BulkMax: cfg.BulkMax,
 	})
 	if err != nil {
 		return err

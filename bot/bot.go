@@ -86,6 +86,9 @@ type Options struct {
 	// waiting for confirmation. Zero means no limit (the configuration
 	// supplies SPEC's defaults).
 	UserRate, MaxPending int
+	// BulkMax is the most groups one bulk request may hold
+	// (WALEAVE_BULK_MAX); default 500.
+	BulkMax int
 	// HomeDebounce is the least time between two Home tab publications
 	// for one person; default 2s (see homeChanged).
 	HomeDebounce time.Duration
@@ -131,6 +134,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.DetailsTimeout <= 0 {
 		o.DetailsTimeout = 2 * time.Second
+	}
+	if o.BulkMax <= 0 {
+		o.BulkMax = 500
 	}
 	if o.HomeDebounce <= 0 {
 		o.HomeDebounce = homeDebounce

@@ -24,6 +24,8 @@ const (
 	CommandGroups
 	CommandHelp
 	CommandHistory
+	// CommandBulk: /wa-leave bulk, many groups in one request (SPEC §9).
+	CommandBulk
 )
 
 // MaxGoodbyeLen is the longest goodbye accepted, in characters (runes). It
@@ -55,7 +57,18 @@ type Command struct {
 	In        time.Duration // --in value (0 = none)
 	Arg       string        // CommandStatus / CommandGroups argument (may be ""); CommandHistory's group (never "")
 	From      string        // --from: the WhatsApp number that leaves ("" = the one in the group)
+
+	// CommandBulk: which groups. Exactly one of Filter (every group whose
+	// name contains it), List (--list) or Stale (--stale, with Filter
+	// optional) says.
+	Filter string
+	List   []GroupRef
+	Stale  time.Duration // --stale: no message for this long (0 = not given)
 }
+
+// maxStale is the longest --stale age accepted: WhatsApp itself is not
+// much older, so a longer one is a typo.
+const maxStale = 20 * 365 * 24 * time.Hour
 
 // UsageError is a bad-input error whose Problem is safe to show to the user
 // (plain text). It never wraps another error, so nothing internal can leak
@@ -125,6 +138,8 @@ func ParseCommand(text string) (Command, error) {
 				return Command{}, usagef("history needs a group: its id (…@g.us) or its name")
 			}
 			return Command{Kind: CommandHistory, Arg: arg}, nil
+		case "bulk":
+			return parseBulk(text, toks[1:])
 		}
 	}
 	if first.unclosed {
@@ -144,9 +159,106 @@ func ParseCommand(text string) (Command, error) {
 	return cmd, nil
 }
 
+// parseBulk parses the words after "bulk": which groups (a filter, --list
+// or --stale), then the same flags and goodbye as a leave. Grammar
+// decisions beyond SPEC §4:
+//   - The filter is the first word (or quoted phrase) that is not a flag or
+//     a flag's value; with --list there is none, and every word is goodbye;
+//     with --stale it is optional, so a goodbye after --stale without a
+//     filter must come after a quoted filter ("" is refused).
+//   - --list takes one argument, split at commas; "a, b, c" (spaces after
+//     the commas) also works, and an entry may be quoted inside it
+//     (--list "Sales team","Ops"). Each entry is read as <group> is (a JID,
+//     an invite link or code, or a name); empty entries are refused.
+//   - --stale takes an age in w, d or h ("180d", "26w"), more than zero and
+//     at most 20 years.
+func parseBulk(text string, toks []token) (Command, error) {
+	cmd := Command{Kind: CommandBulk}
+	if err := parseTail(&cmd, text, toks); err != nil {
+		return Command{}, err
+	}
+	switch {
+	case cmd.Filter == "" && len(cmd.List) == 0 && cmd.Stale == 0:
+		return Command{}, usagef("bulk needs a filter (part of the groups' names), --list or --stale")
+	case len(cmd.List) > 0 && cmd.Stale != 0:
+		return Command{}, usagef("use either --list or --stale, not both")
+	}
+	return cmd, nil
+}
+
+// parseList reads --list's value: entries split at commas, each a group
+// reference.
+func parseList(value string) ([]GroupRef, error) {
+	var refs []GroupRef
+	for _, piece := range strings.Split(value, ",") {
+		piece = strings.TrimSpace(piece)
+		if piece == "" {
+			return nil, usagef("--list has an empty entry; separate the groups with single commas")
+		}
+		// Quotes around an entry make it a name; the tokenizer leaves
+		// those of "a","b" at the ends of the pieces.
+		t := token{text: strings.TrimFunc(piece, isQuote)}
+		t.quoted = t.text != piece
+		ref, err := parseGroup(t)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+func isQuote(r rune) bool {
+	_, ok := quoteFamily(r)
+	return ok
+}
+
+// ParseAge parses --stale's age: number-and-unit pairs with units w, d and
+// h ("180d", "26w", "1w3d"), more than zero and at most 20 years. Errors
+// are *UsageError.
+func ParseAge(s string) (time.Duration, error) {
+	bad := func() (time.Duration, error) {
+		return 0, usagef("%q is not an age; write it like 180d, 26w or 90d", s)
+	}
+	in := strings.ToLower(strings.TrimSpace(s))
+	if in == "" {
+		return bad()
+	}
+	var total time.Duration
+	for in != "" {
+		n := 0
+		for n < len(in) && in[n] >= '0' && in[n] <= '9' {
+			n++
+		}
+		if n == 0 || n == len(in) {
+			return bad()
+		}
+		unit, ok := inUnits[in[n]]
+		if !ok || unit < time.Hour {
+			return bad()
+		}
+		v, err := strconv.ParseInt(in[:n], 10, 64)
+		if err != nil || v > int64(maxStale/unit) {
+			return 0, usagef("%s is too long ago; the limit is 20 years", s)
+		}
+		total += time.Duration(v) * unit
+		if total > maxStale {
+			return 0, usagef("%s is too long ago; the limit is 20 years", s)
+		}
+		in = in[n+1:]
+	}
+	if total <= 0 {
+		return 0, usagef("--stale must be more than zero")
+	}
+	return total, nil
+}
+
 // parseTail fills in the flags and goodbye of a leave command from the words
-// after the group.
+// after the group; for bulk (cmd.Kind CommandBulk) also --list, --stale and
+// the filter.
 func parseTail(cmd *Command, text string, toks []token) error {
+	bulk := cmd.Kind == CommandBulk
+	filterTaken := false
 	var (
 		runs [][]token // goodbye words, split where flags interrupt them
 		run  []token
@@ -160,6 +272,15 @@ func parseTail(cmd *Command, text string, toks []token) error {
 	for i := 0; i < len(toks); i++ {
 		name, value, ok := flagOf(toks[i])
 		if !ok {
+			if bulk && !filterTaken && len(cmd.List) == 0 && len(runs) == 0 && len(run) == 0 {
+				// The first word is the filter.
+				filterTaken = true
+				cmd.Filter = strings.TrimSpace(toks[i].text)
+				if cmd.Filter == "" {
+					return usagef("the filter is empty")
+				}
+				continue
+			}
 			run = append(run, toks[i])
 			continue
 		}
@@ -223,7 +344,61 @@ func parseTail(cmd *Command, text string, toks []token) error {
 				return usagef("--from needs the name of a WhatsApp number, e.g. --from sales")
 			}
 			cmd.From = strings.ToLower(v)
+		case "list":
+			if !bulk {
+				return usagef("--list belongs to /wa-leave bulk: /wa-leave bulk --list <group>,<group>,…")
+			}
+			if len(cmd.List) > 0 {
+				return usagef("--list is given twice")
+			}
+			if filterTaken {
+				return usagef("use either a filter or --list, not both")
+			}
+			v, ok := takeValue()
+			if !ok {
+				return usagef("--list needs groups separated by commas, e.g. --list Sales,Support")
+			}
+			if value == nil && toks[i].quoted {
+				v = `"` + v + `"` // a quoted entry is a name
+			}
+			// "a, b, c": words that end in a comma continue the list.
+			for strings.HasSuffix(strings.TrimSpace(v), ",") && i+1 < len(toks) {
+				if _, _, isFlag := flagOf(toks[i+1]); isFlag {
+					break
+				}
+				i++
+				v += toks[i].text
+				if toks[i].quoted {
+					// Keep the quotes, so that parseList reads the entry
+					// as a name.
+					v = strings.TrimSuffix(v, toks[i].text) + `"` + toks[i].text + `"`
+				}
+			}
+			refs, err := parseList(v)
+			if err != nil {
+				return err
+			}
+			cmd.List = refs
+		case "stale":
+			if !bulk {
+				return usagef("--stale belongs to /wa-leave bulk: /wa-leave bulk --stale <age> [<filter>]")
+			}
+			if cmd.Stale != 0 {
+				return usagef("--stale is given twice")
+			}
+			v, ok := takeValue()
+			if !ok {
+				return usagef("--stale needs an age, e.g. --stale 180d")
+			}
+			d, err := ParseAge(v)
+			if err != nil {
+				return err
+			}
+			cmd.Stale = d
 		default:
+			if bulk {
+				return usagef("unknown option --%s (options are --list, --stale, --no-goodbye, --at, --in and --from)", name)
+			}
 			return usagef("unknown option --%s (options are --no-goodbye, --at, --in and --from)", name)
 		}
 	}

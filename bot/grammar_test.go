@@ -3,6 +3,7 @@ package bot
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,31 @@ func TestParseCommand(t *testing.T) {
 		{"history of a group", "History " + testJID, Command{Kind: CommandHistory, Arg: testJID}},
 		{"history of a quoted name", "history “Phoenix Team”", Command{Kind: CommandHistory, Arg: "Phoenix Team"}},
 		{"groups filter", "groups sales &amp; ops", Command{Kind: CommandGroups, Arg: "sales & ops"}},
+
+		// Bulk (SPEC §9).
+		{"bulk filter", "bulk acme", Command{Kind: CommandBulk, Filter: "acme"}},
+		{"bulk any case", "BULK Acme", Command{Kind: CommandBulk, Filter: "Acme"}},
+		{"bulk quoted filter with goodbye", "bulk “Acme sales” Thanks all, bye!", Command{Kind: CommandBulk, Filter: "Acme sales", Goodbye: "Thanks all, bye!"}},
+		{"bulk filter with flags", "bulk acme --from Sales --no-goodbye --in 3d", Command{Kind: CommandBulk, Filter: "acme", From: "sales", NoGoodbye: true, In: 72 * time.Hour}},
+		{"bulk flags before the filter", "bulk --from sales acme bye", Command{Kind: CommandBulk, Filter: "acme", From: "sales", Goodbye: "bye"}},
+		{"bulk filter at", "bulk acme --at 2026-12-01 09:00 bye", Command{Kind: CommandBulk, Filter: "acme", At: "2026-12-01 09:00", Goodbye: "bye"}},
+		{"bulk filter that looks like a jid word", "bulk 2024", Command{Kind: CommandBulk, Filter: "2024"}},
+		{"bulk list", "bulk --list Sales,Support," + testJID, Command{Kind: CommandBulk,
+			List: []GroupRef{{Name: "Sales"}, {Name: "Support"}, {JID: testJID}}}},
+		{"bulk list with spaces after commas", "bulk --list Sales, Support, chat.whatsapp.com/" + testCode + " bye all", Command{Kind: CommandBulk,
+			List: []GroupRef{{Name: "Sales"}, {Name: "Support"}, {InviteCode: testCode}}, Goodbye: "bye all"}},
+		{"bulk list of quoted names", `bulk --list "Sales team","Ops, EU" --no-goodbye`, Command{Kind: CommandBulk,
+			List: []GroupRef{{Name: "Sales team"}, {Name: "Ops"}, {Name: "EU"}}, NoGoodbye: true}},
+		{"bulk list quoted entries after spaces", `bulk --list Sales, “Night shift” bye`, Command{Kind: CommandBulk,
+			List: []GroupRef{{Name: "Sales"}, {Name: "Night shift"}}, Goodbye: "bye"}},
+		{"bulk list with equals", "bulk --list=Sales,Support", Command{Kind: CommandBulk, List: []GroupRef{{Name: "Sales"}, {Name: "Support"}}}},
+		{"bulk list quoted code is a name", `bulk --list "` + testCode + `"`, Command{Kind: CommandBulk, List: []GroupRef{{Name: testCode}}}},
+		{"bulk list goodbye first", "bulk --from sales --list a,b bye", Command{Kind: CommandBulk, From: "sales", List: []GroupRef{{Name: "a"}, {Name: "b"}}, Goodbye: "bye"}},
+		{"bulk stale", "bulk --stale 180d", Command{Kind: CommandBulk, Stale: 180 * 24 * time.Hour}},
+		{"bulk stale with filter", "bulk --stale 26w acme", Command{Kind: CommandBulk, Stale: 26 * 7 * 24 * time.Hour, Filter: "acme"}},
+		{"bulk stale with filter and goodbye", "bulk --stale 1w3d acme bye --from sales", Command{Kind: CommandBulk, Stale: 10 * 24 * time.Hour, Filter: "acme", Goodbye: "bye", From: "sales"}},
+		{"bulk filter then stale", "bulk acme --stale 180d", Command{Kind: CommandBulk, Stale: 180 * 24 * time.Hour, Filter: "acme"}},
+		{"bulk stale longer than --in allows", "bulk --stale 400d", Command{Kind: CommandBulk, Stale: 400 * 24 * time.Hour}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +131,7 @@ func TestParseCommand(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseCommand(%q): %v", tt.text, err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("ParseCommand(%q)\n got %+v\nwant %+v", tt.text, got, tt.want)
 			}
 		})
@@ -150,6 +176,32 @@ func TestParseCommandErrors(t *testing.T) {
 		{"no goodbye with value", "Phoenix --no-goodbye=yes", "--no-goodbye takes no value"},
 		{"goodbye and no goodbye", "Phoenix bye all --no-goodbye", "contradict"},
 		{"goodbye too long", "Phoenix " + strings.Repeat("x", MaxGoodbyeLen+1), "the goodbye is 1001 characters long; the limit is 1000"},
+
+		// Bulk.
+		{"bulk alone", "bulk", "bulk needs a filter"},
+		{"bulk only flags", "bulk --from sales --no-goodbye", "bulk needs a filter"},
+		{"bulk empty quoted filter", `bulk "" bye`, "the filter is empty"},
+		{"bulk list without value", "bulk --list", "--list needs groups"},
+		{"bulk list followed by flag", "bulk --list --no-goodbye", "--list needs groups"},
+		{"bulk list empty entry", "bulk --list a,,b", "--list has an empty entry"},
+		{"bulk list trailing comma", "bulk --list a,", "--list has an empty entry"},
+		{"bulk list twice", "bulk --list a --list b", "--list is given twice"},
+		{"bulk filter and list", "bulk acme --list a,b", "either a filter or --list"},
+		{"bulk list bad jid", "bulk --list a,123@g.us", "123@g.us is not a valid group id"},
+		{"bulk list person jid", "bulk --list 447700900123@c.us", "is not a group id"},
+		{"bulk list and stale", "bulk --list a,b --stale 180d", "either --list or --stale"},
+		{"bulk stale without age", "bulk --stale", "--stale needs an age"},
+		{"bulk stale not an age", "bulk --stale old", `"old" is not an age`},
+		{"bulk stale in minutes", "bulk --stale 90m", "is not an age"},
+		{"bulk stale zero", "bulk --stale 0d", "more than zero"},
+		{"bulk stale too long", "bulk --stale 8000d", "too long ago"},
+		{"bulk stale twice", "bulk --stale 1d --stale 2d", "--stale is given twice"},
+		{"bulk unknown flag", "bulk acme --force", "unknown option --force (options are --list, --stale"},
+		{"bulk at and in", "bulk acme --at 2026-12-01T09:00 --in 3d", "either --at or --in"},
+		{"bulk goodbye and no goodbye", "bulk acme bye --no-goodbye", "contradict"},
+		{"bulk goodbye too long", "bulk acme " + strings.Repeat("x", MaxGoodbyeLen+1), "the limit is 1000"},
+		{"list outside bulk", "Phoenix --list a,b", "--list belongs to /wa-leave bulk"},
+		{"stale outside bulk", "Phoenix --stale 180d", "--stale belongs to /wa-leave bulk"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -367,7 +419,7 @@ func FuzzParseCommand(f *testing.F) {
 		if err != nil {
 			t.Fatalf("canonical form %q of %q: %v", canon, text, err)
 		}
-		if again != cmd {
+		if !reflect.DeepEqual(again, cmd) {
 			t.Fatalf("canonical form %q of %q\n got %+v\nwant %+v", canon, text, again, cmd)
 		}
 	})

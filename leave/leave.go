@@ -92,6 +92,11 @@ const (
 	// OutcomeStillMember: the gateway called the leave a success, but the
 	// group looked up afterwards still lists the instance.
 	OutcomeStillMember Outcome = "still_member"
+	// OutcomeOnlyAdmin: a group of a bulk request was not left because
+	// the number is its only admin and nobody was chosen to take over
+	// (leaving would hand the group to a random member); the group can
+	// be left on its own, where a successor can be chosen.
+	OutcomeOnlyAdmin Outcome = "only_admin"
 )
 
 // Outcomes returns every outcome, so that tests elsewhere (each outcome
@@ -102,6 +107,7 @@ func Outcomes() []Outcome {
 		OutcomeInvalidGroup, OutcomeNotConnected, OutcomeQuota, OutcomeRateLimit, OutcomeUnavailable,
 		OutcomeGoodbyeFailed, OutcomePromoteFailed, OutcomeStillMember,
 		OutcomeSessionMissing, OutcomePlanExpired, OutcomeNotSupported, OutcomeWrongEndpoint,
+		OutcomeOnlyAdmin,
 	}
 }
 
@@ -123,3 +129,16 @@ func (o Outcome) Final() State {
 	}
 	return Failed
 }
+
+// Kind is what a request holds: one group, or many (a bulk request, the
+// parent of one child request per group). The values are stored.
+type Kind string
+
+// The request kinds.
+const (
+	// KindSingle: an ordinary request for one group (also each group of
+	// a bulk request, which names its parent).
+	KindSingle Kind = "single"
+	// KindBulk: a bulk request; its groups are its child requests.
+	KindBulk Kind = "bulk"
+)

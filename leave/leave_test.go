@@ -31,11 +31,17 @@ func TestStoredValuesNeverChange(t *testing.T) {
 		OutcomeUnavailable: "unavailable", OutcomeGoodbyeFailed: "goodbye_failed", OutcomePromoteFailed: "promote_failed",
 		OutcomeSessionMissing: "session_missing", OutcomePlanExpired: "plan_expired", OutcomeNotSupported: "not_supported",
 		OutcomeWrongEndpoint: "wrong_endpoint", OutcomeStillMember: "still_member",
+		OutcomeOnlyAdmin: "only_admin",
 	}
 	require.Len(t, Outcomes(), len(outcomes))
 	for _, o := range Outcomes() {
 		require.Equal(t, outcomes[o], string(o))
 	}
+}
+
+func TestKindsNeverChange(t *testing.T) {
+	require.Equal(t, "single", string(KindSingle))
+	require.Equal(t, "bulk", string(KindBulk))
 }
 
 func TestFinal(t *testing.T) {

@@ -112,11 +112,11 @@ func (c *Confirmer) write(batch []confirmOp) {
 	err := c.s.inTx(ctx, func(tx dbTx) error {
 		var confirmed []Confirmation
 		for i, op := range batch {
-			runAt, r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.from, op.now)
+			confs, r, err := c.s.confirmInTx(ctx, tx, op.id, op.by, op.from, op.now)
 			results[i] = confirmResult{r, err}
 			switch {
 			case err == nil:
-				confirmed = append(confirmed, Confirmation{RequestID: op.id, RunAt: runAt})
+				confirmed = append(confirmed, confs...)
 			case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrExpired),
 				errors.Is(err, ErrWrongCard), errors.Is(err, ErrStale):
 			default:
@@ -151,21 +151,29 @@ func (c *Confirmer) write(batch []confirmOp) {
 // refuses is the row read, to say why; that request is returned. On
 // PostgreSQL the update's row lock makes a concurrent confirmation of
 // the same request wait, then find it no longer pending.
-func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card, now time.Time) (runAt time.Time, refused *Request, err error) {
+//
+// A bulk request has no work of its own: its groups (children) are
+// confirmed with it, and the confirmations returned are theirs, one job
+// each.
+func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card, now time.Time) (confirmed []Confirmation, refused *Request, err error) {
 	var at int64
+	var kind leave.Kind
 	err = tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
-		leave.Confirmed, ms(now), by, ms(now), id, leave.Pending, ms(now), from.ChannelID, from.TS, from.Version).Scan(&at)
+		leave.Confirmed, ms(now), by, ms(now), id, leave.Pending, ms(now), from.ChannelID, from.TS, from.Version).Scan(&at, &kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		refused, err = s.refusal(ctx, tx, id, from, now)
-		return time.Time{}, refused, err
+		return nil, refused, err
 	}
 	if err != nil {
-		return time.Time{}, nil, fmt.Errorf("confirm request %s: %w", id, err)
+		return nil, nil, fmt.Errorf("confirm request %s: %w", id, err)
 	}
 	if err := s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: by, Action: "confirmed"}); err != nil {
-		return time.Time{}, nil, err
+		return nil, nil, err
 	}
-	return fromMS(at), nil, nil
+	if kind == leave.KindBulk {
+		return s.confirmChildren(ctx, tx, id, by, now)
+	}
+	return []Confirmation{{RequestID: id, RunAt: fromMS(at)}}, nil, nil
 }
 
 // refusal says why a request could not be confirmed: it does not exist
@@ -197,4 +205,4 @@ const confirmSQL = `UPDATE requests SET state = ?, updated_at = ?,
 	card_version = card_version + 1, confirmed_by = ?, confirmed_at = ?
 	WHERE id = ? AND state = ? AND expires_at > ?
 	AND channel_id = ? AND card_ts IN (?, '') AND card_version = ?
-	RETURNING run_at`
+	RETURNING run_at, kind`

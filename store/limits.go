@@ -19,7 +19,7 @@ func (s *DB) PendingCounts(ctx context.Context, user, channel string, now time.T
 	err = s.queryRow(ctx, `SELECT
 		COALESCE(SUM(CASE WHEN requester_id = ? THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN channel_id = ? THEN 1 ELSE 0 END), 0)
-		FROM requests WHERE state = '`+string(leave.Pending)+`' AND expires_at > ? AND (requester_id = ? OR channel_id = ?)`,
+		FROM requests WHERE state = '`+string(leave.Pending)+`' AND expires_at > ? AND (requester_id = ? OR channel_id = ?) AND parent_id = ''`,
 		user, channel, ms(now), user, channel).Scan(&byUser, &byChannel)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count pending requests: %w", err)

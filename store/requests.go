@@ -114,6 +114,18 @@ type Request struct {
 	// (zero: none under way); see PostUnderWay.
 	CardPostingAt  time.Time
 	ReplyPostingAt time.Time
+	// Kind is leave.KindBulk for a bulk request (its groups are its
+	// children); leave.KindSingle otherwise, the zero value's meaning.
+	Kind leave.Kind
+	// ParentID names the bulk request a group's request belongs to (""
+	// for others). A child has no card and no reply of its own: its
+	// parent's card shows its progress and the parent's thread its
+	// outcome.
+	ParentID string
+	// CardUpdatedAt is when the card of a bulk request was last updated,
+	// for the once-a-second limit on its progress updates (see
+	// BeginCardUpdate).
+	CardUpdatedAt time.Time
 
 	// Delivery, when set, names the delivery that asked for the request
 	// (see FirstDelivery), remembered until DeliveryUntil. CreateRequest
@@ -163,13 +175,13 @@ const requestColumns = `id, team_id, channel_id, requester_id, response_url, gro
 	outcome, outcome_detail, was_admin, finished_at, details_state, group_size, is_admin,
 	only_admin, successor, invite_link, reminded_at, card_ts, card_version,
 	card_posted_version, reply_needed, reply_ts, successors, promoted_at, run_until,
-	leave_state, verification, card_posting, reply_posting, number`
+	leave_state, verification, card_posting, reply_posting, number, kind, parent_id, card_updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner) (*Request, error) {
 	var r Request
-	var created, updated, expires, runAt, confirmedAt, finished, reminded, promoted, runUntil, cardPosting, replyPosting int64
+	var created, updated, expires, runAt, confirmedAt, finished, reminded, promoted, runUntil, cardPosting, replyPosting, cardUpdated int64
 	var successors string
 	var leaveUnknown, wasAdmin, isAdmin, onlyAdmin, replyNeeded int
 	err := row.Scan(&r.ID, &r.TeamID, &r.ChannelID, &r.RequesterID, &r.ResponseURL, &r.GroupJID,
@@ -178,7 +190,8 @@ func scanRequest(row scanner) (*Request, error) {
 		&r.GoodbyeState, &r.GoodbyeID, &leaveUnknown, &r.Outcome, &r.OutcomeDetail, &wasAdmin,
 		&finished, &r.DetailsState, &r.GroupSize, &isAdmin, &onlyAdmin, &r.Successor, &r.InviteLink,
 		&reminded, &r.CardTS, &r.CardVersion, &r.CardPostedVersion, &replyNeeded, &r.ReplyTS,
-		&successors, &promoted, &runUntil, &r.LeaveState, &r.Verification, &cardPosting, &replyPosting, &r.Number)
+		&successors, &promoted, &runUntil, &r.LeaveState, &r.Verification, &cardPosting, &replyPosting, &r.Number,
+		&r.Kind, &r.ParentID, &cardUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -191,6 +204,7 @@ func scanRequest(row scanner) (*Request, error) {
 	r.ReplyNeeded = replyNeeded == 1
 	r.PromotedAt, r.RunUntil = fromMS(promoted), fromMS(runUntil)
 	r.CardPostingAt, r.ReplyPostingAt = fromMS(cardPosting), fromMS(replyPosting)
+	r.CardUpdatedAt = fromMS(cardUpdated)
 	r.Successors = decodeJIDs(successors)
 	return &r, nil
 }
@@ -215,6 +229,9 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 	}
 	if r.Number == "" {
 		r.Number = DefaultNumber
+	}
+	if r.Kind == "" {
+		r.Kind = leave.KindSingle
 	}
 	var err error
 	if enqueue == nil {
@@ -257,7 +274,8 @@ func (s *DB) insertRequest(ctx context.Context, tx dbTx, r *Request) error {
 	_, err := tx.StmtContext(ctx, s.stmtInsertRequest).ExecContext(ctx,
 		r.ID, r.TeamID, r.ChannelID, r.RequesterID, r.ResponseURL, r.GroupJID, r.GroupSubject,
 		r.InviteCode, r.Goodbye, r.State, ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt),
-		ms(r.RunAt), r.TZ, r.DetailsState, r.GroupSize, b2i(r.IsAdmin), b2i(r.OnlyAdmin), r.CardVersion, r.Number)
+		ms(r.RunAt), r.TZ, r.DetailsState, r.GroupSize, b2i(r.IsAdmin), b2i(r.OnlyAdmin), r.CardVersion, r.Number,
+		r.Kind, r.ParentID, r.CardPostedVersion)
 	if err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}
@@ -266,8 +284,9 @@ func (s *DB) insertRequest(ctx context.Context, tx dbTx, r *Request) error {
 
 const insertRequestSQL = `INSERT INTO requests (id, team_id, channel_id, requester_id,
 	response_url, group_jid, group_subject, invite_code, goodbye, state, created_at, updated_at,
-	expires_at, run_at, tz, details_state, group_size, is_admin, only_admin, card_version, number)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	expires_at, run_at, tz, details_state, group_size, is_admin, only_admin, card_version, number,
+	kind, parent_id, card_posted_version)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const requestByIDSQL = `SELECT ` + requestColumns + ` FROM requests WHERE id = ?`
 
@@ -338,7 +357,12 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 				return err
 			}
 		}
-		set := append([]string{"state = ?", "updated_at = ?", "card_version = card_version + 1"}, c.set...)
+		set := append([]string{"state = ?", "updated_at = ?"}, c.set...)
+		if r.ParentID == "" {
+			// A group of a bulk request has no card of its own: its
+			// parent's card is bumped when it ends (see childEnded).
+			set = append(set, "card_version = card_version + 1")
+		}
 		args := append([]any{c.to, ms(c.now)}, c.args...)
 		args = append(args, id)
 		if _, err := tx.exec(ctx, `UPDATE requests SET `+strings.Join(set, ", ")+` WHERE id = ?`, args...); err != nil {
@@ -346,6 +370,20 @@ func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueu
 		}
 		if err := s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: c.now, Actor: c.actor, Action: c.action, Detail: c.detail, GatewayStatus: c.status}); err != nil {
 			return err
+		}
+		if c.to.Final() {
+			switch {
+			case r.Kind == leave.KindBulk:
+				// A bulk request that ends before its work started
+				// (cancelled, expired) ends its groups with it.
+				if err := s.endChildren(ctx, tx, id, []leave.State{leave.Pending, leave.Confirmed}, c.to, c.actor, c.action, c.now); err != nil {
+					return err
+				}
+			case r.ParentID != "":
+				if err := s.childEnded(ctx, tx, r.ParentID, c.now); err != nil {
+					return err
+				}
+			}
 		}
 		if enqueue != nil {
 			if err := enqueue(ctx, tx.Tx); err != nil {
@@ -378,6 +416,13 @@ func (s *DB) Cancel(ctx context.Context, id, by string, now time.Time) (*Request
 	return s.transition(ctx, id, change{
 		from: []leave.State{leave.Pending, leave.Confirmed}, to: leave.Cancelled, actor: by, action: "cancelled", now: now,
 		set: endSet("cancelled_by = ?", "finished_at = ?"), args: []any{by, ms(now)},
+		check: func(r *Request) error {
+			if r.Kind == leave.KindBulk && r.State == leave.Confirmed {
+				// Its groups may be under way: that is Stop's to end.
+				return ErrConflict
+			}
+			return nil
+		},
 	}, nil)
 }
 
@@ -551,7 +596,9 @@ func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*
 	to := o.Code.Final()
 	return s.transition(ctx, id, change{
 		from: []leave.State{leave.Running}, to: to, actor: "waleave", action: string(to), detail: string(o.Code) + ": " + o.Detail, status: o.Status, now: now,
-		set: endSet("outcome = ?", "outcome_detail = ?", "was_admin = ?", "finished_at = ?", "progress = ''", "reply_needed = 1",
+		// A group of a bulk request replies in its parent's summary.
+		set: endSet("outcome = ?", "outcome_detail = ?", "was_admin = ?", "finished_at = ?", "progress = ''",
+			"reply_needed = CASE WHEN parent_id = '' THEN 1 ELSE 0 END",
 			"verification = ?", "leave_state = ''"),
 		args: []any{o.Code, o.Detail, b2i(o.WasAdmin), ms(now), o.Verification},
 	}, nil)
@@ -605,6 +652,11 @@ func (s *DB) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
 			return nil, fmt.Errorf("list requests: %w", err)
 		}
 		where = append(where, "state IN ("+in+")")
+	}
+	if f.GroupJID == "" {
+		// The groups of a bulk request are listed as their parent; a
+		// group's own history lists them.
+		where = append(where, "parent_id = ''")
 	}
 	if f.RequesterID != "" {
 		where = append(where, "requester_id = ?")

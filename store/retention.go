@@ -41,7 +41,9 @@ func (s *DB) Prune(ctx context.Context, before, now time.Time) (int, error) {
 	// ORDER BY, which would sort every request due on a first run.
 	// Written out, not bound, as in ListRequests: a generic plan
 	// (PostgreSQL's, after a few runs) would read the whole table.
-	pick := fmt.Sprintf(`SELECT id FROM requests WHERE state IN (%s) AND finished_at < %d AND finished_at > 0 AND outbox_lease < %d LIMIT %d`,
+	// The groups of a bulk request go with it (it ends after them), so
+	// its children are never counted or deleted on their own.
+	pick := fmt.Sprintf(`SELECT id FROM requests WHERE state IN (%s) AND finished_at < %d AND finished_at > 0 AND outbox_lease < %d AND parent_id = '' LIMIT %d`,
 		states, ms(before), ms(now), pruneBatch)
 	total := 0
 	for {
@@ -71,6 +73,12 @@ func (s *DB) Prune(ctx context.Context, before, now time.Time) (int, error) {
 				return nil
 			}
 			in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+			if _, err := tx.exec(ctx, `DELETE FROM audit WHERE request_id IN (SELECT id FROM requests WHERE parent_id IN (`+in+`) AND parent_id <> '')`, ids...); err != nil {
+				return err
+			}
+			if _, err := tx.exec(ctx, `DELETE FROM requests WHERE parent_id IN (`+in+`) AND parent_id <> ''`, ids...); err != nil {
+				return err
+			}
 			if _, err := tx.exec(ctx, `DELETE FROM audit WHERE request_id IN (`+in+`)`, ids...); err != nil {
 				return err
 			}

@@ -44,7 +44,9 @@ func (s *DB) DueWork(ctx context.Context, now, remindBefore time.Time, lead time
 }
 
 func (s *DB) queryRequests(ctx context.Context, where string, args ...any) ([]*Request, error) {
-	rows, err := s.queryRows(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where+` ORDER BY created_at LIMIT 500`, args...)
+	// The groups of a bulk request are reminded, expired and scheduled
+	// through their parent.
+	rows, err := s.queryRows(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where+` AND parent_id = '' ORDER BY created_at LIMIT 500`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query requests: %w", err)
 	}

@@ -78,6 +78,10 @@ type Card struct {
 	// buttons carry it, so that a confirmation approves what the card
 	// showed and nothing changed since.
 	Version int
+
+	// Bulk, when set, makes this the card of a bulk request (SPEC §9):
+	// its groups instead of one group's details.
+	Bulk *Bulk
 }
 
 // Verification is what the group lookup after a leave found. The values
@@ -175,6 +179,9 @@ func RequestIDFromBlockID(blockID string) (id string, ok bool) {
 // buttons; every other state replaces them with a status line, so a stale
 // card cannot be clicked into doing anything.
 func CardBlocks(c Card) []slack.Block {
+	if c.Bulk != nil {
+		return bulkCardBlocks(c)
+	}
 	st := c.State
 	head := headline(c)
 	if c.DryRun {
@@ -212,6 +219,9 @@ func CardBlocks(c Card) []slack.Block {
 // escaped, and mentions nobody, so an update never pings anyone.
 func CardText(c Card) string {
 	text := cardText(c)
+	if c.Bulk != nil {
+		text = bulkCardText(c)
+	}
 	if c.Number != "" {
 		text += " (WhatsApp number " + escapeClip(oneLine(c.Number), 100) + ")"
 	}
@@ -333,6 +343,8 @@ func cardFields(c Card) []*slack.TextBlockObject {
 const (
 	goodbyeIntro = "*Goodbye message*, posted to the group before leaving:\n"
 	goodbyeLabel = "*Goodbye message:*\n"
+	// goodbyeIntroBulk: a bulk request posts it in each of its groups.
+	goodbyeIntroBulk = "*Goodbye message*, posted to each group before leaving it:\n"
 	// goodbyeUnknownIntro: the send was attempted and its answer lost.
 	goodbyeUnknownIntro = "*Goodbye message:* :grey_question: it may not have reached the group. The gateway's answer to it was lost, and it is never sent twice.\n"
 )
@@ -351,6 +363,8 @@ func goodbyeText(c Card) string {
 	switch {
 	case c.GoodbyeUnknown:
 		intro = goodbyeUnknownIntro
+	case ahead && c.Bulk != nil:
+		intro = goodbyeIntroBulk
 	case ahead:
 		intro = goodbyeIntro
 	}

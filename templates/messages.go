@@ -17,6 +17,9 @@ const usage = `/wa-leave                            opens the request form
 /wa-leave <group> [goodbye text…]
 /wa-leave <group> --no-goodbye
 /wa-leave <group> --at <when>        e.g. --at 2026-12-01T09:00 or --in 3d
+/wa-leave bulk <filter> [goodbye text…]   every group whose name contains <filter>
+/wa-leave bulk --list <group>,<group>,…   the groups listed
+/wa-leave bulk --stale <age> [<filter>]   groups with no message for <age>, e.g. 180d
 /wa-leave status [<group>|<request id>]
 /wa-leave history <group>
 /wa-leave groups [filter]
@@ -37,6 +40,7 @@ func Help() string {
 		Escape("<group> is a group ID (120363406289005073@g.us), an invite link (https://chat.whatsapp.com/…), an invite code, or the group's name (in quotes if it has spaces)."),
 		"Everything after the group that is not an option is the goodbye message, posted to the group just before leaving. Without one, the default goodbye is used if one is configured; `--no-goodbye` leaves without a word.",
 		"`--at` and `--in` schedule the leave (e.g. `--in 3d`); it still needs confirming first.",
+		"`/wa-leave bulk` asks to leave many groups at once, on one card (at most `WALEAVE_BULK_MAX`): every group whose name contains the filter, a `--list` of groups, or those with no message for `--stale` a while. It takes `--from`, `--no-goodbye`, `--at` and `--in` too; the card shows the progress, has a *Stop* button while it runs, and the thread gets one summary. `/wa-leave status` followed by its request ID lists every group's outcome.",
 		"The bot posts a card in this channel. Nothing is sent to WhatsApp until someone presses *Leave group*; the result is posted in the card's thread.",
 		"`/wa-leave status` shows recent requests, `/wa-leave history` followed by a group its audit trail, and `/wa-leave groups` lists the instance's groups.",
 	}, "\n")

@@ -154,6 +154,14 @@ func textOf(o leave.Outcome) (outcomeText, bool) {
 			after:   ": looked up afterwards, the group still lists it, so the group was not left.",
 			next:    "Check the group on the phone linked to the instance and leave it there, or run `/wa-leave` again in a few minutes.",
 		}, true
+	case leave.OutcomeOnlyAdmin:
+		return outcomeText{
+			summary: "not left: the number is the group's only admin; leave it on its own to choose a successor",
+			emoji:   ":x:",
+			before:  "Not left: the number is the only admin of ",
+			after:   ", and nobody was chosen to take over.",
+			next:    "Leave it on its own with `/wa-leave` to choose a successor first.",
+		}, true
 	}
 	return outcomeText{}, false
 }

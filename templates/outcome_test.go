@@ -35,6 +35,8 @@ var outcomePhrases = map[leave.Outcome][]string{
 	leave.OutcomeNotSupported:   {"not supported", "not left"},
 	leave.OutcomeWrongEndpoint:  {"no such endpoint", "not left", "wa_api_url"},
 	leave.OutcomeStillMember:    {"still a member", "not left"},
+	// A group of a bulk request whose only admin is the number.
+	leave.OutcomeOnlyAdmin: {"only admin", "not left", "successor"},
 }
 
 func TestOutcomePhraseMatrix(t *testing.T) {
