@@ -172,7 +172,12 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 // done means the job is over (finished or rescheduled) and err says how.
 func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done bool, err error) {
 	b := w.b
-	needLink := r.InviteLink == ""
+	// A group of a bulk request does not keep its invite link: the link
+	// costs a details call per group (Green API's getGroupData, one a
+	// second; Wawp's invite-code call), which would bound a run over
+	// many groups at that rate, where the leave itself goes ten times
+	// as fast.
+	needLink := r.InviteLink == "" && r.ParentID == ""
 	needPromote := r.Successor != "" && r.PromotedAt.IsZero()
 	if !needLink && !needPromote {
 		return false, nil
@@ -335,13 +340,14 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 }
 
 // finishVerified finishes a leave the gateway called a success (o) after
-// looking the group up once more (SPEC §5): a group that still lists the
+// looking the group up once more (SPEC §5; a group of a bulk request
+// through a shared group list first, see lookUpInList): a group that still lists the
 // instance makes the outcome still_member; a lookup that cannot tell
 // leaves o as the gateway gave it, marked not verified. The lookup is
 // bounded by VerifyTimeout, so the outcome reply waits no longer.
 func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o store.Outcome) error {
 	b := w.b
-	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
+	l := b.verifyLeave(ctx, b.num(r.Number), r.GroupJID, r.ParentID != "")
 	action := "not verified"
 	switch l.found {
 	case membershipGone:
@@ -437,7 +443,7 @@ func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause e
 	if !r.LeaveUnknown || o.Code.Success() {
 		return w.finish(ctx, r, o)
 	}
-	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
+	l := b.verifyLeave(ctx, b.num(r.Number), r.GroupJID, r.ParentID != "")
 	action := "not verified"
 	switch l.found {
 	case membershipGone:

@@ -33,10 +33,12 @@ type number struct {
 	dryRun    bool
 	dir       directory
 	groupInfo *groupCache
+	// lists shares group-list calls among bulk requests' verifications.
+	lists *groupLists
 }
 
 func newNumber(n Number) *number {
-	return &number{Number: n, dryRun: n.Gateway.DryRun(), groupInfo: &groupCache{fetches: map[string]*groupFetch{}}}
+	return &number{Number: n, dryRun: n.Gateway.DryRun(), groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, lists: &groupLists{}}
 }
 
 // several reports whether the bot serves more than one number; only then
