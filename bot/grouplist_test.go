@@ -139,3 +139,21 @@ func TestGroupLists_ShareTheNextCall(t *testing.T) {
 	require.NoError(t, again.err)
 	require.Equal(t, fmt.Sprint(len(tb.gw.GroupList)), fmt.Sprint(len(again.groups)))
 }
+
+// A call the client never sent, for want of a slot under the gateway's
+// rate before its deadline, is a place in a queue, not a try: a bulk
+// request's groups wait longer than WALEAVE_MAX_ATTEMPTS such turns
+// without ending in rate_limit.
+func TestLeave_CallsNotSentForTheRateDoNotUseTries(t *testing.T) {
+	tb := newTestBot(t, Options{MaxAttempts: 3})
+	notSent := func() error {
+		return &whatsapp.Error{Provider: "greenapi", Op: "leaveGroup", Kind: whatsapp.ErrRateLimited, Message: "not sent: no slot under the client-side rate limit before the deadline"}
+	}
+	tb.gw.SendErrs = []error{notSent(), notSent()}
+	tb.gw.LeaveErrs = []error{notSent(), notSent(), notSent(), notSent()}
+	r := confirmedRequest(t, tb, func(r *store.Request) { r.Goodbye = "bye" })
+	got, _ := runUntilOver(t, tb, r.ID)
+	require.Equal(t, leave.OutcomeLeft, got.Outcome)
+	require.Len(t, tb.gw.CallsOf("send"), 3)
+	require.Equal(t, 5, tb.gw.LeaveCount())
+}

@@ -150,6 +150,8 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		// An earlier call whose answer was lost did leave: the gateway
 		// says so about the group.
 		return w.finish(ctx, r, store.Outcome{Code: leave.OutcomeLeft, Detail: "confirmed by a later not-a-member answer", Status: statusOf(err), Verification: store.Verified})
+	case notSent(err):
+		return w.later(ctx, r, err)
 	case whatsapp.Transient(err):
 		if outcomeUnknown(err) {
 			if err := b.store.SetLeaveUnknown(ctx, r.ID, errText(err), b.opts.Now()); err != nil {
@@ -230,6 +232,8 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 		if w.successorIsAdmin(ctx, r) {
 			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "confirmed by a group lookup: "+errText(perr), statusOf(perr), b.opts.Now()))
 		}
+	case notSent(perr):
+		return true, w.later(ctx, r, perr)
 	case whatsapp.Transient(perr):
 		return true, w.retry(ctx, r, perr)
 	}
@@ -332,6 +336,9 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	}
 	if err := b.store.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
 		return true, err
+	}
+	if notSent(sendErr) {
+		return true, w.later(ctx, r, sendErr)
 	}
 	if whatsapp.Transient(sendErr) {
 		return true, w.retry(ctx, r, sendErr)
@@ -467,6 +474,29 @@ func (w *leaveWorker) stepDone(r *store.Request, recordErr error) error {
 		r.Attempts = 0
 	}
 	return recordErr
+}
+
+// notSent reports whether err is a call the client never sent: no slot
+// under the gateway's rate limit came before the call's deadline. That
+// is a queue, not a failure: a bulk request's groups all wait their
+// turn at the gateway's rate, longer than one call's deadline when there
+// are many of them.
+func notSent(err error) bool {
+	var e *whatsapp.Error
+	return errors.As(err, &e) && e.Status == 0 && errors.Is(err, whatsapp.ErrRateLimited)
+}
+
+// later puts the job back for a while when its call was not sent
+// (notSent): the step's tries are untouched, since nothing reached the
+// gateway, so waiting in a long queue never ends in a rate_limit
+// outcome. A step the queue keeps refusing waits as long as the queue
+// lasts; its tries are kept for the gateway's own answers.
+func (w *leaveWorker) later(ctx context.Context, r *store.Request, cause error) error {
+	b := w.b
+	if err := b.store.Progress(ctx, r.ID, r.Attempts, "waiting for the gateway's rate limit", errText(cause), 0, b.opts.Now()); err != nil {
+		return err
+	}
+	return river.JobSnooze(time.Second + rand.N(time.Second))
 }
 
 // retry schedules another attempt after a transient error, honouring the
