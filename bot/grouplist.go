@@ -2,7 +2,12 @@ package bot
 
 import (
 	"context"
+	"math"
 	"sync"
+	"time"
+
+	"github.com/waleave/waleave/store"
+	"github.com/waleave/waleave/whatsapp"
 )
 
 // groupLists shares one number's group-list calls among the groups of bulk
@@ -77,31 +82,95 @@ func (b *Bot) listAfterNow(n *number) *groupList {
 }
 
 // lookUpInList checks a bulk request's group against a group list taken
-// after its leave, within VerifyTimeout. Only absence is evidence: a list
+// after its leave, within verifyTimeout. Only absence is evidence: a list
 // that still names the group may be one the gateway refreshes slowly
 // (Green API's getChats, at most once a minute) or may keep the chats of
-// groups left; so may an empty list, which a gateway in trouble can give.
-// Whatever the list cannot settle is looked up as for one group
-// (lookUpMembership), within what is left of VerifyTimeout.
-func (b *Bot) lookUpInList(ctx context.Context, n *number, groupJID string) lookup {
-	ctx, cancel := context.WithTimeout(ctx, b.opts.VerifyTimeout)
+// groups left, and so may an empty list, which a gateway in trouble can
+// give; those are looked up as for one group (lookUpMembership), which
+// tells a group still holding the instance, within what is left of the
+// time. A list that does not come in time leaves the leave not
+// verified: the lookup would queue behind the same rate.
+func (b *Bot) lookUpInList(ctx context.Context, n *number, groupJID string, d time.Duration) lookup {
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	l := b.listAfterNow(n)
 	select {
 	case <-l.done:
-		if l.err == nil && len(l.groups) > 0 && !l.groups[groupJID] {
-			return lookup{membershipGone, "group list: the instance's groups, listed after the leave, do not include it", 200}
-		}
 	case <-ctx.Done():
+		return lookup{membershipUnknown, "group list: none came in time", 0}
+	}
+	switch {
+	case l.err != nil:
+		return lookup{membershipUnknown, "group list failed: " + errText(l.err), statusOf(l.err)}
+	case len(l.groups) > 0 && !l.groups[groupJID]:
+		return lookup{membershipGone, "group list: the instance's groups, listed after the leave, do not include it", 200}
 	}
 	return b.lookUpMembership(ctx, n, groupJID)
 }
 
+// verifyTimeout bounds the check after a leave: VerifyTimeout for one
+// group; for a group of a bulk request, also the time its run did not
+// spend on the details (2·DetailsTimeout, see prepareLeave), since its
+// list is shared and comes at the list's rate.
+func (b *Bot) verifyTimeout(r *store.Request) time.Duration {
+	if r.ParentID != "" {
+		return 2*b.opts.DetailsTimeout + b.opts.VerifyTimeout
+	}
+	return b.opts.VerifyTimeout
+}
+
 // verifyLeave is the lookup after a leave: the group's own, or, for a
 // group of a bulk request, a shared group list first (lookUpInList).
-func (b *Bot) verifyLeave(ctx context.Context, n *number, groupJID string, bulk bool) lookup {
-	if bulk {
-		return b.lookUpInList(ctx, n, groupJID)
+func (b *Bot) verifyLeave(ctx context.Context, n *number, r *store.Request) lookup {
+	if r.ParentID != "" {
+		return b.lookUpInList(ctx, n, r.GroupJID, b.verifyTimeout(r))
 	}
-	return b.lookUpMembership(ctx, n, groupJID)
+	return b.lookUpMembership(ctx, n, r.GroupJID)
+}
+
+// bulkTurns bounds how many groups of bulk requests one number works on at
+// once in this process. Every call of a group waits its turn at the
+// gateway's rate, in one queue per rate (RyzeAPI's and Wawp's are one per
+// instance): twenty groups at once would queue their calls, and with them
+// the group list that verifies their leaves, twenty calls deep, longer
+// than a verification may wait on RyzeAPI's 100 calls a minute. A couple
+// of seconds' worth of leaves at the gateway's pace keeps the queue full
+// and short.
+type bulkTurns struct {
+	once  sync.Once
+	turns chan struct{}
+}
+
+const (
+	// bulkTurnsWait is how long a group waits for a turn before its job
+	// is put back for a while (nothing sent, no try used).
+	bulkTurnsWait = time.Second
+	// bulkTurnsSpan is how many seconds of leaves at the gateway's pace
+	// run at once.
+	bulkTurnsSpan = 3
+	// bulkTurnsMax is the bound for gateways that do not tell their pace
+	// (and the most River runs at once anyway).
+	bulkTurnsMax = 20
+)
+
+// bulkTurn takes one of n's turns for a group of a bulk request, waiting
+// up to bulkTurnsWait; ok is false when none came. release gives it back.
+func (b *Bot) bulkTurn(ctx context.Context, n *number) (release func(), ok bool) {
+	t := n.bulk
+	t.once.Do(func() {
+		k := bulkTurnsMax
+		if p, ok := n.Gateway.(whatsapp.Pacer); ok && p.LeavePace() > 0 {
+			k = min(max(int(math.Ceil(bulkTurnsSpan*p.LeavePace())), 2), bulkTurnsMax)
+		}
+		t.turns = make(chan struct{}, k)
+	})
+	timer := time.NewTimer(bulkTurnsWait)
+	defer timer.Stop()
+	select {
+	case t.turns <- struct{}{}:
+		return func() { <-t.turns }, true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return nil, false
 }

@@ -102,6 +102,13 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		}
 	}()
 
+	if r.ParentID != "" {
+		release, ok := b.bulkTurn(ctx, b.num(r.Number))
+		if !ok {
+			return river.JobSnooze(time.Second + rand.N(time.Second))
+		}
+		defer release()
+	}
 	if done, err := w.prepareLeave(ctx, r); err != nil || done {
 		return err
 	}
@@ -120,7 +127,7 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		}
 		r.LeaveUnknown = true
 	}
-	if err := w.continueLaterFor(ctx, b.opts.VerifyTimeout); err != nil {
+	if err := w.continueLaterFor(ctx, b.verifyTimeout(r)); err != nil {
 		return err
 	}
 	// Recorded before the call, so a crash during it is known afterwards.
@@ -354,7 +361,7 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 // bounded by VerifyTimeout, so the outcome reply waits no longer.
 func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o store.Outcome) error {
 	b := w.b
-	l := b.verifyLeave(ctx, b.num(r.Number), r.GroupJID, r.ParentID != "")
+	l := b.verifyLeave(ctx, b.num(r.Number), r)
 	action := "not verified"
 	switch l.found {
 	case membershipGone:
@@ -450,7 +457,7 @@ func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause e
 	if !r.LeaveUnknown || o.Code.Success() {
 		return w.finish(ctx, r, o)
 	}
-	l := b.verifyLeave(ctx, b.num(r.Number), r.GroupJID, r.ParentID != "")
+	l := b.verifyLeave(ctx, b.num(r.Number), r)
 	action := "not verified"
 	switch l.found {
 	case membershipGone:

@@ -315,3 +315,7 @@ func (g *GreenAPI) quotaMessage(body []byte) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// LeavePace is the rate, in calls a second, at which the client lets
+// leaveGroup calls out (Pacer).
+func (g *GreenAPI) LeavePace() float64 { return float64(g.c.limiter(greenLeave).Limit()) }

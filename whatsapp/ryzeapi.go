@@ -295,3 +295,7 @@ func (y *RyzeAPI) classify(rq *request, r *response) *Error {
 	}
 	return e
 }
+
+// LeavePace is the rate, in calls a second, at which the client lets
+// leave calls out (Pacer); every RyzeAPI call of the token shares it.
+func (y *RyzeAPI) LeavePace() float64 { return float64(y.c.limiter(ryzeLeave).Limit()) }

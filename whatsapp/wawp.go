@@ -313,3 +313,7 @@ func (w *Wawp) classify(rq *request, r *response) *Error {
 	}
 	return e
 }
+
+// LeavePace is the rate, in calls a second, at which the client lets
+// leave calls out (Pacer); every Wawp call of the instance shares it.
+func (w *Wawp) LeavePace() float64 { return float64(w.c.limiter(wawpLeave).Limit()) }

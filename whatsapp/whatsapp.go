@@ -177,6 +177,13 @@ type Limiter interface {
 	ReserveRate(ctx context.Context, key string, perSecond float64, burst int) (time.Time, error)
 }
 
+// Pacer is implemented by the gateway clients that keep to a rate:
+// LeavePace is how many leave calls a second the client lets out, so a
+// caller that runs many leaves at once can keep its queue short.
+type Pacer interface {
+	LeavePace() float64
+}
+
 // LeaveResult is what a successful leave reports.
 type LeaveResult struct {
 	// WasAdmin is true when the gateway said the instance was an admin of
