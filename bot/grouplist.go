@@ -12,62 +12,53 @@ import (
 
 // groupLists shares one number's group-list calls among the groups of bulk
 // requests that verify their leave (SPEC §5, §9). A leave is checked
-// against a list whose call started after the leave was answered, so each
-// list serves every group whose leave ended before it started: one list
-// call, at the gateway's list rate, checks as many leaves as ended in the
-// meantime, where a lookup of each group would bound the whole run at the
-// lookup's rate (Green API's getGroupData: one a second). At most one
-// call runs at a time and at most one waits to start after it.
+// against a list whose call goes out after the leave was answered, so one
+// list serves every group whose leave ended before it went out: one list
+// call, at the gateway's list rate, checks as many leaves as ended while
+// it waited for its turn, where a lookup of each group would bound the
+// whole run at the lookup's rate (Green API's getGroupData: one a
+// second). The gateway clients say when a call is about to go out
+// (whatsapp.WithSending); until then the newest list takes more askers.
 type groupLists struct {
 	mu sync.Mutex
-	// cur is the call running or last run; next, when set, starts when
-	// cur ends and serves everyone who asked while cur was running.
-	cur, next *groupList
+	// open is the newest call, joinable while it has not gone out.
+	open *groupList
 }
 
 // groupList is one group-list call; done is closed when it ends.
 type groupList struct {
-	done   chan struct{}
+	done chan struct{}
+	// sent is set (under groupLists.mu) once the call is going out, or
+	// may be: from its start for a gateway that does not say.
+	sent   bool
 	groups map[string]bool
 	err    error
 }
 
-// listAfterNow returns a list call that starts after this call to it:
-// the one waiting to start, or a new one, started at once when no call
-// is running and after the running one otherwise.
+// listAfterNow returns a list call that goes out after this call to it:
+// the newest one while it has not gone out, or a new one.
 func (b *Bot) listAfterNow(n *number) *groupList {
 	c := n.lists
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.next != nil {
-		return c.next
+	if c.open != nil && !c.open.sent {
+		return c.open
 	}
-	l := &groupList{done: make(chan struct{})}
-	running := c.cur
-	if running != nil {
-		select {
-		case <-running.done:
-			running = nil
-		default:
-		}
-	}
-	if running == nil {
-		c.cur = l
-	} else {
-		c.next = l
+	_, says := n.Gateway.(whatsapp.Pacer)
+	l := &groupList{done: make(chan struct{}), sent: !says}
+	c.open = l
+	sent := func() {
+		c.mu.Lock()
+		l.sent = true
+		c.mu.Unlock()
 	}
 	b.background.Add(1)
 	go func() {
 		defer b.background.Done()
-		if running != nil {
-			<-running.done
-			c.mu.Lock()
-			c.cur, c.next = l, nil
-			c.mu.Unlock()
-		}
 		ctx, cancel := context.WithTimeout(b.ctx, b.opts.GatewayTimeout)
 		defer cancel()
-		groups, err := n.Gateway.Groups(ctx)
+		groups, err := n.Gateway.Groups(whatsapp.WithSending(ctx, sent))
+		sent() // an answer, or a failure: nobody joins it now
 		b.countGateway(n, "groups", err)
 		l.err = err
 		if err == nil {

@@ -87,73 +87,100 @@ func filterCalls(calls []string, keep ...string) []string {
 	return out
 }
 
-// heldLists is a gateway whose group lists wait for a release.
+// heldLists is a gateway client whose group lists go out (and say so,
+// as the HTTP clients do) when send lets them, and answer when answer
+// does.
 type heldLists struct {
 	*fake.Gateway
-	release chan struct{}
+	send, sent, answer chan struct{}
 }
 
+func (h *heldLists) LeavePace() float64 { return 10 }
+
 func (h *heldLists) Groups(ctx context.Context) ([]whatsapp.GroupSummary, error) {
-	select {
-	case <-h.release:
-	case <-ctx.Done():
-	}
+	<-h.send
+	whatsapp.Sending(ctx)()
+	h.sent <- struct{}{}
+	<-h.answer
 	return h.Gateway.Groups(ctx)
 }
 
-// Every verification gets a list whose call started after it asked (a
-// list from before its leave would still name the group), and those who
-// ask while one runs share the next: one call for all of them.
-func TestGroupLists_ShareTheNextCall(t *testing.T) {
+// Every verification gets a list whose call goes out after it asked (a
+// list from before its leave would still name the group): those who ask
+// before the newest list has gone out share it, and one who asks after
+// gets a new one.
+func TestGroupLists_ShareTheCallNotYetSent(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	gw := &heldLists{Gateway: tb.gw, release: make(chan struct{})}
+	gw := &heldLists{Gateway: tb.gw, send: make(chan struct{}), sent: make(chan struct{}), answer: make(chan struct{})}
 	n := tb.numbers[0]
 	n.Gateway = gw
 	first := tb.listAfterNow(n)
-	var later []*groupList
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range 5 {
-		wg.Go(func() {
-			l := tb.listAfterNow(n)
-			mu.Lock()
-			later = append(later, l)
-			mu.Unlock()
-		})
+		wg.Go(func() { require.Same(t, first, tb.listAfterNow(n), "not sent yet: shared") })
 	}
 	wg.Wait()
-	for _, l := range later {
-		require.NotSame(t, first, l, "the running call started before they asked")
-		require.Same(t, later[0], l, "they share the next")
-	}
-	gw.release <- struct{}{}
+	gw.send <- struct{}{}
+	<-gw.sent
+	second := tb.listAfterNow(n)
+	require.NotSame(t, first, second, "asked after the first went out")
+	require.Same(t, second, tb.listAfterNow(n))
+	close(gw.answer)
 	<-first.done
-	gw.release <- struct{}{}
-	<-later[0].done
+	gw.send <- struct{}{}
+	<-gw.sent
+	<-second.done
 	require.Len(t, tb.gw.CallsOf("groups"), 2)
-	close(gw.release)
-	again := tb.listAfterNow(n)
-	<-again.done
-	require.NotSame(t, later[0], again, "a list that ended before the ask is not reused")
-	require.Len(t, tb.gw.CallsOf("groups"), 3)
-	require.NoError(t, again.err)
-	require.Equal(t, fmt.Sprint(len(tb.gw.GroupList)), fmt.Sprint(len(again.groups)))
+	close(gw.send)
+	go func() {
+		for range gw.sent {
+		}
+	}()
+	third := tb.listAfterNow(n)
+	<-third.done
+	require.NotSame(t, second, third, "a list that ended before the ask is not reused")
+	require.NoError(t, third.err)
+	require.Len(t, third.groups, len(tb.gw.GroupList))
+
+	// A gateway that does not say when it sends: each asks its own.
+	n.Gateway = tb.gw
+	a, b := tb.listAfterNow(n), tb.listAfterNow(n)
+	require.NotSame(t, a, b)
 }
 
-// A call the client never sent, for want of a slot under the gateway's
-// rate before its deadline, is a place in a queue, not a try: a bulk
-// request's groups wait longer than WALEAVE_MAX_ATTEMPTS such turns
-// without ending in rate_limit.
-func TestLeave_CallsNotSentForTheRateDoNotUseTries(t *testing.T) {
-	tb := newTestBot(t, Options{MaxAttempts: 3})
-	notSent := func() error {
-		return &whatsapp.Error{Provider: "greenapi", Op: "leaveGroup", Kind: whatsapp.ErrRateLimited, Message: "not sent: no slot under the client-side rate limit before the deadline"}
+// pacedGateway is a gateway client that tells its leave pace.
+type pacedGateway struct {
+	*fake.Gateway
+	pace float64
+}
+
+func (p pacedGateway) LeavePace() float64 { return p.pace }
+
+// A number runs about three seconds of its leave pace of bulk groups at
+// once: five on RyzeAPI's 100 calls a minute (at the client's margin),
+// twenty, the most River runs, on Green API's leaveGroup.
+func TestBulkTurns_AFewSecondsOfTheGatewaysPace(t *testing.T) {
+	for _, tc := range []struct {
+		pace  float64
+		turns int
+	}{{100.0 / 60 * 0.965, 5}, {10 * 0.965, 20}, {0, 20}} {
+		t.Run(fmt.Sprint(tc.pace), func(t *testing.T) {
+			tb := newTestBot(t, Options{})
+			n := tb.numbers[0]
+			n.Gateway = pacedGateway{Gateway: tb.gw, pace: tc.pace}
+			var releases []func()
+			for i := range tc.turns {
+				release, ok := tb.bulkTurn(context.Background(), n)
+				require.True(t, ok, "turn %d", i+1)
+				releases = append(releases, release)
+			}
+			short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			_, ok := tb.bulkTurn(short, n)
+			require.False(t, ok, "one more waits")
+			releases[0]()
+			_, ok = tb.bulkTurn(context.Background(), n)
+			require.True(t, ok, "a turn given back is taken")
+		})
 	}
-	tb.gw.SendErrs = []error{notSent(), notSent()}
-	tb.gw.LeaveErrs = []error{notSent(), notSent(), notSent(), notSent()}
-	r := confirmedRequest(t, tb, func(r *store.Request) { r.Goodbye = "bye" })
-	got, _ := runUntilOver(t, tb, r.ID)
-	require.Equal(t, leave.OutcomeLeft, got.Outcome)
-	require.Len(t, tb.gw.CallsOf("send"), 3)
-	require.Equal(t, 5, tb.gw.LeaveCount())
 }

@@ -139,7 +139,13 @@ func bulkPaceRun(b *testing.B, provider string, groups int, shared bool) {
 	b.Logf("%s: %d groups in %s; bottleneck %s at %.3f/s of %g/s (%.1f %%); 429s %d; outcomes %v; verified %d; calls %s; %s, %d CPUs, limiter shared=%v",
 		provider, groups, elapsed.Round(time.Millisecond), counter, perSecond, limit, 100*perSecond/limit, gw.Limited(), outcomes, verified, perOp, runtime.GOARCH, runtime.NumCPU(), cfg.Limiter != nil)
 	if gw.Limited() > 0 {
-		b.Errorf("%s: %d calls answered 429", provider, gw.Limited())
+		var limited []string
+		for _, c := range gw.Calls("") {
+			if c.Limited {
+				limited = append(limited, c.Op+" at "+c.At.Sub(start).String())
+			}
+		}
+		b.Errorf("%s: %d calls answered 429: %s", provider, gw.Limited(), strings.Join(limited, ", "))
 	}
 }
 

@@ -277,6 +277,7 @@ func (c *client) call(ctx context.Context, rq *request, out any) (*response, err
 		if time.Since(slot) > c.lateSlot() {
 			_, _ = c.wait(ctx, rq.op)
 		}
+		Sending(ctx)()
 	}}
 	var body io.Reader
 	if encoded != nil {

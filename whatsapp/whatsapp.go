@@ -179,9 +179,31 @@ type Limiter interface {
 
 // Pacer is implemented by the gateway clients that keep to a rate:
 // LeavePace is how many leave calls a second the client lets out, so a
-// caller that runs many leaves at once can keep its queue short.
+// caller that runs many leaves at once can keep its queue short. They
+// also call the function WithSending puts in a call's context.
 type Pacer interface {
 	LeavePace() float64
+}
+
+type sendingKey struct{}
+
+// WithSending returns ctx carrying fn, which a Pacer calls when a call
+// made with ctx is about to be written to the gateway: its rate slot has
+// come and its connection is ready. Until then whoever shares the call's
+// answer knows that it will reflect what happened before. fn may be
+// called more than once (the transport may write a request again on a
+// new connection) and must not block.
+func WithSending(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, sendingKey{}, fn)
+}
+
+// Sending is the function WithSending put in ctx, or one that does
+// nothing: what a Pacer calls, and a stand-in for one in tests.
+func Sending(ctx context.Context) func() {
+	if fn, ok := ctx.Value(sendingKey{}).(func()); ok {
+		return fn
+	}
+	return func() {}
 }
 
 // LeaveResult is what a successful leave reports.
