@@ -123,7 +123,7 @@ func formPayload(typ, user string, extra map[string]any, values map[string]any) 
 // a time (0: none).
 func submission(user, group, goodbye string, at int64) map[string]any {
 	values := map[string]any{
-		"group":   map[string]any{"form_group": map[string]any{"type": "external_select", "selected_option": map[string]any{"value": group, "text": map[string]any{"type": "plain_text", "text": "g"}}}},
+		"group":   map[string]any{"form_group": map[string]any{"type": "multi_external_select", "selected_options": []any{map[string]any{"value": group, "text": map[string]any{"type": "plain_text", "text": "g"}}}}},
 		"goodbye": map[string]any{"form_goodbye": map[string]any{"type": "plain_text_input", "value": goodbye}},
 		"when":    map[string]any{"form_when": map[string]any{"type": "datetimepicker"}},
 	}
@@ -148,7 +148,7 @@ func TestE2E_RequestForm(t *testing.T) {
 			require.Len(t, opens, 1)
 			require.NotEmpty(t, opens[0].Form.Get("trigger_id"))
 			view := opens[0].Form.Get("view")
-			for _, want := range []string{`"callback_id":"wa_leave_request"`, `"external_select"`, `"private_metadata":"{\"c\":\"C1\"}"`, `"datetimepicker"`} {
+			for _, want := range []string{`"callback_id":"wa_leave_request"`, `"multi_external_select"`, `"private_metadata":"{\"c\":\"C1\"}"`, `"datetimepicker"`} {
 				require.Contains(t, view, want)
 			}
 

@@ -115,7 +115,7 @@ func paceClients(t *testing.T, gw *fake.Provider, shared string) []whatsapp.Gate
 	}
 	var out []whatsapp.Gateway
 	for _, db := range dbs {
-		cfg.Limiter = db
+		cfg.Limiter = db.Jobs()
 		c, err := whatsapp.New(gw.Name(), cfg, nil)
 		require.NoError(t, err)
 		out = append(out, c)

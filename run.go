@@ -255,7 +255,7 @@ func gateways(cfg config, db *store.DB, log *slog.Logger, hooks serveHooks) ([]b
 		if !db.SingleProcess() {
 			// Replicas share the gateway's rate limits through the database;
 			// limiters in each process would each allow the whole rate.
-			waCfg.Limiter = db
+			waCfg.Limiter = db.Jobs()
 		}
 		var gw whatsapp.Gateway
 		if n.Provider == whatsapp.DryRunProvider {

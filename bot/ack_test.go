@@ -22,7 +22,7 @@ import (
 func holdWrites(t *testing.T, tb *testBot) (release func()) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := tb.db.JobPool().Conn(ctx)
+	conn, err := tb.db.Jobs().JobPool().Conn(ctx)
 	require.NoError(t, err)
 	_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE")
 	require.NoError(t, err)
@@ -45,7 +45,7 @@ func TestCommand_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 	require.Contains(t, msg.Text, "may still be recorded")
 	require.NotContains(t, msg.Text, "try again")
 	require.Eventually(t, func() bool {
-		reqs, err := tb.db.ListRequests(context.Background(), store.Filter{})
+		reqs, err := tb.db.Requests().ListRequests(context.Background(), store.Filter{})
 		return err == nil && len(reqs) == 1
 	}, 5*time.Second, 20*time.Millisecond, "the request is recorded after all")
 }
@@ -64,7 +64,7 @@ func TestConfirm_SlowWriteIsNotReportedAsFailed(t *testing.T) {
 	require.Len(t, eph, 1)
 	require.Contains(t, eph[0].Form.Get("text"), "may still go through")
 	require.Eventually(t, func() bool {
-		got, err := tb.db.Request(context.Background(), r.ID)
+		got, err := tb.db.Requests().Request(context.Background(), r.ID)
 		return err == nil && got.State == leave.Confirmed
 	}, 5*time.Second, 20*time.Millisecond, "the confirmation commits after all")
 }

@@ -13,6 +13,11 @@ import (
 	"github.com/waleave/waleave/templates"
 )
 
+// deliveryStore is what auth.go needs of the store: the replay guard of deliveries.
+type deliveryStore interface {
+	FirstDelivery(ctx context.Context, key string, now, until time.Time) (bool, error)
+}
+
 // decision is an authorization answer: ok, or the reason to show.
 type decision int
 
@@ -166,7 +171,7 @@ func (b *Bot) FirstDelivery(ctx context.Context, kind, id string) bool {
 		return true
 	}
 	now := b.opts.Now()
-	first, err := b.store.FirstDelivery(ctx, deliveryKey(kind, id), now, now.Add(deliveryWindow))
+	first, err := b.deliveryStore.FirstDelivery(ctx, deliveryKey(kind, id), now, now.Add(deliveryWindow))
 	if err != nil {
 		b.log.Warn("could not check for a repeated delivery", "kind", kind, "err", err)
 		return true

@@ -75,7 +75,7 @@ func TestConfirm_ApproversAndTwoPerson(t *testing.T) {
 	for _, user := range []string{"U0CNF2", "U0REQ1"} { // not an approver; the requester
 		tb.Interaction(ctx, click(user, "C1", "leave_confirm", r.ID))
 		tb.background.Wait()
-		got, err := tb.db.Request(ctx, r.ID)
+		got, err := tb.db.Requests().Request(ctx, r.ID)
 		require.NoError(t, err)
 		require.Equal(t, leave.Pending, got.State, "%s must not confirm", user)
 	}
@@ -85,7 +85,7 @@ func TestConfirm_ApproversAndTwoPerson(t *testing.T) {
 	require.Contains(t, refusals[1].Form.Get("text"), "WALEAVE_TWO_PERSON")
 
 	tb.Interaction(ctx, click("U0BOSS", "C1", "leave_confirm", r.ID))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Confirmed, got.State)
 	require.Equal(t, "U0BOSS", got.ConfirmedBy)

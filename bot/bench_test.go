@@ -92,7 +92,7 @@ func BenchmarkCommand(b *testing.B) {
 			serve(b, h, signedRequest("/slack/commands", commandForm("U0BENCH1")))
 		}
 		b.StopTimer()
-		n, err := tb.db.ListRequests(context.Background(), store.Filter{Limit: 1})
+		n, err := tb.db.Requests().ListRequests(context.Background(), store.Filter{Limit: 1})
 		if err != nil || len(n) == 0 {
 			b.Fatal("no request was persisted")
 		}
@@ -120,7 +120,7 @@ func BenchmarkClick(b *testing.B) {
 			if len(ids) == 0 {
 				for range 1000 {
 					r := &store.Request{ChannelID: "C0BENCH", RequesterID: "U0BENCH1", GroupJID: "120363406289005073@g.us", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-					if err := tb.db.CreateRequest(ctx, r, nil); err != nil {
+					if err := tb.db.Requests().CreateRequest(ctx, r, nil); err != nil {
 						b.Fatal(err)
 					}
 					ids = append(ids, r.ID)
@@ -185,7 +185,7 @@ func BenchmarkClickParallel(b *testing.B) {
 		})
 		b.StopTimer()
 		var jobs int
-		err := tb.db.JobPool().QueryRow(`SELECT count(*) FROM river_job`).Scan(&jobs)
+		err := tb.db.Jobs().JobPool().QueryRow(`SELECT count(*) FROM river_job`).Scan(&jobs)
 		if err != nil || jobs != b.N {
 			b.Fatalf("%d clicks made %d jobs (%v)", b.N, jobs, err)
 		}
@@ -218,7 +218,7 @@ func seedPending(b *testing.B, tb *testBot, n int) []string {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			r := &store.Request{ChannelID: "C0BENCH", RequesterID: "U0BENCH1", GroupJID: "120363406289005073@g.us", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-			if err := tb.db.CreateRequest(context.Background(), r, nil); err != nil {
+			if err := tb.db.Requests().CreateRequest(context.Background(), r, nil); err != nil {
 				select {
 				case errs <- err:
 				default:

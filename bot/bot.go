@@ -152,9 +152,27 @@ func (o *Options) setDefaults() {
 // transports (HTTP and Socket Mode) call the same Command and Interaction
 // methods.
 type Bot struct {
-	log   *slog.Logger
-	store *store.DB
-	slack *slack.Client
+	log *slog.Logger
+	// The store, as each file needs it: every field holds the same
+	// stores (see useStore), behind the interface declared in the file named.
+	deliveryStore  deliveryStore  // auth.go
+	clickStore     clickStore     // click.go
+	commandStore   commandStore   // command.go
+	detailsStore   detailsStore   // details.go
+	directoryStore directoryStore // directory.go
+	formStore      formStore      // form.go
+	homeStore      homeStore      // home.go
+	leaveStore     leaveStore     // leave.go
+	numbersStore   numbersStore   // numbers.go
+	outboxStore    outboxStore    // outbox.go
+	replicaStore   replicaStore   // replicas.go
+	retentionStore retentionStore // retention.go
+	sweepStore     sweepStore     // sweep.go
+	bulkStore      bulkStore      // bulk.go
+	metaStore      metaStore      // sweep.go
+	// singleProcess is the store's SingleProcess (see Start).
+	singleProcess bool
+	slack         *slack.Client
 	// numbers are the WhatsApp numbers served, in configuration order;
 	// each request names its own (see num).
 	numbers []*number
@@ -195,15 +213,16 @@ type Bot struct {
 // working and Stop to finish.
 func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client, gw whatsapp.Gateway, reg prometheus.Registerer, opts Options) (*Bot, error) {
 	opts.setDefaults()
-	b := &Bot{log: log, store: db, slack: api, opts: opts, metrics: newMetrics(reg), followups: newFollowups(opts.Now),
+	b := &Bot{log: log, singleProcess: db.SingleProcess(), slack: api, opts: opts, metrics: newMetrics(reg), followups: newFollowups(opts.Now),
 		homes: &homeTabs{viewers: map[string]time.Time{}, due: map[string]bool{}}}
+	b.useStore(db)
 	b.outbox = newOutbox(b)
 	numbers := opts.Numbers
 	if len(numbers) == 0 {
 		numbers = []Number{{Name: store.DefaultNumber, Gateway: gw}}
 	}
 	// Whatever leaves a card or reply owed to Slack wakes the poster.
-	db.OnOwed(b.outbox.poke)
+	db.Outbox().OnOwed(b.outbox.poke)
 	b.dryRun = true
 	for _, n := range numbers {
 		num := newNumber(n)
@@ -224,9 +243,9 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	jobPoll := 50 * time.Millisecond
 	switch db.Dialect() {
 	case store.PostgreSQL:
-		driver = riverdatabasesql.NewWithPgxListener(db.JobPool(), db.ListenerPool())
+		driver = riverdatabasesql.NewWithPgxListener(db.Jobs().JobPool(), db.Jobs().ListenerPool())
 	default:
-		driver = riversqlite.New(db.JobPool())
+		driver = riversqlite.New(db.Jobs().JobPool())
 	}
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
@@ -269,8 +288,28 @@ func New(ctx context.Context, log *slog.Logger, db *store.DB, api *slack.Client,
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	b.confirmer = db.NewConfirmer(b.enqueueLeaves)
+	b.confirmer = db.Requests().NewConfirmer(b.enqueueLeaves)
 	return b, nil
+}
+
+// stores are the store's concerns together: each file's interface picks
+// its methods from them, whichever concern they belong to. (Only the
+// Directory method itself is hidden, by the field of that name; the bot
+// lists the directory by number.)
+type stores struct {
+	*store.Requests
+	*store.Outbox
+	*store.Directory
+	*store.Jobs
+}
+
+// useStore gives each file its view of db.
+func (b *Bot) useStore(db *store.DB) {
+	s := stores{db.Requests(), db.Outbox(), db.Directory(), db.Jobs()}
+	b.deliveryStore, b.clickStore, b.commandStore, b.detailsStore = s, s, s, s
+	b.directoryStore, b.formStore, b.homeStore, b.leaveStore = s, s, s, s
+	b.numbersStore, b.outboxStore, b.replicaStore, b.retentionStore = s, s, s, s
+	b.sweepStore, b.metaStore, b.bulkStore = s, db, s
 }
 
 // say is text as the bot posts it about a request: with the dry run's
@@ -315,8 +354,8 @@ func (b *Bot) Start(ctx context.Context) error {
 		b.log.Warn("the Slack workspace is unknown; commands and clicks are refused until auth.test answers", "err", err)
 		b.keepLearningWorkspace(15 * time.Second)
 	}
-	if b.store.SingleProcess() {
-		if err := b.store.ReclaimAll(ctx); err != nil {
+	if b.singleProcess {
+		if err := b.replicaStore.ReclaimAll(ctx); err != nil {
 			return err
 		}
 	} else {

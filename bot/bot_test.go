@@ -88,9 +88,9 @@ func (tb *testBot) pending(t *testing.T, mutate func(*store.Request)) *store.Req
 		mutate(r)
 	}
 	ctx := context.Background()
-	require.NoError(t, tb.db.CreateRequest(ctx, r, nil))
-	require.NoError(t, tb.db.CardPosted(ctx, r.ID, testCardTS, r.CardVersion))
-	got, err := tb.db.Request(ctx, r.ID)
+	require.NoError(t, tb.db.Requests().CreateRequest(ctx, r, nil))
+	require.NoError(t, tb.db.Outbox().CardPosted(ctx, r.ID, testCardTS, r.CardVersion))
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	return got
 }
@@ -119,7 +119,7 @@ func (tb *testBot) fromCard(t *testing.T, ic slack.InteractionCallback) slack.In
 	if rid, ok := templates.RequestIDFromBlockID(a.BlockID); ok && a.ActionID == templates.ActionSuccessor {
 		id = rid
 	}
-	r, err := tb.db.Request(context.Background(), id)
+	r, err := tb.db.Requests().Request(context.Background(), id)
 	require.NoError(t, err)
 	require.NotEmpty(t, r.CardTS, "the card is posted")
 	ic.Container.ChannelID, ic.Channel.ID, ic.Container.MessageTs = r.ChannelID, r.ChannelID, r.CardTS
@@ -155,7 +155,7 @@ func leaveJob(id string) *river.Job[leaveArgs] {
 // Confirmer and from the request's card as it is now (not yet posted: a
 // click that beats the outbox's write of the ts), without a click.
 func (tb *testBot) confirm(ctx context.Context, id, by string, now time.Time) error {
-	r, err := tb.db.Request(ctx, id)
+	r, err := tb.db.Requests().Request(ctx, id)
 	if err != nil {
 		return err
 	}

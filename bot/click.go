@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -11,6 +12,17 @@ import (
 	"github.com/waleave/waleave/store"
 	"github.com/waleave/waleave/templates"
 )
+
+// clickStore is what a click needs of the store.
+type clickStore interface {
+	Cancel(ctx context.Context, id, by string, now time.Time) (*store.Request, error)
+	Expire(ctx context.Context, id string, now time.Time) (*store.Request, error)
+	RedrawCard(ctx context.Context, id string, card store.Card, now time.Time) error
+	Request(ctx context.Context, id string) (*store.Request, error)
+	SetSuccessor(ctx context.Context, id, jid, by string, now time.Time) (*store.Request, error)
+	Stop(ctx context.Context, id, by string, now time.Time) (*store.Request, error)
+	TakePick(ctx context.Context, user, channel, jid string, since time.Time) (*store.Pick, error)
+}
 
 // Interact handles any interaction and returns the body to answer it with
 // (nil: an empty 200, or a bare Socket Mode ack): the options for the
@@ -78,6 +90,8 @@ func (b *Bot) Interaction(ctx context.Context, ic slack.InteractionCallback) {
 			b.confirm(ctx, ic, a)
 		case templates.ActionCancel:
 			b.cancelRequest(ctx, ic, a)
+		case templates.ActionStop:
+			b.stop(ctx, ic, a)
 		case templates.ActionPickGroup:
 			b.pickGroup(ctx, ic, a.Value)
 		case templates.ActionSuccessor:
@@ -128,7 +142,7 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 	var requester string
 	narrowed := b.narrowed() && len(b.opts.Approvers) == 0
 	if b.opts.TwoPerson || narrowed {
-		asked, err := b.store.Request(ctx, id)
+		asked, err := b.clickStore.Request(ctx, id)
 		if err != nil {
 			b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
 			return
@@ -159,9 +173,9 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 		// made up: nothing says what the clicker saw. A pending request's
 		// card, if the click came from it, is drawn again with its
 		// version; anything else gets the confirmation's own refusal.
-		asked, err := b.store.Request(ctx, id)
+		asked, err := b.clickStore.Request(ctx, id)
 		if err == nil && asked.State == leave.Pending && asked.OnCard(from) {
-			if err := b.store.RedrawCard(ctx, id, from, now); err != nil {
+			if err := b.clickStore.RedrawCard(ctx, id, from, now); err != nil {
 				b.log.Warn("redraw card", "request", id, "err", err)
 			}
 			b.refuse(ic, "confirm", "stale", templates.CardChanged(), nil)
@@ -175,7 +189,7 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 		b.metrics.interactions.WithLabelValues("confirm", "ok").Inc()
 	case errors.Is(err, store.ErrExpired):
 		// Past its expiry: expire it now rather than at the next sweep.
-		_, _ = b.store.Expire(ctx, id, now)
+		_, _ = b.clickStore.Expire(ctx, id, now)
 		b.refuse(ic, "confirm", "expired", templates.Expired(), nil)
 	case errors.Is(err, store.ErrNotFound):
 		b.refuse(ic, "confirm", "not_found", templates.NotFound(id), err)
@@ -208,7 +222,7 @@ func (b *Bot) confirm(ctx context.Context, ic slack.InteractionCallback, a *slac
 // ops channel may cancel.
 func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a *slack.BlockAction) {
 	id, user := a.Value, ic.User.ID
-	r, err := b.store.Request(ctx, id)
+	r, err := b.clickStore.Request(ctx, id)
 	if err != nil {
 		b.refuse(ic, "cancel", "not_found", templates.NotFound(id), err)
 		return
@@ -225,7 +239,13 @@ func (b *Bot) cancelRequest(ctx context.Context, ic slack.InteractionCallback, a
 		b.refuse(ic, "cancel", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err = b.store.Cancel(ctx, id, user, b.opts.Now())
+	if r.Kind == leave.KindBulk && r.State == leave.Confirmed {
+		// A confirmed bulk request (a scheduled one, from the ops
+		// channel's notice) may have groups under way: it is stopped.
+		r, err = b.clickStore.Stop(ctx, id, user, b.opts.Now())
+	} else {
+		r, err = b.clickStore.Cancel(ctx, id, user, b.opts.Now())
+	}
 	switch {
 	case err == nil:
 		b.log.Info("leave cancelled", "request", id, "user", user)
@@ -254,7 +274,7 @@ func (b *Bot) pickGroup(ctx context.Context, ic slack.InteractionCallback, jid s
 		b.refuse(ic, "pick", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	p, err := b.store.TakePick(ctx, user, channel, jid, b.opts.Now().Add(-pickTTL))
+	p, err := b.clickStore.TakePick(ctx, user, channel, jid, b.opts.Now().Add(-pickTTL))
 	if err != nil {
 		text := "That list of groups is out of date or was already used; run `/wa-leave` again."
 		if !errors.Is(err, store.ErrNotFound) {
@@ -289,7 +309,7 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 		b.refuse(ic, "successor", "not_found", templates.NotFound(""), nil)
 		return
 	}
-	r, err := b.store.Request(ctx, id)
+	r, err := b.clickStore.Request(ctx, id)
 	if err != nil {
 		b.refuse(ic, "successor", "not_found", templates.NotFound(id), err)
 		return
@@ -301,7 +321,7 @@ func (b *Bot) chooseSuccessor(ctx context.Context, ic slack.InteractionCallback,
 		b.refuse(ic, "successor", "refused", templates.NotAllowed(), nil)
 		return
 	}
-	r, err = b.store.SetSuccessor(ctx, id, a.SelectedOption.Value, ic.User.ID, b.opts.Now())
+	r, err = b.clickStore.SetSuccessor(ctx, id, a.SelectedOption.Value, ic.User.ID, b.opts.Now())
 	switch {
 	case err == nil:
 		b.log.Info("successor chosen", "request", id, "user", ic.User.ID)

@@ -15,6 +15,18 @@ import (
 	"github.com/waleave/waleave/whatsapp"
 )
 
+// commandStore is what a slash command needs of the store.
+type commandStore interface {
+	Audit(ctx context.Context, requestID string) ([]store.AuditEntry, error)
+	CreateRequest(ctx context.Context, r *store.Request, enqueue store.Enqueue) error
+	DirectoryGroup(ctx context.Context, jid string) (e store.DirectoryEntry, ok bool, err error)
+	ListRequests(ctx context.Context, f store.Filter) ([]*store.Request, error)
+	NumberDirectoryGroup(ctx context.Context, number, jid string) (e store.DirectoryEntry, ok bool, err error)
+	PendingCounts(ctx context.Context, user, channel string, now time.Time) (byUser, byChannel int, err error)
+	Request(ctx context.Context, id string) (*store.Request, error)
+	TakeRate(ctx context.Context, key string, perSecond float64, burst int, now time.Time) (bool, error)
+}
+
 // lookupTimeout bounds every gateway or Slack call made before an ack, so
 // the ack stays well inside Slack's three seconds.
 const lookupTimeout = 1500 * time.Millisecond
@@ -83,6 +95,8 @@ func (b *Bot) Command(ctx context.Context, sc slack.SlashCommand) *slack.Msg {
 	case CommandHistory:
 		b.metrics.commands.WithLabelValues("history").Inc()
 		return b.history(ctx, cmd.Arg)
+	case CommandBulk:
+		return b.requestBulk(ctx, sc, cmd)
 	}
 	msg := b.request(ctx, sc, cmd)
 	return msg
@@ -155,26 +169,9 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 		b.metrics.commands.WithLabelValues("refused").Inc()
 		return nil, false, refusing(templates.BlockNumber, ephemeralMsg(templates.NotAllowedNumber(r.Number)))
 	}
-	if cmd.At != "" || cmd.In > 0 {
-		loc, known := b.userLocation(ctx, sc.UserID)
-		zoneUnknown = !known && cmd.At != "" && !atHasZone(cmd.At)
-		var runAt time.Time
-		if cmd.In > 0 {
-			runAt = now.Add(cmd.In)
-		} else {
-			var err error
-			if runAt, err = ResolveAt(cmd.At, loc); err != nil {
-				return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
-			}
-		}
-		if err := CheckWhen(runAt, now); err != nil {
-			return nil, false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
-		}
-		r.RunAt, r.TZ = runAt.UTC(), loc.String()
-		// A scheduled leave must stay confirmable until it runs.
-		if r.ExpiresAt.After(runAt) {
-			r.ExpiresAt = runAt
-		}
+	zoneUnknown, no = b.schedule(ctx, sc, cmd, r, now)
+	if no != nil {
+		return nil, false, no
 	}
 	switch {
 	case cmd.NoGoodbye:
@@ -188,7 +185,7 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 		}
 		r.Goodbye = text
 	}
-	if err := b.store.CreateRequest(ctx, r, nil); err != nil {
+	if err := b.commandStore.CreateRequest(ctx, r, nil); err != nil {
 		if errors.Is(err, store.ErrRepeated) {
 			// The same command again (a replay, or a redelivery racing
 			// the first): its first delivery answered it.
@@ -207,6 +204,35 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 	return r, zoneUnknown, nil
 }
 
+// schedule sets the run time of a request from --at or --in, in the
+// requester's zone (zoneUnknown: Slack did not say it, and an --at
+// without an offset was read as UTC), or says why it cannot.
+func (b *Bot) schedule(ctx context.Context, sc slack.SlashCommand, cmd Command, r *store.Request, now time.Time) (zoneUnknown bool, no *refusal) {
+	if cmd.At == "" && cmd.In <= 0 {
+		return false, nil
+	}
+	loc, known := b.userLocation(ctx, sc.UserID)
+	zoneUnknown = !known && cmd.At != "" && !atHasZone(cmd.At)
+	var runAt time.Time
+	if cmd.In > 0 {
+		runAt = now.Add(cmd.In)
+	} else {
+		var err error
+		if runAt, err = ResolveAt(cmd.At, loc); err != nil {
+			return false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
+		}
+	}
+	if err := CheckWhen(runAt, now); err != nil {
+		return false, &refusal{templates.BlockWhen, ephemeralMsg(templates.BadCommand(usageProblem(err))), usageProblem(err)}
+	}
+	r.RunAt, r.TZ = runAt.UTC(), loc.String()
+	// A scheduled leave must stay confirmable until it runs.
+	if r.ExpiresAt.After(runAt) {
+		r.ExpiresAt = runAt
+	}
+	return zoneUnknown, nil
+}
+
 // overLimit returns the answer to send instead of recording a request
 // when its requester or channel is over a limit (WALEAVE_MAX_PENDING,
 // WALEAVE_USER_RATE), nil otherwise. Both are counted in the database,
@@ -215,7 +241,7 @@ func (b *Bot) record(ctx context.Context, sc slack.SlashCommand, cmd Command) (r
 // under a row lock, bounds how many can be.
 func (b *Bot) overLimit(ctx context.Context, sc slack.SlashCommand, now time.Time) *slack.Msg {
 	if n := b.opts.MaxPending; n > 0 {
-		byUser, byChannel, err := b.store.PendingCounts(ctx, sc.UserID, sc.ChannelID, now)
+		byUser, byChannel, err := b.commandStore.PendingCounts(ctx, sc.UserID, sc.ChannelID, now)
 		switch {
 		case err != nil:
 			b.log.Error("count pending requests", "err", err)
@@ -227,7 +253,7 @@ func (b *Bot) overLimit(ctx context.Context, sc slack.SlashCommand, now time.Tim
 		}
 	}
 	if n := b.opts.UserRate; n > 0 {
-		ok, err := b.store.TakeRate(ctx, "requests/"+sc.UserID, float64(n)/60, n, now)
+		ok, err := b.commandStore.TakeRate(ctx, "requests/"+sc.UserID, float64(n)/60, n, now)
 		switch {
 		case err != nil:
 			b.log.Error("take request rate", "err", err)
@@ -260,7 +286,7 @@ func (b *Bot) resolveGroup(ctx context.Context, sc slack.SlashCommand, cmd Comma
 		if b.opts.DefaultGoodbye != nil && cmd.Goodbye == "" && !cmd.NoGoodbye {
 			// The default goodbye is rendered now and may name the group.
 			for _, n := range b.numbers {
-				if e, ok, err := b.store.NumberDirectoryGroup(ctx, n.Name, ref.JID); err == nil && ok {
+				if e, ok, err := b.commandStore.NumberDirectoryGroup(ctx, n.Name, ref.JID); err == nil && ok {
 					r.GroupSubject = e.Subject
 					break
 				}
@@ -356,25 +382,28 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 	case arg == "":
 		// The caller's recent requests, and everything still waiting for
 		// a confirmation, whoever asked.
-		reqs, err = b.store.ListRequests(ctx, store.Filter{RequesterID: sc.UserID, Limit: 10})
+		reqs, err = b.commandStore.ListRequests(ctx, store.Filter{RequesterID: sc.UserID, Limit: 10})
 		if err == nil {
 			var pending []*store.Request
-			pending, err = b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 20})
+			pending, err = b.commandStore.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 20})
 			reqs = mergeRequests(reqs, pending)
 		}
 	case whatsapp.IsGroupJID(arg):
-		reqs, err = b.store.ListRequests(ctx, store.Filter{GroupJID: arg, Limit: 10})
+		reqs, err = b.commandStore.ListRequests(ctx, store.Filter{GroupJID: arg, Limit: 10})
 	default:
 		var r *store.Request
-		r, err = b.store.Request(ctx, arg)
+		r, err = b.commandStore.Request(ctx, arg)
 		if errors.Is(err, store.ErrNotFound) {
 			// Not a request ID: perhaps a group's name.
 			jid := b.statusGroup(ctx, arg)
 			if jid == "" {
 				return ephemeralMsg(templates.NotFound(arg))
 			}
-			reqs, err = b.store.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: 10})
+			reqs, err = b.commandStore.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: 10})
 			break
+		}
+		if err == nil && r.Kind == leave.KindBulk {
+			return b.bulkStatus(ctx, r)
 		}
 		if err == nil {
 			reqs = []*store.Request{r}
@@ -391,7 +420,7 @@ func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, arg string) *sl
 	}
 	var history []templates.StatusEntry
 	if len(reqs) == 1 {
-		audit, err := b.store.Audit(ctx, reqs[0].ID)
+		audit, err := b.commandStore.Audit(ctx, reqs[0].ID)
 		if err != nil {
 			b.log.Error("status history", "err", err)
 		}
@@ -440,7 +469,7 @@ func (b *Bot) history(ctx context.Context, arg string) *slack.Msg {
 			return ephemeralMsg(templates.NotFound(arg))
 		}
 	}
-	reqs, err := b.store.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: maxHistory})
+	reqs, err := b.commandStore.ListRequests(ctx, store.Filter{GroupJID: jid, Limit: maxHistory})
 	if err != nil {
 		b.log.Error("history", "err", err)
 		return ephemeralMsg(templates.Internal())
@@ -451,7 +480,7 @@ func (b *Bot) history(ctx context.Context, arg string) *slack.Msg {
 		if name == jid && r.GroupSubject != "" {
 			name = r.GroupSubject
 		}
-		audit, err := b.store.Audit(ctx, r.ID)
+		audit, err := b.commandStore.Audit(ctx, r.ID)
 		if err != nil {
 			b.log.Error("history", "request", r.ID, "err", err)
 			return ephemeralMsg(templates.Internal())
@@ -465,7 +494,7 @@ func (b *Bot) history(ctx context.Context, arg string) *slack.Msg {
 		out = append(out, h)
 	}
 	if name == jid {
-		if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok && e.Subject != "" {
+		if e, ok, err := b.commandStore.DirectoryGroup(ctx, jid); err == nil && ok && e.Subject != "" {
 			name = e.Subject
 		}
 	}

@@ -10,6 +10,13 @@ import (
 	"github.com/waleave/waleave/whatsapp"
 )
 
+// detailsStore is what fetching a group's details needs of the store.
+type detailsStore interface {
+	NumberDirectoryGroup(ctx context.Context, number, jid string) (e store.DirectoryEntry, ok bool, err error)
+	Request(ctx context.Context, id string) (*store.Request, error)
+	SetDetails(ctx context.Context, id string, d store.Details, now time.Time) (bool, error)
+}
+
 const (
 	// detailsTTL is how long a group's details are reused. A burst of
 	// requests for one group then costs one getGroupData (Green API allows
@@ -209,18 +216,18 @@ func (b *Bot) withDetails(ctx context.Context, r *store.Request) *store.Request 
 	if d.Subject == "" && r.GroupSubject == "" {
 		// The gateway did not name the group (Wawp never does): the
 		// directory may.
-		if e, ok, err := b.store.NumberDirectoryGroup(ctx, r.Number, r.GroupJID); err == nil && ok {
+		if e, ok, err := b.detailsStore.NumberDirectoryGroup(ctx, r.Number, r.GroupJID); err == nil && ok {
 			d.Subject = e.Subject
 		}
 	}
-	if _, err := b.store.SetDetails(ctx, r.ID, d, b.opts.Now()); err != nil {
+	if _, err := b.detailsStore.SetDetails(ctx, r.ID, d, b.opts.Now()); err != nil {
 		b.log.Error("store group details", "request", r.ID, "err", err)
 		return r
 	}
 	if !arrived {
 		b.lateDetails(r.ID, f)
 	}
-	fresh, err := b.store.Request(ctx, r.ID)
+	fresh, err := b.detailsStore.Request(ctx, r.ID)
 	if err != nil {
 		return r
 	}
@@ -243,7 +250,7 @@ func (b *Bot) lateDetails(id string, f *groupFetch) {
 			return
 		}
 		// The card is updated when they were stored (see store.OnOwed).
-		if _, err := b.store.SetDetails(b.ctx, id, detailsOf(f.group, f.self), b.opts.Now()); err != nil {
+		if _, err := b.detailsStore.SetDetails(b.ctx, id, detailsOf(f.group, f.self), b.opts.Now()); err != nil {
 			b.log.Warn("store late group details", "request", id, "err", err)
 		}
 	}()

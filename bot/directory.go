@@ -19,6 +19,15 @@ import (
 	"github.com/waleave/waleave/whatsapp"
 )
 
+// directoryStore is what the directory refresh and group picks need of the store.
+type directoryStore interface {
+	ListRequests(ctx context.Context, f store.Filter) ([]*store.Request, error)
+	NumberDirectoryRefreshed(ctx context.Context, number string) (time.Time, error)
+	NumbersDirectory(ctx context.Context, numbers ...string) ([]store.DirectoryEntry, error)
+	ReplaceNumberDirectory(ctx context.Context, number string, entries []store.DirectoryEntry, now time.Time) error
+	SavePick(ctx context.Context, p store.Pick) error
+}
+
 const (
 	// directoryMinGap is the least time between two on-demand directory
 	// refreshes. Listing groups is one of the gateways' slow, tightly
@@ -169,7 +178,7 @@ func (b *Bot) listGroups(n *number) error {
 			entries = append(entries, store.DirectoryEntry{JID: g.JID, Subject: strings.TrimSpace(g.Subject)})
 		}
 	}
-	if err := b.store.ReplaceNumberDirectory(ctx, n.Name, entries, b.opts.Now()); err != nil {
+	if err := b.directoryStore.ReplaceNumberDirectory(ctx, n.Name, entries, b.opts.Now()); err != nil {
 		return err
 	}
 	b.log.Info("group directory refreshed", "number", n.Name, "groups", len(entries))
@@ -271,7 +280,7 @@ func (b *Bot) offerPick(ctx context.Context, sc slack.SlashCommand, cmd Command,
 			jids = append(jids, g.JID)
 		}
 	}
-	err = b.store.SavePick(ctx, store.Pick{UserID: sc.UserID, ChannelID: sc.ChannelID, Command: string(pc), Candidates: jids, CreatedAt: b.opts.Now()})
+	err = b.directoryStore.SavePick(ctx, store.Pick{UserID: sc.UserID, ChannelID: sc.ChannelID, Command: string(pc), Candidates: jids, CreatedAt: b.opts.Now()})
 	if err != nil {
 		b.log.Error("save pick", "err", err)
 		return ephemeralMsg(templates.Internal())
@@ -327,7 +336,7 @@ func (b *Bot) groups(ctx context.Context, filter string) *slack.Msg {
 // within budget characters; ok is false when the directory could not be
 // read (the answer is then the internal-error text).
 func (b *Bot) groupsSection(ctx context.Context, n *number, filter string, budget int) (text string, ok bool) {
-	refreshed, err := b.store.NumberDirectoryRefreshed(ctx, n.Name)
+	refreshed, err := b.directoryStore.NumberDirectoryRefreshed(ctx, n.Name)
 	if err != nil {
 		b.log.Error("read directory", "err", err)
 		return "", false
@@ -341,9 +350,9 @@ func (b *Bot) groupsSection(ctx context.Context, n *number, filter string, budge
 			b.log.Info("group list unavailable", "number", n.Name, "err", err)
 			return "The group list is unavailable right now; try again in a minute.", true
 		}
-		refreshed, _ = b.store.NumberDirectoryRefreshed(ctx, n.Name)
+		refreshed, _ = b.directoryStore.NumberDirectoryRefreshed(ctx, n.Name)
 	}
-	entries, err := b.store.NumbersDirectory(ctx, n.Name)
+	entries, err := b.directoryStore.NumbersDirectory(ctx, n.Name)
 	if err != nil {
 		b.log.Error("read directory", "err", err)
 		return "", false
@@ -475,7 +484,7 @@ func (b *Bot) statusGroup(ctx context.Context, name string) string {
 			return m[0].JID
 		}
 	}
-	recent, err := b.store.ListRequests(ctx, store.Filter{Limit: 500})
+	recent, err := b.directoryStore.ListRequests(ctx, store.Filter{Limit: 500})
 	if err != nil {
 		return ""
 	}

@@ -57,7 +57,7 @@ func (tb *testBot) command(text string) *slack.Msg {
 
 func (tb *testBot) requests(t *testing.T) []*store.Request {
 	t.Helper()
-	reqs, err := tb.db.ListRequests(context.Background(), store.Filter{})
+	reqs, err := tb.db.Requests().ListRequests(context.Background(), store.Filter{})
 	require.NoError(t, err)
 	return reqs
 }
@@ -68,7 +68,7 @@ func (tb *testBot) deliver(id string) {
 	q := &channelQueue{items: make(chan leased, 1), limiter: rate.NewLimiter(rate.Inf, 1)}
 	now := tb.opts.Now()
 	until := now.Add(outboxLease)
-	if ok, err := tb.db.Lease(context.Background(), id, tb.jobs.ID(), now, until); err != nil || !ok {
+	if ok, err := tb.db.Outbox().Lease(context.Background(), id, tb.jobs.ID(), now, until); err != nil || !ok {
 		panic(fmt.Sprintf("lease %s: %v %v", id, ok, err))
 	}
 	tb.outbox.deliver(context.Background(), q, leased{id: id, until: until})
@@ -130,7 +130,7 @@ func TestPickGroup_StartsTheRequestWithTheGoodbye(t *testing.T) {
 	reqs := tb.requests(t)
 	require.Len(t, reqs, 1, "one request however many clicks")
 	tb.deliver(reqs[0].ID)
-	r, err := tb.db.Request(ctx, reqs[0].ID)
+	r, err := tb.db.Requests().Request(ctx, reqs[0].ID)
 	require.NoError(t, err)
 	require.Equal(t, jidPhxOps, r.GroupJID)
 	require.Equal(t, "Phoenix rollout", r.GroupSubject, "named from the directory when the gateway does not say")
@@ -203,7 +203,7 @@ func TestRefreshDirectory_FailureKeepsThePreviousDirectory(t *testing.T) {
 		tb.gw.GroupsErr = &whatsapp.Error{Provider: "greenapi", Op: "getChats", Status: 503, Kind: whatsapp.ErrUnavailable}
 	})
 	require.Error(t, tb.RefreshDirectory(ctx))
-	entries, err := tb.db.Directory(ctx)
+	entries, err := tb.db.Directory().Directory(ctx)
 	require.NoError(t, err)
 	require.Len(t, entries, len(directoryGroups()))
 
@@ -231,7 +231,7 @@ func TestRefreshDirectory_LeftGroupsDropOut(t *testing.T) {
 	})
 	tb.clock.Add(time.Hour)
 	require.NoError(t, tb.RefreshDirectory(ctx))
-	entries, err := tb.db.Directory(ctx)
+	entries, err := tb.db.Directory().Directory(ctx)
 	require.NoError(t, err)
 	require.Len(t, entries, 2)
 }
@@ -348,7 +348,7 @@ func TestCard_OnlyAdminWarningAndSuccessorSelect(t *testing.T) {
 	require.Contains(t, blocks, "Night shift", "the gateway's subject")
 	require.Contains(t, blocks, "Members")
 
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.DetailsOK, got.DetailsState)
 	require.True(t, got.IsAdmin)
@@ -411,13 +411,13 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 
 	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000099@c.us")))
 	tb.background.Wait()
-	got, _ := tb.db.Request(ctx, r.ID)
+	got, _ := tb.db.Requests().Request(ctx, r.ID)
 	require.Empty(t, got.Successor, "only offered participants can be chosen")
 
 	// A choice can be changed until the request is confirmed.
 	for i, jid := range []string{"79000000002@c.us", "79000000003@c.us"} {
 		tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, jid)))
-		got, _ = tb.db.Request(ctx, r.ID)
+		got, _ = tb.db.Requests().Request(ctx, r.ID)
 		require.Equal(t, jid, got.Successor)
 		tb.deliver(r.ID)
 		blocks := tb.slack.Answered("chat.update")[i].Form.Get("blocks")
@@ -443,10 +443,10 @@ func TestSuccessor_PromotedBeforeGoodbyeAndLeave(t *testing.T) {
 	require.Equal(t, []string{"promote", "send", "leave"}, order)
 	require.Equal(t, []string{"120363406289005073@g.us 79000000003@c.us"}, promoted)
 
-	got, _ = tb.db.Request(ctx, r.ID)
+	got, _ = tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, leave.Done, got.State)
 	require.False(t, got.PromotedAt.IsZero())
-	audit, err := tb.db.Audit(ctx, r.ID)
+	audit, err := tb.db.Requests().Audit(ctx, r.ID)
 	require.NoError(t, err)
 	actions := ""
 	for _, e := range audit {
@@ -471,7 +471,7 @@ func TestSuccessor_FailedPromotionStopsTheLeave(t *testing.T) {
 
 	require.Empty(t, tb.gw.CallsOf("send"), "no goodbye")
 	require.Empty(t, tb.gw.CallsOf("leave"), "not left")
-	got, _ := tb.db.Request(ctx, r.ID)
+	got, _ := tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, leave.Failed, got.State)
 	require.Equal(t, leave.OutcomePromoteFailed, got.Outcome)
 
@@ -509,7 +509,7 @@ func TestSuccessor_PromotionWhoseAnswerWasLostIsNotRepeated(t *testing.T) {
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 	require.Len(t, tb.gw.CallsOf("promote"), 1)
 	require.Len(t, tb.gw.CallsOf("leave"), 1)
-	got, _ := tb.db.Request(ctx, r.ID)
+	got, _ := tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, leave.Done, got.State)
 }
 
@@ -530,11 +530,11 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
-	got, _ := tb.db.Request(ctx, r.ID)
+	got, _ := tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, leave.Done, got.State)
 	const link = "https://chat.whatsapp.com/AbCdEfGhIjKlMnOpQrStUv"
 	require.Equal(t, link, got.InviteLink)
-	audit, _ := tb.db.Audit(ctx, r.ID)
+	audit, _ := tb.db.Requests().Audit(ctx, r.ID)
 	found := false
 	for _, e := range audit {
 		found = found || (e.Action == "invite link kept" && e.Detail == link)
@@ -548,7 +548,7 @@ func TestLeave_KeepsTheInviteLink(t *testing.T) {
 		msg := tb.command("status " + arg)
 		require.Contains(t, msg.Text, "Invite link kept, to rejoin: "+link, arg)
 	}
-	entries, _ := tb.db.Directory(ctx)
+	entries, _ := tb.db.Directory().Directory(ctx)
 	require.Empty(t, entries, "a left group no longer resolves by name")
 }
 
@@ -606,7 +606,7 @@ func TestLeave_AsksForTheInviteLinkWhenTheDetailsLackIt(t *testing.T) {
 			w := &leaveWorker{b: tb.Bot}
 			require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
 
-			got, _ := tb.db.Request(ctx, r.ID)
+			got, _ := tb.db.Requests().Request(ctx, r.ID)
 			require.Equal(t, leave.Done, got.State)
 			require.Equal(t, tt.want, got.InviteLink)
 			calls := tb.gw.CallsOf("")
@@ -644,7 +644,7 @@ func TestCommand_InviteLinkThatGivesNoGroup(t *testing.T) {
 		msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: link})
 		require.Contains(t, msg.Text, tc.want, tc.provider)
 		require.Contains(t, msg.Text, "Nothing was recorded")
-		reqs, err := tb.db.ListRequests(ctx, store.Filter{})
+		reqs, err := tb.db.Requests().ListRequests(ctx, store.Filter{})
 		require.NoError(t, err)
 		require.Empty(t, reqs)
 		if tc.provider != "ryzeapi" {

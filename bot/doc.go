@@ -20,9 +20,18 @@
 //   - outbox.go: the poster that sends cards and outcome replies owed to
 //     Slack, woken by the store after every change that owes one.
 //
+// bulk.go is /wa-leave bulk: one request (the parent) whose groups are
+// requests of their own (children), each carried out by the leave job
+// like any other; the outbox draws the parent's card and summary.
+//
 // Beside the flow: form.go (the request form), home.go (the App Home),
 // sweep.go (reminders, expiry, digest), followup.go (work after an ack),
 // auth.go (who may do what; each delivery handled once), bot.go
 // (construction, Start and Stop), replicas.go, retention.go, logs.go and
 // metrics.go.
+//
+// Each file that uses the store declares the interface it needs of it
+// (command.go's commandStore, outbox.go's outboxStore, …), picked from
+// the store's concerns (store.Requests, Outbox, Directory, Jobs); New
+// takes the store.DB once and gives every file its view (useStore).
 package bot

@@ -26,7 +26,7 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 
 	// Another card, also decided.
 	other := tb.pending(t, nil)
-	require.NoError(t, tb.db.CardPosted(ctx, other.ID, "1700000000.000002", other.CardVersion))
+	require.NoError(t, tb.db.Outbox().CardPosted(ctx, other.ID, "1700000000.000002", other.CardVersion))
 	err = tb.confirm(ctx, other.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
@@ -58,7 +58,7 @@ func TestEphemeral_RepeatedClicksOnADecidedCardAnsweredOncePerWindow(t *testing.
 	tb.Interaction(ctx, onCard("U0REQ1", testCardTS))
 	tb.background.Wait()
 	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 4, "told again once the window has passed")
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Confirmed, got.State)
 }

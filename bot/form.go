@@ -16,6 +16,14 @@ import (
 	"github.com/waleave/waleave/whatsapp"
 )
 
+// formStore is what the leave form needs of the store.
+type formStore interface {
+	DirectoryGroup(ctx context.Context, jid string) (e store.DirectoryEntry, ok bool, err error)
+	NumbersDirectory(ctx context.Context, numbers ...string) ([]store.DirectoryEntry, error)
+	SetDetails(ctx context.Context, id string, d store.Details, now time.Time) (bool, error)
+	SetSuccessor(ctx context.Context, id, jid, by string, now time.Time) (*store.Request, error)
+}
+
 // formMeta is the form's private_metadata: where it was opened. Slack
 // keeps it with the view and the client cannot change it, but it is
 // checked again on submission all the same.
@@ -79,7 +87,7 @@ func (b *Bot) openForm(ctx context.Context, user, name, channel, triggerID strin
 	}
 	goodbye := b.defaultGoodbye(name, "", "")
 	f := templates.Form{Metadata: formMeta{Channel: channel, Goodbye: goodbyeMark(goodbye)}.String(), AskChannel: channel == "",
-		DefaultGoodbye: goodbye, Numbers: b.numberNames()}
+		DefaultGoodbye: goodbye, Numbers: b.numberNames(), MaxGroups: b.opts.BulkMax}
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	if _, err := b.slack.OpenViewContext(ctx, triggerID, templates.RequestForm(f)); err != nil {
@@ -128,7 +136,7 @@ func (b *Bot) options(ctx context.Context, ic slack.InteractionCallback) templat
 		b.mayUseForm(ic.User.ID, metaOf(ic.View).Channel) != allowed {
 		return templates.GroupOptions(nil)
 	}
-	entries, err := b.store.NumbersDirectory(ctx) // every number's groups
+	entries, err := b.formStore.NumbersDirectory(ctx) // every number's groups
 	if err != nil {
 		b.log.Error("group options", "err", err)
 		return templates.GroupOptions(nil)
@@ -197,16 +205,24 @@ outer:
 // (and updated back when another group is picked). The group is looked up
 // as the card does (shared and cached), within lookupTimeout.
 func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
-	var jid string
+	var jids []string
 	for _, a := range ic.ActionCallback.BlockActions {
 		if a.ActionID == templates.ActionFormGroup {
-			jid = a.SelectedOption.Value
+			jids = pickedGroups(*a)
 		}
 	}
 	meta := metaOf(ic.View)
-	if jid == "" || !whatsapp.IsGroupJID(jid) || b.mayUseForm(ic.User.ID, meta.Channel) != allowed {
+	hasSuccessor := ic.View.State != nil && ic.View.State.Values[templates.BlockSuccessor] != nil
+	if len(jids) > 1 && hasSuccessor && b.mayUseForm(ic.User.ID, meta.Channel) == allowed {
+		// Several groups: a bulk request, which chooses no successor.
+		b.updateForm(ctx, ic, templates.Form{AskChannel: meta.Channel == "", Numbers: b.numberNames(), MaxGroups: b.opts.BulkMax,
+			Groups: b.formGroups(ctx, jids), Metadata: meta.String(), GoodbyeAction: goodbyeActionOf(ic)})
 		return
 	}
+	if len(jids) != 1 || b.mayUseForm(ic.User.ID, meta.Channel) != allowed {
+		return
+	}
+	jid := jids[0]
 	var successors []templates.Participant
 	if n := b.formNumber(ic); n == nil {
 		// Several numbers and none chosen yet: whose admin rights count
@@ -220,11 +236,11 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 		}
 	}
 	subject := ""
-	if e, ok, err := b.store.DirectoryGroup(ctx, jid); err == nil && ok {
+	if e, ok, err := b.formStore.DirectoryGroup(ctx, jid); err == nil && ok {
 		subject = e.Subject
 	}
-	f := templates.Form{AskChannel: meta.Channel == "", Numbers: b.numberNames(),
-		Group: &templates.GroupOption{JID: jid, Subject: subject}, Successors: successors}
+	f := templates.Form{AskChannel: meta.Channel == "", Numbers: b.numberNames(), MaxGroups: b.opts.BulkMax,
+		Groups: []templates.GroupOption{{JID: jid, Subject: subject}}, Successors: successors}
 	// Slack keeps what was typed in a field whose block and action IDs
 	// stay the same. A goodbye left as pre-filled is filled again for
 	// this group, under the other action ID so that Slack takes the new
@@ -244,10 +260,14 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 		}
 	}
 	f.Metadata = meta.String()
-	hasSuccessor := ic.View.State != nil && ic.View.State.Values[templates.BlockSuccessor] != nil
 	if len(successors) == 0 && !hasSuccessor && !refill {
 		return // nothing to change
 	}
+	b.updateForm(ctx, ic, f)
+}
+
+// updateForm redraws the open form as f.
+func (b *Bot) updateForm(ctx context.Context, ic slack.InteractionCallback, f templates.Form) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	// The hash makes Slack refuse the update if the form changed
@@ -255,6 +275,43 @@ func (b *Bot) formChanged(ctx context.Context, ic slack.InteractionCallback) {
 	if _, err := b.slack.UpdateViewContext(ctx, templates.RequestForm(f), "", ic.View.Hash, ic.View.ID); err != nil {
 		b.log.Warn("update the request form", "err", err)
 	}
+}
+
+// goodbyeActionOf is the action ID the open form's goodbye field has.
+func goodbyeActionOf(ic slack.InteractionCallback) string {
+	if ic.View.State != nil {
+		for action := range ic.View.State.Values[templates.BlockGoodbye] {
+			return action
+		}
+	}
+	return templates.ActionFormGoodbye
+}
+
+// pickedGroups are the groups chosen in the form's picker: a
+// multi_external_select's, or a single select's (a form drawn before the
+// picker took several).
+func pickedGroups(a slack.BlockAction) []string {
+	var out []string
+	for _, o := range a.SelectedOptions {
+		out = append(out, o.Value)
+	}
+	if len(out) == 0 && a.SelectedOption.Value != "" {
+		out = append(out, a.SelectedOption.Value)
+	}
+	return out
+}
+
+// formGroups names the groups picked, from the directory.
+func (b *Bot) formGroups(ctx context.Context, jids []string) []templates.GroupOption {
+	out := make([]templates.GroupOption, 0, len(jids))
+	for _, jid := range jids {
+		g := templates.GroupOption{JID: jid}
+		if e, ok, err := b.formStore.DirectoryGroup(ctx, jid); err == nil && ok {
+			g.Subject = e.Subject
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // submitForm checks a submitted form with the command's own checks
@@ -291,10 +348,16 @@ func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any 
 	default:
 		return templates.FormErrors(map[string]string{chField: plainOf(templates.NotAllowed())})
 	}
-	jid := value(templates.BlockGroup).SelectedOption.Value
-	if !whatsapp.IsGroupJID(jid) {
+	jids := pickedGroups(value(templates.BlockGroup))
+	for _, jid := range jids {
+		if !whatsapp.IsGroupJID(jid) {
+			return templates.FormErrors(map[string]string{templates.BlockGroup: "Choose groups from the list."})
+		}
+	}
+	if len(jids) == 0 {
 		return templates.FormErrors(map[string]string{templates.BlockGroup: "Choose a group from the list."})
 	}
+	jid := jids[0]
 	// The number field is there only when the bot serves several
 	// numbers; without a choice the command's rule picks one.
 	cmd := Command{Kind: CommandLeave, Group: GroupRef{JID: jid}, Goodbye: strings.TrimSpace(value(templates.BlockGoodbye).Value),
@@ -309,6 +372,9 @@ func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any 
 		cmd.At = time.Unix(at, 0).UTC().Format(time.RFC3339)
 	}
 	sc := slack.SlashCommand{TeamID: ic.Team.ID, EnterpriseID: ic.Enterprise.ID, ChannelID: channel, UserID: ic.User.ID, UserName: ic.User.Name}
+	if len(jids) > 1 {
+		return b.submitBulk(ctx, sc, cmd, jids)
+	}
 	r, _, no := b.record(ctx, sc, cmd)
 	if no != nil {
 		if no.msg == nil {
@@ -327,6 +393,38 @@ func (b *Bot) submitForm(ctx context.Context, ic slack.InteractionCallback) any 
 	return nil
 }
 
+// submitBulk records the bulk request of a form with several groups (SPEC
+// §9), with the bulk command's checks; problems are shown next to their
+// field.
+func (b *Bot) submitBulk(ctx context.Context, sc slack.SlashCommand, cmd Command, jids []string) any {
+	cmd.Kind, cmd.Group = CommandBulk, GroupRef{}
+	for _, jid := range jids {
+		cmd.List = append(cmd.List, GroupRef{JID: jid})
+	}
+	if r, bad := templates.UnsafeGoodbyeRune(cmd.Goodbye); bad {
+		return templates.FormErrors(map[string]string{templates.BlockGoodbye: plainOf(templates.BadGoodbye(r))})
+	}
+	if msg := b.overLimit(ctx, sc, b.opts.Now()); msg != nil {
+		return templates.FormErrors(map[string]string{templates.BlockGroup: plainOf(msg.Text)})
+	}
+	groups, msg := b.bulkList(ctx, cmd)
+	if msg != nil {
+		return templates.FormErrors(map[string]string{templates.BlockGroup: plainOf(msg.Text)})
+	}
+	_, _, _, no := b.recordBulk(ctx, sc, cmd, groups)
+	if no != nil {
+		if no.msg == nil {
+			return nil
+		}
+		problem := no.problem
+		if problem == "" {
+			problem = plainOf(no.msg.Text)
+		}
+		return templates.FormErrors(map[string]string{no.field: problem})
+	}
+	return nil
+}
+
 // formSuccessor records the successor chosen in the form, with the group
 // details the form was drawn from (so the choice is checked against the
 // participants offered, as a choice on the card is). When they are gone
@@ -337,11 +435,11 @@ func (b *Bot) formSuccessor(ctx context.Context, r *store.Request, jid string) {
 		return
 	}
 	now := b.opts.Now()
-	if _, err := b.store.SetDetails(ctx, r.ID, detailsOf(f.group, f.self), now); err != nil {
+	if _, err := b.formStore.SetDetails(ctx, r.ID, detailsOf(f.group, f.self), now); err != nil {
 		b.log.Warn("form: store group details", "request", r.ID, "err", err)
 		return
 	}
-	if _, err := b.store.SetSuccessor(ctx, r.ID, jid, r.RequesterID, now); err != nil {
+	if _, err := b.formStore.SetSuccessor(ctx, r.ID, jid, r.RequesterID, now); err != nil {
 		b.log.Warn("form: store successor", "request", r.ID, "err", err)
 	}
 	b.outbox.poke()

@@ -23,14 +23,14 @@ import (
 
 // seedDirectory stores n groups named "Group 00000"… with JIDs in order,
 // plus the given ones.
-func seedDirectory(t testing.TB, db *store.DB, n int, extra ...store.DirectoryEntry) {
+func seedDirectory(t testing.TB, dir *store.Directory, n int, extra ...store.DirectoryEntry) {
 	t.Helper()
 	entries := make([]store.DirectoryEntry, 0, n+len(extra))
 	for i := range n {
 		entries = append(entries, store.DirectoryEntry{JID: fmt.Sprintf("1203634%011d@g.us", i), Subject: fmt.Sprintf("Group %05d", i)})
 	}
 	entries = append(entries, extra...)
-	require.NoError(t, db.ReplaceDirectory(context.Background(), entries, time.Now()))
+	require.NoError(t, dir.ReplaceDirectory(context.Background(), entries, time.Now()))
 }
 
 // suggestion is a block_suggestion payload from the form opened in C1.
@@ -60,7 +60,7 @@ func optionsOf(t testing.TB, body string) []string {
 
 func TestOptionsNamesThenJIDs(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	seedDirectory(t, tb.db, 0,
+	seedDirectory(t, tb.db.Directory(), 0,
 		store.DirectoryEntry{JID: "120363400000000777@g.us", Subject: "Alpha"},
 		store.DirectoryEntry{JID: "120363400000000001@g.us", Subject: "Team 777"},
 		store.DirectoryEntry{JID: "120363400000000002@g.us", Subject: "beta 777 crew"},
@@ -86,7 +86,7 @@ func TestOptionsNamesThenJIDs(t *testing.T) {
 
 func TestOptionsAtMost100(t *testing.T) {
 	tb := newTestBot(t, Options{})
-	seedDirectory(t, tb.db, 500)
+	seedDirectory(t, tb.db.Directory(), 500)
 	var ic slack.InteractionCallback
 	ic.Type, ic.Team.ID, ic.User.ID = slack.InteractionTypeBlockSuggestion, "T1", "U0REQ1"
 	ic.View.PrivateMetadata = `{"c":"C1"}`
@@ -100,7 +100,7 @@ func TestOptionsAtMost100(t *testing.T) {
 // waits three seconds for it; it must stay far below 100 ms.
 func BenchmarkOptions(b *testing.B) {
 	tb, h := benchBot(b)
-	seedDirectory(b, tb.db, 10000)
+	seedDirectory(b, tb.db.Directory(), 10000)
 	for _, q := range []string{"", "group 09", "zzz", "00000000777"} {
 		b.Run(fmt.Sprintf("q=%q", q), func(b *testing.B) {
 			b.ReportAllocs()
@@ -135,23 +135,23 @@ func TestHomeClickAuthorized(t *testing.T) {
 	r := tb.pending(t, nil)
 
 	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion+1))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, r.State, got.State, "a Home tab drawn at another version confirms nothing")
 
 	notHome := homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion)
 	notHome.View.Type = slack.VTModal
 	tb.Interact(ctx, notHome)
-	got, _ = tb.db.Request(ctx, r.ID)
+	got, _ = tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, r.State, got.State, "a Home block ID from elsewhere than a Home tab confirms nothing")
 
 	other := tb.pending(t, func(q *store.Request) { q.ChannelID = "C9" })
 	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, other, other.CardVersion))
-	got, _ = tb.db.Request(ctx, other.ID)
+	got, _ = tb.db.Requests().Request(ctx, other.ID)
 	require.Equal(t, other.State, got.State, "allowed in C1 does not confirm a request of C9 from Home")
 
 	tb.Interact(ctx, homeClickOn("U0CNF2", templates.ActionConfirm, r, r.CardVersion))
-	got, _ = tb.db.Request(ctx, r.ID)
+	got, _ = tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, "confirmed", string(got.State), "the current version, by someone allowed in the request's channel")
 	require.Equal(t, "U0CNF2", got.ConfirmedBy)
 }
@@ -327,7 +327,7 @@ func TestFormFillsTheGoodbyeForTheGroup(t *testing.T) {
 	require.NoError(t, err)
 	tb := newTestBot(t, Options{DefaultGoodbye: tmpl})
 	const jid = "120363406289005073@g.us"
-	seedDirectory(t, tb.db, 0, store.DirectoryEntry{JID: jid, Subject: "Night shift"})
+	seedDirectory(t, tb.db.Directory(), 0, store.DirectoryEntry{JID: jid, Subject: "Night shift"})
 
 	require.Nil(t, tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", TriggerID: "1.2.3"}))
 	opens := tb.slack.Answered("views.open")

@@ -208,6 +208,19 @@ func parseList(value string) ([]GroupRef, error) {
 	return refs, nil
 }
 
+// openQuote reports whether s has a double quote (straight or curly)
+// that is not closed: an odd number of them. Apostrophes do not count, as
+// names have them.
+func openQuote(s string) bool {
+	n := 0
+	for _, r := range s {
+		if f, ok := quoteFamily(r); ok && f == 0 {
+			n++
+		}
+	}
+	return n%2 == 1
+}
+
 func isQuote(r rune) bool {
 	_, ok := quoteFamily(r)
 	return ok
@@ -361,13 +374,18 @@ func parseTail(cmd *Command, text string, toks []token) error {
 			if value == nil && toks[i].quoted {
 				v = `"` + v + `"` // a quoted entry is a name
 			}
-			// "a, b, c": words that end in a comma continue the list.
-			for strings.HasSuffix(strings.TrimSpace(v), ",") && i+1 < len(toks) {
+			// "a, b, c": words that end in a comma continue the list, as
+			// do words inside a quoted entry (a,"Night shift",b).
+			for (strings.HasSuffix(strings.TrimSpace(v), ",") || openQuote(v)) && i+1 < len(toks) {
 				if _, _, isFlag := flagOf(toks[i+1]); isFlag {
 					break
 				}
+				sep := ""
+				if openQuote(v) {
+					sep = " "
+				}
 				i++
-				v += toks[i].text
+				v += sep + toks[i].text
 				if toks[i].quoted {
 					// Keep the quotes, so that parseList reads the entry
 					// as a name.

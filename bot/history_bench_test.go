@@ -94,13 +94,13 @@ func BenchmarkAckHistory(b *testing.B) {
 				tb, h := benchBotOn(b, d.DSN(b))
 				ctx := context.Background()
 				if n > 0 { // (a recursive CTE yields one row even for none)
-					if err := storetest.SeedHistory(ctx, tb.db.JobPool(), tb.db.Dialect() == store.PostgreSQL, n, time.Now()); err != nil {
+					if err := storetest.SeedHistory(ctx, tb.db.Jobs().JobPool(), tb.db.Dialect() == store.PostgreSQL, n, time.Now()); err != nil {
 						b.Fatal(err)
 					}
 					// The seed's pages go into the database now, not in a
 					// checkpoint during the first requests measured.
 					if tb.db.Dialect() != store.PostgreSQL {
-						if _, err := tb.db.JobPool().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+						if _, err := tb.db.Jobs().JobPool().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 							b.Fatal(err)
 						}
 					}

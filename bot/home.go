@@ -14,6 +14,12 @@ import (
 	"github.com/waleave/waleave/templates"
 )
 
+// homeStore is what the Home tab needs of the store.
+type homeStore interface {
+	ListRequests(ctx context.Context, f store.Filter) ([]*store.Request, error)
+	Request(ctx context.Context, id string) (*store.Request, error)
+}
+
 // homeDebounce is the default least time between two Home tab publications for
 // one person. views.publish is a Tier 4 method (100+ a minute per
 // workspace); a burst of changes (a bulk run, many clicks) becomes one
@@ -100,7 +106,7 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 		return templates.HomeItem{RequestID: r.ID, Group: groupName(r), State: r.State, Outcome: r.Outcome,
 			RequesterID: r.RequesterID, CreatedAt: r.CreatedAt, RunAt: r.RunAt, Version: r.CardVersion}
 	}
-	mine, err := b.store.ListRequests(ctx, store.Filter{RequesterID: user, Limit: 5})
+	mine, err := b.homeStore.ListRequests(ctx, store.Filter{RequesterID: user, Limit: 5})
 	if err != nil {
 		return slack.HomeTabViewRequest{}, err
 	}
@@ -108,7 +114,7 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 		h.Mine = append(h.Mine, item(r))
 	}
 	if !h.Restricted {
-		pending, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 50})
+		pending, err := b.homeStore.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 50})
 		if err != nil {
 			return slack.HomeTabViewRequest{}, err
 		}
@@ -119,7 +125,7 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 				h.Waiting = append(h.Waiting, item(r))
 			}
 		}
-		confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}, Limit: 20})
+		confirmed, err := b.homeStore.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}, Limit: 20})
 		if err != nil {
 			return slack.HomeTabViewRequest{}, err
 		}
@@ -128,7 +134,7 @@ func (b *Bot) homeFor(ctx context.Context, user string) (slack.HomeTabViewReques
 				h.Scheduled = append(h.Scheduled, item(r))
 			}
 		}
-		done, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Done, leave.Failed}, Limit: 5})
+		done, err := b.homeStore.ListRequests(ctx, store.Filter{States: []leave.State{leave.Done, leave.Failed}, Limit: 5})
 		if err != nil {
 			return slack.HomeTabViewRequest{}, err
 		}
@@ -173,7 +179,7 @@ func (b *Bot) homeClick(ctx context.Context, ic *slack.InteractionCallback, a *s
 	if !isHome || ic.Container.Type != "view" || ic.View.Type != slack.VTHomeTab || id != a.Value {
 		return store.Card{}, false
 	}
-	r, err := b.store.Request(ctx, id)
+	r, err := b.homeStore.Request(ctx, id)
 	if err != nil || r.CardTS == "" {
 		// No card yet: nothing a Home tab could have shown buttons for.
 		return store.Card{Version: v}, true

@@ -53,7 +53,7 @@ func BenchmarkClickToLeave(b *testing.B) {
 		for range 200 {
 			jid := "1203634062890" + time.Now().Format("150405.000000")[7:] + "@g.us"
 			r := &store.Request{ChannelID: "C0BENCH", RequesterID: "U0BENCH1", GroupJID: jid, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-			if err := tb.db.CreateRequest(ctx, r, nil); err != nil {
+			if err := tb.db.Requests().CreateRequest(ctx, r, nil); err != nil {
 				b.Fatal(err)
 			}
 			start := time.Now()

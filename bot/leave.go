@@ -17,6 +17,22 @@ import (
 	"github.com/waleave/waleave/whatsapp"
 )
 
+// leaveStore is what a leave run needs of the store.
+type leaveStore interface {
+	AddAudit(ctx context.Context, e store.AuditEntry) error
+	BeginLeave(ctx context.Context, id string, now time.Time) error
+	ClaimGoodbye(ctx context.Context, id string, now time.Time) error
+	ClaimRun(ctx context.Context, id string, now time.Time, runFor time.Duration) (*store.Request, error)
+	EndRun(ctx context.Context, id string, until time.Time) error
+	Finish(ctx context.Context, id string, o store.Outcome, now time.Time) (*store.Request, error)
+	Progress(ctx context.Context, id string, tries int, note, detail string, status int, now time.Time) error
+	RemoveFromNumberDirectory(ctx context.Context, number, jid string) error
+	SetGoodbyeState(ctx context.Context, id, state, messageID, detail string, status int, now time.Time) error
+	SetInviteLink(ctx context.Context, id, link string, now time.Time) error
+	SetLeaveUnknown(ctx context.Context, id, detail string, now time.Time) error
+	SetPromoted(ctx context.Context, id, jid, detail string, status int, now time.Time) error
+}
+
 // leaveArgs is the River job that carries out one confirmed request.
 type leaveArgs struct {
 	RequestID string `json:"request_id"`
@@ -75,7 +91,7 @@ func (w *leaveWorker) continueLaterFor(ctx context.Context, extra time.Duration)
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID
-	r, err := b.store.ClaimRun(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
+	r, err := b.leaveStore.ClaimRun(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
 	var busy *store.BusyError
 	switch {
 	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
@@ -97,7 +113,7 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		// has ended.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if err := b.store.EndRun(ctx, id, until); err != nil {
+		if err := b.leaveStore.EndRun(ctx, id, until); err != nil {
 			b.log.Warn("leave run not ended; the next waits for its claim", "request", id, "err", err)
 		}
 	}()
@@ -122,7 +138,7 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 	if r.LeaveState == store.LeaveCalling {
 		// The last run stopped during its leave call (a crash, a kill):
 		// the call may have taken effect, so what follows is checked.
-		if err := b.store.SetLeaveUnknown(ctx, r.ID, "the answer to the last leave call was lost: the run stopped during it", b.opts.Now()); err != nil {
+		if err := b.leaveStore.SetLeaveUnknown(ctx, r.ID, "the answer to the last leave call was lost: the run stopped during it", b.opts.Now()); err != nil {
 			return err
 		}
 		r.LeaveUnknown = true
@@ -131,7 +147,7 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		return err
 	}
 	// Recorded before the call, so a crash during it is known afterwards.
-	if err := b.store.BeginLeave(ctx, r.ID, b.opts.Now()); err != nil {
+	if err := b.leaveStore.BeginLeave(ctx, r.ID, b.opts.Now()); err != nil {
 		return err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, b.opts.GatewayTimeout)
@@ -161,7 +177,7 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		return w.later(ctx, r, err)
 	case whatsapp.Transient(err):
 		if outcomeUnknown(err) {
-			if err := b.store.SetLeaveUnknown(ctx, r.ID, errText(err), b.opts.Now()); err != nil {
+			if err := b.leaveStore.SetLeaveUnknown(ctx, r.ID, errText(err), b.opts.Now()); err != nil {
 				return err
 			}
 			r.LeaveUnknown = true
@@ -188,15 +204,35 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	// as fast.
 	needLink := r.InviteLink == "" && r.ParentID == ""
 	needPromote := r.Successor != "" && r.PromotedAt.IsZero()
-	if !needLink && !needPromote {
+	// A group of a bulk request had no card showing its admins, and
+	// nobody chose a successor: before anything is sent it is checked
+	// that the number is not the group's only admin (onlyAdminChild).
+	needAdminCheck := r.ParentID != "" && r.Successor == "" && r.GoodbyeState == "" && r.LeaveState == "" && !r.LeaveUnknown
+	if !needLink && !needPromote && !needAdminCheck {
 		return false, nil
 	}
 	// Fresh facts, not the card's: the link may have been reset since,
 	// and a promotion whose answer was lost shows up as an admin here.
-	f := b.fetchGroup(b.num(r.Number), r.GroupJID, 0)
+	maxAge := time.Duration(0)
+	if needAdminCheck {
+		// A lookup that outlasted an earlier run's wait still counts.
+		maxAge = detailsTTL
+	}
+	f := b.fetchGroup(b.num(r.Number), r.GroupJID, maxAge)
 	var g whatsapp.Group
-	if f.wait(ctx, b.opts.DetailsTimeout) && f.err == nil {
+	arrived := f.wait(ctx, b.opts.DetailsTimeout)
+	switch {
+	case arrived && f.err == nil:
 		g = f.group
+		if needAdminCheck && onlyAdminChild(r, g, f.self) {
+			return true, w.finish(ctx, r, store.Outcome{Code: leave.OutcomeOnlyAdmin, Status: 200,
+				Detail: "the group lists the number as its only admin, and no successor was chosen"})
+		}
+	case !arrived && needAdminCheck:
+		// The lookup is still waiting (for the gateway's rate, under a
+		// bulk request's many groups): nothing is sent before it tells.
+		// The next run, soon, takes its answer.
+		return true, river.JobSnooze(time.Second)
 	}
 	if needLink {
 		if g.JID == "" {
@@ -209,7 +245,7 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 			link = whatsapp.InviteLink(r.InviteCode)
 		}
 		if link != "" {
-			if err := b.store.SetInviteLink(ctx, r.ID, link, b.opts.Now()); err != nil {
+			if err := b.leaveStore.SetInviteLink(ctx, r.ID, link, b.opts.Now()); err != nil {
 				return true, err
 			}
 		}
@@ -219,7 +255,7 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	}
 	for _, p := range g.Participants {
 		if p.IsAdmin && userPart(p.JID) == userPart(r.Successor) {
-			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "already an admin", 0, b.opts.Now()))
+			return false, w.stepDone(r, b.leaveStore.SetPromoted(ctx, r.ID, r.Successor, "already an admin", 0, b.opts.Now()))
 		}
 	}
 	if err := w.continueLater(ctx); err != nil {
@@ -232,12 +268,12 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	b.countGateway(n, "promote", perr)
 	switch {
 	case perr == nil:
-		return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now()))
+		return false, w.stepDone(r, b.leaveStore.SetPromoted(ctx, r.ID, r.Successor, "", 200, b.opts.Now()))
 	case errors.Is(perr, whatsapp.ErrUnconfirmed):
 		// A success status without the documented body: checked by
 		// looking the group up, not sent again (SPEC §5).
 		if w.successorIsAdmin(ctx, r) {
-			return false, w.stepDone(r, b.store.SetPromoted(ctx, r.ID, r.Successor, "confirmed by a group lookup: "+errText(perr), statusOf(perr), b.opts.Now()))
+			return false, w.stepDone(r, b.leaveStore.SetPromoted(ctx, r.ID, r.Successor, "confirmed by a group lookup: "+errText(perr), statusOf(perr), b.opts.Now()))
 		}
 	case notSent(perr):
 		return true, w.later(ctx, r, perr)
@@ -315,12 +351,12 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	case store.GoodbyeSending:
 		// The process died during the send: it may have been posted, and
 		// posting it twice is worse than not knowing.
-		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", "outcome unknown after restart; not sent again", 0, b.opts.Now()))
+		return false, w.stepDone(r, b.leaveStore.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", "outcome unknown after restart; not sent again", 0, b.opts.Now()))
 	}
 	if err := w.continueLater(ctx); err != nil {
 		return true, err
 	}
-	if err := b.store.ClaimGoodbye(ctx, r.ID, b.opts.Now()); err != nil {
+	if err := b.leaveStore.ClaimGoodbye(ctx, r.ID, b.opts.Now()); err != nil {
 		// ErrConflict: another run claimed it, and may have sent it. The
 		// job is retried, and the retry reads the goodbye's state afresh.
 		return true, err
@@ -333,15 +369,15 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	now := b.opts.Now()
 	switch {
 	case sendErr == nil:
-		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, msgID, "", 200, now))
+		return false, w.stepDone(r, b.leaveStore.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, msgID, "", 200, now))
 	case whatsapp.Transient(sendErr) && outcomeUnknown(sendErr), errors.Is(sendErr, whatsapp.ErrUnconfirmed):
 		// It may have been posted (no answer, or a success status
 		// without the documented body), and no lookup can tell: it is
 		// not sent again, and the card and thread say its fate is
 		// unknown.
-		return false, w.stepDone(r, b.store.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), statusOf(sendErr), now))
+		return false, w.stepDone(r, b.leaveStore.SetGoodbyeState(ctx, r.ID, store.GoodbyeUnknown, "", errText(sendErr), statusOf(sendErr), now))
 	}
-	if err := b.store.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
+	if err := b.leaveStore.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
 		return true, err
 	}
 	if notSent(sendErr) {
@@ -373,7 +409,7 @@ func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o st
 	default:
 		o.Verification = store.Unverified
 	}
-	if err := b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
+	if err := b.leaveStore.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
 		return err
 	}
 	return w.finish(ctx, r, o)
@@ -467,7 +503,7 @@ func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause e
 	case membershipMember:
 		action = "still a member"
 	}
-	if err := b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
+	if err := b.leaveStore.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: action, Detail: l.detail, GatewayStatus: l.status}); err != nil {
 		return err
 	}
 	return w.finish(ctx, r, o)
@@ -500,7 +536,7 @@ func notSent(err error) bool {
 // lasts; its tries are kept for the gateway's own answers.
 func (w *leaveWorker) later(ctx context.Context, r *store.Request, cause error) error {
 	b := w.b
-	if err := b.store.Progress(ctx, r.ID, r.Attempts, "waiting for the gateway's rate limit", errText(cause), 0, b.opts.Now()); err != nil {
+	if err := b.leaveStore.Progress(ctx, r.ID, r.Attempts, "waiting for the gateway's rate limit", errText(cause), 0, b.opts.Now()); err != nil {
 		return err
 	}
 	return river.JobSnooze(time.Second + rand.N(time.Second))
@@ -519,7 +555,7 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 		delay = min(d, 2*time.Minute)
 	}
 	note := fmt.Sprintf("retrying after a gateway error (attempt %d of %d)", tries, b.opts.MaxAttempts)
-	if err := b.store.Progress(ctx, r.ID, tries, note, errText(cause), statusOf(cause), b.opts.Now()); err != nil {
+	if err := b.leaveStore.Progress(ctx, r.ID, tries, note, errText(cause), statusOf(cause), b.opts.Now()); err != nil {
 		return err
 	}
 	return river.JobSnooze(delay)
@@ -527,7 +563,7 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 
 func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outcome) error {
 	b := w.b
-	if _, err := b.store.Finish(ctx, r.ID, o, b.opts.Now()); err != nil {
+	if _, err := b.leaveStore.Finish(ctx, r.ID, o, b.opts.Now()); err != nil {
 		return fmt.Errorf("finish request %s: %w", r.ID, err)
 	}
 	b.metrics.outcomes.WithLabelValues(string(o.Code)).Inc()
@@ -535,7 +571,7 @@ func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outc
 	if o.Code.Success() {
 		// Out of the group: its name must stop resolving now, not at the
 		// next directory refresh.
-		if err := b.store.RemoveFromNumberDirectory(ctx, r.Number, r.GroupJID); err != nil {
+		if err := b.leaveStore.RemoveFromNumberDirectory(ctx, r.Number, r.GroupJID); err != nil {
 			b.log.Warn("remove left group from the directory", "group", r.GroupJID, "err", err)
 		}
 	}

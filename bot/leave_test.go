@@ -102,7 +102,7 @@ func TestLeave_MaxAttemptsIsPerStep(t *testing.T) {
 		w := &leaveWorker{b: tb.Bot}
 		for range 10 {
 			_ = w.Work(ctx, leaveJob(r.ID)) // a snooze or nil
-			got, err := tb.db.Request(ctx, r.ID)
+			got, err := tb.db.Requests().Request(ctx, r.ID)
 			require.NoError(t, err)
 			if got.State == leave.Done || got.State == leave.Failed {
 				return got, tb
@@ -139,7 +139,7 @@ func TestLeave_RunEndsBeforeAStepItCannotFinish(t *testing.T) {
 	require.ErrorAs(t, err, &snooze)
 	require.Zero(t, snooze.Duration, "continue at once")
 	require.Empty(t, tb.gw.CallsOf("send"))
-	got, err := tb.db.Request(context.Background(), r.ID)
+	got, err := tb.db.Requests().Request(context.Background(), r.ID)
 	require.NoError(t, err)
 	require.Zero(t, got.Attempts, "no try was made")
 	require.Empty(t, got.GoodbyeState, "the goodbye was not claimed")
@@ -189,7 +189,7 @@ func TestLeave_WaitForAnotherRunIsBounded(t *testing.T) {
 	r := tb.pending(t, nil)
 	err := tb.confirm(ctx, r.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
-	_, err = tb.db.ClaimRun(ctx, r.ID, tb.clock.Now().Add(10*time.Minute), leaveRunTimeout(tb.opts))
+	_, err = tb.db.Requests().ClaimRun(ctx, r.ID, tb.clock.Now().Add(10*time.Minute), leaveRunTimeout(tb.opts))
 	require.NoError(t, err)
 
 	err = (&leaveWorker{b: tb.Bot}).Work(ctx, leaveJob(r.ID))
@@ -207,7 +207,7 @@ func runUntilOver(t *testing.T, tb *testBot, id string) (*store.Request, []error
 	var results []error
 	for range 10 {
 		results = append(results, w.Work(context.Background(), leaveJob(id)))
-		got, err := tb.db.Request(context.Background(), id)
+		got, err := tb.db.Requests().Request(context.Background(), id)
 		require.NoError(t, err)
 		if got.State == leave.Done || got.State == leave.Failed {
 			return got, results

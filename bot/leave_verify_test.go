@@ -55,7 +55,7 @@ func outcomeOf(t *testing.T, tb *testBot, id string) (*store.Request, string, st
 // auditActions lists a request's audit actions, in order.
 func auditActions(t *testing.T, tb *testBot, id string) []string {
 	t.Helper()
-	audit, err := tb.db.Audit(context.Background(), id)
+	audit, err := tb.db.Requests().Audit(context.Background(), id)
 	require.NoError(t, err)
 	var out []string
 	for _, e := range audit {

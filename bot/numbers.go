@@ -11,6 +11,12 @@ import (
 	"github.com/waleave/waleave/whatsapp"
 )
 
+// numbersStore is what choosing a request's number needs of the store.
+type numbersStore interface {
+	NumberDirectoryGroup(ctx context.Context, number, jid string) (e store.DirectoryEntry, ok bool, err error)
+	NumbersDirectory(ctx context.Context, numbers ...string) ([]store.DirectoryEntry, error)
+}
+
 // Number is one WhatsApp number the bot serves: its gateway, and the
 // allow-lists that narrow the global ones for its requests.
 type Number struct {
@@ -165,14 +171,14 @@ func (b *Bot) directoryOf(ctx context.Context, ns []*number) ([]store.DirectoryE
 	for i, n := range ns {
 		names[i] = n.Name
 	}
-	return b.store.NumbersDirectory(ctx, names...)
+	return b.numbersStore.NumbersDirectory(ctx, names...)
 }
 
 // numbersIn are the served numbers the directory shows in the group.
 func (b *Bot) numbersIn(ctx context.Context, jid string) ([]string, error) {
 	var in []string
 	for _, n := range b.numbers {
-		_, ok, err := b.store.NumberDirectoryGroup(ctx, n.Name, jid)
+		_, ok, err := b.numbersStore.NumberDirectoryGroup(ctx, n.Name, jid)
 		if err != nil {
 			return nil, err
 		}

@@ -79,7 +79,7 @@ func TestNumbers_ConfirmNarrowed(t *testing.T) {
 	r := tb.pending(t, func(r *store.Request) { r.Number, r.RequesterID = "support", "U0CNF2" })
 	tb.Interaction(ctx, tb.fromCard(t, click("U0REQ1", "C1", templates.ActionConfirm, r.ID)))
 	require.Equal(t, templates.NotAllowedNumber("support"), tb.lastEphemeral(t))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Pending, got.State)
 }

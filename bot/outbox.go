@@ -16,6 +16,23 @@ import (
 	"github.com/waleave/waleave/templates"
 )
 
+// outboxStore is what the Slack outbox needs of the store.
+type outboxStore interface {
+	AddAudit(ctx context.Context, e store.AuditEntry) error
+	BeginCardUpdate(ctx context.Context, id string, now time.Time, every time.Duration) (ok bool, next time.Time, err error)
+	CardUpdated(ctx context.Context, id string, at time.Time) error
+	CancelUndeliverable(ctx context.Context, id, reason string, now time.Time) (*store.Request, error)
+	CardPosted(ctx context.Context, id, ts string, version int) error
+	DropOutbox(ctx context.Context, id string) error
+	Extend(ctx context.Context, id string, held, until time.Time) (bool, error)
+	Lease(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
+	Owed(ctx context.Context, now time.Time, limit int) ([]store.OwedRef, error)
+	PostUnderWay(ctx context.Context, id string, p store.Post, at time.Time) error
+	ReplyPosted(ctx context.Context, id, ts string) error
+	Request(ctx context.Context, id string) (*store.Request, error)
+	RetryOutboxAt(ctx context.Context, id string, at time.Time) error
+}
+
 // outbox delivers what requests owe Slack (a card to post or update, an
 // outcome reply) from the requests table, at Slack's pace per channel.
 // The table is the queue: a command only inserts its request row, so the
@@ -119,7 +136,7 @@ func (o *outbox) scanLoop(ctx context.Context) {
 // scan reads what is owed and queues what the channel queues have room
 // for; the rest stays in the table for a later scan.
 func (o *outbox) scan(ctx context.Context) {
-	rows, err := o.b.store.Owed(ctx, o.b.opts.Now(), 500)
+	rows, err := o.b.outboxStore.Owed(ctx, o.b.opts.Now(), 500)
 	if err != nil {
 		if ctx.Err() == nil {
 			o.b.log.Error("outbox scan", "err", err)
@@ -146,7 +163,7 @@ func (o *outbox) dispatch(ctx context.Context, r store.OwedRef) {
 	}
 	now := o.b.opts.Now()
 	until := now.Add(outboxLease)
-	if ok, err := o.b.store.Lease(ctx, r.ID, o.b.jobs.ID(), now, until); err != nil || !ok {
+	if ok, err := o.b.outboxStore.Lease(ctx, r.ID, o.b.jobs.ID(), now, until); err != nil || !ok {
 		return
 	}
 	if q == nil {
@@ -206,7 +223,7 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			o.release(item)
 		}
 	}()
-	r, err := b.store.Request(ctx, id)
+	r, err := b.outboxStore.Request(ctx, id)
 	if err != nil {
 		if ctx.Err() == nil { // stopping is no failure: the row is released
 			b.log.Error("outbox read", "request", id, "err", err)
@@ -217,7 +234,7 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 		// Renew the lease before each send; losing it means it ran out
 		// and another replica has the row now.
 		until := b.opts.Now().Add(outboxLease)
-		if ok, err := b.store.Extend(ctx, id, item.until, until); err != nil || !ok {
+		if ok, err := b.outboxStore.Extend(ctx, id, item.until, until); err != nil || !ok {
 			if err != nil && ctx.Err() == nil {
 				b.log.Warn("outbox lease not renewed", "request", id, "err", err)
 			}
@@ -234,14 +251,22 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			o.countFailure(id, false)
 			// A click may have changed the request while it was being
 			// sent: bring that change out now rather than at the next scan.
-			if r, err = b.store.Request(ctx, id); err != nil || !owed(r) || attempt > 3 {
-				_ = b.store.RetryOutboxAt(ctx, id, time.Time{})
+			if r, err = b.outboxStore.Request(ctx, id); err != nil || !owed(r) || attempt > 3 {
+				_ = b.outboxStore.RetryOutboxAt(ctx, id, time.Time{})
 				return
 			}
 			continue
 		}
 		var rl *slack.RateLimitedError
+		var soon *cardTooSoon
 		switch {
+		case errors.As(err, &soon):
+			// A bulk card updated less than a second ago: its next
+			// update waits in the table, not here, so the channel's
+			// other messages keep moving.
+			o.countFailure(id, false)
+			_ = b.outboxStore.RetryOutboxAt(ctx, id, soon.next)
+			return
 		case errors.As(err, &rl):
 			// Slack says when: wait here so this channel's order holds.
 			b.metrics.slackCalls.WithLabelValues("any", "rate_limited").Inc()
@@ -250,7 +275,7 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			case <-ctx.Done():
 			case <-time.After(wait):
 			}
-			if r, err = b.store.Request(ctx, id); err != nil {
+			if r, err = b.outboxStore.Request(ctx, id); err != nil {
 				return
 			}
 		case slackTroubleOf(err) == slackRefused:
@@ -258,8 +283,8 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			// what is left cannot be sent at all.
 			o.countFailure(id, false)
 			b.log.Error("slack refused a message; giving up on it", "request", id, "channel", r.ChannelID, "err", err)
-			_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: id, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: err.Error()})
-			_ = b.store.DropOutbox(ctx, id)
+			_ = b.outboxStore.AddAudit(ctx, store.AuditEntry{RequestID: id, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: err.Error()})
+			_ = b.outboxStore.DropOutbox(ctx, id)
 			return
 		default:
 			// Back off in the table, not here, so other channels keep
@@ -270,7 +295,7 @@ func (o *outbox) deliver(ctx context.Context, q *channelQueue, item leased) {
 			} else {
 				b.log.Warn("slack call failed; will retry", "request", id, "err", err, "retry_in", delay.Round(time.Second))
 			}
-			_ = b.store.RetryOutboxAt(ctx, id, b.opts.Now().Add(delay))
+			_ = b.outboxStore.RetryOutboxAt(ctx, id, b.opts.Now().Add(delay))
 			return
 		}
 	}
@@ -306,7 +331,7 @@ func (o *outbox) release(item leased) {
 	o.mu.Unlock()
 	ctx, cancel := context.WithDeadline(context.Background(), by)
 	defer cancel()
-	if _, err := o.b.store.Extend(ctx, item.id, item.until, time.Time{}); err != nil {
+	if _, err := o.b.outboxStore.Extend(ctx, item.id, item.until, time.Time{}); err != nil {
 		o.b.log.Warn("outbox lease not released", "request", item.id, "err", err)
 	}
 }
@@ -315,7 +340,7 @@ func (o *outbox) release(item leased) {
 func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) error {
 	b := o.b
 	if r.CardVersion > r.CardPostedVersion {
-		if r.CardTS == "" && r.State == leave.Pending && r.DetailsState == "" {
+		if r.CardTS == "" && r.State == leave.Pending && r.DetailsState == "" && r.Kind != leave.KindBulk {
 			// The group's details are fetched here, after the ack, so the
 			// command never waits for the gateway; see withDetails.
 			r = b.withDetails(ctx, r)
@@ -325,6 +350,12 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		}
 		card := cardFor(r, requesterZone(r, b.opts.Location))
 		card.DryRun, card.Number = b.num(r.Number).dryRun, b.shownNumber(r.Number)
+		if r.Kind == leave.KindBulk {
+			var err error
+			if card.Bulk, err = b.bulkOf(ctx, r); err != nil {
+				return err
+			}
+		}
 		opts := []slack.MsgOption{slack.MsgOptionBlocks(templates.CardBlocks(card)...), slack.MsgOptionText(templates.CardText(card), false)}
 		ts := r.CardTS
 		var err error
@@ -336,7 +367,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			}
 		}
 		if ts == "" {
-			if err := b.store.PostUnderWay(ctx, r.ID, store.CardPost, b.opts.Now()); err != nil {
+			if err := b.outboxStore.PostUnderWay(ctx, r.ID, store.CardPost, b.opts.Now()); err != nil {
 				return err
 			}
 			_, ts, err = b.slack.PostMessageContext(ctx, r.ChannelID, append(opts, postTag(r.ID, cardMessage))...)
@@ -346,21 +377,37 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 				return o.undeliverable(ctx, r, err)
 			}
 		} else {
+			if r.Kind == leave.KindBulk {
+				// Its groups' progress: at most one update a second,
+				// counted in the database so that replicas share it.
+				ok, next, err := b.outboxStore.BeginCardUpdate(ctx, r.ID, b.opts.Now(), bulkCardEvery)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return &cardTooSoon{next: next}
+				}
+			}
 			_, _, _, err = b.slack.UpdateMessageContext(ctx, r.ChannelID, ts, opts...)
 			b.countSlack("chat.update", err)
+			if err == nil && r.Kind == leave.KindBulk {
+				if err := b.outboxStore.CardUpdated(ctx, r.ID, b.opts.Now()); err != nil {
+					b.log.Warn("record card update", "request", r.ID, "err", err)
+				}
+			}
 			if err != nil && slackTroubleOf(err) == slackRefused {
 				// The card was deleted, or the channel archived or left:
 				// the card stays as it was, and the outcome reply, if
 				// one is owed, still goes out (see below).
 				b.log.Warn("slack refused a card update; the card stays as it was", "request", r.ID, "channel", r.ChannelID, "err", err)
-				_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "card update refused", Detail: err.Error()})
+				_ = b.outboxStore.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "card update refused", Detail: err.Error()})
 				err = nil
 			}
 		}
 		if err != nil {
 			return err
 		}
-		if err := b.store.CardPosted(ctx, r.ID, ts, r.CardVersion); err != nil {
+		if err := b.outboxStore.CardPosted(ctx, r.ID, ts, r.CardVersion); err != nil {
 			return err
 		}
 		r.CardTS, r.CardPostedVersion = ts, r.CardVersion
@@ -378,6 +425,12 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			detail = r.OutcomeDetail
 		}
 		text := b.sayAbout(r, outcomeReply(r, detail))
+		if r.Kind == leave.KindBulk {
+			var err error
+			if text, err = b.bulkSummary(ctx, r); err != nil {
+				return err
+			}
+		}
 		ts := ""
 		var err error
 		if !r.ReplyPostingAt.IsZero() {
@@ -388,7 +441,7 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 			}
 		}
 		if ts == "" {
-			if err := b.store.PostUnderWay(ctx, r.ID, store.ReplyPost, b.opts.Now()); err != nil {
+			if err := b.outboxStore.PostUnderWay(ctx, r.ID, store.ReplyPost, b.opts.Now()); err != nil {
 				return err
 			}
 			_, ts, err = b.slack.PostMessageContext(ctx, r.ChannelID, slack.MsgOptionTS(r.CardTS), slack.MsgOptionText(text, false), postTag(r.ID, outcomeMessage))
@@ -402,13 +455,24 @@ func (o *outbox) send(ctx context.Context, q *channelQueue, r *store.Request) er
 		if err != nil {
 			return err
 		}
-		if err := b.store.ReplyPosted(ctx, r.ID, ts); err != nil {
+		if err := b.outboxStore.ReplyPosted(ctx, r.ID, ts); err != nil {
 			return err
 		}
 		r.ReplyNeeded = false
 	}
 	return nil
 }
+
+// bulkCardEvery is the least time between two updates of a bulk
+// request's card (SPEC §9: its progress, never more often than Slack
+// allows; Slack's chat.update allows about one a second per message).
+const bulkCardEvery = time.Second
+
+// cardTooSoon is send's answer when a bulk card's update must wait until
+// next.
+type cardTooSoon struct{ next time.Time }
+
+func (e *cardTooSoon) Error() string { return "card updated less than a second ago" }
 
 // What waleave's posts are, in their message metadata: each post is
 // tagged with its request and what it is, so that one whose answer was
@@ -485,14 +549,14 @@ func (o *outbox) findPost(ctx context.Context, r *store.Request, what, channel, 
 				return "", fmt.Errorf("look for the %s posted before: %w", what, err)
 			}
 			b.log.Warn("slack refused the look for a post whose answer was lost; posting it again, it may appear twice", "request", r.ID, "channel", channel, "message", what, "err", err)
-			_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "posted again unchecked", Detail: what + ": " + method + " refused: " + err.Error()})
+			_ = b.outboxStore.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "posted again unchecked", Detail: what + ": " + method + " refused: " + err.Error()})
 			return "", nil
 		}
 		for _, m := range msgs {
 			p := m.Metadata.EventPayload
 			if m.Metadata.EventType == postEventType && p["request_id"] == r.ID && p["message"] == what {
 				b.log.Info("found a post whose answer was lost; not posting it again", "request", r.ID, "channel", channel, "message", what, "ts", m.Timestamp)
-				_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "post found again", Detail: what})
+				_ = b.outboxStore.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "post found again", Detail: what})
 				return m.Timestamp, nil
 			}
 		}
@@ -514,7 +578,7 @@ func (o *outbox) notPosted(ctx context.Context, id string, p store.Post, err err
 	}
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) || slackErrorCode(err) != "" {
-		_ = o.b.store.PostUnderWay(ctx, id, p, time.Time{})
+		_ = o.b.outboxStore.PostUnderWay(ctx, id, p, time.Time{})
 	}
 }
 
@@ -540,7 +604,7 @@ func (o *outbox) undeliverable(ctx context.Context, r *store.Request, cause erro
 			b.log.Warn("could not tell the requester why the card was not posted", "request", r.ID, "err", err)
 		}
 	}
-	if _, err := b.store.CancelUndeliverable(ctx, r.ID, reason, b.opts.Now()); err != nil && !errors.Is(err, store.ErrConflict) {
+	if _, err := b.outboxStore.CancelUndeliverable(ctx, r.ID, reason, b.opts.Now()); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
 	return nil
@@ -558,7 +622,7 @@ func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text stri
 	detail := "outcome reply refused: " + cause.Error()
 	if b.opts.OpsChannel == "" || b.opts.OpsChannel == r.ChannelID {
 		b.log.Error("slack refused the outcome reply and there is no other channel to post it in", "request", r.ID, "channel", r.ChannelID, "err", cause)
-		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail})
+		_ = b.outboxStore.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail})
 		return nil
 	}
 	if !r.ReplyPostingAt.IsZero() {
@@ -569,7 +633,7 @@ func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text stri
 			return err
 		}
 	}
-	if err := b.store.PostUnderWay(ctx, r.ID, store.ReplyPost, b.opts.Now()); err != nil {
+	if err := b.outboxStore.PostUnderWay(ctx, r.ID, store.ReplyPost, b.opts.Now()); err != nil {
 		return err
 	}
 	_, _, err := b.slack.PostMessageContext(ctx, b.opts.OpsChannel, slack.MsgOptionText(templates.OutcomeElsewhere(r.ChannelID, r.RequesterID, text), false), postTag(r.ID, outcomeMessage))
@@ -577,14 +641,14 @@ func (o *outbox) replyElsewhere(ctx context.Context, r *store.Request, text stri
 	o.notPosted(ctx, r.ID, store.ReplyPost, err)
 	if err != nil && slackTroubleOf(err) == slackRefused {
 		b.log.Error("slack refused the outcome reply in the thread and in the ops channel", "request", r.ID, "channel", r.ChannelID, "err", cause, "ops_err", err)
-		_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail + "; ops channel: " + err.Error()})
+		_ = b.outboxStore.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "slack delivery failed", Detail: detail + "; ops channel: " + err.Error()})
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	b.log.Warn("slack refused the outcome reply; posted it in the ops channel", "request", r.ID, "channel", r.ChannelID, "err", cause)
-	_ = b.store.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "outcome posted in the ops channel", Detail: detail})
+	_ = b.outboxStore.AddAudit(ctx, store.AuditEntry{RequestID: r.ID, At: b.opts.Now(), Actor: "waleave", Action: "outcome posted in the ops channel", Detail: detail})
 	return nil
 }
 

@@ -30,7 +30,7 @@ func refuse(method, code string) func(string, url.Values) string {
 // owedAt reports whether the outbox would pick request id up at t.
 func (tb *testBot) owedAt(t *testing.T, id string, at time.Time) bool {
 	t.Helper()
-	rows, err := tb.db.Owed(context.Background(), at, 500)
+	rows, err := tb.db.Outbox().Owed(context.Background(), at, 500)
 	require.NoError(t, err)
 	for _, r := range rows {
 		if r.ID == id {
@@ -80,7 +80,7 @@ func TestOutbox_RefusedTokenKeepsMessagesOwed(t *testing.T) {
 	require.LessOrEqual(t, waits[0], 3*time.Second)
 	require.GreaterOrEqual(t, waits[3], 16*time.Second, "retries back off: %v", waits)
 	require.Contains(t, logs.String(), "messages stay owed until the app is fixed")
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Pending, got.State)
 
@@ -99,12 +99,12 @@ func TestOutbox_RefusedCardCancelsTheRequest(t *testing.T) {
 	tb.slack.FailWith(refuse("chat.postMessage", "msg_blocks_too_long"))
 	tb.deliver(r.ID)
 
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Cancelled, got.State)
 	require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)), "not retried")
 	require.Equal(t, 1, tb.slack.Refusals("chat.postMessage"))
-	audit, err := tb.db.Audit(ctx, r.ID)
+	audit, err := tb.db.Requests().Audit(ctx, r.ID)
 	require.NoError(t, err)
 	require.Contains(t, audit[len(audit)-1].Detail, "slack refused the card: msg_blocks_too_long")
 }
@@ -148,7 +148,7 @@ func TestOutbox_OutcomeOutlivesItsCard(t *testing.T) {
 		require.Equal(t, "C0OPS", posts[0].Form.Get("channel"))
 		require.Contains(t, posts[0].Form.Get("text"), "request in C1 (Slack refused the reply")
 		require.Contains(t, posts[0].Form.Get("text"), templates.OutcomeText(leave.OutcomeLeft, r.GroupJID, ""))
-		got, err := tb.db.Request(context.Background(), r.ID)
+		got, err := tb.db.Requests().Request(context.Background(), r.ID)
 		require.NoError(t, err)
 		require.False(t, got.ReplyNeeded)
 		require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)))
@@ -159,7 +159,7 @@ func TestOutbox_OutcomeOutlivesItsCard(t *testing.T) {
 		tb.slack.FailWith(func(string, url.Values) string { return "is_archived" })
 		tb.deliver(r.ID)
 		require.False(t, tb.owedAt(t, r.ID, tb.clock.Now().Add(time.Hour)), "given up, not retried for ever")
-		audit, err := tb.db.Audit(context.Background(), r.ID)
+		audit, err := tb.db.Requests().Audit(context.Background(), r.ID)
 		require.NoError(t, err)
 		require.Contains(t, audit[len(audit)-1].Detail, "outcome reply refused: is_archived")
 	})
@@ -224,7 +224,7 @@ func TestOutbox_AnsweredFailureIsNotLookedFor(t *testing.T) {
 	tb.slack.FailWith(refuse("chat.postMessage", "internal_error"))
 	tb.deliver(r.ID)
 	require.Equal(t, 1, tb.slack.Refusals("chat.postMessage"))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.True(t, got.CardPostingAt.IsZero(), "no post under way after Slack's error")
 
@@ -233,16 +233,16 @@ func TestOutbox_AnsweredFailureIsNotLookedFor(t *testing.T) {
 	tb.deliver(r.ID)
 	require.Equal(t, 1, tb.slack.Count("chat.postMessage"), "the card goes out")
 	require.Zero(t, tb.slack.Count("conversations.history"), "without a look")
-	got, err = tb.db.Request(ctx, r.ID)
+	got, err = tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.NotEmpty(t, got.CardTS)
 	require.True(t, got.CardPostingAt.IsZero(), "the post is recorded")
 
 	// A post without an answer (here: the outbox is stopped mid-call)
 	// stays under way.
-	require.NoError(t, tb.db.PostUnderWay(ctx, r.ID, store.ReplyPost, tb.clock.Now()))
+	require.NoError(t, tb.db.Outbox().PostUnderWay(ctx, r.ID, store.ReplyPost, tb.clock.Now()))
 	tb.outbox.notPosted(ctx, r.ID, store.ReplyPost, context.Canceled)
-	got, err = tb.db.Request(ctx, r.ID)
+	got, err = tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, tb.clock.Now(), got.ReplyPostingAt)
 }

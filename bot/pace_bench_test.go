@@ -71,7 +71,7 @@ func bulkPaceRun(b *testing.B, provider string, groups int, shared bool) {
 	}
 	cfg := whatsapp.Config{BaseURL: gw.URL, Instance: "1101000001", Token: "bench-token"}
 	if shared {
-		cfg.Limiter = tb.db
+		cfg.Limiter = tb.db.Jobs()
 	}
 	client, err := whatsapp.New(provider, cfg, nil)
 	if err != nil {
@@ -94,10 +94,10 @@ func bulkPaceRun(b *testing.B, provider string, groups int, shared bool) {
 	for i, jid := range jids {
 		children[i] = &store.Request{GroupJID: jid, GroupSubject: gw.Groups[jid]}
 	}
-	if err := tb.db.CreateBulk(ctx, parent, children); err != nil {
+	if err := tb.db.Requests().CreateBulk(ctx, parent, children); err != nil {
 		b.Fatal(err)
 	}
-	if err := tb.db.CardPosted(ctx, parent.ID, testCardTS, parent.CardVersion); err != nil {
+	if err := tb.db.Outbox().CardPosted(ctx, parent.ID, testCardTS, parent.CardVersion); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
@@ -107,7 +107,7 @@ func bulkPaceRun(b *testing.B, provider string, groups int, shared bool) {
 	var got []*store.Request
 	deadline := start.Add(time.Duration(groups)*2*time.Second + 5*time.Minute)
 	for {
-		got, err = tb.db.Children(ctx, parent.ID)
+		got, err = tb.db.Requests().Children(ctx, parent.ID)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,14 @@ import (
 	"time"
 )
 
+// replicaStore is what the heartbeat and reclaiming need of the store.
+type replicaStore interface {
+	ReclaimAll(ctx context.Context) error
+	Heartbeat(ctx context.Context, id string) error
+	ReclaimFromDead(ctx context.Context, kind string, staleAfter, runTimeout time.Duration) (int64, error)
+	ReplicaGone(ctx context.Context, id string) error
+}
+
 // With several replicas on PostgreSQL, a replica that dies leaves its
 // running leave jobs marked "running". River's rescuer would run them
 // again only after RescueStuckJobsAfter, and it looks every 30 s: over a
@@ -27,7 +35,7 @@ const (
 // startHeartbeat writes this replica's first heartbeat (before River
 // fetches any job under its ID) and keeps beating until ctx ends.
 func (b *Bot) startHeartbeat(ctx context.Context) error {
-	if err := b.store.Heartbeat(ctx, b.jobs.ID()); err != nil {
+	if err := b.replicaStore.Heartbeat(ctx, b.jobs.ID()); err != nil {
 		return err
 	}
 	b.beats.Add(1)
@@ -47,7 +55,7 @@ func (b *Bot) heartbeatLoop(ctx context.Context, lastBeat time.Time) {
 			return
 		case <-t.C:
 		}
-		if err := b.store.Heartbeat(ctx, b.jobs.ID()); err != nil {
+		if err := b.replicaStore.Heartbeat(ctx, b.jobs.ID()); err != nil {
 			if ctx.Err() == nil {
 				b.log.Warn("heartbeat not written", "err", err)
 			}
@@ -61,7 +69,7 @@ func (b *Bot) heartbeatLoop(ctx context.Context, lastBeat time.Time) {
 		if gap > deadAfter/2 {
 			continue
 		}
-		n, err := b.store.ReclaimFromDead(ctx, leaveKind, deadAfter, leaveRunTimeout(b.opts)+2*time.Second)
+		n, err := b.replicaStore.ReclaimFromDead(ctx, leaveKind, deadAfter, leaveRunTimeout(b.opts)+2*time.Second)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			b.log.Warn("reclaim from dead replicas", "err", err)
@@ -78,7 +86,7 @@ func (b *Bot) stopHeartbeat(stopBeating context.CancelFunc) {
 	b.beats.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := b.store.ReplicaGone(ctx, b.jobs.ID()); err != nil {
+	if err := b.replicaStore.ReplicaGone(ctx, b.jobs.ID()); err != nil {
 		b.log.Warn("mark replica gone", "err", err)
 	}
 }

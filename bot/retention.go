@@ -8,6 +8,11 @@ import (
 	"github.com/riverqueue/river"
 )
 
+// retentionStore is what the retention job needs of the store.
+type retentionStore interface {
+	Prune(ctx context.Context, before, now time.Time) (int, error)
+}
+
 // retentionEvery is how often requests past WALEAVE_RETENTION are
 // looked for. Between runs at most this much history is kept beyond
 // the window; an idle run is one indexed query.
@@ -37,7 +42,7 @@ func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[retentionArgs])
 }
 
 // Prune deletes the requests that ended more than Retention ago, with
-// their audit entries (see store.DB.Prune), for at most retentionBudget.
+// their audit entries (see store.Requests.Prune), for at most retentionBudget.
 // With Retention zero it does nothing.
 func (b *Bot) Prune(ctx context.Context) error {
 	if b.opts.Retention <= 0 {
@@ -46,7 +51,7 @@ func (b *Bot) Prune(ctx context.Context) error {
 	now := b.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, retentionBudget)
 	defer cancel()
-	n, err := b.store.Prune(ctx, now.Add(-b.opts.Retention), now)
+	n, err := b.retentionStore.Prune(ctx, now.Add(-b.opts.Retention), now)
 	if n > 0 {
 		b.log.Info("old requests deleted", "requests", n, "retention", b.opts.Retention.String())
 	}

@@ -18,19 +18,19 @@ func TestPrune_KeepsTheWindow(t *testing.T) {
 		tb := newTestBot(t, Options{Retention: keep})
 		ctx := context.Background()
 		cancelled := tb.pending(t, nil)
-		_, err := tb.db.Cancel(ctx, cancelled.ID, "U0REQ1", tb.clock.Now())
+		_, err := tb.db.Requests().Cancel(ctx, cancelled.ID, "U0REQ1", tb.clock.Now())
 		require.NoError(t, err)
 		pending := tb.pending(t, func(r *store.Request) { r.ExpiresAt = r.CreatedAt.Add(365 * 24 * time.Hour) })
 		tb.clock.Add(31 * 24 * time.Hour)
 
 		require.NoError(t, tb.Prune(ctx))
-		_, err = tb.db.Request(ctx, cancelled.ID)
+		_, err = tb.db.Requests().Request(ctx, cancelled.ID)
 		if keep == 0 {
 			require.NoError(t, err, "WALEAVE_RETENTION=0 keeps everything")
 		} else {
 			require.ErrorIs(t, err, store.ErrNotFound)
 		}
-		_, err = tb.db.Request(ctx, pending.ID)
+		_, err = tb.db.Requests().Request(ctx, pending.ID)
 		require.NoError(t, err)
 	}
 }

@@ -87,7 +87,7 @@ func TestCard_GreenAPIOnlyAdminFromItsOwnNumber(t *testing.T) {
 	require.NotContains(t, blocks, "11001234567@c.us", "the instance is not its own successor")
 	require.Contains(t, blocks, "Night shift", "the gateway's subject")
 
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.DetailsOK, got.DetailsState)
 	require.True(t, got.IsAdmin)

@@ -16,11 +16,11 @@ func TestStatus_OwnRecentAndEveryonesPending(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{AllowedUsers: []string{"U0REQ1", "U0CNF2"}})
 	mine := tb.pending(t, nil)
-	_, err := tb.db.Cancel(ctx, mine.ID, "U0REQ1", tb.clock.Now())
+	_, err := tb.db.Requests().Cancel(ctx, mine.ID, "U0REQ1", tb.clock.Now())
 	require.NoError(t, err)
 	theirs := tb.pending(t, func(r *store.Request) { r.RequesterID = "U0CNF2" })
 	done := tb.pending(t, func(r *store.Request) { r.RequesterID = "U0CNF2" })
-	_, err = tb.db.Cancel(ctx, done.ID, "U0CNF2", tb.clock.Now())
+	_, err = tb.db.Requests().Cancel(ctx, done.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
 
 	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "status"})

@@ -14,6 +14,24 @@ import (
 	"github.com/waleave/waleave/templates"
 )
 
+// sweepStore is what the sweep and the digest need of the store.
+type sweepStore interface {
+	DueWork(ctx context.Context, now, remindBefore time.Time, lead time.Duration) (store.Due, error)
+	Expire(ctx context.Context, id string, now time.Time) (*store.Request, error)
+	ListRequests(ctx context.Context, f store.Filter) ([]*store.Request, error)
+	MarkOpsReminded(ctx context.Context, id string, now time.Time) (bool, error)
+	MarkReminded(ctx context.Context, id string, now time.Time) (bool, error)
+	PruneDeliveries(ctx context.Context, now time.Time) error
+	UnmarkOpsReminded(ctx context.Context, id string) error
+	UnmarkReminded(ctx context.Context, id string) error
+}
+
+// metaStore keeps the digest's named value (when it last ran).
+type metaStore interface {
+	Meta(ctx context.Context, key string) (string, error)
+	SetMeta(ctx context.Context, key, value string) error
+}
+
 // opsLead is how long before a scheduled leave the ops channel is told.
 const opsLead = time.Hour
 
@@ -93,15 +111,15 @@ func (b *Bot) periodicJobs() []*river.PeriodicJob {
 func (b *Bot) Sweep(ctx context.Context) error {
 	now := b.opts.Now()
 	// Deliveries whose replay window has ended need not be remembered.
-	if err := b.store.PruneDeliveries(ctx, now); err != nil {
+	if err := b.sweepStore.PruneDeliveries(ctx, now); err != nil {
 		b.log.Warn("prune handled deliveries", "err", err)
 	}
-	due, err := b.store.DueWork(ctx, now, now.Add(-b.opts.RemindAfter), opsLead)
+	due, err := b.sweepStore.DueWork(ctx, now, now.Add(-b.opts.RemindAfter), opsLead)
 	if err != nil {
 		return err
 	}
 	for _, r := range due.Expire {
-		if _, err := b.store.Expire(ctx, r.ID, now); err == nil {
+		if _, err := b.sweepStore.Expire(ctx, r.ID, now); err == nil {
 			b.log.Info("request expired", "request", r.ID)
 		}
 	}
@@ -109,7 +127,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 		if r.CardTS == "" {
 			continue // the card is not out yet; remind on a later sweep
 		}
-		ok, err := b.store.MarkReminded(ctx, r.ID, now)
+		ok, err := b.sweepStore.MarkReminded(ctx, r.ID, now)
 		if err != nil || !ok {
 			continue
 		}
@@ -124,19 +142,26 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			b.log.Warn("slack refused the reminder; it is not retried", "request", r.ID, "channel", r.ChannelID, "err", err)
 		default:
 			b.log.Warn("reminder not posted; will retry", "request", r.ID, "err", err)
-			b.unmark(ctx, r.ID, b.store.UnmarkReminded)
+			b.unmark(ctx, r.ID, b.sweepStore.UnmarkReminded)
 		}
 	}
 	if b.opts.OpsChannel == "" {
 		return nil
 	}
 	for _, r := range due.OpsRemind {
-		ok, err := b.store.MarkOpsReminded(ctx, r.ID, now)
+		ok, err := b.sweepStore.MarkOpsReminded(ctx, r.ID, now)
 		if err != nil || !ok {
 			continue
 		}
 		card := cardFor(r, b.opts.Location)
 		card.DryRun, card.Number = b.num(r.Number).dryRun, b.shownNumber(r.Number)
+		if r.Kind == leave.KindBulk {
+			if card.Bulk, err = b.bulkOf(ctx, r); err != nil {
+				b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
+				b.unmark(ctx, r.ID, b.sweepStore.UnmarkOpsReminded)
+				continue
+			}
+		}
 		_, _, err = b.slack.PostMessageContext(ctx, b.opts.OpsChannel,
 			slack.MsgOptionText(templates.ScheduledReminderText(card), false), slack.MsgOptionBlocks(templates.ScheduledReminderBlocks(card)...))
 		b.countSlack("chat.postMessage", err)
@@ -146,7 +171,7 @@ func (b *Bot) Sweep(ctx context.Context) error {
 			b.log.Error("slack refused the ops reminder (check WALEAVE_OPS_CHANNEL and that the bot is in it); it is not retried", "request", r.ID, "channel", b.opts.OpsChannel, "err", err)
 		default:
 			b.log.Warn("ops reminder not posted; will retry", "request", r.ID, "err", err)
-			b.unmark(ctx, r.ID, b.store.UnmarkOpsReminded)
+			b.unmark(ctx, r.ID, b.sweepStore.UnmarkOpsReminded)
 		}
 	}
 	return nil
@@ -166,20 +191,20 @@ func (b *Bot) Digest(ctx context.Context) error {
 	}
 	now := b.opts.Now()
 	since := now.Add(-7 * 24 * time.Hour)
-	if v, err := b.store.Meta(ctx, "last_digest"); err == nil && v != "" {
+	if v, err := b.metaStore.Meta(ctx, "last_digest"); err == nil && v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 			since = time.UnixMilli(n)
 		}
 	}
-	pending, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
+	pending, err := b.sweepStore.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
 	if err != nil {
 		return err
 	}
-	failed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Failed}, FinishedSince: since})
+	failed, err := b.sweepStore.ListRequests(ctx, store.Filter{States: []leave.State{leave.Failed}, FinishedSince: since})
 	if err != nil {
 		return err
 	}
-	confirmed, err := b.store.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}})
+	confirmed, err := b.sweepStore.ListRequests(ctx, store.Filter{States: []leave.State{leave.Confirmed}})
 	if err != nil {
 		return err
 	}
@@ -201,7 +226,14 @@ func (b *Bot) Digest(ctx context.Context) error {
 	}
 	for i, r := range failed {
 		if i < digestLines {
-			d.Failed = append(d.Failed, item(r, r.FinishedAt))
+			it := item(r, r.FinishedAt)
+			if r.Kind == leave.KindBulk {
+				if children, err := b.bulkStore.Children(ctx, r.ID); err == nil {
+					n := templates.CountBulk(bulkGroups(children))
+					it.Groups, it.NotLeft = n.Total, n.Total-n.Done
+				}
+			}
+			d.Failed = append(d.Failed, it)
 		}
 	}
 	for i, r := range scheduled {
@@ -214,7 +246,7 @@ func (b *Bot) Digest(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("post digest: %w", err)
 	}
-	return b.store.SetMeta(ctx, "last_digest", strconv.FormatInt(now.UnixMilli(), 10))
+	return b.metaStore.SetMeta(ctx, "last_digest", strconv.FormatInt(now.UnixMilli(), 10))
 }
 
 // permalink is the link to a request's card, or "" when Slack cannot

@@ -41,7 +41,7 @@ func TestSweep_ExpiresAndRefusesLateClick(t *testing.T) {
 
 	tb.clock.Add(24 * time.Hour)
 	require.NoError(t, tb.Sweep(ctx))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Expired, got.State)
 	require.Greater(t, got.CardVersion, got.CardPostedVersion, "the card is owed an update")
@@ -52,7 +52,7 @@ func TestSweep_ExpiresAndRefusesLateClick(t *testing.T) {
 	eph := tb.slack.Answered("chat.postEphemeral")
 	require.Len(t, eph, 1)
 	require.Contains(t, strings.ToLower(eph[0].Form.Get("text")), "expired")
-	got, _ = tb.db.Request(ctx, r.ID)
+	got, _ = tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, leave.Expired, got.State)
 }
 
@@ -63,7 +63,7 @@ func TestConfirm_PastTTLBeforeSweepIsRefused(t *testing.T) {
 	tb.clock.Add(2 * time.Hour)
 	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
 	tb.background.Wait()
-	got, _ := tb.db.Request(ctx, r.ID)
+	got, _ := tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, leave.Expired, got.State)
 	require.Len(t, tb.slack.Answered("chat.postEphemeral"), 1)
 }
@@ -76,7 +76,7 @@ func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
 	// The requester is in Tokyo; the ops channel reads WALEAVE_TIMEZONE.
 	r := tb.pending(t, func(r *store.Request) { r.RunAt = r.CreatedAt.Add(90 * time.Minute); r.TZ = "Asia/Tokyo" })
 	tb.Interaction(ctx, click("U0CNF2", "C1", "leave_confirm", r.ID))
-	got, _ := tb.db.Request(ctx, r.ID)
+	got, _ := tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, leave.Confirmed, got.State)
 
 	tb.clock.Add(20 * time.Minute)
@@ -98,7 +98,7 @@ func TestSweep_OpsReminderAndItsCancelButton(t *testing.T) {
 
 	// An allowed user cancels from the ops channel; the job then does nothing.
 	tb.Interaction(ctx, click("U0REQ1", "COPS", "leave_cancel", r.ID))
-	got, _ = tb.db.Request(ctx, r.ID)
+	got, _ = tb.db.Requests().Request(ctx, r.ID)
 	require.Equal(t, leave.Cancelled, got.State)
 	w := &leaveWorker{b: tb.Bot}
 	require.NoError(t, w.Work(ctx, leaveJob(r.ID)))
@@ -112,9 +112,9 @@ func TestDigest_MixOfStates(t *testing.T) {
 	f := tb.pending(t, func(r *store.Request) { r.GroupJID = "11001234567-1587570015@g.us" })
 	err := tb.confirm(ctx, f.ID, "U0CNF2", tb.clock.Now())
 	require.NoError(t, err)
-	_, err = tb.db.ClaimRun(ctx, f.ID, tb.clock.Now(), time.Minute)
+	_, err = tb.db.Requests().ClaimRun(ctx, f.ID, tb.clock.Now(), time.Minute)
 	require.NoError(t, err)
-	_, err = tb.db.Finish(ctx, f.ID, store.Outcome{Code: "quota"}, tb.clock.Now())
+	_, err = tb.db.Requests().Finish(ctx, f.ID, store.Outcome{Code: "quota"}, tb.clock.Now())
 	require.NoError(t, err)
 	s := tb.pending(t, func(r *store.Request) {
 		r.GroupSubject = "Scheduled group"
@@ -179,7 +179,7 @@ func TestCommand_ScheduledTimeInRequesterZone(t *testing.T) {
 	ctx := context.Background()
 	tb := newTestBot(t, Options{})
 	msg := tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: "120363406289005073@g.us --at 2026-12-01T09:00"})
-	reqs, err := tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
+	reqs, err := tb.db.Requests().ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
 	require.NoError(t, err)
 	require.Len(t, reqs, 1, msg.Text)
 	// Europe/Berlin is UTC+1 in December.
@@ -190,7 +190,7 @@ func TestCommand_ScheduledTimeInRequesterZone(t *testing.T) {
 		msg = tb.Command(ctx, slack.SlashCommand{TeamID: "T1", UserID: "U0REQ1", ChannelID: "C1", Text: text})
 		require.Equal(t, slack.ResponseTypeEphemeral, msg.ResponseType)
 	}
-	reqs, _ = tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
+	reqs, _ = tb.db.Requests().ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
 	require.Len(t, reqs, 1, "past and far-future times are refused")
 }
 

@@ -38,7 +38,7 @@ func TestClick_AuthorizedAgainstTheStoredRequest(t *testing.T) {
 		tb.Interaction(ctx, click("U0ANY", "C1", action, r.ID))
 		require.Equal(t, templates.NotAllowed(), tb.lastEphemeral(t), action)
 	}
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Pending, got.State, "neither a confirm nor a cancel naming C1 acts on C9's request")
 
@@ -51,13 +51,13 @@ func TestClick_AuthorizedAgainstTheStoredRequest(t *testing.T) {
 		tb.Interaction(ctx, ic)
 		require.Equal(t, templates.NotAllowed(), tb.lastEphemeral(t), action)
 	}
-	got, err = tb.db.Request(ctx, ok.ID)
+	got, err = tb.db.Requests().Request(ctx, ok.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Pending, got.State)
 
 	// From its card, it works.
 	tb.Interaction(ctx, click("U0ANY", "C1", templates.ActionConfirm, ok.ID))
-	got, err = tb.db.Request(ctx, ok.ID)
+	got, err = tb.db.Requests().Request(ctx, ok.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Confirmed, got.State)
 }
@@ -71,12 +71,12 @@ func TestSuccessor_OnlyFromTheCardInItsChannel(t *testing.T) {
 	elsewhere.Container.ChannelID, elsewhere.Channel.ID = "C2", "C2"
 	tb.Interaction(ctx, elsewhere)
 	require.Equal(t, templates.NotAllowed(), tb.lastEphemeral(t))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Empty(t, got.Successor)
 
 	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0ANY", r.ID, "79000000002@c.us")))
-	got, err = tb.db.Request(ctx, r.ID)
+	got, err = tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, "79000000002@c.us", got.Successor)
 }
@@ -97,7 +97,7 @@ func TestConfirm_OnlyWhatTheCardShowed(t *testing.T) {
 	tb.Interaction(ctx, tb.fromCard(t, selectSuccessor("U0REQ1", r.ID, "79000000003@c.us")))
 	tb.Interaction(ctx, seen)
 	require.Equal(t, templates.CardChanged(), tb.lastEphemeral(t))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Pending, got.State, "nobody approved +79000000003")
 
@@ -106,7 +106,7 @@ func TestConfirm_OnlyWhatTheCardShowed(t *testing.T) {
 	require.Contains(t, blocks, "+79000000003 will be made admin first")
 	require.Contains(t, blocks, `"block_id":"leave_actions.pending.v`)
 	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
-	got, err = tb.db.Request(ctx, r.ID)
+	got, err = tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Confirmed, got.State)
 	require.Equal(t, "79000000003@c.us", got.Successor)
@@ -122,14 +122,14 @@ func TestConfirm_CardWithoutVersionIsRedrawn(t *testing.T) {
 	ic.ActionCallback.BlockActions[0].BlockID = "leave_actions.pending"
 	tb.Interaction(ctx, ic)
 	require.Equal(t, templates.CardChanged(), tb.lastEphemeral(t))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Pending, got.State)
 	require.Greater(t, got.CardVersion, got.CardPostedVersion, "the card is owed a redraw")
 
 	tb.deliver(r.ID)
 	tb.Interaction(ctx, tb.fromCard(t, click("U0CNF2", "C1", templates.ActionConfirm, r.ID)))
-	got, err = tb.db.Request(ctx, r.ID)
+	got, err = tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Confirmed, got.State)
 }
@@ -147,7 +147,7 @@ func TestCommand_LimitsPerPersonAndChannel(t *testing.T) {
 		require.Contains(t, cmd(tb, "U0OTHER", "C1"), "recorded", "per person")
 		tb.clock.Add(30 * time.Second)
 		require.Contains(t, cmd(tb, "U0REQ1", "C1"), "recorded", "one more after half a minute")
-		reqs, err := tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
+		reqs, err := tb.db.Requests().ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
 		require.NoError(t, err)
 		require.Len(t, reqs, 3)
 	})
@@ -159,9 +159,9 @@ func TestCommand_LimitsPerPersonAndChannel(t *testing.T) {
 		require.Contains(t, cmd(tb, "U0OTHER", "C1"), "recorded")
 		require.Equal(t, templates.TooManyPending(2, false), cmd(tb, "U0THIRD", "C1"))
 		// A decided request no longer counts.
-		reqs, err := tb.db.ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
+		reqs, err := tb.db.Requests().ListRequests(ctx, store.Filter{RequesterID: "U0REQ1"})
 		require.NoError(t, err)
-		_, err = tb.db.Cancel(ctx, reqs[0].ID, "U0REQ1", tb.clock.Now())
+		_, err = tb.db.Requests().Cancel(ctx, reqs[0].ID, "U0REQ1", tb.clock.Now())
 		require.NoError(t, err)
 		require.Contains(t, cmd(tb, "U0REQ1", "C2"), "recorded")
 	})
@@ -191,7 +191,7 @@ func TestWorkspace_OnlyTheTokensOwn(t *testing.T) {
 	ic.Team.ID = "T2"
 	tb.Interaction(ctx, ic)
 	require.Equal(t, templates.OtherWorkspace(), tb.lastEphemeral(t))
-	got, err := tb.db.Request(ctx, r.ID)
+	got, err := tb.db.Requests().Request(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, leave.Pending, got.State)
 	require.Contains(t, command("T1", "", false), "recorded")
@@ -252,7 +252,7 @@ func TestCommand_RepeatedDeliveryMakesOneRequest(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, recorded, "racing repeats make one request")
-	reqs, err := tb.db.ListRequests(ctx, store.Filter{})
+	reqs, err := tb.db.Requests().ListRequests(ctx, store.Filter{})
 	require.NoError(t, err)
 	require.Len(t, reqs, 4)
 }

@@ -23,7 +23,7 @@ type AuditEntry struct {
 const insertAuditSQL = `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status) VALUES (?, ?, ?, ?, ?, ?)`
 
 // addAudit appends e in tx, with the statement prepared at Open.
-func (s *DB) addAudit(ctx context.Context, tx dbTx, e AuditEntry) error {
+func (s *core) addAudit(ctx context.Context, tx dbTx, e AuditEntry) error {
 	_, err := tx.StmtContext(ctx, s.stmtInsertAudit).ExecContext(ctx,
 		e.RequestID, ms(e.At), e.Actor, e.Action, e.Detail, e.GatewayStatus)
 	if err != nil {
@@ -33,13 +33,13 @@ func (s *DB) addAudit(ctx context.Context, tx dbTx, e AuditEntry) error {
 }
 
 // AddAudit appends one entry to a request's history.
-func (s *DB) AddAudit(ctx context.Context, e AuditEntry) error {
+func (s *Requests) AddAudit(ctx context.Context, e AuditEntry) error {
 	return s.inTx(ctx, func(tx dbTx) error { return s.addAudit(ctx, tx, e) })
 }
 
 // Audit returns a request's history, oldest first, starting with its
 // creation (from the request row).
-func (s *DB) Audit(ctx context.Context, requestID string) ([]AuditEntry, error) {
+func (s *Requests) Audit(ctx context.Context, requestID string) ([]AuditEntry, error) {
 	r, err := s.Request(ctx, requestID)
 	if err != nil {
 		return nil, err

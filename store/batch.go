@@ -133,7 +133,7 @@ type createOp struct {
 // createBatched hands r to the group-commit writer and waits until the
 // transaction holding it has committed: when it returns nil the request
 // is durable.
-func (s *DB) createBatched(ctx context.Context, r *Request) error {
+func (s *core) createBatched(ctx context.Context, r *Request) error {
 	op := createOp{r: r, done: make(chan error, 1)}
 	if err := s.creates.submit(ctx, op); err != nil {
 		return err
@@ -150,7 +150,7 @@ func (s *DB) createBatched(ctx context.Context, r *Request) error {
 // others; if any insert fails otherwise the transaction is abandoned and
 // each request is retried in its own transaction, so a bad request fails
 // only its caller.
-func (s *DB) writeCreates(batch []createOp) {
+func (s *core) writeCreates(batch []createOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	results := make([]error, len(batch))

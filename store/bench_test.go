@@ -18,7 +18,7 @@ func BenchmarkCreateParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-			if err := db.CreateRequest(context.Background(), r, nil); err != nil {
+			if err := db.Requests().CreateRequest(context.Background(), r, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -28,7 +28,7 @@ func BenchmarkCreateSerial(b *testing.B) {
 	db := mustOpen(b, storetest.SQLite(b))
 	for b.Loop() {
 		r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-		if err := db.CreateRequest(context.Background(), r, nil); err != nil {
+		if err := db.Requests().CreateRequest(context.Background(), r, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -47,16 +47,16 @@ func BenchmarkConfirmParallel(b *testing.B) {
 	ids := make(chan string, b.N)
 	for range b.N {
 		r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := db.CreateRequest(ctx, r, nil); err != nil {
+		if err := db.Requests().CreateRequest(ctx, r, nil); err != nil {
 			b.Fatal(err)
 		}
-		if err := db.CardPosted(ctx, r.ID, "1700000000.000100", r.CardVersion); err != nil {
+		if err := db.Outbox().CardPosted(ctx, r.ID, "1700000000.000100", r.CardVersion); err != nil {
 			b.Fatal(err)
 		}
 		ids <- r.ID
 	}
 	close(ids)
-	c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
+	c := db.Requests().NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
 	b.ReportAllocs()
 	b.SetParallelism(32)
 	b.ResetTimer()

@@ -26,7 +26,7 @@ import (
 // of parent's, with parent's number, channel, requester, run time and
 // expiry. A child's Goodbye, when empty, is parent's. The parent's
 // delivery, if it names one, is recorded as CreateRequest records it.
-func (s *DB) CreateBulk(ctx context.Context, parent *Request, children []*Request) error {
+func (s *Requests) CreateBulk(ctx context.Context, parent *Request, children []*Request) error {
 	if parent.ID == "" {
 		parent.ID = NewID()
 	}
@@ -79,7 +79,7 @@ func (s *DB) CreateBulk(ctx context.Context, parent *Request, children []*Reques
 
 // Children returns the groups of the bulk request id, by group name
 // (case-insensitive), then ID.
-func (s *DB) Children(ctx context.Context, id string) ([]*Request, error) {
+func (s *Requests) Children(ctx context.Context, id string) ([]*Request, error) {
 	rows, err := s.queryRows(ctx, `SELECT `+requestColumns+` FROM requests WHERE parent_id = ? AND parent_id <> ''`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list groups of %s: %w", id, err)
@@ -108,7 +108,7 @@ func (s *DB) Children(ctx context.Context, id string) ([]*Request, error) {
 // confirmChildren confirms the pending groups of the bulk request id,
 // just confirmed by by, in the confirmation's transaction, and returns
 // their confirmations (one job each).
-func (s *DB) confirmChildren(ctx context.Context, tx dbTx, id, by string, now time.Time) ([]Confirmation, *Request, error) {
+func (s *core) confirmChildren(ctx context.Context, tx dbTx, id, by string, now time.Time) ([]Confirmation, *Request, error) {
 	rows, err := tx.QueryContext(ctx, s.dialect.rebind(`UPDATE requests SET state = ?, updated_at = ?, confirmed_by = ?, confirmed_at = ?
 		WHERE parent_id = ? AND parent_id <> '' AND state = ? RETURNING id, run_at`), leave.Confirmed, ms(now), by, ms(now), id, leave.Pending)
 	if err != nil {
@@ -136,15 +136,29 @@ func (s *DB) confirmChildren(ctx context.Context, tx dbTx, id, by string, now ti
 	return out, nil, nil
 }
 
+// notStarted selects the groups of a bulk request whose work has not
+// started: confirmed, or claimed by a run that has sent nothing yet
+// (no goodbye claimed, no leave called, no successor promoted), such as
+// one waiting for its turn under the gateway's rate. ClaimGoodbye and
+// BeginLeave refuse a request that is no longer running, so such a run
+// sends nothing once its group is stopped.
+var notStarted = `(state = '` + string(leave.Confirmed) + `' OR (state = '` + string(leave.Running) +
+	`' AND goodbye_state = '' AND leave_state = '' AND leave_unknown = 0 AND promoted_at = 0))`
+
 // endChildren moves the groups of the bulk request id that are in one of
 // from to the final state to, with an audit row each (actor, action).
-func (s *DB) endChildren(ctx context.Context, tx dbTx, id string, from []leave.State, to leave.State, actor, action string, now time.Time) error {
+func (s *core) endChildren(ctx context.Context, tx dbTx, id string, from []leave.State, to leave.State, actor, action string, now time.Time) error {
 	in, err := stateList(from)
 	if err != nil {
 		return err
 	}
+	return s.endChildrenWhere(ctx, tx, id, `state IN (`+in+`)`, to, actor, action, now)
+}
+
+// endChildrenWhere is endChildren for the groups that where selects.
+func (s *core) endChildrenWhere(ctx context.Context, tx dbTx, id, where string, to leave.State, actor, action string, now time.Time) error {
 	if _, err := tx.exec(ctx, `INSERT INTO audit (request_id, at, actor, action, detail, gateway_status)
-		SELECT id, ?, ?, ?, '', 0 FROM requests WHERE parent_id = ? AND parent_id <> '' AND state IN (`+in+`)`, ms(now), actor, action, id); err != nil {
+		SELECT id, ?, ?, ?, '', 0 FROM requests WHERE parent_id = ? AND parent_id <> '' AND `+where, ms(now), actor, action, id); err != nil {
 		return fmt.Errorf("end groups of %s: %w", id, err)
 	}
 	cancelledBy := ""
@@ -152,7 +166,7 @@ func (s *DB) endChildren(ctx context.Context, tx dbTx, id string, from []leave.S
 		cancelledBy = actor
 	}
 	set := strings.Join(endSet("state = ?", "updated_at = ?", "finished_at = ?", "cancelled_by = ?"), ", ")
-	if _, err := tx.exec(ctx, `UPDATE requests SET `+set+` WHERE parent_id = ? AND parent_id <> '' AND state IN (`+in+`)`,
+	if _, err := tx.exec(ctx, `UPDATE requests SET `+set+`, run_until = 0 WHERE parent_id = ? AND parent_id <> '' AND `+where,
 		to, ms(now), ms(now), cancelledBy, id); err != nil {
 		return fmt.Errorf("end groups of %s: %w", id, err)
 	}
@@ -186,7 +200,7 @@ func childCounts(ctx context.Context, tx dbTx, id string) (BulkCounts, error) {
 // and when no group is left to do the parent ends too and owes the
 // thread its summary. The parent's row is locked first, so two groups
 // ending at once on two replicas end the parent once.
-func (s *DB) childEnded(ctx context.Context, tx dbTx, parentID string, now time.Time) error {
+func (s *core) childEnded(ctx context.Context, tx dbTx, parentID string, now time.Time) error {
 	p, err := s.requestTx(ctx, tx, parentID, true)
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -200,7 +214,7 @@ func (s *DB) childEnded(ctx context.Context, tx dbTx, parentID string, now time.
 // settleParent bumps the bulk request p's card and, when every group has
 // ended, ends p: failed when a group failed, cancelled when every group
 // was stopped or cancelled before it started, done otherwise.
-func (s *DB) settleParent(ctx context.Context, tx dbTx, p *Request, now time.Time) error {
+func (s *core) settleParent(ctx context.Context, tx dbTx, p *Request, now time.Time) error {
 	if p.State.Final() {
 		return nil
 	}
@@ -241,13 +255,13 @@ func (s *DB) settleParent(ctx context.Context, tx dbTx, p *Request, now time.Tim
 }
 
 // Stop stops the confirmed bulk request id (leave_stop): in one
-// transaction each of its groups whose work has not started (confirmed,
-// not claimed by a run) is cancelled, by by, so its job finds nothing
-// to do; groups under way finish. The request records who stopped it
+// transaction each of its groups whose work has not started (see
+// notStarted) is cancelled, by by, so its job sends nothing; groups
+// under way finish. The request records who stopped it
 // (CancelledBy) and ends when its last group does, at once when none is
 // under way. A request that is not a confirmed bulk request is refused
 // with ErrConflict and returned as it is.
-func (s *DB) Stop(ctx context.Context, id, by string, now time.Time) (*Request, error) {
+func (s *Requests) Stop(ctx context.Context, id, by string, now time.Time) (*Request, error) {
 	var out *Request
 	err := s.inTx(ctx, func(tx dbTx) error {
 		p, err := s.requestTx(ctx, tx, id, true)
@@ -258,7 +272,7 @@ func (s *DB) Stop(ctx context.Context, id, by string, now time.Time) (*Request, 
 		if p.Kind != leave.KindBulk || p.State != leave.Confirmed || p.CancelledBy != "" {
 			return ErrConflict
 		}
-		if err := s.endChildren(ctx, tx, id, []leave.State{leave.Confirmed}, leave.Cancelled, by, "stopped", now); err != nil {
+		if err := s.endChildrenWhere(ctx, tx, id, notStarted, leave.Cancelled, by, "stopped", now); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `UPDATE requests SET cancelled_by = ?, updated_at = ? WHERE id = ?`, by, ms(now), id); err != nil {
@@ -284,7 +298,7 @@ func (s *DB) Stop(ctx context.Context, id, by string, now time.Time) (*Request, 
 // the card's last update and reports true. Otherwise it reports false
 // and when the next update may begin. The check and the record are one
 // statement, so posters on several replicas keep to the pace together.
-func (s *DB) BeginCardUpdate(ctx context.Context, id string, now time.Time, every time.Duration) (ok bool, next time.Time, err error) {
+func (s *Outbox) BeginCardUpdate(ctx context.Context, id string, now time.Time, every time.Duration) (ok bool, next time.Time, err error) {
 	res, err := s.exec(ctx, `UPDATE requests SET card_updated_at = ? WHERE id = ? AND card_updated_at <= ?`, ms(now), id, ms(now.Add(-every)))
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("begin card update: %w", err)
@@ -304,8 +318,11 @@ func (s *DB) BeginCardUpdate(ctx context.Context, id string, now time.Time, ever
 // CardUpdated records that an update of the card of request id was
 // answered at at, so the pace counts from Slack's answer (a slow call
 // does not bring the next update closer).
-func (s *DB) CardUpdated(ctx context.Context, id string, at time.Time) error {
-	if _, err := s.exec(ctx, `UPDATE requests SET card_updated_at = ? WHERE id = ? AND card_updated_at < ?`, ms(at), id, ms(at)); err != nil {
+func (s *Outbox) CardUpdated(ctx context.Context, id string, at time.Time) error {
+	// Rounded up to the millisecond stored, so that the next update is
+	// never less than the interval after this one's answer.
+	v := ms(at.Add(time.Millisecond - 1))
+	if _, err := s.exec(ctx, `UPDATE requests SET card_updated_at = ? WHERE id = ? AND card_updated_at < ?`, v, id, v); err != nil {
 		return fmt.Errorf("record card update: %w", err)
 	}
 	return nil

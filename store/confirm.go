@@ -32,7 +32,7 @@ type Confirmation struct {
 // still waits for its own commit, so a confirmation it is told about is
 // durable along with its job.
 type Confirmer struct {
-	s        *DB
+	s        *core
 	enqueue  EnqueueMany
 	confirms *groupCommit[confirmOp]
 }
@@ -59,8 +59,8 @@ type confirmResult struct {
 
 // NewConfirmer starts a Confirmer whose transactions run enqueue. It
 // runs until the DB is closed.
-func (s *DB) NewConfirmer(enqueue EnqueueMany) *Confirmer {
-	c := &Confirmer{s: s, enqueue: enqueue}
+func (s *Requests) NewConfirmer(enqueue EnqueueMany) *Confirmer {
+	c := &Confirmer{s: s.core, enqueue: enqueue}
 	c.confirms = startGroupCommit(c.write)
 	s.mu.Lock()
 	s.confirmers = append(s.confirmers, c)
@@ -155,7 +155,7 @@ func (c *Confirmer) write(batch []confirmOp) {
 // A bulk request has no work of its own: its groups (children) are
 // confirmed with it, and the confirmations returned are theirs, one job
 // each.
-func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card, now time.Time) (confirmed []Confirmation, refused *Request, err error) {
+func (s *core) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card, now time.Time) (confirmed []Confirmation, refused *Request, err error) {
 	var at int64
 	var kind leave.Kind
 	err = tx.StmtContext(ctx, s.stmtConfirm).QueryRowContext(ctx,
@@ -182,7 +182,7 @@ func (s *DB) confirmInTx(ctx context.Context, tx dbTx, id, by string, from Card,
 // (ErrExpired) or changed since the card was drawn (ErrStale); the
 // request is returned as it is. A click from elsewhere is told nothing
 // more about the request.
-func (s *DB) refusal(ctx context.Context, tx dbTx, id string, from Card, now time.Time) (*Request, error) {
+func (s *core) refusal(ctx context.Context, tx dbTx, id string, from Card, now time.Time) (*Request, error) {
 	r, err := s.requestTx(ctx, tx, id, false)
 	switch {
 	case err != nil:

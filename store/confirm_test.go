@@ -26,12 +26,12 @@ func confirmAll(db *store.DB, c *store.Confirmer, ids []string, now time.Time) [
 	cards := make([]store.Card, len(ids))
 	for i, id := range ids {
 		cards[i] = store.Card{ChannelID: "C1", TS: testCardTS, Version: 1}
-		r, err := db.Request(context.Background(), id)
+		r, err := db.Requests().Request(context.Background(), id)
 		if err != nil {
 			continue
 		}
 		if r.CardTS == "" {
-			if err := db.CardPosted(context.Background(), id, testCardTS, r.CardVersion); err != nil {
+			if err := db.Outbox().CardPosted(context.Background(), id, testCardTS, r.CardVersion); err != nil {
 				panic(err)
 			}
 		}
@@ -57,7 +57,7 @@ func TestConfirmer_SharesTransactionsAndEnqueuesEachOnce(t *testing.T) {
 		var mu sync.Mutex
 		enqueued := map[string]int{}
 		calls := 0
-		c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {
+		c := db.Requests().NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {
 			mu.Lock()
 			defer mu.Unlock()
 			calls++
@@ -87,12 +87,12 @@ func TestConfirmer_SharesTransactionsAndEnqueuesEachOnce(t *testing.T) {
 		for _, id := range ids {
 			require.Equal(t, 1, enqueued[id], "request %s enqueued once", id)
 			require.Equal(t, 1, conflicts[id], "request %s: the second click is refused", id)
-			got, err := db.Request(ctx, id)
+			got, err := db.Requests().Request(ctx, id)
 			require.NoError(t, err)
 			require.Equal(t, leave.Confirmed, got.State)
 			require.Equal(t, "U2", got.ConfirmedBy)
 			require.Equal(t, 2, got.CardVersion)
-			audit, err := db.Audit(ctx, id)
+			audit, err := db.Requests().Audit(ctx, id)
 			require.NoError(t, err)
 			require.Len(t, audit, 2)
 			require.Equal(t, "confirmed", audit[1].Action)
@@ -105,15 +105,15 @@ func TestConfirmer_RefusalsDoNotFailOthers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
-		c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
+		c := db.Requests().NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
 		fresh := newRequest(t, db)
 		late := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Second)}
-		require.NoError(t, db.CreateRequest(ctx, late, nil))
+		require.NoError(t, db.Requests().CreateRequest(ctx, late, nil))
 		errs := confirmAll(db, c, []string{fresh.ID, late.ID, "R000000000000000"}, t0.Add(time.Minute))
 		require.NoError(t, errs[0])
 		require.ErrorIs(t, errs[1], store.ErrExpired)
 		require.ErrorIs(t, errs[2], store.ErrNotFound)
-		got, err := db.Request(ctx, late.ID)
+		got, err := db.Requests().Request(ctx, late.ID)
 		require.NoError(t, err)
 		require.Equal(t, leave.Pending, got.State, "an expired request is left for the sweep")
 	})
@@ -124,7 +124,7 @@ func TestConfirmer_FailedEnqueueRollsBackOnlyItsRequest(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		var bad string
-		c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {
+		c := db.Requests().NewConfirmer(func(ctx context.Context, tx *sql.Tx, confirmed []store.Confirmation) error {
 			for _, c := range confirmed {
 				if c.RequestID == bad {
 					return errors.New("queue is full")
@@ -139,7 +139,7 @@ func TestConfirmer_FailedEnqueueRollsBackOnlyItsRequest(t *testing.T) {
 		bad = ids[17]
 		errs := confirmAll(db, c, ids, t0.Add(time.Minute))
 		for i, id := range ids {
-			got, err := db.Request(ctx, id)
+			got, err := db.Requests().Request(ctx, id)
 			require.NoError(t, err)
 			if id == bad {
 				require.Error(t, errs[i])
@@ -165,7 +165,7 @@ func TestConfirmer_ConfirmsAcrossReplicasOnce(t *testing.T) {
 			}
 			return nil
 		}
-		ca, cb := a.NewConfirmer(enqueue), b.NewConfirmer(enqueue)
+		ca, cb := a.Requests().NewConfirmer(enqueue), b.Requests().NewConfirmer(enqueue)
 		var ids []string
 		for range 100 {
 			ids = append(ids, newRequest(t, a).ID)
@@ -197,13 +197,13 @@ func TestWritesAfterClose_FailInsteadOfPanicking(t *testing.T) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/w.db")
 	require.NoError(t, err)
-	c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
+	c := db.Requests().NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
 	r := newRequest(t, db)
 	require.NoError(t, db.Close())
 
 	_, err = c.Confirm(ctx, r.ID, "U2", store.Card{ChannelID: "C1", TS: testCardTS, Version: 1}, t0.Add(time.Minute))
 	require.ErrorIs(t, err, store.ErrClosed)
-	err = db.CreateRequest(ctx, &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, nil)
+	err = db.Requests().CreateRequest(ctx, &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, nil)
 	require.ErrorIs(t, err, store.ErrClosed)
 }
 
@@ -212,10 +212,10 @@ func TestConfirmer_HandsTheJobItsRunTime(t *testing.T) {
 		db := mustOpen(t, dsn)
 		runAt := t0.Add(3 * time.Hour)
 		scheduled := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour), RunAt: runAt}
-		require.NoError(t, db.CreateRequest(context.Background(), scheduled, nil))
+		require.NoError(t, db.Requests().CreateRequest(context.Background(), scheduled, nil))
 		now := newRequest(t, db)
 		got := map[string]time.Time{}
-		c := db.NewConfirmer(func(_ context.Context, _ *sql.Tx, confirmed []store.Confirmation) error {
+		c := db.Requests().NewConfirmer(func(_ context.Context, _ *sql.Tx, confirmed []store.Confirmation) error {
 			for _, c := range confirmed {
 				got[c.RequestID] = c.RunAt
 			}
@@ -237,7 +237,7 @@ func TestConfirm_ExpiryBoundary(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
-		c := db.NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
+		c := db.Requests().NewConfirmer(func(context.Context, *sql.Tx, []store.Confirmation) error { return nil })
 		confirmers := map[string]func(id string, now time.Time) error{
 			"Confirm": func(id string, now time.Time) error {
 				_, err := confirm(ctx, db, id, "U2", now, nil)

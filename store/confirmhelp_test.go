@@ -14,7 +14,7 @@ import (
 // request as it is afterwards, or the Confirmer's refusal with the
 // request as it was.
 func confirm(ctx context.Context, db *store.DB, id, by string, now time.Time, enqueue store.Enqueue) (*store.Request, error) {
-	r, err := db.Request(ctx, id)
+	r, err := db.Requests().Request(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +23,7 @@ func confirm(ctx context.Context, db *store.DB, id, by string, now time.Time, en
 		// Not posted yet: a click that beats the outbox's write of the ts.
 		card.TS = "1.000001"
 	}
-	c := db.NewConfirmer(func(ctx context.Context, tx *sql.Tx, _ []store.Confirmation) error {
+	c := db.Requests().NewConfirmer(func(ctx context.Context, tx *sql.Tx, _ []store.Confirmation) error {
 		if enqueue == nil {
 			return nil
 		}
@@ -32,5 +32,5 @@ func confirm(ctx context.Context, db *store.DB, id, by string, now time.Time, en
 	if r, err := c.Confirm(ctx, id, by, card, now); err != nil {
 		return r, err
 	}
-	return db.Request(ctx, id)
+	return db.Requests().Request(ctx, id)
 }

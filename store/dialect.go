@@ -79,15 +79,15 @@ func (t dbTx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 // exec runs one statement on the write pool, outside any transaction.
-func (s *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+func (s *core) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return s.write.ExecContext(ctx, s.dialect.rebind(q), args...)
 }
 
 // queryRows and queryRow read from the read pool.
-func (s *DB) queryRows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (s *core) queryRows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return s.read.QueryContext(ctx, s.dialect.rebind(q), args...)
 }
 
-func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+func (s *core) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.read.QueryRowContext(ctx, s.dialect.rebind(q), args...)
 }

@@ -24,7 +24,7 @@ func (s *DB) AutoVacuum(ctx context.Context) (int, error) {
 
 // AuditRows counts the audit table's rows of a request, whether or not
 // the request itself is still there.
-func (s *DB) AuditRows(ctx context.Context, requestID string) (int, error) {
+func (s *Requests) AuditRows(ctx context.Context, requestID string) (int, error) {
 	var n int
 	err := s.queryRow(ctx, `SELECT COUNT(*) FROM audit WHERE request_id = ?`, requestID).Scan(&n)
 	return n, err
@@ -32,6 +32,6 @@ func (s *DB) AuditRows(ctx context.Context, requestID string) (int, error) {
 
 // SeedHistory adds n ended requests with their audit (see
 // storetest.SeedHistory).
-func (s *DB) SeedHistory(ctx context.Context, n int, now time.Time) error {
+func (s *Requests) SeedHistory(ctx context.Context, n int, now time.Time) error {
 	return storetest.SeedHistory(ctx, s.write, s.dialect == PostgreSQL, n, now)
 }

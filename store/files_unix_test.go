@@ -27,7 +27,7 @@ func TestSQLiteFiles_OwnerOnly(t *testing.T) {
 	path := filepath.Join(dir, "waleave.db")
 	db := mustOpen(t, "sqlite:"+path)
 	r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	require.NoError(t, db.CreateRequest(context.Background(), r, nil))
+	require.NoError(t, db.Requests().CreateRequest(context.Background(), r, nil))
 	for _, name := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
 		fi, err := os.Stat(name)
 		require.NoError(t, err)
@@ -57,11 +57,11 @@ func TestSQLiteFiles_ClearedValuesLeaveTheFiles(t *testing.T) {
 	const hook, offered, chosen = "https://hooks.slack.com/commands/T1/1/RESPONSEURLSECRET4711", "79001112233", "79004445566"
 	r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", ResponseURL: hook,
 		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	require.NoError(t, db.CreateRequest(ctx, r, nil))
-	ok, err := db.SetDetails(ctx, r.ID, store.Details{State: store.DetailsOK, OnlyAdmin: true, IsAdmin: true, Successors: []string{offered + "@c.us", chosen + "@c.us"}}, t0)
+	require.NoError(t, db.Requests().CreateRequest(ctx, r, nil))
+	ok, err := db.Requests().SetDetails(ctx, r.ID, store.Details{State: store.DetailsOK, OnlyAdmin: true, IsAdmin: true, Successors: []string{offered + "@c.us", chosen + "@c.us"}}, t0)
 	require.NoError(t, err)
 	require.True(t, ok)
-	_, err = db.SetSuccessor(ctx, r.ID, chosen+"@c.us", "U1", t0)
+	_, err = db.Requests().SetSuccessor(ctx, r.ID, chosen+"@c.us", "U1", t0)
 	require.NoError(t, err)
 
 	files := func() []byte {
@@ -76,7 +76,7 @@ func TestSQLiteFiles_ClearedValuesLeaveTheFiles(t *testing.T) {
 	}
 	require.True(t, bytes.Contains(files(), []byte("RESPONSEURLSECRET4711")), "the test looks in the right files")
 
-	_, err = db.Cancel(ctx, r.ID, "U1", t0)
+	_, err = db.Requests().Cancel(ctx, r.ID, "U1", t0)
 	require.NoError(t, err)
 	// The scrubber checkpoints in the background, within a second or so.
 	deadline := time.Now().Add(10 * time.Second)

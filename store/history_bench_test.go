@@ -38,7 +38,7 @@ func BenchmarkHistory(b *testing.B) {
 					b.Fatal(err)
 				}
 				now := time.Now()
-				if err := db.SeedHistory(ctx, size, now); err != nil {
+				if err := db.Requests().SeedHistory(ctx, size, now); err != nil {
 					b.Fatal(err)
 				}
 				newReq := func() *store.Request {
@@ -47,13 +47,13 @@ func BenchmarkHistory(b *testing.B) {
 				}
 				// A few requests waiting, as on a working day.
 				for range 5 {
-					if err := db.CreateRequest(ctx, newReq(), nil); err != nil {
+					if err := db.Requests().CreateRequest(ctx, newReq(), nil); err != nil {
 						b.Fatal(err)
 					}
 				}
 				b.Run("create", func(b *testing.B) {
 					for b.Loop() {
-						if err := db.CreateRequest(ctx, newReq(), nil); err != nil {
+						if err := db.Requests().CreateRequest(ctx, newReq(), nil); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -62,7 +62,7 @@ func BenchmarkHistory(b *testing.B) {
 					for b.Loop() {
 						b.StopTimer()
 						r := newReq()
-						if err := db.CreateRequest(ctx, r, nil); err != nil {
+						if err := db.Requests().CreateRequest(ctx, r, nil); err != nil {
 							b.Fatal(err)
 						}
 						b.StartTimer()
@@ -73,21 +73,21 @@ func BenchmarkHistory(b *testing.B) {
 				})
 				b.Run("status", func(b *testing.B) { // /wa-leave status: mine, and what waits
 					for b.Loop() {
-						if _, err := db.ListRequests(ctx, store.Filter{RequesterID: "U0BENCH1", Limit: 10}); err != nil {
+						if _, err := db.Requests().ListRequests(ctx, store.Filter{RequesterID: "U0BENCH1", Limit: 10}); err != nil {
 							b.Fatal(err)
 						}
-						if _, err := db.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 20}); err != nil {
+						if _, err := db.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}, Limit: 20}); err != nil {
 							b.Fatal(err)
 						}
 					}
 				})
 				b.Run("history", func(b *testing.B) { // /wa-leave status <group>, then one request's audit
 					for b.Loop() {
-						rs, err := db.ListRequests(ctx, store.Filter{GroupJID: "120363406289005073@g.us", Limit: 10})
+						rs, err := db.Requests().ListRequests(ctx, store.Filter{GroupJID: "120363406289005073@g.us", Limit: 10})
 						if err != nil || len(rs) == 0 {
 							b.Fatal(err)
 						}
-						if _, err := db.Audit(ctx, rs[len(rs)-1].ID); err != nil {
+						if _, err := db.Requests().Audit(ctx, rs[len(rs)-1].ID); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -99,7 +99,7 @@ func BenchmarkHistory(b *testing.B) {
 							{States: []leave.State{leave.Failed}, FinishedSince: now.Add(-7 * 24 * time.Hour)},
 							{States: []leave.State{leave.Confirmed}},
 						} {
-							if _, err := db.ListRequests(ctx, f); err != nil {
+							if _, err := db.Requests().ListRequests(ctx, f); err != nil {
 								b.Fatal(err)
 							}
 						}
@@ -107,14 +107,14 @@ func BenchmarkHistory(b *testing.B) {
 				})
 				b.Run("recent", func(b *testing.B) { // a status by name looks in the last 500 requests
 					for b.Loop() {
-						if _, err := db.ListRequests(ctx, store.Filter{Limit: 500}); err != nil {
+						if _, err := db.Requests().ListRequests(ctx, store.Filter{Limit: 500}); err != nil {
 							b.Fatal(err)
 						}
 					}
 				})
 				b.Run("prune-idle", func(b *testing.B) { // a retention run with nothing to delete
 					for b.Loop() {
-						if _, err := db.Prune(ctx, now.Add(-3*365*24*time.Hour), now); err != nil {
+						if _, err := db.Requests().Prune(ctx, now.Add(-3*365*24*time.Hour), now); err != nil {
 							b.Fatal(err)
 						}
 					}

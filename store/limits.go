@@ -11,7 +11,7 @@ import (
 // PendingCounts counts the unexpired requests waiting for confirmation
 // that user asked for, and those made in channel, for the limits on
 // pending requests.
-func (s *DB) PendingCounts(ctx context.Context, user, channel string, now time.Time) (byUser, byChannel int, err error) {
+func (s *Requests) PendingCounts(ctx context.Context, user, channel string, now time.Time) (byUser, byChannel int, err error) {
 	// Both counts in one pass over the pending rows (the state index).
 	// The state is written out, not bound (see ListRequests): a generic
 	// plan on PostgreSQL, guessing a quarter of a long history pending,
@@ -33,7 +33,7 @@ func (s *DB) PendingCounts(ctx context.Context, user, channel string, now time.T
 // a redelivery gets false until the window, ending at until, has passed.
 // The table is shared, so replicas agree. Concurrent callers share
 // transactions (group commit), since every command makes one.
-func (s *DB) FirstDelivery(ctx context.Context, key string, now, until time.Time) (bool, error) {
+func (s *Requests) FirstDelivery(ctx context.Context, key string, now, until time.Time) (bool, error) {
 	op := deliveryOp{key: key, now: now, until: until, done: make(chan deliveryResult, 1)}
 	if err := s.deliveries.submit(ctx, op); err != nil {
 		return false, err
@@ -59,7 +59,7 @@ type deliveryResult struct {
 
 // writeDeliveries records a batch of deliveries in one transaction; a key
 // twice in one batch is a repeat the second time, as it would be in two.
-func (s *DB) writeDeliveries(batch []deliveryOp) {
+func (s *core) writeDeliveries(batch []deliveryOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	results := make([]deliveryResult, len(batch))
@@ -99,23 +99,21 @@ func recordDelivery(ctx context.Context, tx dbTx, key string, now, until time.Ti
 }
 
 // PruneDeliveries forgets deliveries whose window ended before now.
-func (s *DB) PruneDeliveries(ctx context.Context, now time.Time) error {
+func (s *Requests) PruneDeliveries(ctx context.Context, now time.Time) error {
 	if _, err := s.exec(ctx, `DELETE FROM seen_deliveries WHERE expires_at <= ?`, ms(now)); err != nil {
 		return fmt.Errorf("prune deliveries: %w", err)
 	}
 	return nil
 }
 
-// RedrawCard bumps a pending request's card version so the outbox posts
-// the card again, as it is now. A click on a card drawn before cards
-// carried their version is refused; this gives the clicker one that does.
-// Only a click from the card itself (card's channel and ts) redraws it.
-func (s *DB) RedrawCard(ctx context.Context, id string, card Card, now time.Time) error {
-	if _, err := s.exec(ctx, `UPDATE requests SET card_version = card_version + 1, updated_at = ?
-		WHERE id = ? AND state = ? AND channel_id = ? AND card_ts = ? AND card_ts <> ''`,
-		ms(now), id, leave.Pending, card.ChannelID, card.TS); err != nil {
-		return fmt.Errorf("redraw card: %w", err)
+// TakeRate takes a token from key's bucket (perSecond refill, bursts of
+// up to burst) if one is there, and reports whether it did; it never
+// waits. Like WaitRate the bucket is shared by every process using the
+// database, so replicas together allow the rate once.
+func (s *Requests) TakeRate(ctx context.Context, key string, perSecond float64, burst int, now time.Time) (bool, error) {
+	if perSecond <= 0 || burst < 1 {
+		return false, fmt.Errorf("rate %s: perSecond and burst must be positive", key)
 	}
-	s.owed() // the card, drawn again
-	return nil
+	wait, err := s.takeToken(ctx, key, perSecond, float64(burst), now)
+	return wait == 0 && err == nil, err
 }

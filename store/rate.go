@@ -13,7 +13,7 @@ import (
 // limiters in each process would each allow the whole rate. It reserves
 // a slot (ReserveRate) and sleeps until it, and returns ctx's error if
 // ctx ends first.
-func (s *DB) WaitRate(ctx context.Context, key string, perSecond float64, burst int) error {
+func (s *Jobs) WaitRate(ctx context.Context, key string, perSecond float64, burst int) error {
 	slot, err := s.ReserveRate(ctx, key, perSecond, burst)
 	if err != nil {
 		return err
@@ -43,7 +43,7 @@ func (s *DB) WaitRate(ctx context.Context, key string, perSecond float64, burst 
 // process that only takes tokens that are there (TakeRate, and WaitRate
 // before slots were reserved) reads that as a longer wait, so processes
 // of both kinds can share a bucket during an upgrade.
-func (s *DB) ReserveRate(ctx context.Context, key string, perSecond float64, burst int) (time.Time, error) {
+func (s *Jobs) ReserveRate(ctx context.Context, key string, perSecond float64, burst int) (time.Time, error) {
 	if perSecond <= 0 || burst < 1 {
 		return time.Time{}, fmt.Errorf("rate %s: perSecond and burst must be positive", key)
 	}
@@ -83,7 +83,7 @@ func (s *DB) ReserveRate(ctx context.Context, key string, perSecond float64, bur
 // takeToken takes a token from the bucket, or says how long until one is
 // due. The row is locked for the read-modify-write, so concurrent takers
 // (in other processes too) see each other's tokens go.
-func (s *DB) takeToken(ctx context.Context, key string, perSecond, burst float64, at time.Time) (time.Duration, error) {
+func (s *core) takeToken(ctx context.Context, key string, perSecond, burst float64, at time.Time) (time.Duration, error) {
 	var wait time.Duration
 	err := s.inTx(ctx, func(tx dbTx) error {
 		now := at.UnixMilli()
@@ -112,16 +112,4 @@ func (s *DB) takeToken(ctx context.Context, key string, perSecond, burst float64
 		return 0, fmt.Errorf("rate %s: %w", key, err)
 	}
 	return wait, nil
-}
-
-// TakeRate takes a token from key's bucket (perSecond refill, bursts of
-// up to burst) if one is there, and reports whether it did; it never
-// waits. Like WaitRate the bucket is shared by every process using the
-// database, so replicas together allow the rate once.
-func (s *DB) TakeRate(ctx context.Context, key string, perSecond float64, burst int, now time.Time) (bool, error) {
-	if perSecond <= 0 || burst < 1 {
-		return false, fmt.Errorf("rate %s: perSecond and burst must be positive", key)
-	}
-	wait, err := s.takeToken(ctx, key, perSecond, float64(burst), now)
-	return wait == 0 && err == nil, err
 }

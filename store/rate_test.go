@@ -27,7 +27,7 @@ func TestWaitRate_SharedAcrossProcesses(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs <- []*store.DB{a, b}[i%2].WaitRate(context.Background(), "greenapi/leaveGroup", perSecond, burst)
+				errs <- []*store.DB{a, b}[i%2].Jobs().WaitRate(context.Background(), "greenapi/leaveGroup", perSecond, burst)
 			}()
 		}
 		wg.Wait()
@@ -45,14 +45,14 @@ func TestWaitRate_KeysAreIndependentAndWaitsEndWithContext(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		db := mustOpen(t, dsn)
 		ctx := context.Background()
-		require.NoError(t, db.WaitRate(ctx, "a", 0.1, 1))
+		require.NoError(t, db.Jobs().WaitRate(ctx, "a", 0.1, 1))
 		// "a" is now empty for ten seconds; "b" is not.
-		require.NoError(t, db.WaitRate(ctx, "b", 0.1, 1))
+		require.NoError(t, db.Jobs().WaitRate(ctx, "b", 0.1, 1))
 		short, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		start := time.Now()
-		require.ErrorIs(t, db.WaitRate(short, "a", 0.1, 1), context.DeadlineExceeded)
+		require.ErrorIs(t, db.Jobs().WaitRate(short, "a", 0.1, 1), context.DeadlineExceeded)
 		require.Less(t, time.Since(start), 4*time.Second, "a token due after the deadline is not waited for")
-		require.Error(t, db.WaitRate(ctx, "c", 0, 1), "a zero rate is refused")
+		require.Error(t, db.Jobs().WaitRate(ctx, "c", 0, 1), "a zero rate is refused")
 	})
 }

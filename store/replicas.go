@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // errSingleProcess refuses the replica methods on SQLite, where there
@@ -17,8 +20,8 @@ var errSharedDatabase = errors.New("reclaim all: the database is shared by repli
 // Heartbeat records that the replica whose River client ID is id is alive,
 // by the database's clock: replicas compare their heartbeats with each
 // other's, and the database's clock is the one they share.
-func (s *DB) Heartbeat(ctx context.Context, id string) error {
-	if s.SingleProcess() {
+func (s *Jobs) Heartbeat(ctx context.Context, id string) error {
+	if s.singleProcess() {
 		return errSingleProcess
 	}
 	_, err := s.write.ExecContext(ctx, `INSERT INTO replicas (id, seen_at) VALUES ($1, `+pgNowMillis+`)
@@ -33,8 +36,8 @@ func (s *DB) Heartbeat(ctx context.Context, id string) error {
 // back what it leaves (ReclaimFromDead) without waiting for its heartbeat
 // to go stale: its outbox leases at their next look, a job it leaves
 // running (a stop that ran out of time) once that run's time is up.
-func (s *DB) ReplicaGone(ctx context.Context, id string) error {
-	if s.SingleProcess() {
+func (s *Jobs) ReplicaGone(ctx context.Context, id string) error {
+	if s.singleProcess() {
 		return errSingleProcess
 	}
 	if _, err := s.write.ExecContext(ctx, `UPDATE replicas SET seen_at = 0 WHERE id = $1`, id); err != nil {
@@ -58,8 +61,8 @@ func (s *DB) ReplicaGone(ctx context.Context, id string) error {
 // Only replicas that ever wrote a heartbeat count: a job running on a
 // client that never did (an older version, during a rolling upgrade) is
 // left to River's rescuer, since nothing says that client is dead.
-func (s *DB) ReclaimFromDead(ctx context.Context, kind string, staleAfter, runTimeout time.Duration) (int64, error) {
-	if s.SingleProcess() {
+func (s *Jobs) ReclaimFromDead(ctx context.Context, kind string, staleAfter, runTimeout time.Duration) (int64, error) {
+	if s.singleProcess() {
 		return 0, errSingleProcess
 	}
 	var n int64
@@ -94,8 +97,8 @@ const pgNowMillis = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
 // periodic jobs), outbox leases and leave-run claims. Only for a
 // single-process database (SQLite): on a shared one, other replicas hold
 // live ones (see ReclaimFromDead).
-func (s *DB) ReclaimAll(ctx context.Context) error {
-	if !s.SingleProcess() {
+func (s *Jobs) ReclaimAll(ctx context.Context) error {
+	if !s.singleProcess() {
 		return errSharedDatabase
 	}
 	if _, err := s.JobPool().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
@@ -106,3 +109,14 @@ func (s *DB) ReclaimAll(ctx context.Context) error {
 	}
 	return s.releaseLeases(ctx)
 }
+
+// JobPool is the pool River uses. On SQLite it is a pool of its own;
+// River's InsertTx on the store's transactions works because both pools
+// share the file. On PostgreSQL it is the store's pool.
+func (s *Jobs) JobPool() *sql.DB { return s.jobs }
+
+// ListenerPool is where River takes its LISTEN connection from on
+// PostgreSQL, so that a job inserted by any replica wakes the others at
+// once instead of at their next poll. It is nil on SQLite, which has no
+// LISTEN/NOTIFY.
+func (s *Jobs) ListenerPool() *pgxpool.Pool { return s.listen }

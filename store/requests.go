@@ -214,7 +214,7 @@ func scanRequest(row scanner) (*Request, error) {
 // runs enqueue in the same transaction. Without enqueue, concurrent calls
 // share one transaction (group commit), which is how a burst of commands
 // is persisted at a fraction of the cost of a commit each.
-func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) error {
+func (s *Requests) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) error {
 	if r.ID == "" {
 		r.ID = NewID()
 	}
@@ -253,7 +253,7 @@ func (s *DB) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) err
 // insertDelivered records r's delivery, if it names one, then inserts r;
 // a delivery already recorded within its window is ErrRepeated, and r is
 // not inserted.
-func (s *DB) insertDelivered(ctx context.Context, tx dbTx, r *Request) error {
+func (s *core) insertDelivered(ctx context.Context, tx dbTx, r *Request) error {
 	if r.Delivery != "" {
 		first, err := recordDelivery(ctx, tx, r.Delivery, r.CreatedAt, r.DeliveryUntil)
 		if err != nil {
@@ -270,7 +270,7 @@ func (s *DB) insertDelivered(ctx context.Context, tx dbTx, r *Request) error {
 // the write connection (parsing SQL is a large part of a small insert's
 // cost in SQLite). The row is its own "requested" audit entry (see Audit),
 // which keeps the hot path to one table.
-func (s *DB) insertRequest(ctx context.Context, tx dbTx, r *Request) error {
+func (s *core) insertRequest(ctx context.Context, tx dbTx, r *Request) error {
 	_, err := tx.StmtContext(ctx, s.stmtInsertRequest).ExecContext(ctx,
 		r.ID, r.TeamID, r.ChannelID, r.RequesterID, r.ResponseURL, r.GroupJID, r.GroupSubject,
 		r.InviteCode, r.Goodbye, r.State, ms(r.CreatedAt), ms(r.UpdatedAt), ms(r.ExpiresAt),
@@ -291,7 +291,7 @@ const insertRequestSQL = `INSERT INTO requests (id, team_id, channel_id, request
 const requestByIDSQL = `SELECT ` + requestColumns + ` FROM requests WHERE id = ?`
 
 // Request returns the request with the given ID, or ErrNotFound.
-func (s *DB) Request(ctx context.Context, id string) (*Request, error) {
+func (s *Requests) Request(ctx context.Context, id string) (*Request, error) {
 	r, err := scanRequest(s.stmtRequest.QueryRowContext(ctx, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("get request %s: %w", id, err)
@@ -301,7 +301,7 @@ func (s *DB) Request(ctx context.Context, id string) (*Request, error) {
 
 // requestTx reads a request inside a write transaction; with lock it
 // also locks the row (see Dialect.forUpdate) until the transaction ends.
-func (s *DB) requestTx(ctx context.Context, tx dbTx, id string, lock bool) (*Request, error) {
+func (s *core) requestTx(ctx context.Context, tx dbTx, id string, lock bool) (*Request, error) {
 	stmt := s.stmtRequestTx
 	if lock {
 		stmt = s.stmtRequestForUpdate
@@ -333,7 +333,7 @@ type change struct {
 // transaction, with an audit row, bumping the card version so the outbox
 // re-renders the card. It returns the request as it is afterwards, or as
 // it was with ErrConflict/ErrExpired when the change is refused.
-func (s *DB) transition(ctx context.Context, id string, c change, enqueue Enqueue) (*Request, error) {
+func (s *core) transition(ctx context.Context, id string, c change, enqueue Enqueue) (*Request, error) {
 	var out *Request
 	err := s.inTx(ctx, func(tx dbTx) error {
 		// The row is read, checked and then written: it is locked for
@@ -412,7 +412,7 @@ func endSet(set ...string) []string {
 
 // Cancel moves a pending request, or a confirmed one whose work has not
 // started, to cancelled.
-func (s *DB) Cancel(ctx context.Context, id, by string, now time.Time) (*Request, error) {
+func (s *Requests) Cancel(ctx context.Context, id, by string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
 		from: []leave.State{leave.Pending, leave.Confirmed}, to: leave.Cancelled, actor: by, action: "cancelled", now: now,
 		set: endSet("cancelled_by = ?", "finished_at = ?"), args: []any{by, ms(now)},
@@ -428,7 +428,7 @@ func (s *DB) Cancel(ctx context.Context, id, by string, now time.Time) (*Request
 
 // CancelUndeliverable cancels a pending request whose card could not be
 // posted (the bot is not in the channel), recording why.
-func (s *DB) CancelUndeliverable(ctx context.Context, id, reason string, now time.Time) (*Request, error) {
+func (s *Requests) CancelUndeliverable(ctx context.Context, id, reason string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
 		from: []leave.State{leave.Pending}, to: leave.Cancelled, actor: "waleave", action: "cancelled", detail: reason, now: now,
 		// Nothing to show: the card never reached the channel.
@@ -437,7 +437,7 @@ func (s *DB) CancelUndeliverable(ctx context.Context, id, reason string, now tim
 }
 
 // Expire moves a pending request whose expiry time has passed to expired.
-func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, error) {
+func (s *Requests) Expire(ctx context.Context, id string, now time.Time) (*Request, error) {
 	return s.transition(ctx, id, change{
 		from: []leave.State{leave.Pending}, to: leave.Expired, actor: "waleave", action: "expired", now: now,
 		set: endSet("finished_at = ?"), args: []any{ms(now)},
@@ -461,9 +461,9 @@ func (s *DB) Expire(ctx context.Context, id string, now time.Time) (*Request, er
 // On PostgreSQL claims are set and compared by the database's clock,
 // which every replica shares; their own clocks may disagree by more than
 // the margin a claim has.
-func (s *DB) ClaimRun(ctx context.Context, id string, now time.Time, runFor time.Duration) (*Request, error) {
+func (s *Requests) ClaimRun(ctx context.Context, id string, now time.Time, runFor time.Duration) (*Request, error) {
 	clock := now
-	if !s.SingleProcess() {
+	if !s.singleProcess() {
 		var nowMS int64
 		if err := s.write.QueryRowContext(ctx, `SELECT `+pgNowMillis).Scan(&nowMS); err != nil {
 			return nil, fmt.Errorf("start request %s: read the database's clock: %w", id, err)
@@ -496,7 +496,7 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 // EndRun gives up the claim that ClaimRun took until the given time, if it
 // is still that run's: a run that outlived its claim does not release
 // the next run's.
-func (s *DB) EndRun(ctx context.Context, id string, until time.Time) error {
+func (s *Requests) EndRun(ctx context.Context, id string, until time.Time) error {
 	if _, err := s.exec(ctx, `UPDATE requests SET run_until = 0 WHERE id = ? AND run_until = ?`, id, ms(until)); err != nil {
 		return fmt.Errorf("end run: %w", err)
 	}
@@ -506,7 +506,7 @@ func (s *DB) EndRun(ctx context.Context, id string, until time.Time) error {
 // Progress records a failed try of the current step (tries of it so far)
 // and a progress note for the card (e.g. "retrying"), with an audit row
 // holding the gateway's status.
-func (s *DB) Progress(ctx context.Context, id string, tries int, note, detail string, status int, now time.Time) error {
+func (s *Requests) Progress(ctx context.Context, id string, tries int, note, detail string, status int, now time.Time) error {
 	_, err := s.transition(ctx, id, change{
 		from: []leave.State{leave.Running}, to: leave.Running, actor: "waleave", action: "retry", detail: detail, status: status, now: now,
 		// A leave call that failed for sure is no longer under way.
@@ -518,7 +518,7 @@ func (s *DB) Progress(ctx context.Context, id string, tries int, note, detail st
 // SetGoodbyeState records the goodbye's delivery state ("sending" before
 // the call, "sent" or "unknown" after, "" when it failed for sure) with an
 // audit row.
-func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail string, status int, now time.Time) error {
+func (s *Requests) SetGoodbyeState(ctx context.Context, id, state, messageID, detail string, status int, now time.Time) error {
 	set := `goodbye_state = ?, goodbye_id = ?, updated_at = ?`
 	if state == GoodbyeSent || state == GoodbyeUnknown {
 		// The goodbye step is over; the leave starts its own count.
@@ -540,9 +540,11 @@ func (s *DB) SetGoodbyeState(ctx context.Context, id, state, messageID, detail s
 // only if no run has claimed it before: ErrConflict means another run
 // did, and this one must not send it. A goodbye is never posted twice,
 // even by two runs of one job at once.
-func (s *DB) ClaimGoodbye(ctx context.Context, id string, now time.Time) error {
+func (s *Requests) ClaimGoodbye(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, func(tx dbTx) error {
-		res, err := tx.exec(ctx, `UPDATE requests SET goodbye_state = ?, updated_at = ? WHERE id = ? AND goodbye_state = ''`, GoodbyeSending, ms(now), id)
+		// Only a running request's: a group of a bulk request stopped
+		// while its run waited sends nothing (see Stop).
+		res, err := tx.exec(ctx, `UPDATE requests SET goodbye_state = ?, updated_at = ? WHERE id = ? AND goodbye_state = '' AND state = ?`, GoodbyeSending, ms(now), id, leave.Running)
 		if err != nil {
 			return fmt.Errorf("claim goodbye: %w", err)
 		}
@@ -556,10 +558,16 @@ func (s *DB) ClaimGoodbye(ctx context.Context, id string, now time.Time) error {
 // BeginLeave records, before the leave call is made, that it is under
 // way (LeaveCalling): if the process dies before the answer is recorded,
 // the next run finds it and knows the call may have taken effect.
-func (s *DB) BeginLeave(ctx context.Context, id string, now time.Time) error {
+func (s *Requests) BeginLeave(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, func(tx dbTx) error {
-		if _, err := tx.exec(ctx, `UPDATE requests SET leave_state = ?, updated_at = ? WHERE id = ?`, LeaveCalling, ms(now), id); err != nil {
+		// Only a running request's, as ClaimGoodbye: ErrConflict means
+		// it was stopped (see Stop), and the call must not be made.
+		res, err := tx.exec(ctx, `UPDATE requests SET leave_state = ?, updated_at = ? WHERE id = ? AND state = ?`, LeaveCalling, ms(now), id, leave.Running)
+		if err != nil {
 			return fmt.Errorf("begin leave: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("begin leave of %s: %w", id, ErrConflict)
 		}
 		return s.addAudit(ctx, tx, AuditEntry{RequestID: id, At: now, Actor: "waleave", Action: "leave call started"})
 	})
@@ -567,7 +575,7 @@ func (s *DB) BeginLeave(ctx context.Context, id string, now time.Time) error {
 
 // SetLeaveUnknown records that a leave call's outcome is unknown (its
 // answer was lost or unreadable), which ends the call's LeaveCalling.
-func (s *DB) SetLeaveUnknown(ctx context.Context, id, detail string, now time.Time) error {
+func (s *Requests) SetLeaveUnknown(ctx context.Context, id, detail string, now time.Time) error {
 	return s.inTx(ctx, func(tx dbTx) error {
 		if _, err := tx.exec(ctx, `UPDATE requests SET leave_unknown = 1, leave_state = '', updated_at = ? WHERE id = ?`, ms(now), id); err != nil {
 			return fmt.Errorf("set leave unknown: %w", err)
@@ -592,7 +600,7 @@ type Outcome struct {
 
 // Finish moves a running request to done or failed with its outcome, and
 // marks the outcome reply as owed to Slack.
-func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*Request, error) {
+func (s *Requests) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*Request, error) {
 	to := o.Code.Final()
 	return s.transition(ctx, id, change{
 		from: []leave.State{leave.Running}, to: to, actor: "waleave", action: string(to), detail: string(o.Code) + ": " + o.Detail, status: o.Status, now: now,
@@ -607,7 +615,7 @@ func (s *DB) Finish(ctx context.Context, id string, o Outcome, now time.Time) (*
 // MarkReminded records that the pending request's reminder is due, once:
 // it reports false when the request is no longer pending or was already
 // reminded.
-func (s *DB) MarkReminded(ctx context.Context, id string, now time.Time) (bool, error) {
+func (s *Requests) MarkReminded(ctx context.Context, id string, now time.Time) (bool, error) {
 	var done bool
 	err := s.inTx(ctx, func(tx dbTx) error {
 		res, err := tx.exec(ctx, `UPDATE requests SET reminded_at = ?, updated_at = ? WHERE id = ? AND state = ? AND reminded_at = 0`, ms(now), ms(now), id, leave.Pending)
@@ -637,7 +645,7 @@ type Filter struct {
 }
 
 // ListRequests returns matching requests, newest first.
-func (s *DB) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
+func (s *Requests) ListRequests(ctx context.Context, f Filter) ([]*Request, error) {
 	where := []string{"1 = 1"}
 	var args []any
 	if len(f.States) > 0 {

@@ -27,7 +27,7 @@ const pruneBatch = 500
 //
 // River's own rows need no pruning here: its job cleaner deletes
 // finished jobs after a day (discarded ones after a week).
-func (s *DB) Prune(ctx context.Context, before, now time.Time) (int, error) {
+func (s *Requests) Prune(ctx context.Context, before, now time.Time) (int, error) {
 	// Only requests in a final state are pruned: pending, confirmed
 	// (scheduled) and running requests are kept however old they are.
 	ended := slices.DeleteFunc(leave.States(), func(st leave.State) bool { return !st.Final() })
@@ -117,7 +117,7 @@ const reclaimPages = 1000
 // since retention exists, see openSQLite). An older database (auto_vacuum
 // NONE) keeps its freed pages on its free list, where new rows reuse
 // them: its file stops growing but does not shrink until a VACUUM.
-func (s *DB) reclaim(ctx context.Context) error {
+func (s *core) reclaim(ctx context.Context) error {
 	if s.dialect != SQLite {
 		return nil
 	}

@@ -20,7 +20,7 @@ func requestAt(tb testing.TB, db *store.DB, created time.Time, runAt time.Time) 
 	tb.Helper()
 	r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", Goodbye: "bye",
 		CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour), RunAt: runAt}
-	require.NoError(tb, db.CreateRequest(context.Background(), r, nil))
+	require.NoError(tb, db.Requests().CreateRequest(context.Background(), r, nil))
 	return r
 }
 
@@ -35,18 +35,18 @@ func ended(tb testing.TB, db *store.DB, end time.Time) []string {
 		r := requestAt(tb, db, created, time.Time{})
 		_, err := confirm(ctx, db, r.ID, "U2", created, nil)
 		require.NoError(tb, err)
-		_, err = db.ClaimRun(ctx, r.ID, created, time.Minute)
+		_, err = db.Requests().ClaimRun(ctx, r.ID, created, time.Minute)
 		require.NoError(tb, err)
-		_, err = db.Finish(ctx, r.ID, store.Outcome{Code: code}, end)
+		_, err = db.Requests().Finish(ctx, r.ID, store.Outcome{Code: code}, end)
 		require.NoError(tb, err)
 		ids = append(ids, r.ID)
 	}
 	r := requestAt(tb, db, created, time.Time{})
-	_, err := db.Cancel(ctx, r.ID, "U1", end)
+	_, err := db.Requests().Cancel(ctx, r.ID, "U1", end)
 	require.NoError(tb, err)
 	ids = append(ids, r.ID)
 	r = requestAt(tb, db, end.Add(-24*time.Hour), time.Time{})
-	_, err = db.Expire(ctx, r.ID, end)
+	_, err = db.Requests().Expire(ctx, r.ID, end)
 	require.NoError(tb, err)
 	return append(ids, r.ID)
 }
@@ -74,13 +74,13 @@ func TestPrune_DeletesExactlyTheEndedBeforeTheWindow(t *testing.T) {
 		running := requestAt(t, db, old, time.Time{})
 		_, err = confirm(ctx, db, running.ID, "U2", old, nil)
 		require.NoError(t, err)
-		_, err = db.ClaimRun(ctx, running.ID, old, time.Minute)
+		_, err = db.Requests().ClaimRun(ctx, running.ID, old, time.Minute)
 		require.NoError(t, err)
 		kept = append(kept, pending.ID, scheduled.ID, running.ID)
 
 		audits := map[string]int{}
 		for _, id := range kept {
-			n, err := db.AuditRows(ctx, id)
+			n, err := db.Requests().AuditRows(ctx, id)
 			require.NoError(t, err)
 			if want, ok := audits[id]; ok {
 				require.Equal(t, want, n, "audit rows of a kept request")
@@ -100,7 +100,7 @@ func TestPrune_DeletesExactlyTheEndedBeforeTheWindow(t *testing.T) {
 				}
 			}()
 		}
-		n, err := db.Prune(ctx, cut, t0)
+		n, err := db.Requests().Prune(ctx, cut, t0)
 		require.NoError(t, err)
 		wg.Wait()
 		close(made)
@@ -110,22 +110,22 @@ func TestPrune_DeletesExactlyTheEndedBeforeTheWindow(t *testing.T) {
 		require.Equal(t, len(gone), n)
 
 		for _, id := range gone {
-			_, err := db.Request(ctx, id)
+			_, err := db.Requests().Request(ctx, id)
 			require.ErrorIs(t, err, store.ErrNotFound)
-			n, err := db.AuditRows(ctx, id)
+			n, err := db.Requests().AuditRows(ctx, id)
 			require.NoError(t, err)
 			require.Zero(t, n, "audit rows of a pruned request")
 		}
 		for i, id := range kept {
-			_, err := db.Request(ctx, id)
+			_, err := db.Requests().Request(ctx, id)
 			require.NoError(t, err, "kept request %d of %d", i, len(kept))
-			n, err := db.AuditRows(ctx, id)
+			n, err := db.Requests().AuditRows(ctx, id)
 			require.NoError(t, err)
 			if want, ok := audits[id]; ok {
 				require.Equal(t, want, n, "audit rows of a kept request")
 			}
 		}
-		n, err = db.Prune(ctx, cut, t0)
+		n, err = db.Requests().Prune(ctx, cut, t0)
 		require.NoError(t, err)
 		require.Zero(t, n, "a second run finds nothing")
 	})
@@ -161,7 +161,7 @@ func TestPrune_SQLiteFileStopsGrowing(t *testing.T) {
 		}
 		// A window of two rounds: from round 2 on, each round prunes
 		// what round-2 made.
-		_, err := db.Prune(ctx, end.Add(-2*day+time.Minute), end)
+		_, err := db.Requests().Prune(ctx, end.Add(-2*day+time.Minute), end)
 		require.NoError(t, err)
 		require.NoError(t, db.Checkpoint(ctx))
 		sizes = append(sizes, size())

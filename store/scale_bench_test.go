@@ -31,7 +31,7 @@ func seedScaleDirectory(b *testing.B, ctx context.Context, db *store.DB) {
 		}
 	}
 	for k, n := range scaleNumbers {
-		if err := db.ReplaceNumberDirectory(ctx, n, per[k], time.Now()); err != nil {
+		if err := db.Directory().ReplaceNumberDirectory(ctx, n, per[k], time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -43,13 +43,13 @@ func dbBytes(b *testing.B, ctx context.Context, db *store.DB) int64 {
 	b.Helper()
 	q := `SELECT pg_database_size(current_database())`
 	if db.Dialect() != store.PostgreSQL {
-		if _, err := db.JobPool().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		if _, err := db.Jobs().JobPool().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			b.Fatal(err)
 		}
 		q = `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`
 	}
 	var n int64
-	if err := db.JobPool().QueryRowContext(ctx, q).Scan(&n); err != nil {
+	if err := db.Jobs().JobPool().QueryRowContext(ctx, q).Scan(&n); err != nil {
 		b.Fatal(err)
 	}
 	return n
@@ -74,7 +74,7 @@ func BenchmarkDirectoryScale(b *testing.B) {
 				defer db.Close()
 				empty := dbBytes(b, ctx, db)
 				if size > 0 { // (a recursive CTE yields one row even for none)
-					if err := db.SeedHistory(ctx, size, time.Now()); err != nil {
+					if err := db.Requests().SeedHistory(ctx, size, time.Now()); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -97,7 +97,7 @@ func BenchmarkDirectoryScale(b *testing.B) {
 							{States: []leave.State{leave.Confirmed}, Limit: 20},
 							{States: []leave.State{leave.Done, leave.Failed}, Limit: 5},
 						} {
-							if _, err := db.ListRequests(ctx, f); err != nil {
+							if _, err := db.Requests().ListRequests(ctx, f); err != nil {
 								b.Fatal(err)
 							}
 						}
@@ -105,7 +105,7 @@ func BenchmarkDirectoryScale(b *testing.B) {
 				})
 				b.Run("options", func(b *testing.B) { // the group picker reads every number's directory
 					for b.Loop() {
-						es, err := db.NumbersDirectory(ctx)
+						es, err := db.Directory().NumbersDirectory(ctx)
 						if err != nil || len(es) != 11_000 {
 							b.Fatal(len(es), err)
 						}
@@ -114,10 +114,10 @@ func BenchmarkDirectoryScale(b *testing.B) {
 				b.Run("groups", func(b *testing.B) { // `groups <filter>` with several numbers
 					for b.Loop() {
 						for _, n := range scaleNumbers {
-							if _, err := db.NumberDirectoryRefreshed(ctx, n); err != nil {
+							if _, err := db.Directory().NumberDirectoryRefreshed(ctx, n); err != nil {
 								b.Fatal(err)
 							}
-							if _, err := db.NumbersDirectory(ctx, n); err != nil {
+							if _, err := db.Directory().NumbersDirectory(ctx, n); err != nil {
 								b.Fatal(err)
 							}
 						}

@@ -64,8 +64,51 @@ var (
 // store transaction so that they commit or roll back with the state change.
 type Enqueue func(ctx context.Context, tx *sql.Tx) error
 
-// DB is the store. It is safe for concurrent use.
+// DB is the store. It is safe for concurrent use. It keeps the plumbing
+// (opening, closing, migrating, named values); the store's concerns are
+// the types its accessors return (Requests, Outbox, Directory, Jobs), each
+// a view of the same pools and transaction helpers, so that a caller
+// depends only on the concern it uses.
 type DB struct {
+	*core
+	requests  *Requests
+	outbox    *Outbox
+	directory *Directory
+	replicas  *Jobs
+}
+
+// Requests is the store of leave requests and their audit: their
+// creation and state changes, confirmation, limits, the sweep's queries
+// and retention.
+type Requests struct{ *core }
+
+// Outbox is what is owed to Slack: cards and replies to post, their
+// leases and retries.
+type Outbox struct{ *core }
+
+// Directory is the directory of WhatsApp groups each number is in.
+type Directory struct{ *core }
+
+// Jobs is River's side of the store: its pools, the replicas'
+// heartbeats and the reclaiming of dead replicas' work, and the
+// cross-replica gateway rate limiter.
+type Jobs struct{ *core }
+
+// Requests returns the requests' store.
+func (s *DB) Requests() *Requests { return s.requests }
+
+// Outbox returns the outbox's store.
+func (s *DB) Outbox() *Outbox { return s.outbox }
+
+// Directory returns the group directory's store.
+func (s *DB) Directory() *Directory { return s.directory }
+
+// Jobs returns River's side of the store.
+func (s *DB) Jobs() *Jobs { return s.replicas }
+
+// core is what DB and its concern types share: the pools, the prepared
+// statements and the group-commit writers.
+type core struct {
 	dialect Dialect
 	// write has one connection on SQLite: SQLite allows one writer at a
 	// time, and queueing writers in Go is cheaper than SQLITE_BUSY
@@ -111,29 +154,6 @@ type DB struct {
 	onOwed []func()
 }
 
-// OnOwed has fn called after every committed change that leaves a card
-// to post or update, or an outcome reply, owed to Slack: a new request,
-// every state change, a confirmation, the group details. The Slack
-// poster registers its wake-up here, so no caller of those changes has to
-// remember to wake it. fn runs on the changing goroutine and must not
-// block. (Another replica's poster learns of the change from its own
-// periodic scan.)
-func (s *DB) OnOwed(fn func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.onOwed = append(s.onOwed, fn)
-}
-
-// owed tells OnOwed's functions that something new is owed to Slack.
-func (s *DB) owed() {
-	s.mu.Lock()
-	fns := s.onOwed
-	s.mu.Unlock()
-	for _, fn := range fns {
-		fn()
-	}
-}
-
 // Open opens the database named by dsn, "sqlite:PATH" (created if
 // needed) or "postgres://…" / "postgresql://…", and applies the embedded
 // migrations. Replicas opening one PostgreSQL database at the same time
@@ -145,19 +165,20 @@ func (s *DB) owed() {
 // PATH.lock until Close, and fails with ErrInUse, without waiting, while
 // another process (or another DB in this one) has the database open.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	var s *DB
+	var c *core
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
-		s, err = openSQLiteStore(strings.TrimPrefix(dsn, "sqlite:"))
+		c, err = openSQLiteStore(strings.TrimPrefix(dsn, "sqlite:"))
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err = openPostgresStore(ctx, dsn)
+		c, err = openPostgresStore(ctx, dsn)
 	default:
 		return nil, errors.New("open store: unsupported DATABASE_URL scheme (want sqlite:PATH or postgres://…)")
 	}
 	if err != nil {
 		return nil, err
 	}
+	s := &DB{core: c, requests: &Requests{c}, outbox: &Outbox{c}, directory: &Directory{c}, replicas: &Jobs{c}}
 	s.creates = startGroupCommit(s.writeCreates)
 	s.deliveries = startGroupCommit(s.writeDeliveries)
 	if err := s.migrate(ctx); err != nil {
@@ -183,7 +204,7 @@ const scrubInterval = time.Second
 
 // ended tells the scrubber that a request ended, so what it cleared
 // (see endSet) should leave the files soon.
-func (s *DB) ended() {
+func (s *core) ended() {
 	if s.scrub == nil {
 		return
 	}
@@ -203,7 +224,7 @@ func (s *DB) ended() {
 // using an old snapshot) is tried again after scrubInterval. It is best
 // effort: the store has no log, and an error only means the values stay
 // until the next checkpoint.
-func (s *DB) scrubber(stop <-chan struct{}) {
+func (s *core) scrubber(stop <-chan struct{}) {
 	defer close(s.scrubbed)
 	for {
 		select {
@@ -244,7 +265,7 @@ func lockPath(path string) string {
 // prepare prepares the hot paths' statements. It runs before any
 // transaction: on SQLite the write pool's one connection would be busy
 // with it.
-func (s *DB) prepare(ctx context.Context) error {
+func (s *core) prepare(ctx context.Context) error {
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		q    string
@@ -267,7 +288,7 @@ func (s *DB) prepare(ctx context.Context) error {
 	return nil
 }
 
-func openSQLiteStore(path string) (*DB, error) {
+func openSQLiteStore(path string) (*core, error) {
 	if path == "" {
 		return nil, errors.New("open store: DATABASE_URL sqlite: needs a path")
 	}
@@ -286,7 +307,7 @@ func openSQLiteStore(path string) (*DB, error) {
 		lock.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &DB{dialect: SQLite, lock: lock}
+	s := &core{dialect: SQLite, lock: lock}
 	if s.write, err = openSQLite(path, 1); err != nil {
 		lock.Close()
 		return nil, err
@@ -332,7 +353,7 @@ func privateFiles(path string) error {
 // (so a River job insert joins a store transaction as a plain *sql.Tx)
 // and a one-connection pgx pool from which River takes its LISTEN
 // connection. Errors never quote dsn: pgx redacts the password in its own.
-func openPostgresStore(ctx context.Context, dsn string) (*DB, error) {
+func openPostgresStore(ctx context.Context, dsn string) (*core, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -362,7 +383,7 @@ func openPostgresStore(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open postgres listener pool: %w", err)
 	}
-	return &DB{dialect: PostgreSQL, write: db, read: db, jobs: db, listen: listen}, nil
+	return &core{dialect: PostgreSQL, write: db, read: db, jobs: db, listen: listen}, nil
 }
 
 // openSQLite opens one pool on the file with the settings every connection
@@ -444,18 +465,34 @@ func (s *DB) Dialect() Dialect { return s.dialect }
 // start-up was left by a process that died, and can be taken back at
 // once; with PostgreSQL other replicas may own it, and it must be left to
 // time out.
-func (s *DB) SingleProcess() bool { return s.dialect == SQLite }
+func (s *DB) SingleProcess() bool { return s.singleProcess() }
 
-// JobPool is the pool River uses. On SQLite it is a pool of its own;
-// River's InsertTx on the store's transactions works because both pools
-// share the file. On PostgreSQL it is the store's pool.
-func (s *DB) JobPool() *sql.DB { return s.jobs }
+func (s *core) singleProcess() bool { return s.dialect == SQLite }
 
-// ListenerPool is where River takes its LISTEN connection from on
-// PostgreSQL, so that a job inserted by any replica wakes the others at
-// once instead of at their next poll. It is nil on SQLite, which has no
-// LISTEN/NOTIFY.
-func (s *DB) ListenerPool() *pgxpool.Pool { return s.listen }
+// Meta returns a stored named value, or "" when unset.
+func (s *DB) Meta(ctx context.Context, key string) (string, error) { return s.meta(ctx, key) }
+
+// meta returns a stored named value, or "" when unset.
+func (s *core) meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.queryRow(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("get meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// SetMeta stores a named value.
+func (s *DB) SetMeta(ctx context.Context, key, value string) error {
+	_, err := s.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	return nil
+}
 
 // migrationLock is the PostgreSQL advisory lock key held while migrating
 // ("waleave" in ASCII).
@@ -513,7 +550,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	})
 }
 
-func (s *DB) migrateOne(ctx context.Context, name string) error {
+func (s *core) migrateOne(ctx context.Context, name string) error {
 	return s.inTx(ctx, func(tx dbTx) error {
 		var n int
 		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
@@ -535,7 +572,7 @@ func (s *DB) migrateOne(ctx context.Context, name string) error {
 }
 
 // inTx runs fn in one write transaction.
-func (s *DB) inTx(ctx context.Context, fn func(tx dbTx) error) error {
+func (s *core) inTx(ctx context.Context, fn func(tx dbTx) error) error {
 	t, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

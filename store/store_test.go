@@ -45,7 +45,7 @@ var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 func newRequest(tb testing.TB, db *store.DB) *store.Request {
 	tb.Helper()
 	r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", Goodbye: "bye", CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
-	require.NoError(tb, db.CreateRequest(context.Background(), r, nil))
+	require.NoError(tb, db.Requests().CreateRequest(context.Background(), r, nil))
 	return r
 }
 
@@ -63,7 +63,7 @@ func TestOpen_MigratesOnceAndReopens(t *testing.T) {
 		db, err = store.Open(context.Background(), dsn)
 		require.NoError(t, err)
 		defer db.Close()
-		got, err := db.Request(context.Background(), r.ID)
+		got, err := db.Requests().Request(context.Background(), r.ID)
 		require.NoError(t, err)
 		require.Equal(t, leave.Pending, got.State)
 		require.NoError(t, db.Ping(context.Background()))
@@ -75,20 +75,20 @@ func TestCreateRequest_RoundTripsAndAudits(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
-		got, err := db.Request(ctx, r.ID)
+		got, err := db.Requests().Request(ctx, r.ID)
 		require.NoError(t, err)
 		require.Equal(t, "C1", got.ChannelID)
 		require.Equal(t, "bye", got.Goodbye)
 		require.True(t, got.ExpiresAt.Equal(t0.Add(24*time.Hour)))
 		require.Equal(t, 1, got.CardVersion)
 		require.Equal(t, 0, got.CardPostedVersion)
-		audit, err := db.Audit(ctx, r.ID)
+		audit, err := db.Requests().Audit(ctx, r.ID)
 		require.NoError(t, err)
 		require.Len(t, audit, 1)
 		require.Equal(t, "requested", audit[0].Action)
 		require.Equal(t, "U1", audit[0].Actor)
 
-		_, err = db.Request(ctx, "nope")
+		_, err = db.Requests().Request(ctx, "nope")
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
@@ -99,9 +99,9 @@ func TestCreateRequest_EnqueueFailureRollsBack(t *testing.T) {
 		db := mustOpen(t, dsn)
 		r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "1@g.us", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 		boom := errors.New("boom")
-		err := db.CreateRequest(ctx, r, func(context.Context, *sql.Tx) error { return boom })
+		err := db.Requests().CreateRequest(ctx, r, func(context.Context, *sql.Tx) error { return boom })
 		require.ErrorIs(t, err, boom)
-		_, err = db.Request(ctx, r.ID)
+		_, err = db.Requests().Request(ctx, r.ID)
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
@@ -135,7 +135,7 @@ func TestConfirm_OnceUnderConcurrency(t *testing.T) {
 		require.EqualValues(t, 1, ok.Load())
 		require.EqualValues(t, 19, conflict.Load())
 		require.EqualValues(t, 1, enqueued.Load())
-		got, err := db.Request(ctx, r.ID)
+		got, err := db.Requests().Request(ctx, r.ID)
 		require.NoError(t, err)
 		require.Equal(t, leave.Confirmed, got.State)
 		require.Equal(t, "U2", got.ConfirmedBy)
@@ -150,7 +150,7 @@ func TestConfirm_RefusesExpired(t *testing.T) {
 		r := newRequest(t, db)
 		_, err := confirm(ctx, db, r.ID, "U2", t0.Add(25*time.Hour), nil)
 		require.ErrorIs(t, err, store.ErrExpired)
-		got, _ := db.Request(ctx, r.ID)
+		got, _ := db.Requests().Request(ctx, r.ID)
 		require.Equal(t, leave.Pending, got.State)
 	})
 }
@@ -162,47 +162,47 @@ func TestLifecycle_ConfirmStartFinish(t *testing.T) {
 		r := newRequest(t, db)
 		_, err := confirm(ctx, db, r.ID, "U2", t0, nil)
 		require.NoError(t, err)
-		got, err := db.ClaimRun(ctx, r.ID, t0, time.Minute)
+		got, err := db.Requests().ClaimRun(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, leave.Running, got.State)
 		claim := got.RunUntil
 		require.False(t, claim.IsZero())
-		require.NoError(t, db.ClaimGoodbye(ctx, r.ID, t0))
-		require.NoError(t, db.Progress(ctx, r.ID, 1, "retrying", "429", 429, t0))
+		require.NoError(t, db.Requests().ClaimGoodbye(ctx, r.ID, t0))
+		require.NoError(t, db.Requests().Progress(ctx, r.ID, 1, "retrying", "429", 429, t0))
 
 		// The run's claim keeps a second run out until it ends.
-		_, err = db.ClaimRun(ctx, r.ID, t0, time.Minute)
+		_, err = db.Requests().ClaimRun(ctx, r.ID, t0, time.Minute)
 		var busy *store.BusyError
 		require.ErrorAs(t, err, &busy)
 		require.ErrorIs(t, err, store.ErrBusy)
 		require.Greater(t, busy.Left, 50*time.Second, "says how long the claim has left")
 		if !db.SingleProcess() {
 			// Replicas' clocks do not decide: one an hour ahead still waits.
-			_, err = db.ClaimRun(ctx, r.ID, t0.Add(time.Hour), time.Minute)
+			_, err = db.Requests().ClaimRun(ctx, r.ID, t0.Add(time.Hour), time.Minute)
 			require.ErrorIs(t, err, store.ErrBusy)
 		}
-		require.NoError(t, db.EndRun(ctx, r.ID, claim.Add(time.Second)), "another run's claim is not ended")
-		_, err = db.ClaimRun(ctx, r.ID, t0, time.Minute)
+		require.NoError(t, db.Requests().EndRun(ctx, r.ID, claim.Add(time.Second)), "another run's claim is not ended")
+		_, err = db.Requests().ClaimRun(ctx, r.ID, t0, time.Minute)
 		require.ErrorIs(t, err, store.ErrBusy)
-		require.NoError(t, db.EndRun(ctx, r.ID, claim))
-		got, err = db.ClaimRun(ctx, r.ID, t0, time.Minute)
+		require.NoError(t, db.Requests().EndRun(ctx, r.ID, claim))
+		got, err = db.Requests().ClaimRun(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err, "an ended run's claim does not hold")
 		require.Equal(t, 1, got.Attempts, "a run records no try; a failure does")
-		require.NoError(t, db.EndRun(ctx, r.ID, got.RunUntil))
-		require.ErrorIs(t, db.ClaimGoodbye(ctx, r.ID, t0), store.ErrConflict, "claimed once")
-		require.NoError(t, db.SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, "M1", "", 200, t0))
-		got, _ = db.Request(ctx, r.ID)
+		require.NoError(t, db.Requests().EndRun(ctx, r.ID, got.RunUntil))
+		require.ErrorIs(t, db.Requests().ClaimGoodbye(ctx, r.ID, t0), store.ErrConflict, "claimed once")
+		require.NoError(t, db.Requests().SetGoodbyeState(ctx, r.ID, store.GoodbyeSent, "M1", "", 200, t0))
+		got, _ = db.Requests().Request(ctx, r.ID)
 		require.Zero(t, got.Attempts, "the goodbye is done: the leave starts with no failed tries")
-		got, err = db.Finish(ctx, r.ID, store.Outcome{Code: "left", WasAdmin: true, Status: 200}, t0)
+		got, err = db.Requests().Finish(ctx, r.ID, store.Outcome{Code: "left", WasAdmin: true, Status: 200}, t0)
 		require.NoError(t, err)
 		require.Equal(t, leave.Done, got.State)
 		require.True(t, got.WasAdmin)
 		require.True(t, got.ReplyNeeded)
 		require.Equal(t, store.GoodbyeSent, got.GoodbyeState)
-		_, err = db.Cancel(ctx, r.ID, "U1", t0)
+		_, err = db.Requests().Cancel(ctx, r.ID, "U1", t0)
 		require.ErrorIs(t, err, store.ErrConflict)
 
-		audit, err := db.Audit(ctx, r.ID)
+		audit, err := db.Requests().Audit(ctx, r.ID)
 		require.NoError(t, err)
 		var actions []string
 		for _, e := range audit {
@@ -217,14 +217,14 @@ func TestCancelAndExpire(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
-		_, err := db.Expire(ctx, r.ID, t0.Add(time.Hour))
+		_, err := db.Requests().Expire(ctx, r.ID, t0.Add(time.Hour))
 		require.ErrorIs(t, err, store.ErrConflict, "not yet past its TTL")
-		got, err := db.Expire(ctx, r.ID, t0.Add(24*time.Hour))
+		got, err := db.Requests().Expire(ctx, r.ID, t0.Add(24*time.Hour))
 		require.NoError(t, err)
 		require.Equal(t, leave.Expired, got.State)
 
 		r2 := newRequest(t, db)
-		got, err = db.Cancel(ctx, r2.ID, "U1", t0)
+		got, err = db.Requests().Cancel(ctx, r2.ID, "U1", t0)
 		require.NoError(t, err)
 		require.Equal(t, leave.Cancelled, got.State)
 		_, err = confirm(ctx, db, r2.ID, "U2", t0, nil)
@@ -237,9 +237,9 @@ func TestMarkReminded_Once(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
-		first, err := db.MarkReminded(ctx, r.ID, t0)
+		first, err := db.Requests().MarkReminded(ctx, r.ID, t0)
 		require.NoError(t, err)
-		second, err := db.MarkReminded(ctx, r.ID, t0)
+		second, err := db.Requests().MarkReminded(ctx, r.ID, t0)
 		require.NoError(t, err)
 		require.True(t, first)
 		require.False(t, second)
@@ -251,36 +251,36 @@ func TestOutbox_OwedLeaseAndPost(t *testing.T) {
 		ctx := context.Background()
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
-		got, err := db.Owed(ctx, t0, 10)
+		got, err := db.Outbox().Owed(ctx, t0, 10)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
-		ok, err := db.Lease(ctx, r.ID, "replica-1", t0, t0.Add(30*time.Second))
+		ok, err := db.Outbox().Lease(ctx, r.ID, "replica-1", t0, t0.Add(30*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = db.Lease(ctx, r.ID, "replica-1", t0.Add(time.Second), t0.Add(31*time.Second))
+		ok, err = db.Outbox().Lease(ctx, r.ID, "replica-1", t0.Add(time.Second), t0.Add(31*time.Second))
 		require.NoError(t, err)
 		require.False(t, ok, "a leased row is not handed out twice")
-		again, err := db.Owed(ctx, t0.Add(time.Second), 10)
+		again, err := db.Outbox().Owed(ctx, t0.Add(time.Second), 10)
 		require.NoError(t, err)
 		require.Empty(t, again, "a leased row is not owed to other posters")
 		require.Equal(t, r.ID, got[0].ID)
 		require.Equal(t, "C1", got[0].ChannelID)
-		require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", r.CardVersion))
-		again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
+		require.NoError(t, db.Outbox().CardPosted(ctx, r.ID, "111.222", r.CardVersion))
+		again, err = db.Outbox().Owed(ctx, t0.Add(time.Minute), 10)
 		require.NoError(t, err)
 		require.Empty(t, again, "a posted card owes nothing")
 
-		_, err = db.Cancel(ctx, r.ID, "U1", t0)
+		_, err = db.Requests().Cancel(ctx, r.ID, "U1", t0)
 		require.NoError(t, err)
-		again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
+		again, err = db.Outbox().Owed(ctx, t0.Add(time.Minute), 10)
 		require.NoError(t, err)
 		require.Len(t, again, 1, "a state change makes the card owed again")
-		posted, err := db.Request(ctx, r.ID)
+		posted, err := db.Requests().Request(ctx, r.ID)
 		require.NoError(t, err)
 		require.Equal(t, "111.222", posted.CardTS)
 
-		require.NoError(t, db.RetryOutboxAt(ctx, r.ID, t0.Add(2*time.Minute)))
-		again, err = db.Owed(ctx, t0.Add(time.Minute), 10)
+		require.NoError(t, db.Outbox().RetryOutboxAt(ctx, r.ID, t0.Add(2*time.Minute)))
+		again, err = db.Outbox().Owed(ctx, t0.Add(time.Minute), 10)
 		require.NoError(t, err)
 		require.Empty(t, again, "not before its retry time")
 	})
@@ -294,26 +294,26 @@ func TestPostUnderWay(t *testing.T) {
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
 		read := func() *store.Request {
-			got, err := db.Request(ctx, r.ID)
+			got, err := db.Requests().Request(ctx, r.ID)
 			require.NoError(t, err)
 			return got
 		}
 		require.True(t, read().CardPostingAt.IsZero())
-		require.NoError(t, db.PostUnderWay(ctx, r.ID, store.CardPost, t0))
-		require.NoError(t, db.PostUnderWay(ctx, r.ID, store.ReplyPost, t0.Add(time.Second)))
+		require.NoError(t, db.Outbox().PostUnderWay(ctx, r.ID, store.CardPost, t0))
+		require.NoError(t, db.Outbox().PostUnderWay(ctx, r.ID, store.ReplyPost, t0.Add(time.Second)))
 		got := read()
 		require.Equal(t, t0, got.CardPostingAt)
 		require.Equal(t, t0.Add(time.Second), got.ReplyPostingAt)
 
-		require.NoError(t, db.CardPosted(ctx, r.ID, "111.222", r.CardVersion))
+		require.NoError(t, db.Outbox().CardPosted(ctx, r.ID, "111.222", r.CardVersion))
 		got = read()
 		require.True(t, got.CardPostingAt.IsZero(), "recorded")
 		require.Equal(t, t0.Add(time.Second), got.ReplyPostingAt, "the reply's post is still under way")
-		require.NoError(t, db.ReplyPosted(ctx, r.ID, "111.333"))
+		require.NoError(t, db.Outbox().ReplyPosted(ctx, r.ID, "111.333"))
 		require.True(t, read().ReplyPostingAt.IsZero(), "recorded")
 
-		require.NoError(t, db.PostUnderWay(ctx, r.ID, store.CardPost, t0))
-		require.NoError(t, db.PostUnderWay(ctx, r.ID, store.CardPost, time.Time{}))
+		require.NoError(t, db.Outbox().PostUnderWay(ctx, r.ID, store.CardPost, t0))
+		require.NoError(t, db.Outbox().PostUnderWay(ctx, r.ID, store.CardPost, time.Time{}))
 		require.True(t, read().CardPostingAt.IsZero(), "a zero time clears the mark")
 	})
 }
@@ -324,16 +324,16 @@ func TestListRequests_Filters(t *testing.T) {
 		db := mustOpen(t, dsn)
 		a := newRequest(t, db)
 		b := newRequest(t, db)
-		_, err := db.Cancel(ctx, b.ID, "U1", t0)
+		_, err := db.Requests().Cancel(ctx, b.ID, "U1", t0)
 		require.NoError(t, err)
-		got, err := db.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
+		got, err := db.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending}})
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		require.Equal(t, a.ID, got[0].ID)
-		got, err = db.ListRequests(ctx, store.Filter{RequesterID: "U1"})
+		got, err = db.Requests().ListRequests(ctx, store.Filter{RequesterID: "U1"})
 		require.NoError(t, err)
 		require.Len(t, got, 2)
-		got, err = db.ListRequests(ctx, store.Filter{RequesterID: "U9"})
+		got, err = db.Requests().ListRequests(ctx, store.Filter{RequesterID: "U9"})
 		require.NoError(t, err)
 		require.Empty(t, got)
 	})
@@ -351,9 +351,9 @@ func TestListRequests_SeveralStates(t *testing.T) {
 			for _, user := range []string{"U1", "U2"} {
 				at := t0.Add(time.Duration(i) * time.Minute)
 				r := &store.Request{ChannelID: "C1", RequesterID: user, GroupJID: "1@g.us", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
-				require.NoError(t, db.CreateRequest(ctx, r, nil))
+				require.NoError(t, db.Requests().CreateRequest(ctx, r, nil))
 				if i%2 == 1 {
-					_, err := db.Cancel(ctx, r.ID, user, at)
+					_, err := db.Requests().Cancel(ctx, r.ID, user, at)
 					require.NoError(t, err)
 				}
 				if user == "U1" {
@@ -361,7 +361,7 @@ func TestListRequests_SeveralStates(t *testing.T) {
 				}
 			}
 		}
-		got, err := db.ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending, leave.Cancelled}, RequesterID: "U1", Limit: 3})
+		got, err := db.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Pending, leave.Cancelled}, RequesterID: "U1", Limit: 3})
 		require.NoError(t, err)
 		var gotIDs []string
 		for _, r := range got {
@@ -369,7 +369,7 @@ func TestListRequests_SeveralStates(t *testing.T) {
 			gotIDs = append(gotIDs, r.ID)
 		}
 		require.Equal(t, []string{ids[5], ids[4], ids[3]}, gotIDs, "the newest three across both states")
-		got, err = db.ListRequests(ctx, store.Filter{States: []leave.State{leave.Cancelled, leave.Done}, Since: t0.Add(2 * time.Minute)})
+		got, err = db.Requests().ListRequests(ctx, store.Filter{States: []leave.State{leave.Cancelled, leave.Done}, Since: t0.Add(2 * time.Minute)})
 		require.NoError(t, err)
 		require.Len(t, got, 4, "U1's and U2's cancelled at minutes 3 and 5")
 	})
@@ -389,7 +389,7 @@ func TestCreateRequest_ConcurrentCallsAllPersisted(t *testing.T) {
 				if i%50 == 0 {
 					r.ID = "RDUPLICATE" // all but the first of these must fail, alone
 				}
-				errs <- db.CreateRequest(ctx, r, nil)
+				errs <- db.Requests().CreateRequest(ctx, r, nil)
 			}(i)
 		}
 		wg.Wait()
@@ -401,7 +401,7 @@ func TestCreateRequest_ConcurrentCallsAllPersisted(t *testing.T) {
 			}
 		}
 		require.Equal(t, 3, failed, "only the duplicate IDs fail")
-		all, err := db.ListRequests(ctx, store.Filter{})
+		all, err := db.Requests().ListRequests(ctx, store.Filter{})
 		require.NoError(t, err)
 		require.Len(t, all, 197)
 	})
@@ -445,7 +445,7 @@ func TestOpen_ReplicasStartingTogetherMigrateOnce(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 	}
 	r := newRequest(t, dbs[0])
-	got, err := dbs[3].Request(context.Background(), r.ID)
+	got, err := dbs[3].Requests().Request(context.Background(), r.ID)
 	require.NoError(t, err)
 	require.Equal(t, r.ID, got.ID)
 }
@@ -491,35 +491,35 @@ func TestOutbox_ExtendOnlyWhileHeld(t *testing.T) {
 		db := mustOpen(t, dsn)
 		r := newRequest(t, db)
 		held := t0.Add(45 * time.Second)
-		ok, err := db.Lease(ctx, r.ID, "replica-1", t0, held)
+		ok, err := db.Outbox().Lease(ctx, r.ID, "replica-1", t0, held)
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = db.Extend(ctx, r.ID, held, held.Add(time.Minute))
+		ok, err = db.Outbox().Extend(ctx, r.ID, held, held.Add(time.Minute))
 		require.NoError(t, err)
 		require.True(t, ok, "the holder extends its lease")
 		held = held.Add(time.Minute)
 
 		// The lease runs out and another poster takes the row.
-		ok, err = db.Lease(ctx, r.ID, "replica-1", held.Add(time.Second), held.Add(time.Minute))
+		ok, err = db.Outbox().Lease(ctx, r.ID, "replica-1", held.Add(time.Second), held.Add(time.Minute))
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = db.Extend(ctx, r.ID, held, held.Add(2*time.Minute))
+		ok, err = db.Outbox().Extend(ctx, r.ID, held, held.Add(2*time.Minute))
 		require.NoError(t, err)
 		require.False(t, ok, "a lost lease cannot be extended")
 
 		// Version 2 is still owed after version 1 is posted, yet no other
 		// poster may take the row: posting keeps the lease.
-		_, err = db.Cancel(ctx, r.ID, "U1", t0)
+		_, err = db.Requests().Cancel(ctx, r.ID, "U1", t0)
 		require.NoError(t, err)
-		require.NoError(t, db.CardPosted(ctx, r.ID, "1.2", 1))
-		again, err := db.Owed(ctx, held.Add(2*time.Second), 10)
+		require.NoError(t, db.Outbox().CardPosted(ctx, r.ID, "1.2", 1))
+		again, err := db.Outbox().Owed(ctx, held.Add(2*time.Second), 10)
 		require.NoError(t, err)
 		require.Empty(t, again, "posting keeps the lease until the poster releases it")
 
-		ok, err = db.Extend(ctx, r.ID, held.Add(time.Minute), time.Time{})
+		ok, err = db.Outbox().Extend(ctx, r.ID, held.Add(time.Minute), time.Time{})
 		require.NoError(t, err)
 		require.True(t, ok, "the holder releases its lease")
-		again, err = db.Owed(ctx, held.Add(2*time.Second), 10)
+		again, err = db.Outbox().Owed(ctx, held.Add(2*time.Second), 10)
 		require.NoError(t, err)
 		require.Len(t, again, 1, "a released row is owed again at once")
 	})
@@ -566,41 +566,41 @@ func TestEnd_ForgetsOfferedMembersAndResponseURL(t *testing.T) {
 		open := func() *store.Request {
 			r := &store.Request{ChannelID: "C1", RequesterID: "U1", GroupJID: "120363406289005073@g.us", ResponseURL: "https://hooks.slack.com/commands/T1/1/x",
 				CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-			require.NoError(t, db.CreateRequest(ctx, r, nil))
-			ok, err := db.SetDetails(ctx, r.ID, store.Details{State: store.DetailsOK, OnlyAdmin: true, IsAdmin: true, Successors: []string{"79000000002@c.us", "79000000003@c.us"}}, t0)
+			require.NoError(t, db.Requests().CreateRequest(ctx, r, nil))
+			ok, err := db.Requests().SetDetails(ctx, r.ID, store.Details{State: store.DetailsOK, OnlyAdmin: true, IsAdmin: true, Successors: []string{"79000000002@c.us", "79000000003@c.us"}}, t0)
 			require.NoError(t, err)
 			require.True(t, ok)
-			_, err = db.SetSuccessor(ctx, r.ID, "79000000003@c.us", "U1", t0)
+			_, err = db.Requests().SetSuccessor(ctx, r.ID, "79000000003@c.us", "U1", t0)
 			require.NoError(t, err)
 			return r
 		}
 		ends := map[string]func(id string) error{
-			"cancelled": func(id string) error { _, err := db.Cancel(ctx, id, "U1", t0); return err },
-			"expired":   func(id string) error { _, err := db.Expire(ctx, id, t0.Add(2*time.Hour)); return err },
+			"cancelled": func(id string) error { _, err := db.Requests().Cancel(ctx, id, "U1", t0); return err },
+			"expired":   func(id string) error { _, err := db.Requests().Expire(ctx, id, t0.Add(2*time.Hour)); return err },
 			"undeliverable": func(id string) error {
-				_, err := db.CancelUndeliverable(ctx, id, "slack refused the card", t0)
+				_, err := db.Requests().CancelUndeliverable(ctx, id, "slack refused the card", t0)
 				return err
 			},
 			"done": func(id string) error {
 				if _, err := confirm(ctx, db, id, "U2", t0, nil); err != nil {
 					return err
 				}
-				if _, err := db.ClaimRun(ctx, id, t0, time.Minute); err != nil {
+				if _, err := db.Requests().ClaimRun(ctx, id, t0, time.Minute); err != nil {
 					return err
 				}
-				_, err := db.Finish(ctx, id, store.Outcome{Code: "left"}, t0)
+				_, err := db.Requests().Finish(ctx, id, store.Outcome{Code: "left"}, t0)
 				return err
 			},
 		}
 		for name, end := range ends {
 			r := open()
-			got, err := db.Request(ctx, r.ID)
+			got, err := db.Requests().Request(ctx, r.ID)
 			require.NoError(t, err)
 			require.Len(t, got.Successors, 2, "%s: offered while open", name)
 			require.NotEmpty(t, got.ResponseURL)
 
 			require.NoError(t, end(r.ID), name)
-			got, err = db.Request(ctx, r.ID)
+			got, err = db.Requests().Request(ctx, r.ID)
 			require.NoError(t, err)
 			require.Empty(t, got.Successors, name)
 			require.Empty(t, got.ResponseURL, name)
@@ -620,32 +620,32 @@ func TestLeaveState_UnderWayUntilAnswered(t *testing.T) {
 		r := newRequest(t, db)
 		_, err := confirm(ctx, db, r.ID, "U2", t0, nil)
 		require.NoError(t, err)
-		_, err = db.ClaimRun(ctx, r.ID, t0, time.Minute)
+		_, err = db.Requests().ClaimRun(ctx, r.ID, t0, time.Minute)
 		require.NoError(t, err)
 		state := func() *store.Request {
-			got, err := db.Request(ctx, r.ID)
+			got, err := db.Requests().Request(ctx, r.ID)
 			require.NoError(t, err)
 			return got
 		}
 
-		require.NoError(t, db.BeginLeave(ctx, r.ID, t0))
+		require.NoError(t, db.Requests().BeginLeave(ctx, r.ID, t0))
 		require.Equal(t, store.LeaveCalling, state().LeaveState, "a crash now is known afterwards")
-		require.NoError(t, db.Progress(ctx, r.ID, 1, "retrying", "500", 500, t0))
+		require.NoError(t, db.Requests().Progress(ctx, r.ID, 1, "retrying", "500", 500, t0))
 		require.Empty(t, state().LeaveState, "a call that failed for sure is over")
 		require.False(t, state().LeaveUnknown)
 
-		require.NoError(t, db.BeginLeave(ctx, r.ID, t0))
-		require.NoError(t, db.SetLeaveUnknown(ctx, r.ID, "lost", t0))
+		require.NoError(t, db.Requests().BeginLeave(ctx, r.ID, t0))
+		require.NoError(t, db.Requests().SetLeaveUnknown(ctx, r.ID, "lost", t0))
 		require.Empty(t, state().LeaveState)
 		require.True(t, state().LeaveUnknown)
 
-		require.NoError(t, db.BeginLeave(ctx, r.ID, t0))
-		got, err := db.Finish(ctx, r.ID, store.Outcome{Code: "left", Status: 200, Verification: store.Verified}, t0)
+		require.NoError(t, db.Requests().BeginLeave(ctx, r.ID, t0))
+		got, err := db.Requests().Finish(ctx, r.ID, store.Outcome{Code: "left", Status: 200, Verification: store.Verified}, t0)
 		require.NoError(t, err)
 		require.Empty(t, got.LeaveState)
 		require.Equal(t, store.Verified, got.Verification)
 
-		audit, err := db.Audit(ctx, r.ID)
+		audit, err := db.Requests().Audit(ctx, r.ID)
 		require.NoError(t, err)
 		var actions []string
 		for _, e := range audit {

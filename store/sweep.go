@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -24,7 +22,7 @@ type Due struct {
 // DueWork returns what is due at now: expiries, requester reminders for
 // requests created before remindBefore, and ops reminders for scheduled
 // leaves that run before now+lead.
-func (s *DB) DueWork(ctx context.Context, now, remindBefore time.Time, lead time.Duration) (Due, error) {
+func (s *Requests) DueWork(ctx context.Context, now, remindBefore time.Time, lead time.Duration) (Due, error) {
 	var d Due
 	var err error
 	// The states are written out, not bound (as in ListRequests): with a
@@ -43,7 +41,7 @@ func (s *DB) DueWork(ctx context.Context, now, remindBefore time.Time, lead time
 	return d, nil
 }
 
-func (s *DB) queryRequests(ctx context.Context, where string, args ...any) ([]*Request, error) {
+func (s *core) queryRequests(ctx context.Context, where string, args ...any) ([]*Request, error) {
 	// The groups of a bulk request are reminded, expired and scheduled
 	// through their parent.
 	rows, err := s.queryRows(ctx, `SELECT `+requestColumns+` FROM requests WHERE `+where+` AND parent_id = '' ORDER BY created_at LIMIT 500`, args...)
@@ -64,7 +62,7 @@ func (s *DB) queryRequests(ctx context.Context, where string, args ...any) ([]*R
 
 // UnmarkReminded undoes MarkReminded when the reminder could not be
 // posted, so the next sweep tries again.
-func (s *DB) UnmarkReminded(ctx context.Context, id string) error {
+func (s *Requests) UnmarkReminded(ctx context.Context, id string) error {
 	_, err := s.exec(ctx, `UPDATE requests SET reminded_at = 0 WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unmark reminded: %w", err)
@@ -74,7 +72,7 @@ func (s *DB) UnmarkReminded(ctx context.Context, id string) error {
 
 // MarkOpsReminded records, once, that the ops channel was reminded of a
 // scheduled leave; it reports false when another sweep already did.
-func (s *DB) MarkOpsReminded(ctx context.Context, id string, now time.Time) (bool, error) {
+func (s *Requests) MarkOpsReminded(ctx context.Context, id string, now time.Time) (bool, error) {
 	var done bool
 	err := s.inTx(ctx, func(tx dbTx) error {
 		res, err := tx.exec(ctx, `UPDATE requests SET ops_reminded_at = ? WHERE id = ? AND ops_reminded_at = 0`, ms(now), id)
@@ -91,32 +89,10 @@ func (s *DB) MarkOpsReminded(ctx context.Context, id string, now time.Time) (boo
 }
 
 // UnmarkOpsReminded undoes MarkOpsReminded after a failed post.
-func (s *DB) UnmarkOpsReminded(ctx context.Context, id string) error {
+func (s *Requests) UnmarkOpsReminded(ctx context.Context, id string) error {
 	_, err := s.exec(ctx, `UPDATE requests SET ops_reminded_at = 0 WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unmark ops reminded: %w", err)
-	}
-	return nil
-}
-
-// Meta returns a stored named value, or "" when unset.
-func (s *DB) Meta(ctx context.Context, key string) (string, error) {
-	var v string
-	err := s.queryRow(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("get meta %s: %w", key, err)
-	}
-	return v, nil
-}
-
-// SetMeta stores a named value.
-func (s *DB) SetMeta(ctx context.Context, key, value string) error {
-	_, err := s.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
-	if err != nil {
-		return fmt.Errorf("set meta %s: %w", key, err)
 	}
 	return nil
 }

@@ -187,6 +187,8 @@ func TestBulkMessagesGolden(t *testing.T) {
 		{"BulkTooMany", BulkTooMany(612, 500)},
 		{"BulkUnresolved", BulkUnresolved([]string{"Nope", "<x>"}, map[string][]string{"Sales": {"Sales EU", "Sales US"}})},
 		{"StaleScanNotReady", StaleScanNotReady()},
+		{"ScheduledReminderText/bulk", ScheduledReminderText(scheduledBulk())},
+		{"ScheduledReminderBlocks/bulk", scheduledReminder(scheduledBulk())},
 	} {
 		checkMarkup(t, m.text)
 		fmt.Fprintf(&b, "== %s\n%s\n\n", m.name, m.text)
@@ -227,4 +229,10 @@ func TestBulkSummaryNamesEveryGroupNotLeft(t *testing.T) {
 	if !strings.Contains(long, "…and 200 more: `/wa-leave status "+testRequestID+"`") || len(long) > 40000 {
 		t.Errorf("a long summary is not clipped (%d characters)", len(long))
 	}
+}
+
+func scheduledBulk() Card {
+	c := bulkCard()
+	c.State, c.ConfirmedBy, c.RunAt = leave.Confirmed, "U0CONFIRM1", testNow.Add(3*time.Hour)
+	return c
 }

@@ -84,8 +84,11 @@ type Form struct {
 	// Numbers are the WhatsApp numbers the bot serves, by name; the
 	// number field appears only when there is more than one.
 	Numbers []string
-	// Group is the group picked so far (nil: none yet).
-	Group *GroupOption
+	// Groups are the groups picked so far.
+	Groups []GroupOption
+	// MaxGroups is how many groups may be picked (WALEAVE_BULK_MAX);
+	// several make one bulk request (SPEC §9). 0 is 1.
+	MaxGroups int
 	// Successors, when not empty, are the participants to choose a new
 	// admin from: the picked group's only admin is the bot's number.
 	Successors []Participant
@@ -95,13 +98,20 @@ type Form struct {
 // views.update). Blocks keep their IDs between versions so that Slack
 // keeps what the user entered when the form is updated.
 func RequestForm(f Form) slack.ModalViewRequest {
-	picker := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Search by name or id…"), ActionFormGroup)
+	// A multi_external_select: one group is a leave as the command's,
+	// several one bulk request.
+	picker := slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeExternal, plain("Search by name or id…"), ActionFormGroup)
 	zero := 0
 	picker.MinQueryLength = &zero
-	if f.Group != nil {
-		picker.InitialOption = f.Group.option()
+	picker.MaxSelectedItems = &f.MaxGroups
+	if f.MaxGroups < 1 {
+		one := 1
+		picker.MaxSelectedItems = &one
 	}
-	group := slack.NewInputBlock(BlockGroup, plain("WhatsApp group"), plain("Type part of the group's name, or its id (…@g.us)."), picker)
+	for _, g := range f.Groups {
+		picker.InitialOptions = append(picker.InitialOptions, g.option())
+	}
+	group := slack.NewInputBlock(BlockGroup, plain("WhatsApp groups"), plain("Type part of a group's name, or its id (…@g.us). Several groups make one bulk request."), picker)
 	// Picking a group sends block_actions at once, so the form can ask
 	// for a successor when the number is the group's only admin.
 	group.DispatchAction = true

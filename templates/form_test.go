@@ -22,11 +22,13 @@ func renderJSON(t *testing.T, v any) []byte {
 }
 
 func TestFormGolden(t *testing.T) {
-	golden(t, "form", renderJSON(t, RequestForm(Form{Metadata: `{"c":"C1"}`, DefaultGoodbye: "Thanks all, this number is leaving the group."})))
+	golden(t, "form", renderJSON(t, RequestForm(Form{Metadata: `{"c":"C1"}`, DefaultGoodbye: "Thanks all, this number is leaving the group.", MaxGroups: 500})))
 	golden(t, "form_shortcut", renderJSON(t, RequestForm(Form{DefaultGoodbye: "Bye"})))
 	golden(t, "form_successor", renderJSON(t, RequestForm(Form{Metadata: `{"c":"C1"}`, DefaultGoodbye: "Bye",
-		Group:      &GroupOption{JID: "120363406289005073@g.us", Subject: "Project <Phoenix>"},
+		Groups: []GroupOption{{JID: "120363406289005073@g.us", Subject: "Project <Phoenix>"}}, MaxGroups: 500,
 		Successors: []Participant{{JID: "447700900001@c.us", Name: "Ana"}, {JID: "447700900002@c.us"}}})))
+	golden(t, "form_bulk", renderJSON(t, RequestForm(Form{Metadata: `{"c":"C1"}`, MaxGroups: 500,
+		Groups: []GroupOption{{JID: "120363406289005073@g.us", Subject: "Project <Phoenix>"}, {JID: "120363400000000001@g.us"}}})))
 	golden(t, "form_errors", renderJSON(t, FormErrors(map[string]string{BlockWhen: "2026-11-01 09:00 CET is in the past"})))
 }
 

@@ -315,6 +315,9 @@ func ScheduledReminderBlocks(c Card) []slack.Block {
 // ScheduledReminderText is the notification text for ScheduledReminderBlocks.
 func ScheduledReminderText(c Card) string {
 	text := "In about an hour the instance leaves the WhatsApp group " + escapeClip(oneLine(groupName(c)), 200) + "."
+	if c.Bulk != nil {
+		text = "In about an hour the instance leaves " + groupsNoun(len(c.Bulk.Groups)) + " (" + escapeClip(oneLine(c.Bulk.Description), 200) + ")."
+	}
 	if c.DryRun {
 		return dryRunMark + ". " + text
 	}
@@ -323,13 +326,25 @@ func ScheduledReminderText(c Card) string {
 
 func scheduledReminder(c Card) string {
 	var b strings.Builder
-	b.WriteString(":alarm_clock: In about an hour the instance leaves the WhatsApp group ")
-	if s := oneLine(c.GroupSubject); s != "" {
-		b.WriteString("*" + escapeClip(s, 500) + "* ")
-	}
-	b.WriteString(code(c.GroupJID) + ", at " + scheduledAt(c.RunAt, c.Location) + ".")
-	if strings.TrimSpace(c.Goodbye) != "" {
-		b.WriteString(" It posts the goodbye message first.")
+	switch {
+	case c.Bulk != nil:
+		b.WriteString(":alarm_clock: In about an hour the instance leaves " + groupsNoun(len(c.Bulk.Groups)))
+		if s := oneLine(c.Bulk.Description); s != "" {
+			b.WriteString(" (" + escapeClip(s, 200) + ")")
+		}
+		b.WriteString(", at " + scheduledAt(c.RunAt, c.Location) + ".")
+		if strings.TrimSpace(c.Goodbye) != "" {
+			b.WriteString(" It posts the goodbye message in each first.")
+		}
+	default:
+		b.WriteString(":alarm_clock: In about an hour the instance leaves the WhatsApp group ")
+		if s := oneLine(c.GroupSubject); s != "" {
+			b.WriteString("*" + escapeClip(s, 500) + "* ")
+		}
+		b.WriteString(code(c.GroupJID) + ", at " + scheduledAt(c.RunAt, c.Location) + ".")
+		if strings.TrimSpace(c.Goodbye) != "" {
+			b.WriteString(" It posts the goodbye message first.")
+		}
 	}
 	b.WriteString("\nRequested by " + mention(c.RequesterID))
 	if c.ConfirmedBy != "" {
@@ -354,6 +369,10 @@ type DigestItem struct {
 	// Number is the WhatsApp number that leaves ("" = not shown: the bot
 	// has one).
 	Number string
+	// Groups, for a bulk request, is how many groups it holds and
+	// NotLeft how many were not left (Failed: shown instead of an
+	// outcome, which a bulk request as a whole has none of).
+	Groups, NotLeft int
 }
 
 // Digest is what the periodic ops digest reports.
@@ -408,6 +427,9 @@ func DigestText(d Digest) string {
 		return s
 	})
 	list("Failed", d.Failed, func(it DigestItem) string {
+		if it.Groups > 0 {
+			return fmt.Sprintf("%d of %s not left", it.NotLeft, groupsNoun(it.Groups))
+		}
 		return Summary(it.Outcome)
 	})
 	list("Scheduled", d.Upcoming, func(it DigestItem) string {

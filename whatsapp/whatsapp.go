@@ -168,7 +168,7 @@ func CheckConfig(provider string, cfg Config) []ConfigProblem {
 }
 
 // Limiter spaces calls of one kind (key) to perSecond a second, in bursts
-// of at most burst, across every process that shares it; store.DB
+// of at most burst, across every process that shares it; store.Jobs
 // implements it with a table. ReserveRate takes the next free slot and
 // returns when it is (now, or later: slots are handed out back to back,
 // each caller its own); it reserves nothing, and fails, when the slot

@@ -12,7 +12,7 @@ import (
 // across 500 requesters (one of them U0BENCH1), 10,000 groups (one of
 // them 120363406289005073@g.us) and 100 channels, in a few statements.
 //
-// db is a pool on the database (store.DB.JobPool serves); postgres says
+// db is a pool on the database (store.Jobs.JobPool serves); postgres says
 // which dialect it speaks. The bot's benchmarks seed through it too.
 func SeedHistory(ctx context.Context, db *sql.DB, postgres bool, n int, now time.Time) error {
 	step := int64(2*365*24*time.Hour/time.Millisecond) / int64(max(n, 1))
