@@ -124,9 +124,9 @@ func (b *Bot) verifyLeave(ctx context.Context, n *number, r *store.Request) look
 // gateway's rate, in one queue per rate (RyzeAPI's and Wawp's are one per
 // instance): twenty groups at once would queue their calls, and with them
 // the group list that verifies their leaves, twenty calls deep, longer
-// than a verification may wait on RyzeAPI's 100 calls a minute. A couple
-// of seconds' worth of leaves at the gateway's pace keeps the queue full
-// and short.
+// than a verification may wait on RyzeAPI's 100 calls a minute. A few
+// seconds' worth of the slowest call each group makes, and a couple more
+// for the groups between calls, keep the queue full and short.
 type bulkTurns struct {
 	once  sync.Once
 	turns chan struct{}
@@ -136,25 +136,36 @@ const (
 	// bulkTurnsWait is how long a group waits for a turn before its job
 	// is put back for a while (nothing sent, no try used).
 	bulkTurnsWait = time.Second
-	// bulkTurnsSpan is how many seconds of leaves at the gateway's pace
-	// run at once.
+	// bulkTurnsSpan is how many seconds of the slowest call run at once.
 	bulkTurnsSpan = 3
 	// bulkTurnsMax is the bound for gateways that do not tell their pace
 	// (and the most River runs at once anyway).
 	bulkTurnsMax = 20
 )
 
+// bulkTurnsFor is how many groups of bulk requests run at once on gw.
+func bulkTurnsFor(gw whatsapp.Gateway) int {
+	p, ok := gw.(whatsapp.Pacer)
+	if !ok {
+		return bulkTurnsMax
+	}
+	slowest := math.Inf(1)
+	for _, m := range []string{"Group", "SendText", "Leave"} {
+		if r := p.Pace(m); r > 0 {
+			slowest = min(slowest, r)
+		}
+	}
+	if math.IsInf(slowest, 1) {
+		return bulkTurnsMax
+	}
+	return min(int(math.Ceil(bulkTurnsSpan*slowest))+2, bulkTurnsMax)
+}
+
 // bulkTurn takes one of n's turns for a group of a bulk request, waiting
 // up to bulkTurnsWait; ok is false when none came. release gives it back.
 func (b *Bot) bulkTurn(ctx context.Context, n *number) (release func(), ok bool) {
 	t := n.bulk
-	t.once.Do(func() {
-		k := bulkTurnsMax
-		if p, ok := n.Gateway.(whatsapp.Pacer); ok && p.LeavePace() > 0 {
-			k = min(max(int(math.Ceil(bulkTurnsSpan*p.LeavePace())), 2), bulkTurnsMax)
-		}
-		t.turns = make(chan struct{}, k)
-	})
+	t.once.Do(func() { t.turns = make(chan struct{}, bulkTurnsFor(n.Gateway)) })
 	timer := time.NewTimer(bulkTurnsWait)
 	defer timer.Stop()
 	select {

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -98,7 +97,7 @@ type heldLists struct {
 	send, sent, answer chan struct{}
 }
 
-func (h *heldLists) LeavePace() float64 { return 10 }
+func (h *heldLists) Pace(string) float64 { return 10 }
 
 func (h *heldLists) Groups(ctx context.Context) ([]whatsapp.GroupSummary, error) {
 	<-h.send
@@ -151,23 +150,30 @@ func TestGroupLists_ShareTheCallNotYetSent(t *testing.T) {
 	require.NotSame(t, a, b)
 }
 
-// pacedGateway is a gateway client that tells its leave pace.
+// pacedGateway is a gateway client that tells its pace.
 type pacedGateway struct {
 	*fake.Gateway
-	pace float64
+	pace map[string]float64
 }
 
-func (p pacedGateway) LeavePace() float64 { return p.pace }
+func (p pacedGateway) Pace(method string) float64 { return p.pace[method] }
 
-// A number runs about three seconds of its leave pace of bulk groups at
-// once: five on RyzeAPI's 100 calls a minute (at the client's margin),
-// twenty, the most River runs, on Green API's leaveGroup.
+// A number runs about three seconds of the slowest call each bulk group
+// makes, plus two, at once: seven on RyzeAPI's 100 calls a minute (at
+// the client's margin), five on Green API, whose getGroupData is one a
+// second, twenty (the most River runs) for a gateway that does not say.
 func TestBulkTurns_AFewSecondsOfTheGatewaysPace(t *testing.T) {
+	ryze := 100.0 / 60 * 0.965
 	for _, tc := range []struct {
-		pace  float64
+		name  string
+		pace  map[string]float64
 		turns int
-	}{{100.0 / 60 * 0.965, 5}, {10 * 0.965, 20}, {0, 20}} {
-		t.Run(fmt.Sprint(tc.pace), func(t *testing.T) {
+	}{
+		{"ryzeapi", map[string]float64{"Group": ryze, "SendText": ryze, "Leave": ryze, "Groups": ryze}, 7},
+		{"greenapi", map[string]float64{"Group": 0.965, "SendText": 48.25, "Leave": 9.65, "Groups": 0.965}, 5},
+		{"unknown", nil, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			tb := newTestBot(t, Options{})
 			n := tb.numbers[0]
 			n.Gateway = pacedGateway{Gateway: tb.gw, pace: tc.pace}
@@ -186,4 +192,26 @@ func TestBulkTurns_AFewSecondsOfTheGatewaysPace(t *testing.T) {
 			require.True(t, ok, "a turn given back is taken")
 		})
 	}
+}
+
+// A bulk group whose only-admin lookup was never sent (its turn under the
+// gateway's rate did not come before the lookup's deadline, behind the
+// other groups' calls) does not go ahead unchecked: it asks again, and is
+// not left when the number is the group's only admin.
+func TestBulkGroup_AdminCheckNotSentIsAskedAgain(t *testing.T) {
+	tb := newTestBot(t, Options{})
+	children := confirmedBulk(t, tb, "120363400000000001@g.us")
+	asked := 0
+	tb.gw.GroupFunc = func(_ context.Context, ref string) (whatsapp.Group, error) {
+		asked++
+		if asked == 1 {
+			return whatsapp.Group{}, &whatsapp.Error{Provider: "greenapi", Op: "getGroupData", Kind: whatsapp.ErrRateLimited, Message: "not sent: no slot under the client-side rate limit before the deadline"}
+		}
+		return onlyAdminGroup(ref), nil
+	}
+	got, _ := runUntilOver(t, tb, children[0].ID)
+	require.Equal(t, leave.OutcomeOnlyAdmin, got.Outcome)
+	require.Zero(t, tb.gw.LeaveCount())
+	require.Empty(t, tb.gw.CallsOf("send"))
+	require.Equal(t, 2, asked)
 }

@@ -222,6 +222,12 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	var g whatsapp.Group
 	arrived := f.wait(ctx, b.opts.DetailsTimeout)
 	switch {
+	case arrived && needAdminCheck && notSent(f.err):
+		// The lookup never went out (no slot under the gateway's rate
+		// before its deadline, behind the other groups' calls): it says
+		// nothing of the admins. Asked again on the next run.
+		b.forgetFetch(b.num(r.Number), r.GroupJID, f)
+		return true, river.JobSnooze(time.Second + rand.N(time.Second))
 	case arrived && f.err == nil:
 		g = f.group
 		if needAdminCheck && onlyAdminChild(r, g, f.self) {

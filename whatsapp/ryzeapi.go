@@ -296,6 +296,12 @@ func (y *RyzeAPI) classify(rq *request, r *response) *Error {
 	return e
 }
 
-// LeavePace is the rate, in calls a second, at which the client lets
-// leave calls out (Pacer); every RyzeAPI call of the token shares it.
-func (y *RyzeAPI) LeavePace() float64 { return float64(y.c.limiter(ryzeLeave).Limit()) }
+// Pace is the rate, in calls a second, at which the client lets calls of
+// the Gateway method out (Pacer); 0 for a method it does not know.
+func (y *RyzeAPI) Pace(method string) float64 {
+	op, ok := map[string]string{"Leave": ryzeLeave, "SendText": ryzeSend, "Group": ryzeInfo, "Groups": ryzeList}[method]
+	if !ok {
+		return 0
+	}
+	return float64(y.c.limiter(op).Limit())
+}

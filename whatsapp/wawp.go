@@ -314,6 +314,12 @@ func (w *Wawp) classify(rq *request, r *response) *Error {
 	return e
 }
 
-// LeavePace is the rate, in calls a second, at which the client lets
-// leave calls out (Pacer); every Wawp call of the instance shares it.
-func (w *Wawp) LeavePace() float64 { return float64(w.c.limiter(wawpLeave).Limit()) }
+// Pace is the rate, in calls a second, at which the client lets calls of
+// the Gateway method out (Pacer); 0 for a method it does not know.
+func (w *Wawp) Pace(method string) float64 {
+	op, ok := map[string]string{"Leave": wawpLeave, "SendText": wawpSend, "Group": wawpParticipants, "Groups": wawpGroups}[method]
+	if !ok {
+		return 0
+	}
+	return float64(w.c.limiter(op).Limit())
+}

@@ -177,12 +177,13 @@ type Limiter interface {
 	ReserveRate(ctx context.Context, key string, perSecond float64, burst int) (time.Time, error)
 }
 
-// Pacer is implemented by the gateway clients that keep to a rate:
-// LeavePace is how many leave calls a second the client lets out, so a
-// caller that runs many leaves at once can keep its queue short. They
-// also call the function WithSending puts in a call's context.
+// Pacer is implemented by the gateway clients that keep to a rate: Pace
+// is how many calls a second of a Gateway method ("Leave", "SendText",
+// "Group", "Groups") the client lets out, so a caller that makes many
+// calls at once can keep its queue short. They also call the function
+// WithSending puts in a call's context.
 type Pacer interface {
-	LeavePace() float64
+	Pace(method string) float64
 }
 
 type sendingKey struct{}
