@@ -220,7 +220,15 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	}
 	f := b.fetchGroup(b.num(r.Number), r.GroupJID, maxAge)
 	var g whatsapp.Group
-	arrived := f.wait(ctx, b.opts.DetailsTimeout)
+	wait := b.opts.DetailsTimeout
+	if needAdminCheck {
+		// A bulk group holds its turn (bulkTurn) until the lookup tells:
+		// a group that put its job back would free the turn for another
+		// group's lookup, and lookups would pile up behind the gateway's
+		// rate, unbounded, each gone stale before its group's next turn.
+		wait = b.opts.GatewayTimeout
+	}
+	arrived := f.wait(ctx, wait)
 	switch {
 	case arrived && needAdminCheck && notSent(f.err):
 		// The lookup never went out (no slot under the gateway's rate
