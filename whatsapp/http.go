@@ -43,7 +43,7 @@ const (
 	// the limit.
 	rateMargin = 0.965
 	// lateTries bounds how often a call that woke up too late for its
-	// slot takes another (see wait) before it goes anyway.
+	// slot takes another (see wait) before it gives up, unsent.
 	lateTries = 3
 	// redacted replaces the token wherever it could be printed.
 	redacted = "REDACTED"
@@ -206,8 +206,13 @@ func (c *client) wait(ctx context.Context, op string) (time.Time, error) {
 				return time.Time{}, ctx.Err()
 			}
 		}
-		if time.Since(slot) <= late || try >= lateTries {
+		if time.Since(slot) <= late {
 			return slot, nil
+		}
+		if try >= lateTries {
+			// Going this late could bunch it with the calls after it; it
+			// is not sent, as when no slot comes before the deadline.
+			return time.Time{}, fmt.Errorf("rate %s: woke up late for %d slots in a row", op, try)
 		}
 	}
 }
