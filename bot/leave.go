@@ -118,7 +118,11 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		}
 	}()
 
-	if r.ParentID != "" {
+	if r.ParentID != "" && r.GoodbyeState == "" && r.LeaveState == "" && !r.LeaveUnknown {
+		// A turn is for starting a group; one whose goodbye or leave is
+		// under way goes on without, so that it is not kept waiting
+		// behind groups not yet started (its goodbye posted, its leave
+		// minutes later).
 		release, ok := b.bulkTurn(ctx, b.num(r.Number))
 		if !ok {
 			return river.JobSnooze(time.Second + rand.N(time.Second))
