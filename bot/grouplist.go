@@ -133,9 +133,11 @@ type bulkTurns struct {
 }
 
 const (
-	// bulkTurnsWait is how long a group waits for a turn before its job
-	// is put back for a while (nothing sent, no try used).
-	bulkTurnsWait = time.Second
+	// bulkTurnsBack is the shortest time a group that got no turn is put
+	// back for (up to twice that): long enough that River, which runs
+	// the jobs due longest first, takes the groups under way first,
+	// short enough that a freed turn soon finds a group.
+	bulkTurnsBack = 10 * time.Second
 	// bulkTurnsSpan is how many seconds of the slowest call run at once.
 	bulkTurnsSpan = 3
 	// bulkTurnsMax is the bound for gateways that do not tell their pace
@@ -161,18 +163,15 @@ func bulkTurnsFor(gw whatsapp.Gateway) int {
 	return min(int(math.Ceil(bulkTurnsSpan*slowest))+2, bulkTurnsMax)
 }
 
-// bulkTurn takes one of n's turns for a group of a bulk request, waiting
-// up to bulkTurnsWait; ok is false when none came. release gives it back.
-func (b *Bot) bulkTurn(ctx context.Context, n *number) (release func(), ok bool) {
+// bulkTurn takes one of n's turns for a group of a bulk request, if one
+// is free; release gives it back.
+func (b *Bot) bulkTurn(n *number) (release func(), ok bool) {
 	t := n.bulk
 	t.once.Do(func() { t.turns = make(chan struct{}, bulkTurnsFor(n.Gateway)) })
-	timer := time.NewTimer(bulkTurnsWait)
-	defer timer.Stop()
 	select {
 	case t.turns <- struct{}{}:
 		return func() { <-t.turns }, true
-	case <-timer.C:
-	case <-ctx.Done():
+	default:
+		return nil, false
 	}
-	return nil, false
 }

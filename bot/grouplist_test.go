@@ -179,16 +179,14 @@ func TestBulkTurns_AFewSecondsOfTheGatewaysPace(t *testing.T) {
 			n.Gateway = pacedGateway{Gateway: tb.gw, pace: tc.pace}
 			var releases []func()
 			for i := range tc.turns {
-				release, ok := tb.bulkTurn(context.Background(), n)
+				release, ok := tb.bulkTurn(n)
 				require.True(t, ok, "turn %d", i+1)
 				releases = append(releases, release)
 			}
-			short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-			defer cancel()
-			_, ok := tb.bulkTurn(short, n)
+			_, ok := tb.bulkTurn(n)
 			require.False(t, ok, "one more waits")
 			releases[0]()
-			_, ok = tb.bulkTurn(context.Background(), n)
+			_, ok = tb.bulkTurn(n)
 			require.True(t, ok, "a turn given back is taken")
 		})
 	}

@@ -23,6 +23,7 @@ type leaveStore interface {
 	BeginLeave(ctx context.Context, id string, now time.Time) error
 	ClaimGoodbye(ctx context.Context, id string, now time.Time) error
 	ClaimRun(ctx context.Context, id string, now time.Time, runFor time.Duration) (*store.Request, error)
+	Request(ctx context.Context, id string) (*store.Request, error)
 	EndRun(ctx context.Context, id string, until time.Time) error
 	Finish(ctx context.Context, id string, o store.Outcome, now time.Time) (*store.Request, error)
 	Progress(ctx context.Context, id string, tries int, note, detail string, status int, now time.Time) error
@@ -91,6 +92,20 @@ func (w *leaveWorker) continueLaterFor(ctx context.Context, extra time.Duration)
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID
+	// A turn is for starting a bulk group (bulkTurn); one whose goodbye
+	// or leave is under way goes on without, so that it is not kept
+	// waiting behind groups not yet started (its goodbye posted, its
+	// leave minutes later). Checked before the run is claimed: a group
+	// without a turn leaves no trace and is put back for long enough
+	// that the groups under way come first in River's queue.
+	if pre, err := b.leaveStore.Request(ctx, id); err == nil && pre.ParentID != "" && pre.State == leave.Confirmed &&
+		pre.GoodbyeState == "" && pre.LeaveState == "" && !pre.LeaveUnknown {
+		release, ok := b.bulkTurn(b.num(pre.Number))
+		if !ok {
+			return river.JobSnooze(bulkTurnsBack + rand.N(bulkTurnsBack))
+		}
+		defer release()
+	}
 	r, err := b.leaveStore.ClaimRun(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
 	var busy *store.BusyError
 	switch {
@@ -118,17 +133,6 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		}
 	}()
 
-	if r.ParentID != "" && r.GoodbyeState == "" && r.LeaveState == "" && !r.LeaveUnknown {
-		// A turn is for starting a group; one whose goodbye or leave is
-		// under way goes on without, so that it is not kept waiting
-		// behind groups not yet started (its goodbye posted, its leave
-		// minutes later).
-		release, ok := b.bulkTurn(ctx, b.num(r.Number))
-		if !ok {
-			return river.JobSnooze(time.Second + rand.N(time.Second))
-		}
-		defer release()
-	}
 	if done, err := w.prepareLeave(ctx, r); err != nil || done {
 		return err
 	}
