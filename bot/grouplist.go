@@ -120,16 +120,19 @@ func (b *Bot) verifyLeave(ctx context.Context, n *number, r *store.Request) look
 }
 
 // bulkTurns bounds how many groups of bulk requests one number works on at
-// once in this process. Every call of a group waits its turn at the
-// gateway's rate, in one queue per rate (RyzeAPI's and Wawp's are one per
-// instance): twenty groups at once would queue their calls, and with them
-// the group list that verifies their leaves, twenty calls deep, longer
-// than a verification may wait on RyzeAPI's 100 calls a minute. A few
-// seconds' worth of the slowest call each group makes, and a couple more
-// for the groups between calls, keep the queue full and short.
+// once in this process, from a group's first run to its end. Every call
+// of a group waits its turn at the gateway's rate, in one queue per rate
+// (RyzeAPI's and Wawp's are one per instance): a thousand groups started
+// at once would queue their calls, and the group list that verifies
+// their leaves, far longer than a call may wait. A few seconds' worth of
+// the slowest call each group makes, and a couple more for the groups
+// between calls, keep the queue full and short.
 type bulkTurns struct {
-	once  sync.Once
-	turns chan struct{}
+	mu sync.Mutex
+	k  int
+	// held are the groups (request IDs) holding a turn, with when each
+	// last ran.
+	held map[string]time.Time
 }
 
 const (
@@ -138,6 +141,10 @@ const (
 	// the jobs due longest first, takes the groups under way first,
 	// short enough that a freed turn soon finds a group.
 	bulkTurnsBack = 10 * time.Second
+	// bulkTurnsHold is how long a turn is kept for a group that has not
+	// run since: one that went to another replica, or was stopped, does
+	// not keep it for ever.
+	bulkTurnsHold = 2 * time.Minute
 	// bulkTurnsSpan is how many seconds of the slowest call run at once.
 	bulkTurnsSpan = 3
 	// bulkTurnsMax is the bound for gateways that do not tell their pace
@@ -163,15 +170,36 @@ func bulkTurnsFor(gw whatsapp.Gateway) int {
 	return min(int(math.Ceil(bulkTurnsSpan*slowest))+2, bulkTurnsMax)
 }
 
-// bulkTurn takes one of n's turns for a group of a bulk request, if one
-// is free; release gives it back.
-func (b *Bot) bulkTurn(n *number) (release func(), ok bool) {
+// bulkTurn reports whether the group id of a bulk request may run on n:
+// it holds a turn, or takes a free one, which it keeps until bulkDone.
+func (b *Bot) bulkTurn(n *number, id string) bool {
 	t := n.bulk
-	t.once.Do(func() { t.turns = make(chan struct{}, bulkTurnsFor(n.Gateway)) })
-	select {
-	case t.turns <- struct{}{}:
-		return func() { <-t.turns }, true
-	default:
-		return nil, false
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.held == nil {
+		t.k, t.held = bulkTurnsFor(n.Gateway), map[string]time.Time{}
 	}
+	now := time.Now()
+	if _, ok := t.held[id]; ok {
+		t.held[id] = now
+		return true
+	}
+	for other, at := range t.held {
+		if now.Sub(at) > bulkTurnsHold {
+			delete(t.held, other)
+		}
+	}
+	if len(t.held) >= t.k {
+		return false
+	}
+	t.held[id] = now
+	return true
+}
+
+// bulkDone gives back the turn of the group id, which has ended.
+func (b *Bot) bulkDone(n *number, id string) {
+	t := n.bulk
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.held, id)
 }

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -177,16 +178,13 @@ func TestBulkTurns_AFewSecondsOfTheGatewaysPace(t *testing.T) {
 			tb := newTestBot(t, Options{})
 			n := tb.numbers[0]
 			n.Gateway = pacedGateway{Gateway: tb.gw, pace: tc.pace}
-			var releases []func()
 			for i := range tc.turns {
-				release, ok := tb.bulkTurn(n)
-				require.True(t, ok, "turn %d", i+1)
-				releases = append(releases, release)
+				require.True(t, tb.bulkTurn(n, fmt.Sprint("g", i)), "turn %d", i+1)
 			}
-			_, ok := tb.bulkTurn(n)
-			require.False(t, ok, "one more waits")
-			releases[0]()
-			_, ok = tb.bulkTurn(n)
+			require.False(t, tb.bulkTurn(n, "late"), "one more waits")
+			require.True(t, tb.bulkTurn(n, "g0"), "a group keeps its turn from run to run")
+			tb.bulkDone(n, "g0")
+			ok := tb.bulkTurn(n, "late")
 			require.True(t, ok, "a turn given back is taken")
 		})
 	}

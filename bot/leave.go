@@ -92,19 +92,15 @@ func (w *leaveWorker) continueLaterFor(ctx context.Context, extra time.Duration)
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID
-	// A turn is for starting a bulk group (bulkTurn); one whose goodbye
-	// or leave is under way goes on without, so that it is not kept
-	// waiting behind groups not yet started (its goodbye posted, its
-	// leave minutes later). Checked before the run is claimed: a group
-	// without a turn leaves no trace and is put back for long enough
-	// that the groups under way come first in River's queue.
-	if pre, err := b.leaveStore.Request(ctx, id); err == nil && pre.ParentID != "" && pre.State == leave.Confirmed &&
-		pre.GoodbyeState == "" && pre.LeaveState == "" && !pre.LeaveUnknown {
-		release, ok := b.bulkTurn(b.num(pre.Number))
-		if !ok {
+	// A bulk group runs only while it holds one of its number's turns
+	// (bulkTurn), from its first run to its end. Checked before the run
+	// is claimed: a group without a turn leaves no trace and is put back
+	// for long enough that the groups under way come first in River's
+	// queue, which runs the jobs due longest first.
+	if pre, err := b.leaveStore.Request(ctx, id); err == nil && pre.ParentID != "" && !pre.State.Final() {
+		if !b.bulkTurn(b.num(pre.Number), id) {
 			return river.JobSnooze(bulkTurnsBack + rand.N(bulkTurnsBack))
 		}
-		defer release()
 	}
 	r, err := b.leaveStore.ClaimRun(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
 	var busy *store.BusyError
@@ -585,6 +581,9 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 
 func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outcome) error {
 	b := w.b
+	if r.ParentID != "" {
+		defer b.bulkDone(b.num(r.Number), r.ID)
+	}
 	if _, err := b.leaveStore.Finish(ctx, r.ID, o, b.opts.Now()); err != nil {
 		return fmt.Errorf("finish request %s: %w", r.ID, err)
 	}
