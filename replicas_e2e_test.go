@@ -110,7 +110,7 @@ func TestE2E_Replicas_ShareTheGatewayRate(t *testing.T) {
 	eventually(t, 15*time.Second, func() bool { return len(lookups()) >= len(groups) }, "group lookups: %d", len(lookups()))
 	calls := lookups()
 	slices.SortFunc(calls, func(x, y fake.ProviderCall) int { return x.At.Compare(y.At) })
-	// One a second less the client's 10 % margin is 1.11 s; the bound
+	// One a second at the client's margin (0.965) is 1.04 s; the bound
 	// leaves room for scheduling jitter while still failing for two
 	// independent limiters, whose first calls come within milliseconds.
 	for i := 1; i < len(calls); i++ {

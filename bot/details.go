@@ -109,6 +109,18 @@ func (b *Bot) fetchGroup(n *number, jid string, maxAge time.Duration) *groupFetc
 	return f
 }
 
+// forgetFetch drops f from n's cache, if it is still there, so that the
+// next asker starts a call of its own: for a call the client never sent,
+// whose failure says nothing about the group.
+func (b *Bot) forgetFetch(n *number, jid string, f *groupFetch) {
+	c := n.groupInfo
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fetches[jid] == f {
+		delete(c.fetches, jid)
+	}
+}
+
 // wait waits up to d for the call to end and reports whether it did.
 func (f *groupFetch) wait(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -23,6 +23,7 @@ type leaveStore interface {
 	BeginLeave(ctx context.Context, id string, now time.Time) error
 	ClaimGoodbye(ctx context.Context, id string, now time.Time) error
 	ClaimRun(ctx context.Context, id string, now time.Time, runFor time.Duration) (*store.Request, error)
+	Request(ctx context.Context, id string) (*store.Request, error)
 	EndRun(ctx context.Context, id string, until time.Time) error
 	Finish(ctx context.Context, id string, o store.Outcome, now time.Time) (*store.Request, error)
 	Progress(ctx context.Context, id string, tries int, note, detail string, status int, now time.Time) error
@@ -91,6 +92,16 @@ func (w *leaveWorker) continueLaterFor(ctx context.Context, extra time.Duration)
 func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error {
 	b := w.b
 	id := job.Args.RequestID
+	// A bulk group runs only while it holds one of its number's turns
+	// (bulkTurn), from its first run to its end. Checked before the run
+	// is claimed: a group without a turn leaves no trace and is put back
+	// for long enough that the groups under way come first in River's
+	// queue, which runs the jobs due longest first.
+	if pre, err := b.leaveStore.Request(ctx, id); err == nil && pre.ParentID != "" && !pre.State.Final() {
+		if !b.bulkTurn(b.num(pre.Number), id) {
+			return river.JobSnooze(bulkTurnsBack + rand.N(bulkTurnsBack))
+		}
+	}
 	r, err := b.leaveStore.ClaimRun(ctx, id, b.opts.Now(), leaveRunTimeout(b.opts))
 	var busy *store.BusyError
 	switch {
@@ -136,7 +147,7 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		}
 		r.LeaveUnknown = true
 	}
-	if err := w.continueLaterFor(ctx, b.opts.VerifyTimeout); err != nil {
+	if err := w.continueLaterFor(ctx, b.verifyTimeout(r)); err != nil {
 		return err
 	}
 	// Recorded before the call, so a crash during it is known afterwards.
@@ -169,6 +180,8 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 		// An earlier call whose answer was lost did leave: the gateway
 		// says so about the group.
 		return w.finish(ctx, r, store.Outcome{Code: leave.OutcomeLeft, Detail: "confirmed by a later not-a-member answer", Status: statusOf(err), Verification: store.Verified})
+	case notSent(err):
+		return w.later(ctx, r, err)
 	case whatsapp.Transient(err):
 		if outcomeUnknown(err) {
 			if err := b.leaveStore.SetLeaveUnknown(ctx, r.ID, errText(err), b.opts.Now()); err != nil {
@@ -191,7 +204,12 @@ func (w *leaveWorker) Work(ctx context.Context, job *river.Job[leaveArgs]) error
 // done means the job is over (finished or rescheduled) and err says how.
 func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done bool, err error) {
 	b := w.b
-	needLink := r.InviteLink == ""
+	// A group of a bulk request does not keep its invite link: the link
+	// costs a details call per group (Green API's getGroupData, one a
+	// second; Wawp's invite-code call), which would bound a run over
+	// many groups at that rate, where the leave itself goes ten times
+	// as fast.
+	needLink := r.InviteLink == "" && r.ParentID == ""
 	needPromote := r.Successor != "" && r.PromotedAt.IsZero()
 	// A group of a bulk request had no card showing its admins, and
 	// nobody chose a successor: before anything is sent it is checked
@@ -209,8 +227,22 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 	}
 	f := b.fetchGroup(b.num(r.Number), r.GroupJID, maxAge)
 	var g whatsapp.Group
-	arrived := f.wait(ctx, b.opts.DetailsTimeout)
+	wait := b.opts.DetailsTimeout
+	if needAdminCheck {
+		// A bulk group holds its turn (bulkTurn) until the lookup tells:
+		// a group that put its job back would free the turn for another
+		// group's lookup, and lookups would pile up behind the gateway's
+		// rate, unbounded, each gone stale before its group's next turn.
+		wait = b.opts.GatewayTimeout
+	}
+	arrived := f.wait(ctx, wait)
 	switch {
+	case arrived && needAdminCheck && notSent(f.err):
+		// The lookup never went out (no slot under the gateway's rate
+		// before its deadline, behind the other groups' calls): it says
+		// nothing of the admins. Asked again on the next run.
+		b.forgetFetch(b.num(r.Number), r.GroupJID, f)
+		return true, river.JobSnooze(time.Second + rand.N(time.Second))
 	case arrived && f.err == nil:
 		g = f.group
 		if needAdminCheck && onlyAdminChild(r, g, f.self) {
@@ -264,6 +296,8 @@ func (w *leaveWorker) prepareLeave(ctx context.Context, r *store.Request) (done 
 		if w.successorIsAdmin(ctx, r) {
 			return false, w.stepDone(r, b.leaveStore.SetPromoted(ctx, r.ID, r.Successor, "confirmed by a group lookup: "+errText(perr), statusOf(perr), b.opts.Now()))
 		}
+	case notSent(perr):
+		return true, w.later(ctx, r, perr)
 	case whatsapp.Transient(perr):
 		return true, w.retry(ctx, r, perr)
 	}
@@ -370,6 +404,9 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 	if err := b.leaveStore.SetGoodbyeState(ctx, r.ID, "", "", errText(sendErr), statusOf(sendErr), now); err != nil {
 		return true, err
 	}
+	if notSent(sendErr) {
+		return true, w.later(ctx, r, sendErr)
+	}
 	if whatsapp.Transient(sendErr) {
 		return true, w.retry(ctx, r, sendErr)
 	}
@@ -377,13 +414,14 @@ func (w *leaveWorker) goodbye(ctx context.Context, r *store.Request) (done bool,
 }
 
 // finishVerified finishes a leave the gateway called a success (o) after
-// looking the group up once more (SPEC §5): a group that still lists the
+// looking the group up once more (SPEC §5; a group of a bulk request
+// through a shared group list first, see lookUpInList): a group that still lists the
 // instance makes the outcome still_member; a lookup that cannot tell
 // leaves o as the gateway gave it, marked not verified. The lookup is
 // bounded by VerifyTimeout, so the outcome reply waits no longer.
 func (w *leaveWorker) finishVerified(ctx context.Context, r *store.Request, o store.Outcome) error {
 	b := w.b
-	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
+	l := b.verifyLeave(ctx, b.num(r.Number), r)
 	action := "not verified"
 	switch l.found {
 	case membershipGone:
@@ -479,7 +517,7 @@ func (w *leaveWorker) leaveFailed(ctx context.Context, r *store.Request, cause e
 	if !r.LeaveUnknown || o.Code.Success() {
 		return w.finish(ctx, r, o)
 	}
-	l := b.lookUpMembership(ctx, b.num(r.Number), r.GroupJID)
+	l := b.verifyLeave(ctx, b.num(r.Number), r)
 	action := "not verified"
 	switch l.found {
 	case membershipGone:
@@ -505,6 +543,29 @@ func (w *leaveWorker) stepDone(r *store.Request, recordErr error) error {
 	return recordErr
 }
 
+// notSent reports whether err is a call the client never sent: no slot
+// under the gateway's rate limit came before the call's deadline. That
+// is a queue, not a failure: a bulk request's groups all wait their
+// turn at the gateway's rate, longer than one call's deadline when there
+// are many of them.
+func notSent(err error) bool {
+	var e *whatsapp.Error
+	return errors.As(err, &e) && e.Status == 0 && errors.Is(err, whatsapp.ErrRateLimited)
+}
+
+// later puts the job back for a while when its call was not sent
+// (notSent): the step's tries are untouched, since nothing reached the
+// gateway, so waiting in a long queue never ends in a rate_limit
+// outcome. A step the queue keeps refusing waits as long as the queue
+// lasts; its tries are kept for the gateway's own answers.
+func (w *leaveWorker) later(ctx context.Context, r *store.Request, cause error) error {
+	b := w.b
+	if err := b.leaveStore.Progress(ctx, r.ID, r.Attempts, "waiting for the gateway's rate limit", errText(cause), 0, b.opts.Now()); err != nil {
+		return err
+	}
+	return river.JobSnooze(time.Second + rand.N(time.Second))
+}
+
 // retry schedules another attempt after a transient error, honouring the
 // gateway's requested wait, or gives up after MaxAttempts.
 func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) error {
@@ -526,6 +587,9 @@ func (w *leaveWorker) retry(ctx context.Context, r *store.Request, cause error) 
 
 func (w *leaveWorker) finish(ctx context.Context, r *store.Request, o store.Outcome) error {
 	b := w.b
+	if r.ParentID != "" {
+		defer b.bulkDone(b.num(r.Number), r.ID)
+	}
 	if _, err := b.leaveStore.Finish(ctx, r.ID, o, b.opts.Now()); err != nil {
 		return fmt.Errorf("finish request %s: %w", r.ID, err)
 	}

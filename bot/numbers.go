@@ -40,10 +40,14 @@ type number struct {
 	dryRun    bool
 	dir       directory
 	groupInfo *groupCache
+	// lists shares group-list calls among bulk requests' verifications.
+	lists *groupLists
+	// bulk bounds the bulk requests' groups worked on at once.
+	bulk *bulkTurns
 }
 
 func newNumber(n Number) *number {
-	return &number{Number: n, dryRun: n.Gateway.DryRun(), groupInfo: &groupCache{fetches: map[string]*groupFetch{}}}
+	return &number{Number: n, dryRun: n.Gateway.DryRun(), groupInfo: &groupCache{fetches: map[string]*groupFetch{}}, lists: &groupLists{}, bulk: &bulkTurns{}}
 }
 
 // several reports whether the bot serves more than one number; only then

@@ -22,7 +22,8 @@ type Gateway struct {
 	mu     sync.Mutex
 	leaves []string
 	sends  []string
-	// GroupList is what Groups answers, unless GroupsErr is set.
+	// GroupList is what Groups answers (less the groups left), unless
+	// GroupsErr is set.
 	GroupList []whatsapp.GroupSummary
 	GroupsErr error
 	// GroupFunc answers Group for the groups not left.
@@ -149,6 +150,7 @@ func (g *Gateway) Group(ctx context.Context, ref string) (whatsapp.Group, error)
 	return whatsapp.Group{}, whatsapp.ErrInvalid
 }
 
+// Groups answers GroupList, less the groups a Leave left (unless Stay).
 func (g *Gateway) Groups(context.Context) ([]whatsapp.GroupSummary, error) {
 	g.Called("groups")
 	g.mu.Lock()
@@ -156,7 +158,16 @@ func (g *Gateway) Groups(context.Context) ([]whatsapp.GroupSummary, error) {
 	if g.GroupsErr != nil {
 		return nil, g.GroupsErr
 	}
-	return g.GroupList, nil
+	if g.Stay || len(g.left) == 0 {
+		return g.GroupList, nil
+	}
+	var out []whatsapp.GroupSummary
+	for _, s := range g.GroupList {
+		if !g.left[s.JID] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func (g *Gateway) Promote(_ context.Context, group, participant string) error {

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,12 @@ type ProviderCall struct {
 	Header                       http.Header
 	Body                         string
 	At                           time.Time
+	// Op is the provider's name for the call: Green API's method
+	// (leaveGroup), RyzeAPI's and Wawp's path without the instance
+	// (group/leave, groups/leave).
+	Op string
+	// Limited is set when the gateway answered 429 under EnforceRates.
+	Limited bool
 }
 
 // Provider is an httptest server that answers as one of the three
@@ -58,14 +67,199 @@ type Provider struct {
 	// body).
 	State func() (int, string)
 	// Groups, when set, are the groups (JID → subject) that the group
-	// listing answers with (Green API and RyzeAPI), in the provider's
-	// shape; otherwise the listing is empty.
+	// listing answers with, in the provider's shape, less those a leave
+	// call named (unless Stay); otherwise the listing is empty.
 	Groups map[string]string
 	// History, when set, is when each group (JID) last had a message:
 	// the chat-history calls answer with that one message, in the
 	// provider's shape, and with an empty history for a group not in it
 	// (the gateway cannot tell).
 	History map[string]time.Time
+	// leftGroups are the groups leave calls named.
+	leftGroups map[string]bool
+	// limits, when set (EnforceRates), is the documented rate the gateway
+	// enforces; arrivals holds, per counter, the times of the calls it
+	// let through.
+	limits   func(c ProviderCall) (counter string, limit int, window time.Duration)
+	arrivals map[string][]time.Time
+}
+
+// WawpRate is the rate EnforceRates holds Wawp to: Wawp documents no
+// limit, so the stand-in is the client's default (WA_PROVIDER=wawp
+// without an override), 5 requests a second per instance.
+const WawpRate = 5
+
+// EnforceRates makes the gateway hold every caller to the provider's
+// documented rate, as the provider counts it, and answer 429 in the
+// provider's documented shape beyond it: Green API counts each method
+// per instance per second (leaveGroup 10, sendMessage 50, getGroupData,
+// getChats and the other reads 1; getChats is missing from the published
+// table and taken as 1, as the client does); RyzeAPI counts every call of
+// a token per minute (100), sends X-RateLimit-Limit, -Remaining and
+// -Reset on every answer, and says when its counter resets but not how
+// its minute is aligned; Wawp documents no limit, so the stand-in is
+// WawpRate per instance. Each window is a rolling one (no more than the
+// limit in any window of its length, wherever it starts), which holds
+// whatever alignment the provider's counter has; calls answered 429 do
+// not count. Call it before the client calls the gateway.
+func (g *Provider) EnforceRates() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.arrivals = map[string][]time.Time{}
+	switch g.provider {
+	case "greenapi":
+		g.limits = func(c ProviderCall) (string, int, time.Duration) {
+			instance, _, _ := strings.Cut(strings.TrimPrefix(c.Path, "/waInstance"), "/")
+			return instance + "/" + strings.ToLower(c.Op), GreenAPIRate(c.Op), time.Second
+		}
+	case "ryzeapi":
+		g.limits = func(c ProviderCall) (string, int, time.Duration) {
+			token := c.Header.Get("token")
+			if token == "" {
+				token = strings.TrimPrefix(c.Header.Get("Authorization"), "Bearer ")
+			}
+			if c.Op == "instance/new" {
+				return token + "/new", 20, time.Minute
+			}
+			return token, 100, time.Minute
+		}
+	default:
+		g.limits = func(c ProviderCall) (string, int, time.Duration) {
+			q, _ := url.ParseQuery(c.Query)
+			return q.Get("instance_id"), WawpRate, time.Second
+		}
+	}
+}
+
+// GreenAPIRate is Green API's documented limit of a method, in requests
+// a second per instance (green-api.com/en/docs/api/ratelimiter); methods
+// the table leaves out, getChats among them, are taken as 1.
+func GreenAPIRate(method string) int {
+	switch strings.ToLower(method) {
+	case "leavegroup", "setgroupadmin", "removeadmin", "addgroupparticipant", "removegroupparticipant":
+		return 10
+	case "sendmessage", "sendfilebyurl", "sendfilebyupload", "sendlocation", "sendcontact", "sendpoll":
+		return 50
+	case "receivenotification", "deletenotification":
+		return 100
+	}
+	return 1
+}
+
+// admit decides, under the lock, whether call c (arriving now) is within
+// the enforced rate and records it if so; it also returns the RyzeAPI
+// headers describing the counter after the decision.
+func (g *Provider) admit(c ProviderCall, now time.Time) (ok bool, header http.Header) {
+	if g.limits == nil {
+		return true, nil
+	}
+	counter, limit, window := g.limits(c)
+	kept := g.arrivals[counter][:0]
+	for _, at := range g.arrivals[counter] {
+		if now.Sub(at) < window {
+			kept = append(kept, at)
+		}
+	}
+	ok = len(kept) < limit
+	if ok {
+		kept = append(kept, now)
+	}
+	g.arrivals[counter] = kept
+	if g.provider != "ryzeapi" {
+		return ok, nil
+	}
+	// The counter frees a call when its oldest call leaves the window.
+	reset := now.Add(window)
+	if len(kept) > 0 {
+		reset = kept[0].Add(window)
+	}
+	header = http.Header{}
+	header.Set("X-RateLimit-Limit", strconv.Itoa(limit))
+	header.Set("X-RateLimit-Remaining", strconv.Itoa(max(limit-len(kept), 0)))
+	header.Set("X-RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(reset.UnixMilli())/1000)), 10))
+	return ok, header
+}
+
+// tooMany answers a call beyond the enforced rate in the provider's
+// documented shape.
+func (g *Provider) tooMany(w http.ResponseWriter) {
+	switch g.provider {
+	case "greenapi":
+		// The common-errors table: 429 "Too Many Requests".
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, "Too Many Requests")
+	case "ryzeapi":
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"success":false,"error":{"message":"Rate limit exceeded. Try again later."}}`)
+	default:
+		// Wawp documents no 429; its OpenAPI's ErrorResponse shape.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"status":429,"message":"Too Many Requests","error":"Too Many Requests"}`)
+	}
+}
+
+// op is the provider's name for a call to path.
+func (g *Provider) op(path string) string {
+	switch g.provider {
+	case "greenapi":
+		parts := strings.Split(strings.Trim(path, "/"), "/")
+		if len(parts) >= 2 {
+			return parts[1]
+		}
+	case "ryzeapi":
+		p := strings.TrimPrefix(path, "/api/")
+		if i := strings.LastIndex(p, "/"); i > 0 && strings.Count(p, "/") >= 2 {
+			return p[:i]
+		}
+		return p
+	default:
+		p := strings.TrimPrefix(path, "/v2/")
+		if rest, ok := strings.CutPrefix(p, "groups/"); ok {
+			// groups/{id}/leave → groups/leave
+			if _, tail, ok := strings.Cut(rest, "/"); ok {
+				return "groups/" + tail
+			}
+			return "groups/info"
+		}
+		return p
+	}
+	return path
+}
+
+// groupOf is the group a call names: RyzeAPI's identifier, Green API's
+// groupId, or Wawp's path segment; "" when it names none.
+func groupOf(r *http.Request, body []byte) string {
+	if id := r.URL.Query().Get("identifier"); id != "" {
+		return id
+	}
+	var b struct {
+		GroupID string `json:"groupId"`
+	}
+	if json.Unmarshal(body, &b) == nil && b.GroupID != "" {
+		return b.GroupID
+	}
+	for _, seg := range strings.Split(r.URL.Path, "/") {
+		if strings.HasSuffix(seg, "@g.us") {
+			return seg
+		}
+	}
+	return ""
+}
+
+// Limited is the number of calls answered 429 under EnforceRates.
+func (g *Provider) Limited() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, c := range g.calls {
+		if c.Limited {
+			n++
+		}
+	}
+	return n
 }
 
 // NewProvider starts a Provider that stops at the end of the test.
@@ -103,19 +297,49 @@ func (g *Provider) kind(path string) string {
 func (g *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	kind := g.kind(r.URL.Path)
+	group := groupOf(r, body)
 	g.mu.Lock()
-	g.calls = append(g.calls, ProviderCall{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body), At: time.Now()})
+	// The arrival is stamped under the lock, so that the order of the
+	// stamps is the order in which the rate is counted.
+	call := ProviderCall{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body), At: time.Now(), Op: g.op(r.URL.Path)}
+	admitted, rateHeader := g.admit(call, call.At)
+	call.Limited = !admitted
+	g.calls = append(g.calls, call)
+	for k, v := range rateHeader {
+		w.Header()[k] = v
+	}
+	if !admitted {
+		g.mu.Unlock()
+		g.tooMany(w)
+		return
+	}
 	n := 0
 	for _, c := range g.calls {
-		if g.kind(c.Path) == kind {
+		if g.kind(c.Path) == kind && !c.Limited {
 			n++
 		}
 	}
 	if kind == "leave" && !g.Stay {
 		g.left = true // the gateway acts on the call before it answers
+		if group != "" {
+			if g.leftGroups == nil {
+				g.leftGroups = map[string]bool{}
+			}
+			g.leftGroups[group] = true
+		}
 	}
 	leave, send, block, blockSend, groupDelay := g.Leave, g.Send, g.Block, g.BlockSend, g.GroupDelay
-	self, left, state, groups, history := g.Self, g.left, g.State, g.Groups, g.History
+	self, left, state, history := g.Self, g.left, g.State, g.History
+	if group != "" && g.leftGroups != nil {
+		// A group named by the call is left only if a leave named it.
+		left = g.leftGroups[group]
+	}
+	groups := make(map[string]string, len(g.Groups))
+	for jid, subject := range g.Groups {
+		if !g.leftGroups[jid] {
+			groups[jid] = subject
+		}
+	}
 	g.mu.Unlock()
 	if groupDelay > 0 && strings.Contains(r.URL.Path, "/getGroupData/") {
 		select {
@@ -190,7 +414,7 @@ func (g *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.Contains(r.URL.Path, "getStateInstance"):
 			fmt.Fprint(w, `{"stateInstance":"authorized"}`)
-		case strings.Contains(r.URL.Path, "/getChats/"), strings.HasPrefix(r.URL.Path, "/api/group/list"):
+		case strings.Contains(r.URL.Path, "/getChats/"), strings.HasPrefix(r.URL.Path, "/api/group/list"), r.URL.Path == "/v2/groups":
 			// No groups unless set, but a well-formed answer: a failing
 			// directory refresh would log a warning in tests that count them.
 			list := []map[string]string{}

@@ -153,7 +153,7 @@ func TestGreenAPIHistoryRate(t *testing.T) {
 	gw := newGateway(t, "greenapi", "http://127.0.0.1:1", nil)
 	l := clientOf(gw).limiter(greenHistory)
 	require.NotSame(t, clientOf(gw).shared, l, "getChatHistory has a limiter of its own")
-	assert.InDelta(t, 0.9, float64(l.Limit()), 1e-9, "1 request a second, less the margin")
+	assert.InDelta(t, 1*rateMargin, float64(l.Limit()), 1e-9, "1 request a second, less the margin")
 }
 
 func TestMessageTime(t *testing.T) {

@@ -341,3 +341,13 @@ func (g *GreenAPI) quotaMessage(body []byte) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// Pace is the rate, in calls a second, at which the client lets calls of
+// the Gateway method out (Pacer); 0 for a method it does not know.
+func (g *GreenAPI) Pace(method string) float64 {
+	op, ok := map[string]string{"Leave": greenLeave, "SendText": greenSend, "Group": greenGroup, "Groups": greenChats}[method]
+	if !ok {
+		return 0
+	}
+	return float64(g.c.limiter(op).Limit())
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -32,10 +33,18 @@ const (
 	// maxMessage bounds the gateway text kept in an *Error: enough to
 	// recognise the failure, not enough to flood logs and audit rows.
 	maxMessage = 200
-	// rateMargin keeps throttling below the documented limits: gateways
-	// count arrivals, and network jitter can bunch requests that left
-	// evenly spaced.
-	rateMargin = 0.9
+	// rateMargin is the share of a documented limit the client uses.
+	// With bursts of one, calls leave at least 1/(margin·limit) apart,
+	// so the limit+1 calls a window must not hold span 1/margin windows:
+	// 3.6 % of a window (36 ms of a second) to spare for a call that
+	// reaches the gateway later than the ones after it (network jitter,
+	// a slow wake-up). A third of that is the client's (see lateSlot),
+	// the rest the network's; at 0.965 a run still reaches 96.5 % of
+	// the limit.
+	rateMargin = 0.965
+	// lateTries bounds how often a call that woke up too late for its
+	// slot takes another (see wait) before it gives up, unsent.
+	lateTries = 3
 	// redacted replaces the token wherever it could be printed.
 	redacted = "REDACTED"
 )
@@ -63,6 +72,10 @@ type client struct {
 	// limitKey (provider and instance: never the token).
 	across   Limiter
 	limitKey string
+	// window is how long the gateway's counting window is: a second
+	// (Green API's per-method limits, Wawp's default rate), a minute
+	// (RyzeAPI's per-token limit).
+	window time.Duration
 	// classify turns an answer into an *Error, or nil when it is a success.
 	classify func(rq *request, r *response) *Error
 	// resetHeader says that the gateway's X-RateLimit-Reset header is
@@ -121,6 +134,7 @@ func newClient(provider string, cfg Config, hc *http.Client) (*client, error) {
 		now:      time.Now,
 		across:   cfg.Limiter,
 		limitKey: provider + "/" + cfg.Instance + "/",
+		window:   time.Second,
 	}
 	if cfg.Number != "" {
 		c.limitKey = cfg.Number + "/" + c.limitKey
@@ -155,23 +169,75 @@ func contains(list []string, s string) bool {
 
 // newLimiter allows perSecond requests a second, less the safety margin,
 // with at most burst of them back to back. With a burst of one, any
-// one-second window stays within a per-second limit.
+// window holds at most the limit (see rateMargin).
 func newLimiter(perSecond float64, burst int) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(perSecond*rateMargin), burst)
 }
 
+// lateSlot is how late after its slot a call may still go out: a third
+// of what rateMargin leaves to spare in the gateway's window (12 ms of a
+// second). A call later than that could reach the gateway within one
+// window of the calls reserved after it, so it takes the next free slot
+// instead, and the one it missed stays unused.
+func (c *client) lateSlot() time.Duration {
+	return time.Duration((1/rateMargin - 1) / 3 * float64(c.window))
+}
+
 // wait waits for op's turn under its rate limit: this process's limiter,
-// or the same rate and burst shared across processes.
-func (c *client) wait(ctx context.Context, op string) error {
+// or the same rate and burst shared across processes. It reserves a
+// slot, sleeps until it and checks that it did not wake up too late for
+// it (lateSlot): slots are handed out back to back, so a waiting caller
+// loses no time to another's wake-up, and a late wake-up cannot bunch
+// calls.
+func (c *client) wait(ctx context.Context, op string) (time.Time, error) {
 	l := c.limiter(op)
-	if c.across == nil {
-		return l.Wait(ctx)
+	late := c.lateSlot()
+	for try := 1; ; try++ {
+		slot, err := c.reserve(ctx, op, l)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if d := time.Until(slot); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return time.Time{}, ctx.Err()
+			}
+		}
+		if time.Since(slot) <= late {
+			return slot, nil
+		}
+		if try >= lateTries {
+			// Going this late could bunch it with the calls after it; it
+			// is not sent, as when no slot comes before the deadline.
+			return time.Time{}, fmt.Errorf("rate %s: woke up late for %d slots in a row", op, try)
+		}
 	}
-	key := c.limitKey + op
-	if _, own := c.limiters[op]; !own {
-		key = c.limitKey + "*"
+}
+
+// reserve takes the next slot for op and returns when it is; it reserves
+// nothing and fails when the slot is after ctx's deadline.
+func (c *client) reserve(ctx context.Context, op string, l *rate.Limiter) (time.Time, error) {
+	if c.across != nil {
+		key := c.limitKey + op
+		if _, own := c.limiters[op]; !own {
+			key = c.limitKey + "*"
+		}
+		return c.across.ReserveRate(ctx, key, float64(l.Limit()), l.Burst())
 	}
-	return c.across.WaitRate(ctx, key, float64(l.Limit()), l.Burst())
+	now := time.Now()
+	r := l.ReserveN(now, 1)
+	if !r.OK() {
+		return time.Time{}, fmt.Errorf("rate %s: burst %d below one call", op, l.Burst())
+	}
+	slot := now.Add(r.DelayFrom(now))
+	if d, ok := ctx.Deadline(); ok && slot.After(d) {
+		r.CancelAt(now)
+		return time.Time{}, fmt.Errorf("rate %s: next slot after the deadline: %w", op, context.DeadlineExceeded)
+	}
+	return slot, nil
 }
 
 func (c *client) limiter(op string) *rate.Limiter {
@@ -189,25 +255,40 @@ func (c *client) call(ctx context.Context, rq *request, out any) (*response, err
 		ctx, cancel = context.WithTimeout(ctx, defaultTimeout)
 		defer cancel()
 	}
-	// Nothing has been sent when the wait fails, so this is reported as a
-	// rate limit (transient, outcome known) rather than as unavailability.
-	if err := c.wait(ctx, rq.op); err != nil {
-		return nil, c.fail(rq.op, 0, ErrRateLimited, "not sent: no slot under the client-side rate limit before the deadline", err)
-	}
-
 	target := c.base + rq.path
 	if len(rq.query) > 0 {
 		target += "?" + rq.query.Encode()
 	}
-	var body io.Reader
+	var encoded []byte
 	if rq.body != nil {
 		b, err := json.Marshal(rq.body)
 		if err != nil {
 			return nil, c.fail(rq.op, 0, ErrInvalid, "encoding the request", err)
 		}
-		body = bytes.NewReader(b)
+		encoded = b
 	}
-	req, err := http.NewRequestWithContext(ctx, rq.method, target, body)
+	// Nothing has been sent when the wait fails, so this is reported as a
+	// rate limit (transient, outcome known) rather than as unavailability.
+	slot, err := c.wait(ctx, rq.op)
+	if err != nil {
+		return nil, c.fail(rq.op, 0, ErrRateLimited, "not sent: no slot under the client-side rate limit before the deadline", err)
+	}
+	// Getting a connection (a dial, a TLS handshake: a round trip or
+	// three) can make the call late for its slot, after calls whose slots
+	// come later found one idle: checked again once the connection is
+	// there, just before the request is written. Should no slot come
+	// before the deadline, the call goes as it is.
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
+		if time.Since(slot) > c.lateSlot() {
+			_, _ = c.wait(ctx, rq.op)
+		}
+		Sending(ctx)()
+	}}
+	var body io.Reader
+	if encoded != nil {
+		body = bytes.NewReader(encoded)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), rq.method, target, body)
 	if err != nil {
 		return nil, c.fail(rq.op, 0, ErrInvalid, "building the request", err)
 	}

@@ -24,11 +24,11 @@ var _ Gateway = (*RyzeAPI)(nil)
 const (
 	// ryzeMaxText is WhatsApp's own message limit: RyzeAPI documents none.
 	ryzeMaxText = 65536
-	// ryzePerMinute is the documented limit per token.
+	// ryzePerMinute is the documented limit per token, counted over a
+	// minute. Calls go out evenly spaced, one at a time (burst one): a
+	// burst of b would take b-1 calls of the minute's spare, where the
+	// margin leaves less than two.
 	ryzePerMinute = 100
-	// ryzeBurst lets a goodbye and a leave go out back to back while any
-	// minute stays within ryzePerMinute (burst + margin·limit ≤ limit).
-	ryzeBurst = 5
 )
 
 // The RyzeAPI endpoints the client uses, named by their paths.
@@ -53,7 +53,8 @@ func NewRyzeAPI(cfg Config, hc *http.Client) (*RyzeAPI, error) {
 		return nil, err
 	}
 	y := &RyzeAPI{c: c, instance: cfg.Instance}
-	c.shared = newLimiter(ryzePerMinute/60.0, ryzeBurst)
+	c.shared = newLimiter(ryzePerMinute/60.0, 1)
+	c.window = time.Minute
 	c.header.Set("token", cfg.Token)
 	c.resetHeader = true
 	c.classify = y.classify
@@ -317,4 +318,14 @@ func (y *RyzeAPI) classify(rq *request, r *response) *Error {
 		}
 	}
 	return e
+}
+
+// Pace is the rate, in calls a second, at which the client lets calls of
+// the Gateway method out (Pacer); 0 for a method it does not know.
+func (y *RyzeAPI) Pace(method string) float64 {
+	op, ok := map[string]string{"Leave": ryzeLeave, "SendText": ryzeSend, "Group": ryzeInfo, "Groups": ryzeList}[method]
+	if !ok {
+		return 0
+	}
+	return float64(y.c.limiter(op).Limit())
 }

@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Wawp is a Gateway for one Wawp instance. Wawp is hosted WAHA: its paths
@@ -63,8 +61,10 @@ func NewWawp(cfg Config, hc *http.Client) (*Wawp, error) {
 	if perSecond == 0 {
 		perSecond = wawpRate
 	}
-	// No margin: this is our own choice, not a documented ceiling.
-	c.shared = rate.NewLimiter(rate.Limit(perSecond), 1)
+	// Wawp documents no limit, so this rate is the ceiling: kept with
+	// the same margin as a documented one, so that a gateway (or a proxy)
+	// that enforces exactly that rate answers no 429.
+	c.shared = newLimiter(perSecond, 1)
 	c.header.Set("access-token", cfg.Token)
 	c.classify = w.classify
 	return w, nil
@@ -338,4 +338,14 @@ func (w *Wawp) classify(rq *request, r *response) *Error {
 		e.Kind = ErrNotMember
 	}
 	return e
+}
+
+// Pace is the rate, in calls a second, at which the client lets calls of
+// the Gateway method out (Pacer); 0 for a method it does not know.
+func (w *Wawp) Pace(method string) float64 {
+	op, ok := map[string]string{"Leave": wawpLeave, "SendText": wawpSend, "Group": wawpParticipants, "Groups": wawpGroups}[method]
+	if !ok {
+		return 0
+	}
+	return float64(w.c.limiter(op).Limit())
 }

@@ -181,9 +181,42 @@ func CheckConfig(provider string, cfg Config) []ConfigProblem {
 
 // Limiter spaces calls of one kind (key) to perSecond a second, in bursts
 // of at most burst, across every process that shares it; store.Jobs
-// implements it with a table.
+// implements it with a table. ReserveRate takes the next free slot and
+// returns when it is (now, or later: slots are handed out back to back,
+// each caller its own); it reserves nothing, and fails, when the slot
+// would be after ctx's deadline.
 type Limiter interface {
-	WaitRate(ctx context.Context, key string, perSecond float64, burst int) error
+	ReserveRate(ctx context.Context, key string, perSecond float64, burst int) (time.Time, error)
+}
+
+// Pacer is implemented by the gateway clients that keep to a rate: Pace
+// is how many calls a second of a Gateway method ("Leave", "SendText",
+// "Group", "Groups") the client lets out, so a caller that makes many
+// calls at once can keep its queue short. They also call the function
+// WithSending puts in a call's context.
+type Pacer interface {
+	Pace(method string) float64
+}
+
+type sendingKey struct{}
+
+// WithSending returns ctx carrying fn, which a Pacer calls when a call
+// made with ctx is about to be written to the gateway: its rate slot has
+// come and its connection is ready. Until then whoever shares the call's
+// answer knows that it will reflect what happened before. fn may be
+// called more than once (the transport may write a request again on a
+// new connection) and must not block.
+func WithSending(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, sendingKey{}, fn)
+}
+
+// Sending is the function WithSending put in ctx, or one that does
+// nothing: what a Pacer calls, and a stand-in for one in tests.
+func Sending(ctx context.Context) func() {
+	if fn, ok := ctx.Value(sendingKey{}).(func()); ok {
+		return fn
+	}
+	return func() {}
 }
 
 // LeaveResult is what a successful leave reports.
