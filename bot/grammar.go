@@ -230,12 +230,30 @@ func isQuote(r rune) bool {
 // h ("180d", "26w", "1w3d"), more than zero and at most 20 years. Errors
 // are *UsageError.
 func ParseAge(s string) (time.Duration, error) {
-	bad := func() (time.Duration, error) {
-		return 0, usagef("%q is not an age; write it like 180d, 26w or 90d", s)
-	}
+	return parseUnits(s, unitsSpec{
+		bad:     fmt.Sprintf("%q is not an age; write it like 180d, 26w or 90d", s),
+		minUnit: time.Hour,
+		max:     maxStale, tooBig: fmt.Sprintf("%s is too long ago; the limit is 20 years", s),
+		flag: "--stale",
+	})
+}
+
+// unitsSpec is what a number-and-unit duration may be, and what is said
+// when it is not.
+type unitsSpec struct {
+	bad     string        // not a duration at all
+	minUnit time.Duration // the smallest unit allowed
+	max     time.Duration
+	tooBig  string // over max
+	flag    string // named when the total is zero
+}
+
+// parseUnits parses one or more number-and-unit pairs (inUnits), for
+// --in and --stale. Errors are *UsageError.
+func parseUnits(s string, spec unitsSpec) (time.Duration, error) {
 	in := strings.ToLower(strings.TrimSpace(s))
 	if in == "" {
-		return bad()
+		return 0, usagef("%s", spec.bad)
 	}
 	var total time.Duration
 	for in != "" {
@@ -244,24 +262,26 @@ func ParseAge(s string) (time.Duration, error) {
 			n++
 		}
 		if n == 0 || n == len(in) {
-			return bad()
+			return 0, usagef("%s", spec.bad)
 		}
 		unit, ok := inUnits[in[n]]
-		if !ok || unit < time.Hour {
-			return bad()
+		if !ok || unit < spec.minUnit {
+			return 0, usagef("%s", spec.bad)
 		}
 		v, err := strconv.ParseInt(in[:n], 10, 64)
-		if err != nil || v > int64(maxStale/unit) {
-			return 0, usagef("%s is too long ago; the limit is 20 years", s)
+		// Checking against max before multiplying keeps huge inputs from
+		// overflowing into a plausible duration.
+		if err != nil || v > int64(spec.max/unit) {
+			return 0, usagef("%s", spec.tooBig)
 		}
 		total += time.Duration(v) * unit
-		if total > maxStale {
-			return 0, usagef("%s is too long ago; the limit is 20 years", s)
+		if total > spec.max {
+			return 0, usagef("%s", spec.tooBig)
 		}
 		in = in[n+1:]
 	}
 	if total <= 0 {
-		return 0, usagef("--stale must be more than zero")
+		return 0, usagef("%s must be more than zero", spec.flag)
 	}
 	return total, nil
 }
@@ -763,42 +783,11 @@ var inUnits = map[byte]time.Duration{
 // units w, d, h and m ("90m", "2h", "3d", "1d12h", "1w"). It must be more than
 // zero and at most 120 days. Errors are *UsageError.
 func ParseIn(s string) (time.Duration, error) {
-	bad := func() (time.Duration, error) {
-		return 0, usagef("%q is not a duration; write it like 90m, 2h, 3d or 1d12h", s)
-	}
-	in := strings.ToLower(strings.TrimSpace(s))
-	if in == "" {
-		return bad()
-	}
-	var total time.Duration
-	for in != "" {
-		n := 0
-		for n < len(in) && in[n] >= '0' && in[n] <= '9' {
-			n++
-		}
-		if n == 0 || n == len(in) {
-			return bad()
-		}
-		unit, ok := inUnits[in[n]]
-		if !ok {
-			return bad()
-		}
-		v, err := strconv.ParseInt(in[:n], 10, 64)
-		// Checking against maxAhead before multiplying keeps huge inputs from
-		// overflowing into a plausible duration.
-		if err != nil || v > int64(maxAhead/unit) {
-			return 0, usagef("%s is too far ahead; the limit is 120 days", s)
-		}
-		total += time.Duration(v) * unit
-		if total > maxAhead {
-			return 0, usagef("%s is too far ahead; the limit is 120 days", s)
-		}
-		in = in[n+1:]
-	}
-	if total <= 0 {
-		return 0, usagef("--in must be more than zero")
-	}
-	return total, nil
+	return parseUnits(s, unitsSpec{
+		bad: fmt.Sprintf("%q is not a duration; write it like 90m, 2h, 3d or 1d12h", s),
+		max: maxAhead, tooBig: fmt.Sprintf("%s is too far ahead; the limit is 120 days", s),
+		flag: "--in",
+	})
 }
 
 // CheckWhen reports, as a *UsageError, a scheduled time t that is not after
