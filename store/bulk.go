@@ -33,22 +33,8 @@ func (s *Requests) CreateBulk(ctx context.Context, parent *Request, children []*
 // CreateBulkThen is CreateBulk with enqueue, when not nil, run in the
 // same transaction (the end of the stale scan the request comes from).
 func (s *Requests) CreateBulkThen(ctx context.Context, parent *Request, children []*Request, enqueue Enqueue) error {
-	if parent.ID == "" {
-		parent.ID = NewID()
-	}
 	parent.Kind = leave.KindBulk
-	if parent.State == "" {
-		parent.State = leave.Pending
-	}
-	if parent.UpdatedAt.IsZero() {
-		parent.UpdatedAt = parent.CreatedAt
-	}
-	if parent.CardVersion == 0 {
-		parent.CardVersion = 1
-	}
-	if parent.Number == "" {
-		parent.Number = DefaultNumber
-	}
+	parent.fillNew()
 	for _, c := range children {
 		if c.ID == "" {
 			c.ID = NewID()

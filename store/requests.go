@@ -211,12 +211,10 @@ func scanRequest(row scanner) (*Request, error) {
 	return &r, nil
 }
 
-// CreateRequest records a new pending request (r.ID, r.State and the
-// timestamps are filled in when empty) with its "requested" audit row, and
-// runs enqueue in the same transaction. Without enqueue, concurrent calls
-// share one transaction (group commit), which is how a burst of commands
-// is persisted at a fraction of the cost of a commit each.
-func (s *Requests) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) error {
+// fillNew fills in what a new request leaves empty: its ID, the pending
+// state, the update time (its creation), the first card version and the
+// default number.
+func (r *Request) fillNew() {
 	if r.ID == "" {
 		r.ID = NewID()
 	}
@@ -232,9 +230,18 @@ func (s *Requests) CreateRequest(ctx context.Context, r *Request, enqueue Enqueu
 	if r.Number == "" {
 		r.Number = DefaultNumber
 	}
+}
+
+// CreateRequest records a new pending request (r.ID, r.State and the
+// timestamps are filled in when empty) with its "requested" audit row, and
+// runs enqueue in the same transaction. Without enqueue, concurrent calls
+// share one transaction (group commit), which is how a burst of commands
+// is persisted at a fraction of the cost of a commit each.
+func (s *Requests) CreateRequest(ctx context.Context, r *Request, enqueue Enqueue) error {
 	if r.Kind == "" {
 		r.Kind = leave.KindSingle
 	}
+	r.fillNew()
 	var err error
 	if enqueue == nil {
 		err = s.createBatched(ctx, r)
