@@ -23,6 +23,10 @@
 // bulk.go is /wa-leave bulk: one request (the parent) whose groups are
 // requests of their own (children), each carried out by the leave job
 // like any other; the outbox draws the parent's card and summary.
+// stale.go is bulk --stale: the durable scan of each group's last message
+// that ends in a bulk card. grouplist.go paces a number's bulk groups
+// (a few seconds' worth of the gateway's rate at once) and shares one
+// group list among the groups whose leave it verifies.
 //
 // Beside the flow: form.go (the request form), home.go (the App Home),
 // sweep.go (reminders, expiry, digest), followup.go (work after an ack),
@@ -32,6 +36,6 @@
 //
 // Each file that uses the store declares the interface it needs of it
 // (command.go's commandStore, outbox.go's outboxStore, …), picked from
-// the store's concerns (store.Requests, Outbox, Directory, Jobs); New
+// the store's concerns (store.Requests, Outbox, Directory, Jobs, Scans); New
 // takes the store.DB once and gives every file its view (useStore).
 package bot
